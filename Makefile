@@ -1,0 +1,117 @@
+# mod_remoteuser_session - build, test, demo.
+#
+#   make              build mod_remoteuser_session.so with apxs
+#   make test         style + layering checks, unit tests, integration tests
+#                     against a real httpd, unit tests under ASan+UBSan;
+#                     ends with the totals
+#   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
+#   make install      install the module with apxs (DESTDIR honoured)
+
+APXS       ?= apxs
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+# Debian's own interpreter: it is the one python3-pytest installs into.
+PYTHON     ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+CLANG_FORMAT ?= clang-format
+
+MODULE   = mod_remoteuser_session
+CORE_SRC = $(wildcard src/rus_*.c)
+CORE_HDR = $(wildcard include/rus_*.h)
+GLUE_SRC = $(MODULE).c $(wildcard src/httpd_*.c)
+
+WARNINGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+           -Wshadow -Wformat-security -Wwrite-strings
+
+SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
+SQLITE_LIBS   := $(shell $(PKG_CONFIG) --libs sqlite3)
+
+# The core and its unit tests build without httpd: APR, APR-util, SQLite.
+APR_CONFIG ?= $(shell which apr-1-config)
+APU_CONFIG ?= $(shell which apu-1-config)
+APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \
+              $(shell $(APU_CONFIG) --includes)
+APR_LIBS   := $(shell $(APU_CONFIG) --link-ld --libs) \
+              $(shell $(APR_CONFIG) --link-ld --libs)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check)
+
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARNINGS) -Wno-missing-prototypes \
+              -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CHECK_CFLAGS)
+UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CHECK_LIBS) -lpthread
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+
+BUILD = build
+
+.PHONY: all test unit unit-asan integration check-style check-layering \
+        check-headers format demo install clean
+
+all: $(MODULE).so
+
+$(MODULE).so: $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) | check-layering
+	$(APXS) -c -o $(MODULE).la -Iinclude $(SQLITE_CFLAGS) \
+	    $(addprefix -Wc$(comma),$(WARNINGS)) \
+	    $(GLUE_SRC) $(CORE_SRC) $(SQLITE_LIBS)
+	cp .libs/$(MODULE).so $@
+
+comma := ,
+
+# The core must stay httpd-free: no httpd header in src/rus_* or include/.
+check-layering:
+	@bad=$$(grep -lE '#[[:space:]]*include[[:space:]]*[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+|unixd)\.h' \
+	    $(CORE_SRC) $(CORE_HDR) 2>/dev/null); \
+	if [ -n "$$bad" ]; then \
+	    echo "layering violation: httpd headers included by $$bad" >&2; exit 1; \
+	fi
+
+# Every public header compiles on its own.
+check-headers:
+	@for h in $(CORE_HDR); do \
+	    echo "#include \"$$(basename $$h)\"" | \
+	        $(CC) -fsyntax-only $(WARNINGS) -Iinclude $(APR_CFLAGS) -x c - \
+	        || { echo "$$h is not self-contained" >&2; exit 1; }; \
+	done
+
+STYLE_FILES = $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) $(UNIT_SRC) \
+              $(wildcard tests/unit/*.h)
+
+check-style:
+	$(CLANG_FORMAT) --dry-run --Werror $(STYLE_FILES)
+	@if grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|atol|sscanf|gmtime|localtime|strerror)[[:space:]]*\(' \
+	    $(GLUE_SRC) $(CORE_SRC); then \
+	    echo "banned function used (see STYLE.md)" >&2; exit 1; fi
+
+format:
+	$(CLANG_FORMAT) -i $(STYLE_FILES)
+
+$(BUILD)/unit: $(UNIT_SRC) $(CORE_SRC) $(CORE_HDR) $(wildcard tests/unit/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRC) $(CORE_SRC) $(UNIT_LIBS)
+
+$(BUILD)/unit-asan: $(UNIT_SRC) $(CORE_SRC) $(CORE_HDR) $(wildcard tests/unit/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) $(SAN_FLAGS) -o $@ $(UNIT_SRC) $(CORE_SRC) $(UNIT_LIBS)
+
+unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+unit-asan: $(BUILD)/unit-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/unit-asan
+
+integration: $(MODULE).so
+	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) -m pytest -q tests/integration
+
+test: $(MODULE).so $(BUILD)/unit $(BUILD)/unit-asan
+	@sh tests/run-all.sh
+
+demo: $(MODULE).so
+	@sh scripts/demo.sh
+
+install: $(MODULE).so
+	$(APXS) -i -n remoteuser_session $(MODULE).la
+
+clean:
+	rm -rf $(BUILD) .libs src/.libs *.la *.lo *.slo *.o src/*.la src/*.lo \
+	    src/*.slo src/*.o $(MODULE).so demo-run

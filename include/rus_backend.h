@@ -1,0 +1,114 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_backend.h
+ * @brief The interface a store backend implements: a struct of function
+ *        pointers. rus_store.c dispatches to it; a backend file (and only a
+ *        backend file) holds its query language.
+ *
+ * Contracts shared by every callback:
+ *   - APR_ENOENT means "no such row" and is not an error to log;
+ *   - on any other failure the backend writes a one-line explanation into
+ *     conn->error, and sets conn->broken when the connection should not be
+ *     reused;
+ *   - outputs are written only on success.
+ */
+#ifndef RUS_BACKEND_H
+#define RUS_BACKEND_H
+
+#include "rus_store.h"
+
+/** Size of the per-connection error text buffer. */
+#define RUS_CONN_ERROR_MAX 256
+
+/** The fields every backend connection starts with. */
+struct rus_conn_t {
+    const struct rus_backend_t *backend; /**< who implements it */
+    const rus_store_t *store;            /**< what it is connected to */
+    apr_pool_t *pool;           /**< the connection's own pool (unmanaged) */
+    struct rus_conn_t *next;    /**< free-list link in a rus_store_pool_t */
+    int broken;                 /**< close instead of pooling it again */
+    char error[RUS_CONN_ERROR_MAX]; /**< last failure, "" when none */
+};
+
+/** A configured store. */
+struct rus_store_t {
+    const struct rus_backend_t *backend; /**< the scheme's backend */
+    const char *location; /**< backend-specific, e.g. an absolute path */
+    rus_store_options_t opts;
+};
+
+/** Check the store without changing it (configtest). */
+typedef apr_status_t rus_backend_check_cb(const rus_store_t *store,
+                                          apr_pool_t *ptemp,
+                                          const char **pmsg);
+
+/** Create and migrate the store; close it again. */
+typedef apr_status_t rus_backend_prepare_cb(const rus_store_t *store,
+                                            apr_pool_t *ptemp,
+                                            const rus_store_owner_t *owner,
+                                            const char **pwarn,
+                                            const char **pmsg);
+
+/** Open a connection whose memory lives in @a cpool (owned by the caller,
+ *  who destroys it after disconnect). */
+typedef apr_status_t rus_backend_connect_cb(rus_conn_t **pconn,
+                                            const rus_store_t *store,
+                                            apr_pool_t *cpool,
+                                            apr_pool_t *ptemp,
+                                            const char **pmsg);
+
+/** Is this open connection still talking to the live store?
+ *  @return APR_SUCCESS; RUS_STORE_ESTALE when the store was replaced underneath
+ *          (reconnect); another error when the store is unreachable now. */
+typedef apr_status_t rus_backend_validate_cb(rus_conn_t *conn);
+
+/** Release what connect acquired (not the pool). */
+typedef void rus_backend_disconnect_cb(rus_conn_t *conn);
+
+/** See rus_user_find(). */
+typedef apr_status_t rus_backend_user_find_cb(rus_conn_t *conn,
+                                              const char *username,
+                                              rus_user_t *user,
+                                              apr_pool_t *p);
+
+/** See rus_user_create(). */
+typedef apr_status_t rus_backend_user_create_cb(rus_conn_t *conn,
+                                                const char *username,
+                                                apr_int64_t now,
+                                                rus_user_t *user,
+                                                int *pcreated, apr_pool_t *p);
+
+/** See rus_user_touch_login(). */
+typedef apr_status_t rus_backend_user_touch_cb(rus_conn_t *conn,
+                                               apr_int64_t user_id,
+                                               apr_int64_t now,
+                                               apr_int64_t interval);
+
+/** A backend. */
+typedef struct rus_backend_t {
+    const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
+    int location_is_path; /**< resolve relative locations against a root */
+    rus_backend_check_cb *check;
+    rus_backend_prepare_cb *prepare;
+    rus_backend_connect_cb *connect;
+    rus_backend_validate_cb *validate;
+    rus_backend_disconnect_cb *disconnect;
+    rus_backend_user_find_cb *user_find;
+    rus_backend_user_create_cb *user_create;
+    rus_backend_user_touch_cb *user_touch;
+} rus_backend_t;
+
+/** The SQLite backend (rus_store_sqlite.c). */
+extern const rus_backend_t rus_backend_sqlite;
+
+/** Write a formatted explanation into conn->error. */
+void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* RUS_BACKEND_H */

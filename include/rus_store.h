@@ -1,0 +1,181 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_store.h
+ * @brief The user store as its callers see it: open a store, take a
+ *        connection, ask questions. Which database answers is the backend's
+ *        business (rus_backend.h); nothing outside a backend knows SQL.
+ *
+ * Lifecycle in httpd:
+ *   - configuration: rus_store_create() from the RemoteUserStore spec;
+ *   - check_config (also under configtest): rus_store_check();
+ *   - post_config (parent, before fork): rus_store_prepare() creates the
+ *     store and migrates its schema, then closes everything;
+ *   - child_init: rus_store_pool_create(); requests take connections with
+ *     rus_store_acquire() and give them back with rus_store_release().
+ */
+#ifndef RUS_STORE_H
+#define RUS_STORE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+/** The store's data is damaged (SQLite: corrupt, or not a database). */
+#define RUS_STORE_ECORRUPT (APR_OS_START_USERERR + 1)
+/** The store's schema is not one this code can use (e.g. newer). */
+#define RUS_STORE_ESCHEMA (APR_OS_START_USERERR + 2)
+/** The store spec names no known backend, or is malformed. */
+#define RUS_STORE_ESPEC (APR_OS_START_USERERR + 3)
+/** An open connection refers to a store file that was since replaced. */
+#define RUS_STORE_ESTALE (APR_OS_START_USERERR + 4)
+
+typedef struct rus_store_t rus_store_t;           /**< a configured store */
+typedef struct rus_conn_t rus_conn_t;             /**< one open connection */
+typedef struct rus_store_pool_t rus_store_pool_t; /**< connections of a child */
+
+/** Tunables of a store; rus_store_options_default() fills them in. */
+typedef struct rus_store_options_t {
+    int busy_timeout_ms; /**< how long to wait for a lock held elsewhere */
+} rus_store_options_t;
+
+/** A row of the users table. */
+typedef struct rus_user_t {
+    apr_int64_t id;          /**< row id, stable for the user's lifetime */
+    const char *username;    /**< cleaned name, unique */
+    int is_active;           /**< 0 when an administrator disabled the user */
+    apr_int64_t date_joined; /**< UNIX seconds */
+    apr_int64_t last_login;  /**< UNIX seconds, 0 when never */
+} rus_user_t;
+
+/** Who should own the files the store creates (uid/gid -1: leave as is). */
+typedef struct rus_store_owner_t {
+    long uid;
+    long gid;
+} rus_store_owner_t;
+
+/** Fill @a opts with the defaults (busy timeout 5000 ms). */
+void rus_store_options_default(rus_store_options_t *opts);
+
+/**
+ * Create a store handle from a spec such as "sqlite:/var/lib/x/users.db".
+ * Nothing is opened yet.
+ * @param pstore  receives the store, allocated from @a p
+ * @param p       pool the store lives in (httpd: pconf)
+ * @param spec    "SCHEME:LOCATION"
+ * @param root    directory that relative file locations are resolved
+ *                against (httpd: ServerRoot); NULL for the current directory
+ * @param opts    options, copied; NULL for the defaults
+ * @param pmsg    receives an explanation on failure
+ * @return APR_SUCCESS, or RUS_STORE_ESPEC for an unknown scheme or an empty
+ *         location
+ */
+apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
+                              const char *spec, const char *root,
+                              const rus_store_options_t *opts,
+                              const char **pmsg);
+
+/** The store's spec with the location made absolute, for messages. */
+const char *rus_store_describe(const rus_store_t *store);
+
+/**
+ * Check, without creating or changing anything, that the store can be
+ * used: called by configtest and at every (re)start.
+ * @param pmsg  receives the reason on failure, allocated from @a ptemp
+ * @return APR_SUCCESS, or an APR error with @a pmsg set
+ */
+apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
+                             const char **pmsg);
+
+/**
+ * Create the store if absent and bring its schema up to date; then close
+ * it again. Call in the parent before any child exists.
+ * @param owner  who should own created files; NULL to leave them alone
+ * @param pwarn  receives a warning that does not stop startup (e.g. the
+ *               directory looks unwritable for @a owner), or NULL
+ * @param pmsg   receives the reason on failure
+ */
+apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
+                               const rus_store_owner_t *owner,
+                               const char **pwarn, const char **pmsg);
+
+/**
+ * Open one connection. It owns its memory and lives until
+ * rus_store_disconnect().
+ * @param pmsg  receives the reason on failure, allocated from @a ptemp
+ */
+apr_status_t rus_store_connect(rus_conn_t **pconn, const rus_store_t *store,
+                               apr_pool_t *ptemp, const char **pmsg);
+
+/** Close a connection and free everything it holds. NULL is a no-op. */
+void rus_store_disconnect(rus_conn_t *conn);
+
+/**
+ * The text of the last failure on this connection ("" when none). Valid
+ * until the next call on the connection.
+ */
+const char *rus_store_error(const rus_conn_t *conn);
+
+/**
+ * Nonzero when a failure is expected to pass without an administrator
+ * changing the store's content (lock held too long, file unreadable or
+ * gone, disk full): httpd answers 503 for those and 500 for the rest.
+ */
+int rus_store_error_is_transient(apr_status_t rv);
+
+/* ---- users ---------------------------------------------------------- */
+
+/**
+ * Look a user up by cleaned name.
+ * @param user  filled in on success; strings allocated from @a p
+ * @return APR_SUCCESS, APR_ENOENT when there is no such user, or an error
+ */
+apr_status_t rus_user_find(rus_conn_t *conn, const char *username,
+                           rus_user_t *user, apr_pool_t *p);
+
+/**
+ * Create an active user with date_joined = last_login = @a now, unless one
+ * with that name exists already; either way fill @a user with the row.
+ * Safe against concurrent callers in other threads and processes: exactly
+ * one row results and every caller gets it.
+ * @param pcreated  set to 1 when this call inserted the row, else 0
+ */
+apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
+                             apr_int64_t now, rus_user_t *user, int *pcreated,
+                             apr_pool_t *p);
+
+/**
+ * Record a login: set last_login to @a now unless it was written less than
+ * @a interval seconds ago (so the hot path stays a read).
+ * @return APR_SUCCESS (also when nothing needed writing), or an error
+ */
+apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
+                                  apr_int64_t now, apr_int64_t interval);
+
+/* ---- connections for a multi-threaded process ----------------------- */
+
+/**
+ * Create an empty pool of connections to @a store. Connections are opened
+ * on demand and closed when @a p is cleared or destroyed.
+ */
+apr_status_t rus_store_pool_create(rus_store_pool_t **ppool,
+                                   const rus_store_t *store, apr_pool_t *p);
+
+/**
+ * Take a connection for the calling thread's exclusive use. A pooled
+ * connection is first checked against the live store: one whose file was
+ * replaced is reopened; one whose store became unreachable fails the call.
+ * @param pmsg  receives the reason on failure, allocated from @a ptemp
+ * @return APR_SUCCESS or an error (see rus_store_error_is_transient())
+ */
+apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
+                               apr_pool_t *ptemp, const char **pmsg);
+
+/** Give a connection back. One that failed badly is closed instead. */
+void rus_store_release(rus_store_pool_t *pool, rus_conn_t *conn);
+
+#endif /* RUS_STORE_H */

@@ -1,0 +1,58 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_user.h
+ * @brief Turning an authenticated, cleaned name into a local user: Django's
+ *        RemoteUserBackend (create_unknown_user) and
+ *        AllowAllUsersRemoteUserBackend (inactive users let in) semantics.
+ */
+#ifndef RUS_USER_H
+#define RUS_USER_H
+
+#include "rus_store.h"
+
+/** How often last_login is written at most, in seconds. */
+#define RUS_LOGIN_TOUCH_INTERVAL 60
+
+/** What the location allows. */
+typedef struct rus_user_policy_t {
+    int create_unknown; /**< create a row for a name not in the store */
+    int allow_inactive; /**< let users with is_active = 0 in */
+} rus_user_policy_t;
+
+/** The decision about one name. */
+typedef enum {
+    RUS_VERDICT_ACCEPT = 0, /**< a usable user: let the request proceed */
+    RUS_VERDICT_UNKNOWN,    /**< not in the store, and creation is off */
+    RUS_VERDICT_INACTIVE    /**< in the store but disabled */
+} rus_verdict_e;
+
+/** The outcome of rus_user_resolve(). */
+typedef struct rus_resolution_t {
+    rus_verdict_e verdict;
+    rus_user_t user;       /**< the row, for ACCEPT and INACTIVE */
+    int created;           /**< 1 when this call created the row */
+    apr_status_t touch_rv; /**< the last_login write's result; it does not
+                                change the verdict */
+} rus_resolution_t;
+
+/**
+ * Resolve a cleaned name through the store: find it, create it when
+ * allowed, refuse it when inactive and not allowed, and record the login
+ * (at most once per RUS_LOGIN_TOUCH_INTERVAL) when accepted.
+ * @param res   the outcome; written only on APR_SUCCESS
+ * @param now   the time of the request, UNIX seconds
+ * @return APR_SUCCESS when a verdict was reached (whatever it is), or the
+ *         store's error; rus_store_error(conn) explains it
+ */
+apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
+                              const char *username,
+                              const rus_user_policy_t *policy,
+                              apr_int64_t now, apr_pool_t *p);
+
+#endif /* RUS_USER_H */

@@ -1,0 +1,293 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The store facade: picks the backend for a spec and dispatches to it, and
+ * keeps a per-process pool of connections for threaded callers. It holds no
+ * query language of its own. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+
+#include "rus_backend.h"
+#include "rus_store.h"
+
+/* Every backend this build knows, by scheme. */
+static const rus_backend_t *const backends[] = {
+    &rus_backend_sqlite,
+};
+
+void rus_store_options_default(rus_store_options_t *opts)
+{
+    opts->busy_timeout_ms = 5000;
+}
+
+void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(conn->error, sizeof(conn->error), fmt, ap);
+    va_end(ap);
+}
+
+apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
+                              const char *spec, const char *root,
+                              const rus_store_options_t *opts,
+                              const char **pmsg)
+{
+    const rus_backend_t *backend = NULL;
+    const char *colon, *location;
+    rus_store_t *store;
+    apr_size_t i, slen;
+    apr_status_t rv;
+
+    colon = spec ? strchr(spec, ':') : NULL;
+    if (colon == NULL || colon == spec) {
+        *pmsg = "expected SCHEME:LOCATION, e.g. sqlite:/var/lib/x/users.db";
+        return RUS_STORE_ESPEC;
+    }
+    slen = (apr_size_t)(colon - spec);
+    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strlen(backends[i]->scheme) == slen
+            && strncmp(backends[i]->scheme, spec, slen) == 0) {
+            backend = backends[i];
+        }
+    }
+    if (backend == NULL) {
+        *pmsg = apr_psprintf(p, "unknown store scheme '%.*s' (known: sqlite)",
+                             (int)slen, spec);
+        return RUS_STORE_ESPEC;
+    }
+    location = colon + 1;
+    if (location[0] == '\0') {
+        *pmsg = "the store location is empty";
+        return RUS_STORE_ESPEC;
+    }
+    if (backend->location_is_path) {
+        char *merged;
+
+        /* A NULL root means the current working directory. */
+        rv = apr_filepath_merge(&merged, root, location,
+                                APR_FILEPATH_NOTRELATIVE, p);
+        if (rv != APR_SUCCESS) {
+            *pmsg = apr_psprintf(p, "cannot make '%s' an absolute path: %pm",
+                                 location, &rv);
+            return RUS_STORE_ESPEC;
+        }
+        location = merged;
+    }
+
+    store = apr_pcalloc(p, sizeof(*store));
+    store->backend = backend;
+    store->location = apr_pstrdup(p, location);
+    if (opts) {
+        store->opts = *opts;
+    }
+    else {
+        rus_store_options_default(&store->opts);
+    }
+    *pstore = store;
+    return APR_SUCCESS;
+}
+
+const char *rus_store_describe(const rus_store_t *store)
+{
+    /* Allocation-free: callers log it often. */
+    return store->location;
+}
+
+apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
+                             const char **pmsg)
+{
+    return store->backend->check(store, ptemp, pmsg);
+}
+
+apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
+                               const rus_store_owner_t *owner,
+                               const char **pwarn, const char **pmsg)
+{
+    *pwarn = NULL;
+    return store->backend->prepare(store, ptemp, owner, pwarn, pmsg);
+}
+
+apr_status_t rus_store_connect(rus_conn_t **pconn, const rus_store_t *store,
+                               apr_pool_t *ptemp, const char **pmsg)
+{
+    apr_pool_t *cpool = NULL;
+    rus_conn_t *conn = NULL;
+    apr_status_t rv;
+
+    /* An unmanaged pool: connections are created by request threads, and a
+     * pool without a parent needs no lock shared with anyone. */
+    rv = apr_pool_create_unmanaged_ex(&cpool, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        *pmsg = "out of memory";
+        return rv;
+    }
+    rv = store->backend->connect(&conn, store, cpool, ptemp, pmsg);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(cpool);
+        return rv;
+    }
+    conn->backend = store->backend;
+    conn->store = store;
+    conn->pool = cpool;
+    conn->next = NULL;
+    conn->broken = 0;
+    conn->error[0] = '\0';
+    *pconn = conn;
+    return APR_SUCCESS;
+}
+
+void rus_store_disconnect(rus_conn_t *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+    conn->backend->disconnect(conn);
+    apr_pool_destroy(conn->pool);
+}
+
+const char *rus_store_error(const rus_conn_t *conn)
+{
+    return conn->error;
+}
+
+int rus_store_error_is_transient(apr_status_t rv)
+{
+    return APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EACCES(rv)
+           || APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOSPC(rv)
+           || rv == APR_EAGAIN || rv == APR_FROM_OS_ERROR(EROFS);
+}
+
+/* ---- users ---------------------------------------------------------- */
+
+apr_status_t rus_user_find(rus_conn_t *conn, const char *username,
+                           rus_user_t *user, apr_pool_t *p)
+{
+    conn->error[0] = '\0';
+    return conn->backend->user_find(conn, username, user, p);
+}
+
+apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
+                             apr_int64_t now, rus_user_t *user, int *pcreated,
+                             apr_pool_t *p)
+{
+    conn->error[0] = '\0';
+    return conn->backend->user_create(conn, username, now, user, pcreated,
+                                      p);
+}
+
+apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
+                                  apr_int64_t now, apr_int64_t interval)
+{
+    conn->error[0] = '\0';
+    return conn->backend->user_touch(conn, user_id, now, interval);
+}
+
+/* ---- the per-process connection pool -------------------------------- */
+
+struct rus_store_pool_t {
+    const rus_store_t *store;
+    apr_thread_mutex_t *lock; /* guards idle */
+    rus_conn_t *idle;         /* connections nobody holds */
+};
+
+/* Close every idle connection when the owning pool goes away (child exit,
+ * graceful restart). */
+static apr_status_t store_pool_cleanup(void *data)
+{
+    rus_store_pool_t *pool = data;
+    rus_conn_t *conn, *next;
+
+    for (conn = pool->idle; conn != NULL; conn = next) {
+        next = conn->next;
+        rus_store_disconnect(conn);
+    }
+    pool->idle = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t rus_store_pool_create(rus_store_pool_t **ppool,
+                                   const rus_store_t *store, apr_pool_t *p)
+{
+    rus_store_pool_t *pool;
+    apr_status_t rv;
+
+    pool = apr_pcalloc(p, sizeof(*pool));
+    pool->store = store;
+    rv = apr_thread_mutex_create(&pool->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(p, pool, store_pool_cleanup,
+                              apr_pool_cleanup_null);
+    *ppool = pool;
+    return APR_SUCCESS;
+}
+
+/* Pop an idle connection, or NULL when there is none. */
+static rus_conn_t *pool_pop(rus_store_pool_t *pool)
+{
+    rus_conn_t *conn;
+
+    apr_thread_mutex_lock(pool->lock);
+    conn = pool->idle;
+    if (conn != NULL) {
+        pool->idle = conn->next;
+        conn->next = NULL;
+    }
+    apr_thread_mutex_unlock(pool->lock);
+    return conn;
+}
+
+apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
+                               apr_pool_t *ptemp, const char **pmsg)
+{
+    rus_conn_t *conn;
+    apr_status_t rv;
+
+    conn = pool_pop(pool);
+    if (conn != NULL) {
+        rv = conn->backend->validate(conn);
+        if (rv == APR_SUCCESS) {
+            conn->error[0] = '\0';
+            *pconn = conn;
+            return APR_SUCCESS;
+        }
+        if (rv != RUS_STORE_ESTALE) {
+            /* The store is unreachable right now: fail, but keep the
+             * connection, it may serve again once the fault is gone. */
+            *pmsg = apr_pstrdup(ptemp, conn->error);
+            rus_store_release(pool, conn);
+            return rv;
+        }
+        /* The file was replaced: this connection talks to the old one. */
+        rus_store_disconnect(conn);
+    }
+    return rus_store_connect(pconn, pool->store, ptemp, pmsg);
+}
+
+void rus_store_release(rus_store_pool_t *pool, rus_conn_t *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+    if (conn->broken) {
+        rus_store_disconnect(conn);
+        return;
+    }
+    apr_thread_mutex_lock(pool->lock);
+    conn->next = pool->idle;
+    pool->idle = conn;
+    apr_thread_mutex_unlock(pool->lock);
+}

@@ -1,0 +1,57 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The user policy: find, create, refuse inactive, record the login. The
+ * store does the storing; this file decides. */
+
+#include "rus_user.h"
+
+apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
+                              const char *username,
+                              const rus_user_policy_t *policy,
+                              apr_int64_t now, apr_pool_t *p)
+{
+    rus_resolution_t out = { RUS_VERDICT_ACCEPT, { 0, NULL, 0, 0, 0 }, 0,
+                             APR_SUCCESS };
+    apr_status_t rv;
+
+    rv = rus_user_find(conn, username, &out.user, p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        if (!policy->create_unknown) {
+            out.verdict = RUS_VERDICT_UNKNOWN;
+            rv = APR_SUCCESS;
+            goto leave;
+        }
+        rv = rus_user_create(conn, username, now, &out.user, &out.created,
+                             p);
+    }
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    if (!out.user.is_active && !policy->allow_inactive) {
+        out.verdict = RUS_VERDICT_INACTIVE;
+        goto leave;
+    }
+    /* A just-created row carries last_login = now already; otherwise write
+     * only when the recorded one is older than the interval, so most
+     * requests never take the write lock. */
+    if (!out.created
+        && (out.user.last_login == 0
+            || now - out.user.last_login >= RUS_LOGIN_TOUCH_INTERVAL)) {
+        out.touch_rv = rus_user_touch_login(conn, out.user.id, now,
+                                            RUS_LOGIN_TOUCH_INTERVAL);
+        if (out.touch_rv == APR_SUCCESS) {
+            out.user.last_login = now;
+        }
+    }
+
+leave:
+    if (rv == APR_SUCCESS) {
+        *res = out;
+    }
+    return rv;
+}

@@ -1,0 +1,332 @@
+"""A real httpd for the integration tests.
+
+Each Httpd instance lives in its own temporary ServerRoot: a generated
+httpd.conf, an htpasswd file, a CGI that prints its environment, the store
+and the logs. It listens on 127.0.0.1 on a free high port, runs in the
+foreground in its own process group, and is stopped with SIGTERM (SIGKILL
+to the group if it does not go).
+
+When the tests run as root, httpd's children run as www-data, as they would
+in production: the ServerRoot is made readable and the store directory
+writable for that user.
+"""
+
+import base64
+import hashlib
+import http.client
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+
+
+def apxs(var):
+    out = subprocess.run([os.environ.get("APXS", "apxs"), "-q", var],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+MODDIR = apxs("LIBEXECDIR")
+HTTPD = os.path.join(apxs("SBINDIR"), apxs("PROGNAME"))
+MODULE = os.environ.get("RUS_MODULE",
+                        os.path.join(TOP, "mod_remoteuser_session.so"))
+
+RUN_USER = "www-data" if os.geteuid() == 0 else None
+
+ENV_CGI = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+env | LC_ALL=C sort
+"""
+
+LOG_ID = re.compile(r"\[(?:[a-z_]+:)?(emerg|alert|crit|error|warn)\].*?"
+                    r"\b(RUS\d{5}):")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha_entry(user, password):
+    """An htpasswd line in {SHA} form (fast to check, fine for tests)."""
+    digest = base64.b64encode(hashlib.sha1(password.encode()).digest())
+    return user + b":{SHA}" + digest + b"\n"
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def env(self):
+        """The CGI environment printed by env.cgi, as a dict."""
+        out = {}
+        for line in self.body.decode("utf-8", "replace").splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                out[k] = v
+        return out
+
+
+def basic(user, password="secret"):
+    if isinstance(user, str):
+        user = user.encode("utf-8")
+    token = base64.b64encode(user + b":" + password.encode()).decode()
+    return {"Authorization": "Basic " + token}
+
+
+class Httpd:
+    """One httpd under test. `body` is configuration appended after the
+    common part; `store` the RemoteUserStore argument (None: no store)."""
+
+    def __init__(self, body="", store="sqlite:store/users.db", mpm="event",
+                 users=(), extra_modules=(), busy_timeout=None):
+        self.root = tempfile.mkdtemp(prefix="rus-it-")
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.mpm = mpm
+        self.proc = None
+        self.store_dir = os.path.join(self.root, "store")
+        self.db_path = os.path.join(self.store_dir, "users.db")
+        os.mkdir(self.store_dir, 0o750)
+        os.mkdir(os.path.join(self.root, "run"), 0o755)
+        os.mkdir(os.path.join(self.root, "logs"), 0o755)
+        cgi_dir = os.path.join(self.root, "cgi-bin")
+        os.mkdir(cgi_dir, 0o755)
+        with open(os.path.join(cgi_dir, "env.cgi"), "w") as f:
+            f.write(ENV_CGI)
+        os.chmod(os.path.join(cgi_dir, "env.cgi"), 0o755)
+        self.htpasswd = os.path.join(self.root, "htpasswd")
+        self.set_users(users)
+        if RUN_USER:
+            pw = pwd.getpwnam(RUN_USER)
+            os.chown(self.store_dir, pw.pw_uid, pw.pw_gid)
+            os.chown(os.path.join(self.root, "run"), pw.pw_uid, pw.pw_gid)
+        self.conf = os.path.join(self.root, "httpd.conf")
+        self.write_conf(body, store, extra_modules, busy_timeout)
+        self.log_mark = 0
+
+    # -- configuration ---------------------------------------------------
+
+    def set_users(self, users):
+        """Write the htpasswd file: every user's password is 'secret'."""
+        with open(self.htpasswd, "wb") as f:
+            for u in users:
+                if isinstance(u, str):
+                    u = u.encode("utf-8")
+                f.write(sha_entry(u, "secret"))
+        os.chmod(self.htpasswd, 0o644)
+
+    def write_conf(self, body, store, extra_modules=(), busy_timeout=None):
+        mods = ["mpm_%s" % self.mpm, "authn_core", "authz_core",
+                "authn_file", "auth_basic", "authz_user", "alias", "mime",
+                "cgid"] + list(extra_modules)
+        lines = ["ServerRoot %s" % self.root,
+                 "ServerName 127.0.0.1",
+                 "Listen 127.0.0.1:%d" % self.port,
+                 "PidFile %s/run/httpd.pid" % self.root,
+                 "DefaultRuntimeDir %s/run" % self.root,
+                 "ScriptSock %s/run/cgid.sock" % self.root,
+                 "ErrorLog %s/logs/error.log" % self.root,
+                 "LogLevel warn remoteuser_session:info",
+                 "LogFormat \"%h %u \\\"%r\\\" %>s\" rus",
+                 "CustomLog %s/logs/access.log rus" % self.root,
+                 "TypesConfig /dev/null",
+                 "KeepAliveTimeout 2",
+                 "GracefulShutdownTimeout 5"]
+        if RUN_USER:
+            lines += ["User %s" % RUN_USER, "Group %s" % RUN_USER]
+        if self.mpm == "event":
+            lines += ["StartServers 1", "ServerLimit 2",
+                      "ThreadsPerChild 25", "MaxRequestWorkers 50",
+                      "MinSpareThreads 5", "MaxSpareThreads 50"]
+        else:
+            lines += ["StartServers 4", "MinSpareServers 2",
+                      "MaxSpareServers 10", "MaxRequestWorkers 20"]
+        for m in mods:
+            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m))
+        lines.append("LoadModule remoteuser_session_module %s" % MODULE)
+        if store:
+            lines.append("RemoteUserStore %s" % store)
+        if busy_timeout is not None:
+            lines.append("RemoteUserStoreBusyTimeout %d" % busy_timeout)
+        lines.append("ScriptAliasMatch \"^/([a-z0-9_/-]+)/env$\" "
+                     "\"%s/cgi-bin/env.cgi\"" % self.root)
+        lines.append(body.replace("@HTPASSWD@", self.htpasswd)
+                     .replace("@ROOT@", self.root))
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # -- process ---------------------------------------------------------
+
+    def configtest(self):
+        return subprocess.run([HTTPD, "-t", "-f", self.conf],
+                              capture_output=True, text=True, timeout=30)
+
+    def start(self, expect_ok=True):
+        self.proc = subprocess.Popen(
+            [HTTPD, "-DFOREGROUND", "-f", self.conf],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=dict(os.environ, MALLOC_CHECK_="3", MALLOC_PERTURB_="165"))
+        if not expect_ok:
+            try:
+                out, err = self.proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                raise AssertionError("httpd started although it should not")
+            rc = self.proc.returncode
+            self.proc = None
+            return rc, err.decode("utf-8", "replace")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode("utf-8", "replace")
+                raise AssertionError("httpd exited at startup: %s\n%s"
+                                     % (err, self.error_log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("httpd did not start listening")
+
+    def stop(self):
+        """Graceful stop (SIGWINCH), then SIGTERM/SIGKILL if it hangs.
+
+        A plain SIGTERM is avoided: Debian's httpd 2.4 mpm_event child
+        sometimes segfaults in its own shutdown path when killed with
+        keep-alive connections open, with or without this module, and
+        the fixtures treat any child crash in the log as a failure."""
+        if self.proc is None:
+            return
+        try:
+            os.kill(self.proc.pid, signal.SIGWINCH)
+            self.proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=15)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.proc = None
+
+    def crashes(self):
+        """Lines of the error log reporting a child killed by a signal."""
+        return [l for l in self.error_log().splitlines()
+                if "exit signal" in l]
+
+    def graceful(self):
+        """apachectl -k graceful, then wait until it answers again."""
+        mark = len(self.error_log())
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if "resuming normal operations" in self.error_log()[mark:]:
+                return
+            time.sleep(0.05)
+        raise AssertionError("graceful restart did not complete")
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- requests --------------------------------------------------------
+
+    def get(self, path, headers=None, method="GET", conn=None):
+        own = conn is None
+        if own:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                              timeout=30)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read()
+            return Response(resp.status, resp.headers, body)
+        finally:
+            if own:
+                conn.close()
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    # -- what the user sees ------------------------------------------------
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.root, "logs", "error.log"),
+                      encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def access_log(self):
+        with open(os.path.join(self.root, "logs", "access.log"),
+                  encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def mark_log(self):
+        self.log_mark = len(self.error_log())
+
+    def new_log(self):
+        return self.error_log()[self.log_mark:]
+
+    def wait_log(self, needle, timeout=5):
+        """The error log is written after the response: poll for a line."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if needle in self.new_log():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def problem_ids(self):
+        """RUS ids logged at warn level or worse since mark_log()."""
+        return sorted(set(m.group(2) for m in LOG_ID.finditer(self.new_log())))
+
+    def db(self):
+        con = sqlite3.connect(self.db_path, timeout=10)
+        con.row_factory = sqlite3.Row
+        return con
+
+    def rows(self, sql, args=()):
+        con = self.db()
+        try:
+            return [dict(r) for r in con.execute(sql, args)]
+        finally:
+            con.close()
+
+    def execute(self, sql, args=()):
+        con = self.db()
+        try:
+            with con:
+                con.execute(sql, args)
+        finally:
+            con.close()
+
+    def user(self, name):
+        rows = self.rows("SELECT * FROM users WHERE username = ?", (name,))
+        return rows[0] if rows else None
+
+    def children(self):
+        """PIDs of the httpd children (the parent's direct children that
+        are httpd processes, not cgid's helper)."""
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)],
+                             capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
