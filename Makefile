@@ -45,7 +45,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers format demo install clean
+        check-headers check-logids format demo install clean
 
 all: $(MODULE).so
 
@@ -81,6 +81,16 @@ check-style:
 	@if grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|atol|sscanf|gmtime|localtime|strerror)[[:space:]]*\(' \
 	    $(GLUE_SRC) $(CORE_SRC); then \
 	    echo "banned function used (see STYLE.md)" >&2; exit 1; fi
+
+# Every log id used in the code is documented, once per call site.
+check-logids:
+	@used=$$(grep -ho 'RUSLOGNO([0-9]*)' $(GLUE_SRC) $(CORE_SRC) | sort); \
+	dups=$$(echo "$$used" | uniq -d); \
+	if [ -n "$$dups" ]; then echo "log ids used twice: $$dups" >&2; exit 1; fi; \
+	for id in $$(echo "$$used" | tr -dc '0-9\n'); do \
+	    grep -q "^| RUS$$id |" docs/log-ids.md || \
+	        { echo "RUS$$id is not in docs/log-ids.md" >&2; exit 1; }; \
+	done
 
 format:
 	$(CLANG_FORMAT) -i $(STYLE_FILES)

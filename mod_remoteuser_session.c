@@ -56,6 +56,8 @@ typedef struct rus_dir_conf {
 } rus_dir_conf;
 
 #define FLAG(v, def) ((v) == UNSET ? (def) : (v))
+#define MERGE_FLAG(conf, base, add, f) \
+    (conf)->f = ((add)->f != UNSET) ? (add)->f : (base)->f
 
 /* Server settings; only the main server's are used (GLOBAL_ONLY). */
 typedef struct rus_server_conf {
@@ -87,17 +89,11 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     rus_dir_conf *base = basev, *add = addv;
     rus_dir_conf *conf = apr_palloc(p, sizeof(*conf));
 
-    conf->engine = add->engine != UNSET ? add->engine : base->engine;
-    conf->create_unknown = add->create_unknown != UNSET
-                               ? add->create_unknown
-                               : base->create_unknown;
-    conf->allow_inactive = add->allow_inactive != UNSET
-                               ? add->allow_inactive
-                               : base->allow_inactive;
-    conf->strip_realm = add->strip_realm != UNSET ? add->strip_realm
-                                                  : base->strip_realm;
-    conf->lowercase = add->lowercase != UNSET ? add->lowercase
-                                              : base->lowercase;
+    MERGE_FLAG(conf, base, add, engine);
+    MERGE_FLAG(conf, base, add, create_unknown);
+    MERGE_FLAG(conf, base, add, allow_inactive);
+    MERGE_FLAG(conf, base, add, strip_realm);
+    MERGE_FLAG(conf, base, add, lowercase);
     return conf;
 }
 
@@ -125,8 +121,7 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
 static rus_server_conf *server_conf(const server_rec *s)
 {
-    return ap_get_module_config(s->module_config,
-                                &remoteuser_session_module);
+    return ap_get_module_config(s->module_config, &remoteuser_session_module);
 }
 
 /* RemoteUserStore SCHEME:LOCATION: checked for form here, so a typo is
@@ -253,15 +248,15 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (conf->busy_timeout_ms != UNSET) {
         opts.busy_timeout_ms = conf->busy_timeout_ms;
     }
-    rv = rus_store_create(&conf->store, pconf, conf->store_spec,
-                          ap_server_root, &opts, &msg);
+    rv = rus_store_create(&conf->store, pconf, conf->store_spec, ap_server_root,
+                          &opts, &msg);
     if (rv == APR_SUCCESS) {
         rv = rus_store_check(conf->store, ptemp, &msg);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     RUSLOGNO(00002) "RemoteUserStore %s: %s",
-                     conf->store_spec, msg);
+                     RUSLOGNO(00002) "RemoteUserStore %s: %s", conf->store_spec,
+                     msg);
         return !OK;
     }
     return OK;
@@ -292,14 +287,14 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     rv = rus_store_prepare(conf->store, ptemp, &owner, &warn, &msg);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     RUSLOGNO(00003) "RemoteUserStore %s: %s",
-                     conf->store_spec, msg);
+                     RUSLOGNO(00003) "RemoteUserStore %s: %s", conf->store_spec,
+                     msg);
         return !OK;
     }
     if (warn != NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     RUSLOGNO(00014) "RemoteUserStore %s: %s",
-                     conf->store_spec, warn);
+                     RUSLOGNO(00014) "RemoteUserStore %s: %s", conf->store_spec,
+                     warn);
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  RUSLOGNO(00001) "mod_remoteuser_session/%s, store %s",
@@ -361,12 +356,11 @@ static rus_req_state *req_state(request_rec *r, int create)
     request_rec *root = chain_root(r);
     rus_req_state *st;
 
-    st = ap_get_module_config(root->request_config,
-                              &remoteuser_session_module);
+    st = ap_get_module_config(root->request_config, &remoteuser_session_module);
     if (st == NULL && create) {
         st = apr_pcalloc(root->pool, sizeof(*st));
-        ap_set_module_config(root->request_config,
-                             &remoteuser_session_module, st);
+        ap_set_module_config(root->request_config, &remoteuser_session_module,
+                             st);
     }
     return st;
 }
@@ -414,8 +408,7 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     policy.create_unknown = FLAG(conf->create_unknown, 1);
     policy.allow_inactive = FLAG(conf->allow_inactive, 0);
     rv = rus_user_resolve(res, conn, clean, &policy,
-                          (apr_int64_t)apr_time_sec(r->request_time),
-                          r->pool);
+                          (apr_int64_t)apr_time_sec(r->request_time), r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RUSLOGNO(00010) "user store failed resolving user "
@@ -434,6 +427,14 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     }
     rus_store_release(child_store_pool, conn);
     return OK;
+}
+
+/* Django's user_can_authenticate(): an inactive user gets 403. */
+static int refuse_inactive(request_rec *r, const char *name)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  RUSLOGNO(00008) "user '%s' is inactive", log_name(r, name));
+    return HTTP_FORBIDDEN;
 }
 
 /* Resolve r->user, as set by the front end, into a local user: clean it,
@@ -461,10 +462,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         /* Resolved earlier in this request chain: only the policy of this
          * location remains to be applied. */
         if (!st->user.is_active && !FLAG(conf->allow_inactive, 0)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          RUSLOGNO(00008) "user '%s' is inactive",
-                          log_name(r, st->clean));
-            return HTTP_FORBIDDEN;
+            return refuse_inactive(r, st->clean);
         }
         r->user = (char *)st->clean;
         return DECLINED;
@@ -489,10 +487,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
                       log_name(r, clean));
         return HTTP_FORBIDDEN;
     case RUS_VERDICT_INACTIVE:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00008) "user '%s' is inactive",
-                      log_name(r, clean));
-        return HTTP_FORBIDDEN;
+        return refuse_inactive(r, clean);
     case RUS_VERDICT_ACCEPT:
         break;
     }
@@ -521,8 +516,8 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
  * mod_authz_core evaluates Require against the cleaned name. */
 static int rus_check_authz(request_rec *r)
 {
-    const rus_dir_conf *conf = ap_get_module_config(
-        r->per_dir_config, &remoteuser_session_module);
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
 
     if (FLAG(conf->engine, 0) != 1 || r->user == NULL) {
         return DECLINED;
@@ -536,8 +531,8 @@ static int rus_check_authz(request_rec *r)
  * must see it too. */
 static int rus_fixups(request_rec *r)
 {
-    const rus_dir_conf *conf = ap_get_module_config(
-        r->per_dir_config, &remoteuser_session_module);
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
     rus_req_state *st;
 
     if (FLAG(conf->engine, 0) != 1 || r->user == NULL) {

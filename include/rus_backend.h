@@ -30,9 +30,9 @@
 struct rus_conn_t {
     const struct rus_backend_t *backend; /**< who implements it */
     const rus_store_t *store;            /**< what it is connected to */
-    apr_pool_t *pool;           /**< the connection's own pool (unmanaged) */
-    struct rus_conn_t *next;    /**< free-list link in a rus_store_pool_t */
-    int broken;                 /**< close instead of pooling it again */
+    apr_pool_t *pool;        /**< the connection's own pool (unmanaged) */
+    struct rus_conn_t *next; /**< free-list link in a rus_store_pool_t */
+    int broken;              /**< close instead of pooling it again */
     char error[RUS_CONN_ERROR_MAX]; /**< last failure, "" when none */
 };
 
@@ -45,8 +45,7 @@ struct rus_store_t {
 
 /** Check the store without changing it (configtest). */
 typedef apr_status_t rus_backend_check_cb(const rus_store_t *store,
-                                          apr_pool_t *ptemp,
-                                          const char **pmsg);
+                                          apr_pool_t *ptemp, const char **pmsg);
 
 /** Create and migrate the store; close it again. */
 typedef apr_status_t rus_backend_prepare_cb(const rus_store_t *store,
@@ -57,11 +56,9 @@ typedef apr_status_t rus_backend_prepare_cb(const rus_store_t *store,
 
 /** Open a connection whose memory lives in @a cpool (owned by the caller,
  *  who destroys it after disconnect). */
-typedef apr_status_t rus_backend_connect_cb(rus_conn_t **pconn,
-                                            const rus_store_t *store,
-                                            apr_pool_t *cpool,
-                                            apr_pool_t *ptemp,
-                                            const char **pmsg);
+typedef apr_status_t
+rus_backend_connect_cb(rus_conn_t **pconn, const rus_store_t *store,
+                       apr_pool_t *cpool, apr_pool_t *ptemp, const char **pmsg);
 
 /** Is this open connection still talking to the live store?
  *  @return APR_SUCCESS; RUS_STORE_ESTALE when the store was replaced underneath
@@ -74,15 +71,14 @@ typedef void rus_backend_disconnect_cb(rus_conn_t *conn);
 /** See rus_user_find(). */
 typedef apr_status_t rus_backend_user_find_cb(rus_conn_t *conn,
                                               const char *username,
-                                              rus_user_t *user,
-                                              apr_pool_t *p);
+                                              rus_user_t *user, apr_pool_t *p);
 
 /** See rus_user_create(). */
 typedef apr_status_t rus_backend_user_create_cb(rus_conn_t *conn,
                                                 const char *username,
                                                 apr_int64_t now,
-                                                rus_user_t *user,
-                                                int *pcreated, apr_pool_t *p);
+                                                rus_user_t *user, int *pcreated,
+                                                apr_pool_t *p);
 
 /** See rus_user_touch_login(). */
 typedef apr_status_t rus_backend_user_touch_cb(rus_conn_t *conn,

@@ -52,7 +52,7 @@ typedef struct rus_resolution_t {
  */
 apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
                               const char *username,
-                              const rus_user_policy_t *policy,
-                              apr_int64_t now, apr_pool_t *p);
+                              const rus_user_policy_t *policy, apr_int64_t now,
+                              apr_pool_t *p);
 
 #endif /* RUS_USER_H */

@@ -183,8 +183,7 @@ apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
                              apr_pool_t *p)
 {
     conn->error[0] = '\0';
-    return conn->backend->user_create(conn, username, now, user, pcreated,
-                                      p);
+    return conn->backend->user_create(conn, username, now, user, pcreated, p);
 }
 
 apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,

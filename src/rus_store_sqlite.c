@@ -42,25 +42,25 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define SQL_USER_FIND                                                       \
-    "SELECT id, username, is_active, date_joined, last_login FROM users"   \
+#define SQL_USER_FIND                                                    \
+    "SELECT id, username, is_active, date_joined, last_login FROM users" \
     " WHERE username = ?1"
-#define SQL_USER_INSERT                                                     \
-    "INSERT INTO users (username, is_active, date_joined, last_login)"     \
+#define SQL_USER_INSERT                                                \
+    "INSERT INTO users (username, is_active, date_joined, last_login)" \
     " VALUES (?1, 1, ?2, ?2) ON CONFLICT (username) DO NOTHING"
-#define SQL_USER_TOUCH                                                      \
-    "UPDATE users SET last_login = ?2 WHERE id = ?1"                        \
+#define SQL_USER_TOUCH                               \
+    "UPDATE users SET last_login = ?2 WHERE id = ?1" \
     " AND (last_login IS NULL OR last_login <= ?2 - ?3)"
 
 typedef struct sqlite_conn_t {
-    rus_conn_t base;          /* must come first */
-    sqlite3 *db;              /* the connection */
-    const char *path;         /* absolute path of the database file */
-    dev_t dev;                /* identity of the file that was opened, to */
-    ino_t ino;                /* notice when it is replaced underneath */
-    sqlite3_stmt *user_find;  /* SQL_USER_FIND */
+    rus_conn_t base;           /* must come first */
+    sqlite3 *db;               /* the connection */
+    const char *path;          /* absolute path of the database file */
+    dev_t dev;                 /* identity of the file that was opened, to */
+    ino_t ino;                 /* notice when it is replaced underneath */
+    sqlite3_stmt *user_find;   /* SQL_USER_FIND */
     sqlite3_stmt *user_insert; /* SQL_USER_INSERT */
-    sqlite3_stmt *user_touch; /* SQL_USER_TOUCH */
+    sqlite3_stmt *user_touch;  /* SQL_USER_TOUCH */
 } sqlite_conn_t;
 
 /* ==================================================================== */
@@ -104,8 +104,7 @@ static apr_status_t conn_fail(sqlite_conn_t *c, int rc, const char *what)
     apr_status_t rv = status_from_rc(rc);
 
     rus_conn_set_error(&c->base, "%s: %s (sqlite %d)", what,
-                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc),
-                       rc);
+                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), rc);
     if (rv == RUS_STORE_ECORRUPT || rv == APR_FROM_OS_ERROR(EIO)
         || rv == APR_EGENERAL) {
         c->base.broken = 1;
@@ -140,8 +139,8 @@ static const char *dir_of(apr_pool_t *p, const char *path)
 
 /* Check the directory exists, and the file is a regular file if present.
  * *pexists tells whether the file is there. */
-static apr_status_t check_paths(const char *path, int *pexists,
-                                apr_pool_t *p, const char **pmsg)
+static apr_status_t check_paths(const char *path, int *pexists, apr_pool_t *p,
+                                const char **pmsg)
 {
     const char *dir = dir_of(p, path);
     struct stat st;
@@ -174,8 +173,8 @@ static apr_status_t check_paths(const char *path, int *pexists,
     if (access(dir, W_OK | X_OK) != 0) {
         apr_status_t rv = APR_FROM_OS_ERROR(errno);
 
-        *pmsg = apr_psprintf(p, "cannot create %s in directory %s: %pm",
-                             path, dir, &rv);
+        *pmsg = apr_psprintf(p, "cannot create %s in directory %s: %pm", path,
+                             dir, &rv);
         return rv;
     }
     return APR_SUCCESS;
@@ -269,8 +268,7 @@ static int migrate(sqlite3 *db, apr_pool_t *p, const char *path,
         rc = sqlite3_exec(db, migrations[v], NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             *pmsg = db_message(p, db, rc,
-                               apr_psprintf(p, "migration %d -> %d", v,
-                                            v + 1));
+                               apr_psprintf(p, "migration %d -> %d", v, v + 1));
             goto leave;
         }
     }
@@ -349,8 +347,8 @@ static apr_status_t sqlite_prepare(const rus_store_t *store, apr_pool_t *ptemp,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rc = sqlite3_open_v2(path, &db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                         NULL);
     if (rc != SQLITE_OK) {
         *pmsg = db_message(ptemp, db, rc, path);
         goto leave;
@@ -410,8 +408,7 @@ static void sqlite_disconnect(rus_conn_t *conn)
     c->db = NULL;
 }
 
-static apr_status_t sqlite_connect(rus_conn_t **pconn,
-                                   const rus_store_t *store,
+static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
                                    apr_pool_t *cpool, apr_pool_t *ptemp,
                                    const char **pmsg)
 {
@@ -509,8 +506,7 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
 static void row_to_user(sqlite3_stmt *st, rus_user_t *user, apr_pool_t *p)
 {
     user->id = sqlite3_column_int64(st, 0);
-    user->username = apr_pstrmemdup(p,
-                                    (const char *)sqlite3_column_text(st, 1),
+    user->username = apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, 1),
                                     (apr_size_t)sqlite3_column_bytes(st, 1));
     user->is_active = sqlite3_column_int(st, 2) != 0;
     user->date_joined = sqlite3_column_int64(st, 3);
@@ -610,14 +606,9 @@ static apr_status_t sqlite_user_touch(rus_conn_t *conn, apr_int64_t user_id,
 }
 
 const rus_backend_t rus_backend_sqlite = {
-    "sqlite",
-    1,
-    sqlite_check,
-    sqlite_prepare,
-    sqlite_connect,
-    sqlite_validate,
-    sqlite_disconnect,
-    sqlite_user_find,
-    sqlite_user_create,
-    sqlite_user_touch,
+    "sqlite",           1,
+    sqlite_check,       sqlite_prepare,
+    sqlite_connect,     sqlite_validate,
+    sqlite_disconnect,  sqlite_user_find,
+    sqlite_user_create, sqlite_user_touch,
 };

@@ -12,11 +12,12 @@
 
 apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
                               const char *username,
-                              const rus_user_policy_t *policy,
-                              apr_int64_t now, apr_pool_t *p)
+                              const rus_user_policy_t *policy, apr_int64_t now,
+                              apr_pool_t *p)
 {
-    rus_resolution_t out = { RUS_VERDICT_ACCEPT, { 0, NULL, 0, 0, 0 }, 0,
-                             APR_SUCCESS };
+    rus_resolution_t out = {
+        RUS_VERDICT_ACCEPT, { 0, NULL, 0, 0, 0 }, 0, APR_SUCCESS
+    };
     apr_status_t rv;
 
     rv = rus_user_find(conn, username, &out.user, p);
@@ -26,8 +27,7 @@ apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
             rv = APR_SUCCESS;
             goto leave;
         }
-        rv = rus_user_create(conn, username, now, &out.user, &out.created,
-                             p);
+        rv = rus_user_create(conn, username, now, &out.user, &out.created, p);
     }
     if (rv != APR_SUCCESS) {
         goto leave;

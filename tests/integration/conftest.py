@@ -22,12 +22,13 @@ class View:
         return getattr(self.srv, name)
 
 
-def server_fixture(make):
-    """Module-scoped fixture factory: `make()` returns an unstarted Httpd."""
+def server_fixture(make, mpms=("event",)):
+    """Module-scoped fixture factory: `make(mpm)` returns an unstarted
+    Httpd; the module's tests run once per MPM in `mpms`."""
 
-    @pytest.fixture(scope="module")
-    def _srv():
-        srv = make()
+    @pytest.fixture(scope="module", params=mpms)
+    def _srv(request):
+        srv = make(request.param)
         try:
             srv.start()
             yield srv
@@ -39,18 +40,15 @@ def server_fixture(make):
     return _srv
 
 
-def view_fixture(server_name):
-    @pytest.fixture
-    def _view(request):
-        srv = request.getfixturevalue(server_name)
-        srv.mark_log()
-        v = View(srv)
-        yield v
-        unexpected = set(srv.problem_ids()) - v.allowed
-        assert not unexpected, ("unexpected log ids %s in:\n%s"
-                                % (sorted(unexpected), srv.new_log()))
-
-    return _view
+def watched(srv):
+    """Generator body of a per-test fixture over a module's server:
+    `yield from watched(srv)` in a fixture that takes the server."""
+    srv.mark_log()
+    v = View(srv)
+    yield v
+    unexpected = set(srv.problem_ids()) - v.allowed
+    assert not unexpected, ("unexpected log ids %s in:\n%s"
+                            % (sorted(unexpected), srv.new_log()))
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 are created, found, refused and cleaned as the README says, and the
 application behind (a CGI) sees the result."""
 
+import os
+import shutil
 import threading
 import time
 
 import pytest
 
-from conftest import server_fixture, view_fixture
+from conftest import server_fixture, watched
 from harness import Httpd, basic
 
 INVALID_NAMES = [
@@ -57,12 +59,40 @@ CONF = "\n".join([
 ])
 
 
-def make_server():
-    return Httpd(CONF, users=USERS)
+HTACCESS_CONF = """
+ScriptAlias /ht/ "@ROOT@/ht-cgi/"
+<Directory "@ROOT@/ht-cgi">
+    AllowOverride AuthConfig
+</Directory>
+"""
+
+HTACCESS = """AuthType Basic
+AuthName rus-test
+AuthUserFile %s
+Require valid-user
+RemoteUserEngine On
+"""
 
 
-srv = server_fixture(make_server)
-app = view_fixture("srv")
+def make_server(mpm="event"):
+    h = Httpd(CONF + HTACCESS_CONF, users=USERS, mpm=mpm)
+    # a CGI directory whose .htaccess turns the engine on (AuthConfig)
+    ht = os.path.join(h.root, "ht-cgi")
+    os.mkdir(ht, 0o755)
+    shutil.copy(os.path.join(h.root, "cgi-bin", "env.cgi"), ht)
+    with open(os.path.join(ht, ".htaccess"), "w") as f:
+        f.write(HTACCESS % h.htpasswd)
+    os.chmod(os.path.join(ht, ".htaccess"), 0o644)
+    return h
+
+
+# The whole module runs against mpm_event (threads) and mpm_prefork.
+srv = server_fixture(make_server, mpms=("event", "prefork"))
+
+
+@pytest.fixture
+def app(srv):
+    yield from watched(srv)
 
 
 def test_unknown_user_is_created_once(app):
@@ -210,6 +240,13 @@ def test_inner_section_inherits_what_it_does_not_set(app):
     assert app.user("inner") is None
 
 
+def test_engine_in_htaccess(app):
+    r = app.get("/ht/env.cgi", basic("olivia"))
+    assert r.status == 200
+    assert r.env["REMOTE_USER"] == "olivia"
+    assert r.env["REMOTE_USER_ID"] == str(app.user("olivia")["id"])
+
+
 def test_last_login_written_at_most_once_a_minute(app):
     assert app.get("/basic/env", basic("niaj")).status == 200
     now = int(time.time())
@@ -251,7 +288,6 @@ def test_parallel_first_requests_create_one_row(app):
 
 def test_parent_holds_no_store_connection(app):
     """Connections are opened after fork, in the children only."""
-    import os
     fds = os.listdir("/proc/%d/fd" % app.proc.pid)
     targets = []
     for fd in fds:
