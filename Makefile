@@ -45,7 +45,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids format demo install clean
+        check-headers check-logids check-symbols format demo install clean
 
 all: $(MODULE).so
 
@@ -64,6 +64,13 @@ check-layering:
 	if [ -n "$$bad" ]; then \
 	    echo "layering violation: httpd headers included by $$bad" >&2; exit 1; \
 	fi
+
+# httpd loads modules RTLD_GLOBAL: every exported symbol but the module
+# record carries the rus_ prefix.
+check-symbols: $(MODULE).so
+	@bad=$$(nm -D --defined-only $(MODULE).so | awk '{print $$3}' | \
+	    grep -v -e '^rus_' -e '^remoteuser_session_module$$'); \
+	if [ -n "$$bad" ]; then echo "unprefixed exported symbols: $$bad" >&2; exit 1; fi
 
 # Every public header compiles on its own.
 check-headers:

@@ -3,7 +3,7 @@
 # totals. Exits non-zero when any stage failed or ran no test.
 #
 #   checks       clang-format, banned functions, layering, header hygiene,
-#                log ids documented
+#                log ids documented, exported symbols prefixed
 #   unit         Check unit tests of the core
 #   integration  pytest against real httpd instances
 #   unit-asan    the unit tests again under AddressSanitizer + UBSan
@@ -56,7 +56,8 @@ run_stage() {
 }
 
 echo "==== checks"
-if ! $MAKE -s check-style check-layering check-headers check-logids; then
+if ! $MAKE -s check-style check-layering check-headers check-logids \
+    check-symbols; then
     failed_stages="$failed_stages checks"
 fi
 

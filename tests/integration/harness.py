@@ -196,12 +196,17 @@ class Httpd:
                 err = self.proc.stderr.read().decode("utf-8", "replace")
                 raise AssertionError("httpd exited at startup: %s\n%s"
                                      % (err, self.error_log()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("httpd did not start listening")
+            # Listeners are bound before post_config runs: wait for the MPM's
+            # "resuming normal operations", logged once startup is complete.
+            if "resuming normal operations" in self.error_log():
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port),
+                                                  0.2):
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError("httpd did not start: %s" % self.error_log())
 
     def stop(self):
         """Graceful stop (SIGWINCH), then SIGTERM/SIGKILL if it hangs.
@@ -249,11 +254,14 @@ class Httpd:
 
     # -- requests --------------------------------------------------------
 
-    def get(self, path, headers=None, method="GET", conn=None):
+    def get(self, path, headers=None, method="GET", conn=None, source=None):
+        """One request; `source` binds the client to that local address
+        (127.0.0.2 is a different, untrusted peer on loopback)."""
         own = conn is None
         if own:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                              timeout=30)
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=30,
+                source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, headers=headers or {})
             resp = conn.getresponse()
@@ -262,6 +270,23 @@ class Httpd:
         finally:
             if own:
                 conn.close()
+
+    def raw(self, request, source=None):
+        """Send bytes as they are (e.g. a header twice); return the status
+        code of the response."""
+        if isinstance(request, str):
+            request = request.encode("latin-1")
+        with socket.create_connection(
+                ("127.0.0.1", self.port), timeout=30,
+                source_address=(source, 0) if source else None) as s:
+            s.sendall(request)
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return int(data.split(b" ", 2)[1])
 
     def connection(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
