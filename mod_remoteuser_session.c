@@ -23,8 +23,11 @@
 #include "unixd.h"
 #include "util_cfgtree.h"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "rus_header.h"
+#include "rus_net.h"
 #include "rus_store.h"
 #include "rus_user.h"
 #include "rus_username.h"
@@ -48,12 +51,18 @@ APLOG_USE_MODULE(remoteuser_session);
 /* Per-directory settings. Every flag starts UNSET so that merging can tell
  * "not said here" from "said Off here"; FLAG() applies the default. */
 typedef struct rus_dir_conf {
-    int engine;         /* RemoteUserEngine */
-    int create_unknown; /* RemoteUserCreateUnknown */
-    int allow_inactive; /* RemoteUserAllowInactive */
-    int strip_realm;    /* RemoteUserStripRealm */
-    int lowercase;      /* RemoteUserLowercase */
+    int engine;                  /* RemoteUserEngine */
+    int create_unknown;          /* RemoteUserCreateUnknown */
+    int allow_inactive;          /* RemoteUserAllowInactive */
+    int strip_realm;             /* RemoteUserStripRealm */
+    int lowercase;               /* RemoteUserLowercase */
+    const char *header;          /* RemoteUserHeader, NULL: r->user only */
+    apr_array_header_t *trusted; /* RemoteUserTrustedProxy (rus_cidr_t),
+                                    NULL: not set here */
 } rus_dir_conf;
+
+/* The AuthType this module implements by itself. */
+#define RUS_AUTH_TYPE "RemoteUser"
 
 #define FLAG(v, def) ((v) == UNSET ? (def) : (v))
 #define MERGE_FLAG(conf, base, add, f) \
@@ -80,6 +89,8 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->allow_inactive = UNSET;
     conf->strip_realm = UNSET;
     conf->lowercase = UNSET;
+    conf->header = NULL;
+    conf->trusted = NULL;
     return conf;
 }
 
@@ -94,6 +105,10 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_FLAG(conf, base, add, allow_inactive);
     MERGE_FLAG(conf, base, add, strip_realm);
     MERGE_FLAG(conf, base, add, lowercase);
+    conf->header = add->header ? add->header : base->header;
+    /* A section that lists trusted peers replaces the outer list: the
+     * list in force is always one that is written down in one place. */
+    conf->trusted = add->trusted ? add->trusted : base->trusted;
     return conf;
 }
 
@@ -171,6 +186,44 @@ static const char *set_busy_timeout(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* RemoteUserHeader NAME: a header field name (RFC 9110 token). */
+static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    const char *c;
+
+    if (arg[0] == '\0') {
+        return apr_psprintf(cmd->pool, "%s needs a header name",
+                            cmd->directive->directive);
+    }
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                                cmd->directive->directive, arg);
+        }
+    }
+    conf->header = arg;
+    return NULL;
+}
+
+/* RemoteUserTrustedProxy ADDR[/BITS]...: each argument adds a block. */
+static const char *add_trusted(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    const char *msg = NULL;
+    rus_cidr_t cidr;
+
+    if (rus_cidr_parse(&cidr, arg, cmd->pool, &msg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive,
+                            msg);
+    }
+    if (conf->trusted == NULL) {
+        conf->trusted = apr_array_make(cmd->pool, 4, sizeof(rus_cidr_t));
+    }
+    APR_ARRAY_PUSH(conf->trusted, rus_cidr_t) = cidr;
+    return NULL;
+}
+
 static const command_rec rus_cmds[] = {
     AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
                   "The user store, e.g. sqlite:/var/lib/apache2/"
@@ -202,18 +255,29 @@ static const command_rec rus_cmds[] = {
                  (void *)APR_OFFSETOF(rus_dir_conf, lowercase),
                  RSRC_CONF | ACCESS_CONF,
                  "On: fold user names to lower case (ASCII; default Off)"),
+    AP_INIT_TAKE1("RemoteUserHeader", set_header, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Take the identity from this request header, sent by a "
+                  "trusted proxy (RemoteUserTrustedProxy)"),
+    AP_INIT_ITERATE("RemoteUserTrustedProxy", add_trusted, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "IP addresses or CIDR blocks of the peers allowed to "
+                    "send RemoteUserHeader"),
     { NULL }
 };
 
 /* ==================================================================== */
 /* startup                                                              */
 
-/* Is "RemoteUserEngine On" written anywhere in the configuration? */
+/* Is "RemoteUserEngine On" or "AuthType RemoteUser" written anywhere in
+ * the configuration? */
 static int engine_in_tree(const ap_directive_t *d)
 {
     for (; d != NULL; d = d->next) {
-        if (strcasecmp(d->directive, "RemoteUserEngine") == 0 && d->args
-            && strcasecmp(d->args, "on") == 0) {
+        if (d->args != NULL
+            && ((strcasecmp(d->directive, "RemoteUserEngine") == 0
+                 && strcasecmp(d->args, "on") == 0)
+                || (strcasecmp(d->directive, "AuthType") == 0
+                    && strcasecmp(d->args, RUS_AUTH_TYPE) == 0))) {
             return 1;
         }
         if (d->first_child != NULL && engine_in_tree(d->first_child)) {
@@ -223,6 +287,33 @@ static int engine_in_tree(const ap_directive_t *d)
     return 0;
 }
 
+/* The first RemoteUserHeader with no RemoteUserTrustedProxy in its own
+ * section or an enclosing one, or NULL. */
+static const ap_directive_t *header_without_peers(const ap_directive_t *d,
+                                                  int peers_above)
+{
+    const ap_directive_t *x, *bad;
+    int peers = peers_above;
+
+    for (x = d; x != NULL; x = x->next) {
+        if (strcasecmp(x->directive, "RemoteUserTrustedProxy") == 0) {
+            peers = 1;
+        }
+    }
+    for (x = d; x != NULL; x = x->next) {
+        if (strcasecmp(x->directive, "RemoteUserHeader") == 0 && !peers) {
+            return x;
+        }
+        if (x->first_child != NULL) {
+            bad = header_without_peers(x->first_child, peers);
+            if (bad != NULL) {
+                return bad;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Runs at every start and restart, and under configtest: build the store
  * handle with its final options and check it without changing anything. */
 static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -230,10 +321,22 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     rus_server_conf *conf = server_conf(s);
     rus_store_options_t opts;
+    const ap_directive_t *bad;
     const char *msg = NULL;
     apr_status_t rv;
 
     (void)plog;
+    bad = header_without_peers(ap_conftree, 0);
+    if (bad != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     RUSLOGNO(00015) "RemoteUserHeader %s on line %d of %s "
+                                     "has no RemoteUserTrustedProxy in its "
+                                     "section or an enclosing one: any "
+                                     "client could send the header and be "
+                                     "whoever it names",
+                     bad->args, bad->line_num, bad->filename);
+        return !OK;
+    }
     if (conf->store_spec == NULL) {
         if (engine_in_tree(ap_conftree)) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
@@ -328,11 +431,13 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
  * request of the chain so that internal redirects and subrequests with
  * another configuration reuse it instead of asking the store again. */
 typedef struct rus_req_state {
-    const char *raw;    /* the name as the front end gave it */
-    unsigned int flags; /* the cleaning it went through */
-    const char *clean;  /* the cleaned name */
-    rus_user_t user;    /* the store's row */
-    int created;        /* this request created the row */
+    const char *raw;          /* the name as the front end gave it */
+    unsigned int flags;       /* the cleaning it went through */
+    const char *clean;        /* the cleaned name */
+    rus_user_t user;          /* the store's row */
+    int created;              /* this request created the row */
+    const char *header_name;  /* RemoteUserHeader that was accepted */
+    const char *header_value; /* and the identity it carried */
 } rus_req_state;
 
 /* The first request of the chain (main request, before any redirect). */
@@ -511,6 +616,156 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
     return DECLINED;
 }
 
+/* Is this location's AuthType the one this module implements? */
+static int is_our_auth_type(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type != NULL && strcasecmp(type, RUS_AUTH_TYPE) == 0;
+}
+
+/* Resolve users here? RemoteUserEngine On, or AuthType RemoteUser (which
+ * makes no sense without the engine). */
+static int engine_on(request_rec *r, const rus_dir_conf *conf)
+{
+    return FLAG(conf->engine, 0) == 1 || is_our_auth_type(r);
+}
+
+/* Is the TCP peer of this connection (the real one: not X-Forwarded-For,
+ * not mod_remoteip's useragent address) in the trusted list? */
+static int peer_trusted(request_rec *r, const apr_array_header_t *trusted)
+{
+    const apr_sockaddr_t *sa = r->connection->client_addr;
+    int i, v6;
+
+    if (sa == NULL || (sa->ipaddr_len != 4 && sa->ipaddr_len != 16)) {
+        return 0;
+    }
+    v6 = sa->ipaddr_len == 16;
+    for (i = 0; i < trusted->nelts; i++) {
+        if (rus_cidr_match(&APR_ARRAY_IDX(trusted, i, rus_cidr_t), v6,
+                           sa->ipaddr_ptr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Internal redirects and subrequests into another configuration run
+ * authentication again, but the header was consumed by the first request
+ * of the chain. Accept what it accepted, if this location trusts the same
+ * header from the same peer. */
+static int header_identity_again(request_rec *r, const rus_dir_conf *conf)
+{
+    rus_req_state *st = req_state(r, 0);
+
+    if (chain_root(r) == r || st == NULL || st->header_value == NULL
+        || strcasecmp(st->header_name, conf->header) != 0
+        || conf->trusted == NULL || !peer_trusted(r, conf->trusted)) {
+        return DECLINED;
+    }
+    r->user = (char *)st->header_value;
+    r->ap_auth_type = (char *)RUS_AUTH_TYPE;
+    return OK;
+}
+
+/* Take the identity from RemoteUserHeader. Returns OK with r->user set,
+ * DECLINED when the header is absent or empty (the location's own AuthType
+ * then runs), or the HTTP error to answer. Whatever the outcome, the
+ * client's copy and its look-alikes are gone from the request afterwards,
+ * so nothing behind httpd ever sees them. */
+static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
+{
+    const char *raw = NULL, *offender = NULL, *value = NULL;
+    rus_name_error_e nerr = RUS_NAME_OK;
+    rus_header_e found;
+    rus_req_state *st;
+
+    found = rus_header_find(r->headers_in, conf->header, &raw, &offender);
+    if (found == RUS_HEADER_ABSENT) {
+        return header_identity_again(r, conf);
+    }
+    rus_header_remove_alike(r->headers_in, conf->header);
+    switch (found) {
+    case RUS_HEADER_VARIANT:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00016) "refusing request with header '%s', "
+                                      "a look-alike of RemoteUserHeader %s "
+                                      "(underscore/dash spoof)",
+                      log_name(r, offender), conf->header);
+        return HTTP_BAD_REQUEST;
+    case RUS_HEADER_REPEATED:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00017) "refusing request with header %s "
+                                      "sent more than once",
+                      conf->header);
+        return HTTP_BAD_REQUEST;
+    default:
+        break;
+    }
+    if (conf->trusted == NULL || conf->trusted->nelts == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00018) "RemoteUserHeader %s is set here but "
+                                      "no RemoteUserTrustedProxy applies",
+                      conf->header);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!peer_trusted(r, conf->trusted)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00019) "refusing header %s from %s, which is "
+                                      "not a RemoteUserTrustedProxy",
+                      conf->header, r->connection->client_ip);
+        return HTTP_FORBIDDEN;
+    }
+    if (rus_header_value(&value, &nerr, r->pool, raw) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00020) "refusing header %s value '%s': %s",
+                      conf->header, log_name(r, raw), rus_name_error_str(nerr));
+        return HTTP_BAD_REQUEST;
+    }
+    if (value[0] == '\0') {
+        return DECLINED; /* empty counts as absent */
+    }
+    r->user = (char *)value;
+    r->ap_auth_type = (char *)RUS_AUTH_TYPE;
+    st = req_state(r, 1);
+    st->header_name = conf->header;
+    st->header_value = apr_pstrdup(chain_root(r)->pool, value);
+    return OK;
+}
+
+/* Authentication, first in line: the trusted header (when configured)
+ * wins over the location's front end; without one, AuthType RemoteUser
+ * answers 401 and any other AuthType is left to its module. */
+static int rus_check_authn(request_rec *r)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    const char *realm;
+    int status;
+
+    if (!engine_on(r, conf)) {
+        return DECLINED;
+    }
+    if (conf->header != NULL) {
+        status = identity_from_header(r, conf);
+        if (status != DECLINED) {
+            return status;
+        }
+    }
+    if (!is_our_auth_type(r)) {
+        return DECLINED;
+    }
+    realm = ap_auth_name(r) ? ap_auth_name(r) : RUS_AUTH_TYPE;
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_pstrcat(r->pool, RUS_AUTH_TYPE " realm=\"",
+                               ap_escape_quotes(r->pool, realm), "\"", NULL));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  RUSLOGNO(00021) "no identity for AuthType %s: 401",
+                  RUS_AUTH_TYPE);
+    return HTTP_UNAUTHORIZED;
+}
+
 /* Authorization, first in line: by now the front end has authenticated
  * the request (r->user is set). Resolve the user, then decline so that
  * mod_authz_core evaluates Require against the cleaned name. */
@@ -519,7 +774,7 @@ static int rus_check_authz(request_rec *r)
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
 
-    if (FLAG(conf->engine, 0) != 1 || r->user == NULL) {
+    if (!engine_on(r, conf) || r->user == NULL) {
         return DECLINED;
     }
     return resolve_request_user(r, conf);
@@ -535,7 +790,12 @@ static int rus_fixups(request_rec *r)
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
     rus_req_state *st;
 
-    if (FLAG(conf->engine, 0) != 1 || r->user == NULL) {
+    /* Whatever happened before (a public page where authentication never
+     * ran, say), no client-sent copy of the identity header goes on. */
+    if (conf->header != NULL) {
+        rus_header_remove_alike(r->headers_in, conf->header);
+    }
+    if (!engine_on(r, conf) || r->user == NULL) {
         return DECLINED;
     }
     st = req_state(r, 0);
@@ -559,6 +819,10 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_post_config(rus_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Connections are per child: SQLite handles must not cross fork(). */
     ap_hook_child_init(rus_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before the front ends (mod_auth_basic, mod_auth_gssapi...): a
+     * trusted header wins over them, and AuthType RemoteUser is ours. */
+    ap_hook_check_authn(rus_check_authn, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_authz_core (APR_HOOK_LAST), so Require sees the cleaned
      * name; per configuration, so same-config subrequests skip it. */
     ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
