@@ -86,6 +86,36 @@ typedef apr_status_t rus_backend_user_touch_cb(rus_conn_t *conn,
                                                apr_int64_t now,
                                                apr_int64_t interval);
 
+/** See rus_session_insert(). */
+typedef apr_status_t
+rus_backend_session_insert_cb(rus_conn_t *conn, const char *token_hash,
+                              apr_int64_t user_id, const char *vhost,
+                              apr_int64_t now, apr_int64_t expires_at);
+
+/** See rus_session_find(). */
+typedef apr_status_t rus_backend_session_find_cb(rus_conn_t *conn,
+                                                 const char *token_hash,
+                                                 rus_session_t *session,
+                                                 rus_user_t *user,
+                                                 apr_pool_t *p);
+
+/** See rus_session_touch(). */
+typedef apr_status_t rus_backend_session_touch_cb(rus_conn_t *conn,
+                                                  const char *token_hash,
+                                                  apr_int64_t now);
+
+/** See rus_session_revoke(). */
+typedef apr_status_t rus_backend_session_revoke_cb(rus_conn_t *conn,
+                                                   const char *token_hash);
+
+/** See rus_session_revoke_user(). */
+typedef apr_status_t rus_backend_session_revoke_user_cb(rus_conn_t *conn,
+                                                        apr_int64_t user_id);
+
+/** See rus_session_purge(). */
+typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,
+                                                  apr_int64_t now, int *pcount);
+
 /** A backend. */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
@@ -98,6 +128,12 @@ typedef struct rus_backend_t {
     rus_backend_user_find_cb *user_find;
     rus_backend_user_create_cb *user_create;
     rus_backend_user_touch_cb *user_touch;
+    rus_backend_session_insert_cb *session_insert;
+    rus_backend_session_find_cb *session_find;
+    rus_backend_session_touch_cb *session_touch;
+    rus_backend_session_revoke_cb *session_revoke;
+    rus_backend_session_revoke_user_cb *session_revoke_user;
+    rus_backend_session_purge_cb *session_purge;
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */

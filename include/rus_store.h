@@ -25,6 +25,8 @@
 #include <apr_pools.h>
 #include <apr_errno.h>
 
+#include "rus_session.h"
+
 /** The store's data is damaged (SQLite: corrupt, or not a database). */
 #define RUS_STORE_ECORRUPT (APR_OS_START_USERERR + 1)
 /** The store's schema is not one this code can use (e.g. newer). */
@@ -155,6 +157,39 @@ apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
  */
 apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
                                   apr_int64_t now, apr_int64_t interval);
+
+/* ---- sessions --------------------------------------------------------- */
+
+/**
+ * Store a new session under the hash of its token.
+ * @param vhost       the virtual host it is valid for
+ * @param expires_at  UNIX seconds
+ */
+apr_status_t rus_session_insert(rus_conn_t *conn, const char *token_hash,
+                                apr_int64_t user_id, const char *vhost,
+                                apr_int64_t now, apr_int64_t expires_at);
+
+/**
+ * Look a session up by the hash of its token, with its user.
+ * @return APR_SUCCESS, APR_ENOENT when there is no such session, or an
+ *         error
+ */
+apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
+                              rus_session_t *session, rus_user_t *user,
+                              apr_pool_t *p);
+
+/** Set last_seen to @a now (never backwards). */
+apr_status_t rus_session_touch(rus_conn_t *conn, const char *token_hash,
+                               apr_int64_t now);
+
+/** Delete one session (logout, replaced at login). No such row is fine. */
+apr_status_t rus_session_revoke(rus_conn_t *conn, const char *token_hash);
+
+/** Delete every session of a user (deactivated, deleted, or on demand). */
+apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id);
+
+/** Delete sessions that expired before @a now; *pcount gets how many. */
+apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);
 
 /* ---- connections for a multi-threaded process ----------------------- */
 

@@ -193,6 +193,50 @@ apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
     return conn->backend->user_touch(conn, user_id, now, interval);
 }
 
+/* ---- sessions --------------------------------------------------------- */
+
+apr_status_t rus_session_insert(rus_conn_t *conn, const char *token_hash,
+                                apr_int64_t user_id, const char *vhost,
+                                apr_int64_t now, apr_int64_t expires_at)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_insert(conn, token_hash, user_id, vhost, now,
+                                         expires_at);
+}
+
+apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
+                              rus_session_t *session, rus_user_t *user,
+                              apr_pool_t *p)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_find(conn, token_hash, session, user, p);
+}
+
+apr_status_t rus_session_touch(rus_conn_t *conn, const char *token_hash,
+                               apr_int64_t now)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_touch(conn, token_hash, now);
+}
+
+apr_status_t rus_session_revoke(rus_conn_t *conn, const char *token_hash)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_revoke(conn, token_hash);
+}
+
+apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_revoke_user(conn, user_id);
+}
+
+apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_purge(conn, now, pcount);
+}
+
 /* ---- the per-process connection pool -------------------------------- */
 
 struct rus_store_pool_t {

@@ -38,6 +38,17 @@ static const char *const migrations[] = {
     " date_joined INTEGER NOT NULL,"
     " last_login INTEGER"
     ");",
+    /* 1 -> 2: sessions, keyed by the SHA-256 of their token */
+    "CREATE TABLE sessions ("
+    " token_hash TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " vhost TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE INDEX sessions_expires ON sessions (expires_at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -52,15 +63,36 @@ static const char *const migrations[] = {
     "UPDATE users SET last_login = ?2 WHERE id = ?1" \
     " AND (last_login IS NULL OR last_login <= ?2 - ?3)"
 
+#define SQL_SESSION_INSERT                                          \
+    "INSERT INTO sessions (token_hash, user_id, vhost, created_at," \
+    " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
+#define SQL_SESSION_FIND                                                  \
+    "SELECT s.user_id, s.vhost, s.created_at, s.last_seen, s.expires_at," \
+    " u.id, u.username, u.is_active, u.date_joined, u.last_login"         \
+    " FROM sessions s JOIN users u ON u.id = s.user_id"                   \
+    " WHERE s.token_hash = ?1"
+#define SQL_SESSION_TOUCH                                      \
+    "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1" \
+    " AND last_seen < ?2"
+#define SQL_SESSION_REVOKE      "DELETE FROM sessions WHERE token_hash = ?1"
+#define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
+#define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
+
 typedef struct sqlite_conn_t {
-    rus_conn_t base;           /* must come first */
-    sqlite3 *db;               /* the connection */
-    const char *path;          /* absolute path of the database file */
-    dev_t dev;                 /* identity of the file that was opened, to */
-    ino_t ino;                 /* notice when it is replaced underneath */
-    sqlite3_stmt *user_find;   /* SQL_USER_FIND */
-    sqlite3_stmt *user_insert; /* SQL_USER_INSERT */
-    sqlite3_stmt *user_touch;  /* SQL_USER_TOUCH */
+    rus_conn_t base;              /* must come first */
+    sqlite3 *db;                  /* the connection */
+    const char *path;             /* absolute path of the database file */
+    dev_t dev;                    /* identity of the file that was opened, to */
+    ino_t ino;                    /* notice when it is replaced underneath */
+    sqlite3_stmt *user_find;      /* SQL_USER_FIND */
+    sqlite3_stmt *user_insert;    /* SQL_USER_INSERT */
+    sqlite3_stmt *user_touch;     /* SQL_USER_TOUCH */
+    sqlite3_stmt *session_insert; /* SQL_SESSION_INSERT */
+    sqlite3_stmt *session_find;   /* SQL_SESSION_FIND */
+    sqlite3_stmt *session_touch;  /* SQL_SESSION_TOUCH */
+    sqlite3_stmt *session_revoke; /* SQL_SESSION_REVOKE */
+    sqlite3_stmt *session_revoke_user; /* SQL_SESSION_REVOKE_USER */
+    sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
 } sqlite_conn_t;
 
 /* ==================================================================== */
@@ -403,8 +435,16 @@ static void sqlite_disconnect(rus_conn_t *conn)
     sqlite3_finalize(c->user_find);
     sqlite3_finalize(c->user_insert);
     sqlite3_finalize(c->user_touch);
+    sqlite3_finalize(c->session_insert);
+    sqlite3_finalize(c->session_find);
+    sqlite3_finalize(c->session_touch);
+    sqlite3_finalize(c->session_revoke);
+    sqlite3_finalize(c->session_revoke_user);
+    sqlite3_finalize(c->session_purge);
     sqlite3_close(c->db);
     c->user_find = c->user_insert = c->user_touch = NULL;
+    c->session_insert = c->session_find = c->session_touch = NULL;
+    c->session_revoke = c->session_revoke_user = c->session_purge = NULL;
     c->db = NULL;
 }
 
@@ -452,6 +492,25 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
     }
     if (rc == SQLITE_OK) {
         rc = prepare_stmt(c->db, SQL_USER_TOUCH, &c->user_touch);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_INSERT, &c->session_insert);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_FIND, &c->session_find);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_TOUCH, &c->session_touch);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE, &c->session_revoke);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE_USER,
+                          &c->session_revoke_user);
+    }
+    if (rc == SQLITE_OK) {
+        rc = prepare_stmt(c->db, SQL_SESSION_PURGE, &c->session_purge);
     }
     if (rc != SQLITE_OK) {
         goto fail;
@@ -605,10 +664,158 @@ static apr_status_t sqlite_user_touch(rus_conn_t *conn, apr_int64_t user_id,
     return rv;
 }
 
+/* ==================================================================== */
+/* sessions                                                             */
+
+/* Step a bound write statement to completion, reset it, map the result. */
+static apr_status_t run_write(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
+                              const char *what)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        rv = conn_fail(c, rc, what);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rv;
+}
+
+static apr_status_t sqlite_session_insert(rus_conn_t *conn,
+                                          const char *token_hash,
+                                          apr_int64_t user_id,
+                                          const char *vhost, apr_int64_t now,
+                                          apr_int64_t expires_at)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_insert;
+    int rc;
+
+    rc = sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, user_id);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 3, vhost, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 4, now);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 5, expires_at);
+    }
+    return run_write(c, st, rc, "create session");
+}
+
+static apr_status_t sqlite_session_find(rus_conn_t *conn,
+                                        const char *token_hash,
+                                        rus_session_t *session,
+                                        rus_user_t *user, apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_find;
+    apr_status_t rv;
+    int rc;
+
+    rc = sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_ROW) {
+        session->user_id = sqlite3_column_int64(st, 0);
+        session->vhost =
+            apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, 1),
+                           (apr_size_t)sqlite3_column_bytes(st, 1));
+        session->created_at = sqlite3_column_int64(st, 2);
+        session->last_seen = sqlite3_column_int64(st, 3);
+        session->expires_at = sqlite3_column_int64(st, 4);
+        user->id = sqlite3_column_int64(st, 5);
+        user->username =
+            apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, 6),
+                           (apr_size_t)sqlite3_column_bytes(st, 6));
+        user->is_active = sqlite3_column_int(st, 7) != 0;
+        user->date_joined = sqlite3_column_int64(st, 8);
+        user->last_login = sqlite3_column_int64(st, 9);
+        rv = APR_SUCCESS;
+    }
+    else if (rc == SQLITE_DONE) {
+        rv = APR_ENOENT;
+    }
+    else {
+        rv = conn_fail(c, rc, "find session");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rv;
+}
+
+static apr_status_t
+sqlite_session_touch(rus_conn_t *conn, const char *token_hash, apr_int64_t now)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_touch;
+    int rc;
+
+    rc = sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, now);
+    }
+    return run_write(c, st, rc, "touch session");
+}
+
+static apr_status_t sqlite_session_revoke(rus_conn_t *conn,
+                                          const char *token_hash)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_revoke;
+
+    return run_write(c, st,
+                     sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC),
+                     "revoke session");
+}
+
+static apr_status_t sqlite_session_revoke_user(rus_conn_t *conn,
+                                               apr_int64_t user_id)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_revoke_user;
+
+    return run_write(c, st, sqlite3_bind_int64(st, 1, user_id),
+                     "revoke sessions of user");
+}
+
+static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t now,
+                                         int *pcount)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = c->session_purge;
+    apr_status_t rv;
+
+    rv = run_write(c, st, sqlite3_bind_int64(st, 1, now), "purge sessions");
+    if (rv == APR_SUCCESS) {
+        *pcount = sqlite3_changes(c->db);
+    }
+    return rv;
+}
+
 const rus_backend_t rus_backend_sqlite = {
-    "sqlite",           1,
-    sqlite_check,       sqlite_prepare,
-    sqlite_connect,     sqlite_validate,
-    sqlite_disconnect,  sqlite_user_find,
-    sqlite_user_create, sqlite_user_touch,
+    .scheme = "sqlite",
+    .location_is_path = 1,
+    .check = sqlite_check,
+    .prepare = sqlite_prepare,
+    .connect = sqlite_connect,
+    .validate = sqlite_validate,
+    .disconnect = sqlite_disconnect,
+    .user_find = sqlite_user_find,
+    .user_create = sqlite_user_create,
+    .user_touch = sqlite_user_touch,
+    .session_insert = sqlite_session_insert,
+    .session_find = sqlite_session_find,
+    .session_touch = sqlite_session_touch,
+    .session_revoke = sqlite_session_revoke,
+    .session_revoke_user = sqlite_session_revoke_user,
+    .session_purge = sqlite_session_purge,
 };

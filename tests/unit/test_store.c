@@ -162,7 +162,13 @@ START_TEST(test_prepare_creates_schema)
 
     ck_assert_int_eq(stat(db, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0640);
-    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(rus_test_sql_int(db,
+                                      "SELECT group_concat(name, ',') = "
+                                      "'token_hash,user_id,vhost,created_at,"
+                                      "last_seen,expires_at'"
+                                      " FROM pragma_table_info('sessions')"),
+                     1);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT journal_mode = 'wal' FROM "
                                           "pragma_journal_mode"),
                      1);
@@ -177,6 +183,25 @@ START_TEST(test_prepare_creates_schema)
     ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM users"), 1);
+}
+END_TEST
+
+/* A store made by the first release (schema 1, users only) is migrated in
+ * place, rows kept. */
+START_TEST(test_prepare_migrates_version_1)
+{
+    rus_test_sql(db, "CREATE TABLE users (id INTEGER PRIMARY KEY,"
+                     " username TEXT NOT NULL UNIQUE,"
+                     " is_active INTEGER NOT NULL DEFAULT 1,"
+                     " date_joined INTEGER NOT NULL, last_login INTEGER);"
+                     "INSERT INTO users VALUES (7, 'old', 0, 5, NULL);"
+                     "PRAGMA user_version = 1;");
+    prepared(db, -1);
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT id FROM users WHERE "
+                                          "username = 'old' AND is_active = 0"),
+                     7);
 }
 END_TEST
 
@@ -282,6 +307,69 @@ START_TEST(test_sql_metacharacters_are_data)
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM users"),
                      (long long)(sizeof(names) / sizeof(names[0])));
     rus_store_disconnect(conn);
+}
+END_TEST
+
+/* ---- sessions ------------------------------------------------------------ */
+
+START_TEST(test_sessions)
+{
+    rus_conn_t *conn = connected(prepared(db, -1));
+    const char *h1 =
+        "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *h2 =
+        "2222222222222222222222222222222222222222222222222222222222222222";
+    rus_session_t s;
+    rus_user_t u, bob;
+    int created, n = -1;
+
+    ck_assert_int_eq(rus_user_create(conn, "alice", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_create(conn, "bob", 100, &bob, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_ENOENT);
+    ck_assert_int_eq(rus_session_insert(conn, h1, u.id, "a.test:80", 100, 200),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, h2, bob.id, "a.test:80", 100,
+                                        150),
+                     APR_SUCCESS);
+    /* the same hash twice is refused, never merged */
+    ck_assert_int_ne(rus_session_insert(conn, h1, bob.id, "x", 1, 2),
+                     APR_SUCCESS);
+
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.username, "alice");
+    ck_assert_str_eq(s.vhost, "a.test:80");
+    ck_assert_int_eq(s.created_at, 100);
+    ck_assert_int_eq(s.last_seen, 100);
+    ck_assert_int_eq(s.expires_at, 200);
+
+    ck_assert_int_eq(rus_session_touch(conn, h1, 130), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_touch(conn, h1, 120), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(s.last_seen, 130); /* never backwards */
+
+    ck_assert_int_eq(rus_session_purge(conn, 160, &n), APR_SUCCESS);
+    ck_assert_int_eq(n, 1); /* bob's, expired at 150 */
+    ck_assert_int_eq(rus_session_find(conn, h2, &s, &u, pool), APR_ENOENT);
+
+    ck_assert_int_eq(rus_session_revoke(conn, h1), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_ENOENT);
+    ck_assert_int_eq(rus_session_revoke(conn, h1), APR_SUCCESS);
+
+    /* per user, and with the user (foreign key, cascading) */
+    ck_assert_int_eq(rus_session_insert(conn, h1, u.id, "v", 1, 999),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, h2, u.id, "v", 1, 999),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke_user(conn, u.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
+    ck_assert_int_eq(rus_session_insert(conn, h1, u.id, "v", 1, 999),
+                     APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_sql(db, "PRAGMA foreign_keys = ON; "
+                     "DELETE FROM users WHERE username = 'alice'");
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
 }
 END_TEST
 
@@ -556,7 +644,9 @@ TCase *rus_store_test_case(void)
                         sizeof(bad_specs) / sizeof(bad_specs[0]));
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_prepare_creates_schema);
+    tcase_add_test(tc, test_prepare_migrates_version_1);
     tcase_add_test(tc, test_prepare_refuses_newer_schema);
+    tcase_add_test(tc, test_sessions);
     tcase_add_test(tc, test_connect_never_creates);
     tcase_add_test(tc, test_user_find_create_touch);
     tcase_add_test(tc, test_sql_metacharacters_are_data);

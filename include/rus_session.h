@@ -1,0 +1,99 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_session.h
+ * @brief Session policy (expiry, idle timeout, touch interval, virtual
+ *        host binding) and the session cookie's wire format. Time is
+ *        always passed in, so tests drive the clock.
+ */
+#ifndef RUS_SESSION_H
+#define RUS_SESSION_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+/** Django's SESSION_COOKIE_AGE: two weeks. */
+#define RUS_SESSION_MAX_AGE_DEFAULT 1209600
+/** last_seen is written at most this often (seconds). */
+#define RUS_SESSION_TOUCH_INTERVAL 60
+/** Longest Cookie header value looked at; longer ones carry no session. */
+#define RUS_COOKIE_HEADER_MAX 16384
+/** At most this many cookies of our name are tried from one request. */
+#define RUS_COOKIE_CANDIDATES_MAX 4
+
+/** A row of the sessions table (the token hash is its key). */
+typedef struct rus_session_t {
+    apr_int64_t user_id;    /**< the user it authenticates */
+    const char *vhost;      /**< the virtual host it was issued for */
+    apr_int64_t created_at; /**< UNIX seconds */
+    apr_int64_t last_seen;  /**< UNIX seconds, written every touch interval */
+    apr_int64_t expires_at; /**< UNIX seconds; invalid from then on */
+} rus_session_t;
+
+/** What a stored session is worth for one request. */
+typedef enum {
+    RUS_SESSION_VALID = 0,
+    RUS_SESSION_EXPIRED,    /**< now >= expires_at */
+    RUS_SESSION_IDLE,       /**< unused for longer than the idle timeout */
+    RUS_SESSION_OTHER_VHOST /**< issued for another virtual host */
+} rus_session_state_e;
+
+/**
+ * Judge a session for a request on @a vhost at @a now.
+ * @param idle_timeout  seconds, 0 for none
+ */
+rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
+                                      apr_int64_t idle_timeout,
+                                      apr_int64_t now);
+
+/** Short English text for a state, for debug log lines. */
+const char *rus_session_state_str(rus_session_state_e state);
+
+/**
+ * Is it time to write last_seen? At most every RUS_SESSION_TOUCH_INTERVAL
+ * seconds, and more often under a short idle timeout (a quarter of it) so
+ * that an active user is never taken for an idle one.
+ */
+int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
+                          apr_int64_t now);
+
+/**
+ * Collect the values of cookie @a name from a Cookie header value. httpd
+ * joins repeated Cookie headers with ", ", so both ';' and ',' separate.
+ * Values are returned as sent (without surrounding quotes); nothing is
+ * returned for a header longer than RUS_COOKIE_HEADER_MAX.
+ * @param values  room for @a max pointers
+ * @return the number of values found (at most @a max)
+ */
+int rus_cookie_values(const char *header, const char *name, const char **values,
+                      int max, apr_pool_t *p);
+
+/** Attributes of the session cookie. */
+typedef struct rus_cookie_attrs_t {
+    const char *name;     /**< cookie name */
+    const char *path;     /**< Path attribute */
+    const char *domain;   /**< Domain attribute, NULL: host-only */
+    const char *samesite; /**< "Lax", "Strict" or "None" */
+    int secure;           /**< add Secure */
+} rus_cookie_attrs_t;
+
+/**
+ * A Set-Cookie header value: the cookie with @a value and Max-Age
+ * @a max_age, HttpOnly. With a NULL @a value, one that expires the cookie
+ * (empty value, Max-Age=0).
+ */
+const char *rus_cookie_header(apr_pool_t *p, const rus_cookie_attrs_t *a,
+                              const char *value, apr_int64_t max_age);
+
+/**
+ * Is @a name usable as a cookie name (an RFC 6265 token)?
+ * @return 1 if so, else 0
+ */
+int rus_cookie_name_valid(const char *name);
+
+#endif /* RUS_SESSION_H */
