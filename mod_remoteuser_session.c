@@ -19,16 +19,21 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_main.h"
+#include "http_protocol.h"
 #include "http_request.h"
 #include "unixd.h"
 #include "util_cfgtree.h"
 
+#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "rus_header.h"
 #include "rus_net.h"
+#include "rus_redirect.h"
+#include "rus_session.h"
 #include "rus_store.h"
+#include "rus_token.h"
 #include "rus_user.h"
 #include "rus_username.h"
 #include "rus_version.h"
@@ -59,12 +64,36 @@ typedef struct rus_dir_conf {
     const char *header;          /* RemoteUserHeader, NULL: r->user only */
     apr_array_header_t *trusted; /* RemoteUserTrustedProxy (rus_cidr_t),
                                     NULL: not set here */
+    int session;                 /* RemoteUserSession */
+    const char *cookie_name;     /* RemoteUserSessionCookieName */
+    const char *cookie_path;     /* RemoteUserSessionCookiePath */
+    const char *cookie_domain;   /* RemoteUserSessionCookieDomain */
+    int cookie_secure;           /* RemoteUserSessionCookieSecure: SECURE_* */
+    const char *samesite;        /* RemoteUserSessionCookieSameSite */
+    apr_int64_t max_age;         /* RemoteUserSessionMaxAge, UNSET */
+    apr_int64_t idle_timeout;    /* RemoteUserSessionIdleTimeout, UNSET */
+    const char *login_url;       /* RemoteUserLoginURL */
+    const char *login_redirect;  /* RemoteUserLoginRedirect */
+    const char *logout_redirect; /* RemoteUserLogoutRedirect */
+    int logout_allow_get;        /* RemoteUserLogoutAllowGet */
 } rus_dir_conf;
+
+#define SECURE_OFF  0
+#define SECURE_ON   1
+#define SECURE_AUTO 2
+
+#define COOKIE_NAME_DEFAULT "remoteuser_session"
+#define LOGIN_HANDLER       "remoteuser-login"
+#define LOGOUT_HANDLER      "remoteuser-logout"
+/* Expired sessions are deleted at most this often per child (seconds). */
+#define PURGE_INTERVAL 300
 
 /* The AuthType this module implements by itself. */
 #define RUS_AUTH_TYPE "RemoteUser"
 
 #define FLAG(v, def) ((v) == UNSET ? (def) : (v))
+#define MERGE_PTR(conf, base, add, f) \
+    (conf)->f = (add)->f ? (add)->f : (base)->f
 #define MERGE_FLAG(conf, base, add, f) \
     (conf)->f = ((add)->f != UNSET) ? (add)->f : (base)->f
 
@@ -91,6 +120,18 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->lowercase = UNSET;
     conf->header = NULL;
     conf->trusted = NULL;
+    conf->session = UNSET;
+    conf->cookie_name = NULL;
+    conf->cookie_path = NULL;
+    conf->cookie_domain = NULL;
+    conf->cookie_secure = UNSET;
+    conf->samesite = NULL;
+    conf->max_age = UNSET;
+    conf->idle_timeout = UNSET;
+    conf->login_url = NULL;
+    conf->login_redirect = NULL;
+    conf->logout_redirect = NULL;
+    conf->logout_allow_get = UNSET;
     return conf;
 }
 
@@ -109,6 +150,18 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     /* A section that lists trusted peers replaces the outer list: the
      * list in force is always one that is written down in one place. */
     conf->trusted = add->trusted ? add->trusted : base->trusted;
+    MERGE_FLAG(conf, base, add, session);
+    MERGE_PTR(conf, base, add, cookie_name);
+    MERGE_PTR(conf, base, add, cookie_path);
+    MERGE_PTR(conf, base, add, cookie_domain);
+    MERGE_FLAG(conf, base, add, cookie_secure);
+    MERGE_PTR(conf, base, add, samesite);
+    MERGE_FLAG(conf, base, add, max_age);
+    MERGE_FLAG(conf, base, add, idle_timeout);
+    MERGE_PTR(conf, base, add, login_url);
+    MERGE_PTR(conf, base, add, login_redirect);
+    MERGE_PTR(conf, base, add, logout_redirect);
+    MERGE_FLAG(conf, base, add, logout_allow_get);
     return conf;
 }
 
@@ -224,6 +277,137 @@ static const char *add_trusted(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* A number of seconds, 0 .. ten years. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 apr_int64_t min, apr_int64_t *pout)
+{
+    apr_int64_t v;
+    char *end;
+
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || v < min || v > 315360000) {
+        return apr_psprintf(
+            cmd->pool,
+            "%s: '%s' is not a number of seconds from %" APR_INT64_T_FMT
+            " to 315360000",
+            cmd->directive->directive, arg, min);
+    }
+    *pout = v;
+    return NULL;
+}
+
+/* RemoteUserSessionMaxAge / RemoteUserSessionIdleTimeout */
+static const char *set_seconds(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    int max_age = cmd->info != NULL;
+
+    return parse_seconds(cmd, arg, max_age ? 1 : 0,
+                         max_age ? &conf->max_age : &conf->idle_timeout);
+}
+
+/* RemoteUserSessionCookieName: an RFC 6265 token. */
+static const char *set_cookie_name(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    if (!rus_cookie_name_valid(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a cookie name",
+                            cmd->directive->directive, arg);
+    }
+    ((rus_dir_conf *)dconf)->cookie_name = arg;
+    return NULL;
+}
+
+/* A cookie attribute value: printable, no ';' or ',' or space. */
+static const char *check_attr(cmd_parms *cmd, const char *arg)
+{
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == ';' || *c == ',') {
+            return apr_psprintf(cmd->pool, "%s: '%s' cannot go in a cookie",
+                                cmd->directive->directive, arg);
+        }
+    }
+    return arg[0] ? NULL
+                  : apr_psprintf(cmd->pool, "%s needs a value",
+                                 cmd->directive->directive);
+}
+
+static const char *set_cookie_path(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = check_attr(cmd, arg);
+
+    if (err == NULL && arg[0] != '/') {
+        err = apr_psprintf(cmd->pool, "%s: '%s' does not start with '/'",
+                           cmd->directive->directive, arg);
+    }
+    if (err == NULL) {
+        ((rus_dir_conf *)dconf)->cookie_path = arg;
+    }
+    return err;
+}
+
+static const char *set_cookie_domain(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    const char *err = check_attr(cmd, arg);
+
+    if (err == NULL) {
+        ((rus_dir_conf *)dconf)->cookie_domain = arg;
+    }
+    return err;
+}
+
+static const char *set_cookie_secure(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "auto") == 0) {
+        conf->cookie_secure = SECURE_AUTO;
+    }
+    else if (strcasecmp(arg, "on") == 0) {
+        conf->cookie_secure = SECURE_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->cookie_secure = SECURE_OFF;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s takes Auto, On or Off",
+                            cmd->directive->directive);
+    }
+    return NULL;
+}
+
+static const char *set_samesite(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    static const char *const values[] = { "Lax", "Strict", "None" };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        if (strcasecmp(arg, values[i]) == 0) {
+            ((rus_dir_conf *)dconf)->samesite = values[i];
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "%s takes Lax, Strict or None",
+                        cmd->directive->directive);
+}
+
+/* RemoteUserLoginURL / RemoteUserLoginRedirect / RemoteUserLogoutRedirect:
+ * local paths, held to the same rule as the redirects they configure. */
+static const char *set_local_url(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    if (!rus_redirect_safe(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a local path (it must start "
+                            "with a single '/')",
+                            cmd->directive->directive, arg);
+    }
+    *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
+    return NULL;
+}
+
 static const command_rec rus_cmds[] = {
     AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
                   "The user store, e.g. sqlite:/var/lib/apache2/"
@@ -262,6 +446,54 @@ static const command_rec rus_cmds[] = {
                     RSRC_CONF | ACCESS_CONF,
                     "IP addresses or CIDR blocks of the peers allowed to "
                     "send RemoteUserHeader"),
+    AP_INIT_FLAG("RemoteUserSession", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, session),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: a session cookie authenticates here, and logins here "
+                 "get one (default Off)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieName", set_cookie_name, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Name of the session cookie (default remoteuser_session)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookiePath", set_cookie_path, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Path attribute of the session cookie (default /)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieDomain", set_cookie_domain, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Domain attribute of the session cookie (default none: "
+                  "host-only)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieSecure", set_cookie_secure, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Auto (Secure over TLS), On or Off (default Auto)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieSameSite", set_samesite, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Lax, Strict or None (default Lax; None forces Secure)"),
+    AP_INIT_TAKE1("RemoteUserSessionMaxAge", set_seconds, (void *)1,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds a session lives (default 1209600, two weeks)"),
+    AP_INIT_TAKE1("RemoteUserSessionIdleTimeout", set_seconds, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds without use after which a session ends (default "
+                  "0: never)"),
+    AP_INIT_TAKE1("RemoteUserLoginURL", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, login_url),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Under AuthType RemoteUser, where GET/HEAD without a "
+                  "session are sent (with ?next=)"),
+    AP_INIT_TAKE1("RemoteUserLoginRedirect", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, login_redirect),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Where remoteuser-login sends the browser without a safe "
+                  "next (default /)"),
+    AP_INIT_TAKE1("RemoteUserLogoutRedirect", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, logout_redirect),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Where remoteuser-logout sends the browser without a safe "
+                  "next (default /)"),
+    AP_INIT_FLAG("RemoteUserLogoutAllowGet", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, logout_allow_get),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: remoteuser-logout also accepts GET (default Off: POST "
+                 "only)"),
     { NULL }
 };
 
@@ -438,6 +670,11 @@ typedef struct rus_req_state {
     int created;              /* this request created the row */
     const char *header_name;  /* RemoteUserHeader that was accepted */
     const char *header_value; /* and the identity it carried */
+    int from_session;         /* the identity came from the session cookie */
+    int cookie_checked;       /* the Cookie header was looked at */
+    const char *cookie_hash;  /* stored form of the valid session cookie */
+    apr_int64_t cookie_user;  /* that session's user id, 0: none */
+    int minted;               /* a new session was issued in this chain */
 } rus_req_state;
 
 /* The first request of the chain (main request, before any redirect). */
@@ -534,6 +771,20 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     return OK;
 }
 
+/* The name cleaning this location asks for. */
+static unsigned int clean_flags(const rus_dir_conf *conf)
+{
+    unsigned int flags = 0;
+
+    if (FLAG(conf->strip_realm, 0)) {
+        flags |= RUS_CLEAN_STRIP_REALM;
+    }
+    if (FLAG(conf->lowercase, 0)) {
+        flags |= RUS_CLEAN_LOWERCASE;
+    }
+    return flags;
+}
+
 /* Django's user_can_authenticate(): an inactive user gets 403. */
 static int refuse_inactive(request_rec *r, const char *name)
 {
@@ -547,7 +798,7 @@ static int refuse_inactive(request_rec *r, const char *name)
  * Returns DECLINED to let authorization go on, or an HTTP error status. */
 static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
 {
-    unsigned int flags = 0;
+    unsigned int flags = clean_flags(conf);
     rus_resolution_t res;
     rus_name_error_e nerr;
     const char *clean = NULL;
@@ -555,12 +806,6 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
     apr_pool_t *keep;
     int status;
 
-    if (FLAG(conf->strip_realm, 0)) {
-        flags |= RUS_CLEAN_STRIP_REALM;
-    }
-    if (FLAG(conf->lowercase, 0)) {
-        flags |= RUS_CLEAN_LOWERCASE;
-    }
     st = req_state(r, 1);
     if (st->clean != NULL && st->flags == flags
         && strcmp(st->raw, r->user) == 0) {
@@ -734,27 +979,249 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
     return OK;
 }
 
-/* Authentication, first in line: the trusted header (when configured)
- * wins over the location's front end; without one, AuthType RemoteUser
- * answers 401 and any other AuthType is left to its module. */
-static int rus_check_authn(request_rec *r)
-{
-    const rus_dir_conf *conf =
-        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
-    const char *realm;
-    int status;
+/* ==================================================================== */
+/* sessions                                                             */
 
-    if (!engine_on(r, conf)) {
-        return DECLINED;
+/* Per child: when expired sessions were last purged (UNIX seconds). */
+static apr_uint32_t last_purge;
+
+static apr_int64_t now_sec(request_rec *r)
+{
+    return (apr_int64_t)apr_time_sec(r->request_time);
+}
+
+/* The virtual host a session is bound to. */
+static const char *vhost_key(request_rec *r)
+{
+    return apr_psprintf(r->pool, "%s:%u",
+                        r->server->server_hostname ? r->server->server_hostname
+                                                   : "",
+                        (unsigned int)r->server->port);
+}
+
+static rus_cookie_attrs_t cookie_attrs(request_rec *r, const rus_dir_conf *conf)
+{
+    rus_cookie_attrs_t a;
+    int secure = FLAG(conf->cookie_secure, SECURE_AUTO);
+
+    a.name = conf->cookie_name ? conf->cookie_name : COOKIE_NAME_DEFAULT;
+    a.path = conf->cookie_path ? conf->cookie_path : "/";
+    a.domain = conf->cookie_domain;
+    a.samesite = conf->samesite ? conf->samesite : "Lax";
+    a.secure =
+        secure == SECURE_ON
+        || (secure == SECURE_AUTO && strcmp(ap_http_scheme(r), "https") == 0)
+        || strcmp(a.samesite, "None") == 0;
+    return a;
+}
+
+/* A response that sets or clears the cookie is nobody else's to cache. */
+static void add_cookie_header(request_rec *r, const char *set_cookie)
+{
+    apr_table_addn(r->err_headers_out, "Set-Cookie", set_cookie);
+    apr_table_mergen(r->err_headers_out, "Cache-Control",
+                     "private, no-cache=\"set-cookie\"");
+}
+
+/* Answer for a store failure on the session path: logged here. */
+static int session_store_failed(request_rec *r, apr_status_t rv,
+                                const char *what, const char *msg)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                  RUSLOGNO(00023) "user store failed %s: %s", what, msg);
+    return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
+                                            : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* A cookie that is not a session is no error: note it at debug level. */
+static void cookie_ignored(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  RUSLOGNO(00022) "session cookie ignored: %s", why);
+}
+
+/* Look at the session cookie(s) of this request once per chain. A valid
+ * one is recorded in the request state (user row, hash); malformed,
+ * unknown, expired, idle or foreign ones are simply not sessions. Returns
+ * OK, or the HTTP error to answer (store failure, inactive user). */
+static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
+{
+    const char *values[RUS_COOKIE_CANDIDATES_MAX];
+    rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
+    rus_req_state *st = req_state(r, 1);
+    const char *vhost = vhost_key(r), *msg = NULL;
+    apr_int64_t idle = FLAG(conf->idle_timeout, 0), now = now_sec(r);
+    rus_conn_t *conn = NULL;
+    int i, n, status = OK;
+    apr_status_t rv;
+
+    if (st->cookie_checked) {
+        return OK;
     }
-    if (conf->header != NULL) {
-        status = identity_from_header(r, conf);
-        if (status != DECLINED) {
-            return status;
+    st->cookie_checked = 1;
+    n = rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
+                          values, RUS_COOKIE_CANDIDATES_MAX, r->pool);
+    for (i = 0; i < n && status == OK && st->cookie_hash == NULL; i++) {
+        rus_session_state_e state;
+        const char *hash = NULL;
+        rus_session_t sess;
+        rus_user_t user;
+
+        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
+            cookie_ignored(r, "malformed");
+            continue;
+        }
+        if (conn == NULL) {
+            rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+            if (rv != APR_SUCCESS) {
+                conn = NULL;
+                status =
+                    session_store_failed(r, rv, "looking up a session", msg);
+                break;
+            }
+        }
+        rv = rus_session_find(conn, hash, &sess, &user, r->pool);
+        if (APR_STATUS_IS_ENOENT(rv)) {
+            cookie_ignored(r, "unknown or revoked");
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            status = session_store_failed(r, rv, "looking up a session",
+                                          rus_store_error(conn));
+            break;
+        }
+        state = rus_session_check(&sess, vhost, idle, now);
+        if (state != RUS_SESSION_VALID) {
+            cookie_ignored(r, rus_session_state_str(state));
+            if (state != RUS_SESSION_OTHER_VHOST) {
+                rus_session_revoke(conn, hash); /* dead: tidy up now */
+            }
+            continue;
+        }
+        if (!user.is_active && !FLAG(conf->allow_inactive, 0)) {
+            /* Disabled: every session of the user ends now. */
+            rv = rus_session_revoke_user(conn, user.id);
+            status = rv == APR_SUCCESS
+                         ? refuse_inactive(r, user.username)
+                         : session_store_failed(r, rv, "revoking sessions",
+                                                rus_store_error(conn));
+            break;
+        }
+        if (rus_session_touch_due(&sess, idle, now)) {
+            rv = rus_session_touch(conn, hash, now);
+            if (rv != APR_SUCCESS) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                              RUSLOGNO(00028) "could not record session "
+                                              "use: %s",
+                              rus_store_error(conn));
+            }
+        }
+        st->cookie_hash = apr_pstrdup(chain_root(r)->pool, hash);
+        st->cookie_user = user.id;
+        st->user = user;
+        st->user.username = apr_pstrdup(chain_root(r)->pool, user.username);
+    }
+    rus_store_release(child_store_pool, conn);
+    return status;
+}
+
+/* Take the identity from the recorded session: r->user, and the request
+ * state that authorization and the fixups read. */
+static void use_session(request_rec *r, const rus_dir_conf *conf)
+{
+    rus_req_state *st = req_state(r, 1);
+
+    st->raw = st->user.username;
+    st->clean = st->user.username;
+    st->flags = clean_flags(conf);
+    st->from_session = 1;
+    r->user = (char *)st->user.username;
+    r->ap_auth_type = (char *)RUS_AUTH_TYPE;
+}
+
+/* Issue a new session for the resolved user of this request chain and
+ * queue its cookie. The session the request came with, if any, is revoked:
+ * a login never adopts an incoming token. Returns OK or an HTTP error. */
+static int mint_session(request_rec *r, const rus_dir_conf *conf)
+{
+    rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
+    rus_req_state *st = req_state(r, 1);
+    apr_int64_t max_age = FLAG(conf->max_age, RUS_SESSION_MAX_AGE_DEFAULT);
+    apr_int64_t now = now_sec(r);
+    const char *token = NULL, *hash = NULL, *msg = NULL;
+    apr_uint32_t seen, now32 = (apr_uint32_t)now;
+    rus_conn_t *conn = NULL;
+    apr_status_t rv;
+    int purged = 0;
+
+    rv = rus_token_new(&token, &hash, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      RUSLOGNO(00024) "cannot draw a session token from the "
+                                      "system random source");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+    if (rv != APR_SUCCESS) {
+        return session_store_failed(r, rv, "creating a session", msg);
+    }
+    if (st->cookie_hash != NULL) {
+        rv = rus_session_revoke(conn, st->cookie_hash);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
+                                now + max_age);
+    }
+    if (rv != APR_SUCCESS) {
+        int status = session_store_failed(r, rv, "creating a session",
+                                          rus_store_error(conn));
+
+        rus_store_release(child_store_pool, conn);
+        return status;
+    }
+    /* Housekeeping rides on logins, at most every PURGE_INTERVAL per
+     * child: the cookie path itself never writes for it. */
+    seen = apr_atomic_read32(&last_purge);
+    if (now32 - seen >= PURGE_INTERVAL
+        && apr_atomic_cas32(&last_purge, now32, seen) == seen) {
+        if (rus_session_purge(conn, now, &purged) == APR_SUCCESS
+            && purged > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          RUSLOGNO(00029) "purged %d expired sessions", purged);
         }
     }
-    if (!is_our_auth_type(r)) {
-        return DECLINED;
+    rus_store_release(child_store_pool, conn);
+
+    add_cookie_header(r, rus_cookie_header(r->pool, &attrs, token, max_age));
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        RUSLOGNO(00025) "session issued for user '%s' (id %" APR_INT64_T_FMT
+                        ")",
+        log_name(r, st->user.username), st->user.id);
+    st->cookie_hash = apr_pstrdup(chain_root(r)->pool, hash);
+    st->cookie_user = st->user.id;
+    st->minted = 1;
+    return OK;
+}
+
+/* Under AuthType RemoteUser without identity: send GET/HEAD to the login
+ * URL with this request as next=, answer 401 otherwise. */
+static int no_identity(request_rec *r, const rus_dir_conf *conf)
+{
+    const char *realm, *here, *sep;
+
+    if (conf->login_url != NULL
+        && (r->method_number == M_GET || r->header_only)) {
+        here = (r->unparsed_uri && r->unparsed_uri[0] == '/')
+                   ? r->unparsed_uri
+                   : apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
+                                 r->args ? "?" : "", r->args, NULL);
+        sep = strchr(conf->login_url, '?') ? "&" : "?";
+        apr_table_setn(r->headers_out, "Location",
+                       apr_pstrcat(r->pool, conf->login_url, sep, "next=",
+                                   rus_url_encode(r->pool, here), NULL));
+        apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
+        return HTTP_MOVED_TEMPORARILY;
     }
     realm = ap_auth_name(r) ? ap_auth_name(r) : RUS_AUTH_TYPE;
     apr_table_setn(r->err_headers_out, "WWW-Authenticate",
@@ -764,6 +1231,49 @@ static int rus_check_authn(request_rec *r)
                   RUSLOGNO(00021) "no identity for AuthType %s: 401",
                   RUS_AUTH_TYPE);
     return HTTP_UNAUTHORIZED;
+}
+
+/* Authentication, first in line: the trusted header (when configured)
+ * wins over the location's front end; without one, AuthType RemoteUser
+ * answers 401 and any other AuthType is left to its module. */
+static int rus_check_authn(request_rec *r)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    int status = DECLINED, cookie_status;
+    rus_req_state *st;
+
+    if (!engine_on(r, conf)) {
+        return DECLINED;
+    }
+    if (conf->header != NULL) {
+        status = identity_from_header(r, conf);
+        if (status != OK && status != DECLINED) {
+            return status;
+        }
+    }
+    if (FLAG(conf->session, 0) == 1 && child_store_pool != NULL) {
+        /* Looked at even when the header named the user: a login as
+         * someone else must end the session the request came with. */
+        cookie_status = check_session_cookie(r, conf);
+        if (cookie_status != OK) {
+            return cookie_status;
+        }
+        st = req_state(r, 1);
+        /* Credentials for another AuthType in the request itself (the
+         * browser answered that front end's challenge): let the front end
+         * authenticate, the fixups compare the two identities. */
+        if (status == DECLINED && st->cookie_hash != NULL
+            && (is_our_auth_type(r)
+                || apr_table_get(r->headers_in, "Authorization") == NULL)) {
+            use_session(r, conf);
+            return OK;
+        }
+    }
+    if (status == OK) {
+        return OK;
+    }
+    return is_our_auth_type(r) ? no_identity(r, conf) : DECLINED;
 }
 
 /* Authorization, first in line: by now the front end has authenticated
@@ -807,6 +1317,148 @@ static int rus_fixups(request_rec *r)
     if (st->created) {
         apr_table_setn(r->subprocess_env, "REMOTE_USER_CREATED", "1");
     }
+    /* Persistent sessions (Django's PersistentRemoteUserMiddleware): an
+     * identity from the front end or the header gets a session, unless
+     * the request already holds a valid one for the same user. The login
+     * handler issues its own, always fresh. */
+    if (FLAG(conf->session, 0) == 1 && r->main == NULL && !st->from_session
+        && !st->minted && st->cookie_user != st->user.id
+        && (r->handler == NULL || strcmp(r->handler, LOGIN_HANDLER) != 0)) {
+        int status = mint_session(r, conf);
+
+        return status == OK ? DECLINED : status;
+    }
+    return DECLINED;
+}
+
+/* Redirect to the decoded `next` parameter when it is a safe local path,
+ * else to @a fallback. */
+static int redirect_next(request_rec *r, const char *fallback)
+{
+    const char *next = NULL, *target = fallback;
+
+    if (rus_query_param(&next, r->args, "next", r->pool) == APR_SUCCESS) {
+        if (rus_redirect_safe(next)) {
+            target = next;
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          RUSLOGNO(00030) "ignoring unsafe next='%s', "
+                                          "redirecting to %s",
+                          log_name(r, next), fallback);
+        }
+    }
+    apr_table_setn(r->headers_out, "Location", target);
+    apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+/* SetHandler remoteuser-login: the location's front end (or the header)
+ * has authenticated the user; issue a fresh session and send the browser
+ * on to next=. A request that arrives with a valid session and no new
+ * credentials is already logged in: it is only redirected. */
+static int login_handler(request_rec *r)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    rus_req_state *st = req_state(r, 0);
+    int status;
+
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (r->user == NULL || st == NULL || st->clean == NULL
+        || strcmp(st->clean, r->user) != 0 || child_store_pool == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00027) "%s reached without a user resolved "
+                                      "by this module: its location needs "
+                                      "an AuthType, Require valid-user and "
+                                      "RemoteUserEngine On",
+                      LOGIN_HANDLER);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_discard_request_body(r);
+    if (!st->from_session) {
+        status = mint_session(r, conf);
+        if (status != OK) {
+            return status;
+        }
+    }
+    return redirect_next(r, conf->login_redirect ? conf->login_redirect : "/");
+}
+
+/* SetHandler remoteuser-logout: revoke the session server-side, expire
+ * the cookie, redirect. POST only unless RemoteUserLogoutAllowGet: a
+ * cross-site GET (an image tag) must not log people out. */
+static int logout_handler(request_rec *r)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    const char *values[RUS_COOKIE_CANDIDATES_MAX];
+    rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
+    int allow_get = FLAG(conf->logout_allow_get, 0) == 1;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+    int i, n, revoked = 0;
+    apr_status_t rv;
+
+    if (r->method_number != M_POST
+        && !(allow_get && r->method_number == M_GET)) {
+        r->allowed = AP_METHOD_BIT << M_POST;
+        if (allow_get) {
+            r->allowed |= AP_METHOD_BIT << M_GET;
+        }
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    ap_discard_request_body(r);
+    n = rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
+                          values, RUS_COOKIE_CANDIDATES_MAX, r->pool);
+    for (i = 0; i < n; i++) {
+        const char *hash = NULL;
+
+        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
+            continue;
+        }
+        if (conn == NULL) {
+            if (child_store_pool == NULL) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+            if (rv != APR_SUCCESS) {
+                return session_store_failed(r, rv, "revoking a session", msg);
+            }
+        }
+        rv = rus_session_revoke(conn, hash);
+        if (rv != APR_SUCCESS) {
+            int status = session_store_failed(r, rv, "revoking a session",
+                                              rus_store_error(conn));
+
+            rus_store_release(child_store_pool, conn);
+            return status;
+        }
+        revoked++;
+    }
+    rus_store_release(child_store_pool, conn);
+    add_cookie_header(r, rus_cookie_header(r->pool, &attrs, NULL, 0));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  RUSLOGNO(00026) "logout: %d session cookie(s) revoked",
+                  revoked);
+    return redirect_next(r,
+                         conf->logout_redirect ? conf->logout_redirect : "/");
+}
+
+static int rus_handler(request_rec *r)
+{
+    if (r->handler == NULL) {
+        return DECLINED;
+    }
+    if (strcmp(r->handler, LOGIN_HANDLER) == 0) {
+        return login_handler(r);
+    }
+    if (strcmp(r->handler, LOGOUT_HANDLER) == 0) {
+        return logout_handler(r);
+    }
     return DECLINED;
 }
 
@@ -828,6 +1480,8 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* remoteuser-login and remoteuser-logout, by handler name. */
+    ap_hook_handler(rus_handler, NULL, NULL, APR_HOOK_FIRST);
 }
 
 module AP_MODULE_DECLARE_DATA remoteuser_session_module = {
