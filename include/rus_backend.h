@@ -116,6 +116,51 @@ typedef apr_status_t rus_backend_session_revoke_user_cb(rus_conn_t *conn,
 typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,
                                                   apr_int64_t now, int *pcount);
 
+/* Administration: see the functions of the same names in rus_store.h. */
+typedef apr_status_t rus_backend_user_list_cb(rus_conn_t *conn,
+                                              apr_array_header_t **pusers,
+                                              apr_pool_t *p);
+typedef apr_status_t rus_backend_user_add_cb(rus_conn_t *conn,
+                                             const char *username,
+                                             apr_int64_t now, int active,
+                                             rus_user_t *user, apr_pool_t *p);
+typedef apr_status_t rus_backend_user_set_active_cb(rus_conn_t *conn,
+                                                    apr_int64_t user_id,
+                                                    int active);
+typedef apr_status_t rus_backend_user_delete_cb(rus_conn_t *conn,
+                                                apr_int64_t user_id);
+typedef apr_status_t rus_backend_user_rename_cb(rus_conn_t *conn,
+                                                apr_int64_t user_id,
+                                                const char *new_name);
+typedef apr_status_t rus_backend_group_list_cb(rus_conn_t *conn,
+                                               apr_array_header_t **pgroups,
+                                               apr_pool_t *p);
+typedef apr_status_t rus_backend_group_find_cb(rus_conn_t *conn,
+                                               const char *name,
+                                               rus_group_t *group,
+                                               apr_pool_t *p);
+typedef apr_status_t rus_backend_group_add_cb(rus_conn_t *conn,
+                                              const char *name);
+typedef apr_status_t rus_backend_group_delete_cb(rus_conn_t *conn,
+                                                 apr_int64_t group_id);
+typedef apr_status_t rus_backend_group_members_cb(rus_conn_t *conn,
+                                                  apr_int64_t group_id,
+                                                  apr_array_header_t **pnames,
+                                                  apr_pool_t *p);
+typedef apr_status_t rus_backend_group_member_cb(rus_conn_t *conn,
+                                                 apr_int64_t group_id,
+                                                 apr_int64_t user_id);
+typedef apr_status_t rus_backend_session_list_cb(rus_conn_t *conn,
+                                                 apr_int64_t user_id,
+                                                 apr_array_header_t **prows,
+                                                 apr_pool_t *p);
+typedef apr_status_t rus_backend_session_revoke_all_cb(rus_conn_t *conn,
+                                                       int *pcount);
+typedef apr_status_t rus_backend_info_cb(rus_conn_t *conn,
+                                         rus_store_info_t *info);
+typedef apr_status_t
+rus_backend_integrity_cb(rus_conn_t *conn, const char **presult, apr_pool_t *p);
+
 /** A backend. */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
@@ -134,6 +179,22 @@ typedef struct rus_backend_t {
     rus_backend_session_revoke_cb *session_revoke;
     rus_backend_session_revoke_user_cb *session_revoke_user;
     rus_backend_session_purge_cb *session_purge;
+    rus_backend_user_list_cb *user_list;
+    rus_backend_user_add_cb *user_add;
+    rus_backend_user_set_active_cb *user_set_active;
+    rus_backend_user_delete_cb *user_delete;
+    rus_backend_user_rename_cb *user_rename;
+    rus_backend_group_list_cb *group_list;
+    rus_backend_group_find_cb *group_find;
+    rus_backend_group_add_cb *group_add;
+    rus_backend_group_delete_cb *group_delete;
+    rus_backend_group_members_cb *group_members;
+    rus_backend_group_member_cb *group_add_member;
+    rus_backend_group_member_cb *group_remove_member;
+    rus_backend_session_list_cb *session_list;
+    rus_backend_session_revoke_all_cb *session_revoke_all;
+    rus_backend_info_cb *info;
+    rus_backend_integrity_cb *integrity;
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */

@@ -24,6 +24,7 @@
 
 #include <apr_pools.h>
 #include <apr_errno.h>
+#include <apr_tables.h>
 
 #include "rus_session.h"
 
@@ -52,7 +53,32 @@ typedef struct rus_user_t {
     int is_active;           /**< 0 when an administrator disabled the user */
     apr_int64_t date_joined; /**< UNIX seconds */
     apr_int64_t last_login;  /**< UNIX seconds, 0 when never */
+    const char *groups;      /**< names of its groups, sorted, comma-
+                                  separated; "" when none */
 } rus_user_t;
+
+/** A row of the groups table. */
+typedef struct rus_group_t {
+    apr_int64_t id;
+    const char *name;
+    int members; /**< how many users belong to it */
+} rus_group_t;
+
+/** A session as administrators see it (never the token). */
+typedef struct rus_session_row_t {
+    const char *token_hash; /**< stored form */
+    const char *username;   /**< whose */
+    rus_session_t session;  /**< times and virtual host */
+} rus_session_row_t;
+
+/** Counts and version of a store. */
+typedef struct rus_store_info_t {
+    int schema_version;
+    apr_int64_t users;
+    apr_int64_t groups;
+    apr_int64_t sessions;
+    apr_int64_t sessions_expired; /**< expired, not yet purged */
+} rus_store_info_t;
 
 /** Who should own the files the store creates (uid/gid -1: leave as is). */
 typedef struct rus_store_owner_t {
@@ -157,6 +183,71 @@ apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
  */
 apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
                                   apr_int64_t now, apr_int64_t interval);
+
+/* ---- administration (remoteuser-admin) ------------------------------ */
+
+/** All users, by name. @param pusers array of rus_user_t */
+apr_status_t rus_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
+                           apr_pool_t *p);
+
+/** Add a user; APR_EEXIST when the name is taken. */
+apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
+                          apr_int64_t now, int active, rus_user_t *user,
+                          apr_pool_t *p);
+
+/** Enable or disable a user; disabling deletes its sessions in the same
+ *  transaction. APR_ENOENT when there is no such user. */
+apr_status_t rus_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
+                                 int active);
+
+/** Delete a user with its sessions and memberships. APR_ENOENT if none. */
+apr_status_t rus_user_delete(rus_conn_t *conn, apr_int64_t user_id);
+
+/** Rename a user; APR_EEXIST when the new name is taken. */
+apr_status_t rus_user_rename(rus_conn_t *conn, apr_int64_t user_id,
+                             const char *new_name);
+
+/** All groups, by name. @param pgroups array of rus_group_t */
+apr_status_t rus_group_list(rus_conn_t *conn, apr_array_header_t **pgroups,
+                            apr_pool_t *p);
+
+/** Look a group up by name; APR_ENOENT when there is none. */
+apr_status_t rus_group_find(rus_conn_t *conn, const char *name,
+                            rus_group_t *group, apr_pool_t *p);
+
+/** Add a group; APR_EEXIST when the name is taken. */
+apr_status_t rus_group_add(rus_conn_t *conn, const char *name);
+
+/** Delete a group and its memberships. */
+apr_status_t rus_group_delete(rus_conn_t *conn, apr_int64_t group_id);
+
+/** The user names in a group, sorted. @param pnames array of char * */
+apr_status_t rus_group_members(rus_conn_t *conn, apr_int64_t group_id,
+                               apr_array_header_t **pnames, apr_pool_t *p);
+
+/** Put a user in a group; APR_EEXIST when already there. */
+apr_status_t rus_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
+                                  apr_int64_t user_id);
+
+/** Take a user out of a group; APR_ENOENT when not there. */
+apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
+                                     apr_int64_t user_id);
+
+/** Sessions, newest first; of one user when @a user_id > 0.
+ *  @param prows array of rus_session_row_t */
+apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
+                              apr_array_header_t **prows, apr_pool_t *p);
+
+/** Delete every session; *pcount gets how many. */
+apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount);
+
+/** Schema version and counts. */
+apr_status_t rus_store_info(rus_conn_t *conn, rus_store_info_t *info);
+
+/** Run the database's own consistency check; *presult is "ok" or the
+ *  problems found, one per line. */
+apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
+                                 apr_pool_t *p);
 
 /* ---- sessions --------------------------------------------------------- */
 

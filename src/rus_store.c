@@ -237,6 +237,107 @@ apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
     return conn->backend->session_purge(conn, now, pcount);
 }
 
+/* ---- administration --------------------------------------------------- */
+
+/* Each one only clears the error text and dispatches. */
+#define DISPATCH(conn, call)          \
+    do {                              \
+        (conn)->error[0] = '\0';      \
+        return (conn)->backend->call; \
+    } while (0)
+
+apr_status_t rus_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
+                           apr_pool_t *p)
+{
+    DISPATCH(conn, user_list(conn, pusers, p));
+}
+
+apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
+                          apr_int64_t now, int active, rus_user_t *user,
+                          apr_pool_t *p)
+{
+    DISPATCH(conn, user_add(conn, username, now, active, user, p));
+}
+
+apr_status_t rus_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
+                                 int active)
+{
+    DISPATCH(conn, user_set_active(conn, user_id, active));
+}
+
+apr_status_t rus_user_delete(rus_conn_t *conn, apr_int64_t user_id)
+{
+    DISPATCH(conn, user_delete(conn, user_id));
+}
+
+apr_status_t rus_user_rename(rus_conn_t *conn, apr_int64_t user_id,
+                             const char *new_name)
+{
+    DISPATCH(conn, user_rename(conn, user_id, new_name));
+}
+
+apr_status_t rus_group_list(rus_conn_t *conn, apr_array_header_t **pgroups,
+                            apr_pool_t *p)
+{
+    DISPATCH(conn, group_list(conn, pgroups, p));
+}
+
+apr_status_t rus_group_find(rus_conn_t *conn, const char *name,
+                            rus_group_t *group, apr_pool_t *p)
+{
+    DISPATCH(conn, group_find(conn, name, group, p));
+}
+
+apr_status_t rus_group_add(rus_conn_t *conn, const char *name)
+{
+    DISPATCH(conn, group_add(conn, name));
+}
+
+apr_status_t rus_group_delete(rus_conn_t *conn, apr_int64_t group_id)
+{
+    DISPATCH(conn, group_delete(conn, group_id));
+}
+
+apr_status_t rus_group_members(rus_conn_t *conn, apr_int64_t group_id,
+                               apr_array_header_t **pnames, apr_pool_t *p)
+{
+    DISPATCH(conn, group_members(conn, group_id, pnames, p));
+}
+
+apr_status_t rus_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
+                                  apr_int64_t user_id)
+{
+    DISPATCH(conn, group_add_member(conn, group_id, user_id));
+}
+
+apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
+                                     apr_int64_t user_id)
+{
+    DISPATCH(conn, group_remove_member(conn, group_id, user_id));
+}
+
+apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
+                              apr_array_header_t **prows, apr_pool_t *p)
+{
+    DISPATCH(conn, session_list(conn, user_id, prows, p));
+}
+
+apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount)
+{
+    DISPATCH(conn, session_revoke_all(conn, pcount));
+}
+
+apr_status_t rus_store_info(rus_conn_t *conn, rus_store_info_t *info)
+{
+    DISPATCH(conn, info(conn, info));
+}
+
+apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
+                                 apr_pool_t *p)
+{
+    DISPATCH(conn, integrity(conn, presult, p));
+}
+
 /* ---- the per-process connection pool -------------------------------- */
 
 struct rus_store_pool_t {

@@ -14,8 +14,11 @@
  * forward by the migrations below, one step per version. */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -49,13 +52,31 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX sessions_user ON sessions (user_id);"
     "CREATE INDEX sessions_expires ON sessions (expires_at);",
+    /* 2 -> 3: groups and memberships */
+    "CREATE TABLE groups ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE"
+    ");"
+    "CREATE TABLE user_groups ("
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,"
+    " PRIMARY KEY (user_id, group_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX user_groups_group ON user_groups (group_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define SQL_USER_FIND                                                    \
-    "SELECT id, username, is_active, date_joined, last_login FROM users" \
-    " WHERE username = ?1"
+/* The columns row_to_user() reads, for a users row aliased u; the groups
+ * come along in the same query, so the hot path stays one statement. */
+#define USER_COLUMNS                                              \
+    "u.id, u.username, u.is_active, u.date_joined, u.last_login," \
+    " (SELECT group_concat(g.name, ',') FROM user_groups ug"      \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id)"
+#define USER_COLUMN_COUNT 6
+
+#define SQL_USER_FIND \
+    "SELECT " USER_COLUMNS " FROM users u WHERE u.username = ?1"
 #define SQL_USER_INSERT                                                \
     "INSERT INTO users (username, is_active, date_joined, last_login)" \
     " VALUES (?1, 1, ?2, ?2) ON CONFLICT (username) DO NOTHING"
@@ -66,10 +87,9 @@ static const char *const migrations[] = {
 #define SQL_SESSION_INSERT                                          \
     "INSERT INTO sessions (token_hash, user_id, vhost, created_at," \
     " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
-#define SQL_SESSION_FIND                                                  \
-    "SELECT s.user_id, s.vhost, s.created_at, s.last_seen, s.expires_at," \
-    " u.id, u.username, u.is_active, u.date_joined, u.last_login"         \
-    " FROM sessions s JOIN users u ON u.id = s.user_id"                   \
+#define SQL_SESSION_FIND                                                                \
+    "SELECT s.user_id, s.vhost, s.created_at, s.last_seen, s.expires_at, " USER_COLUMNS \
+    " FROM sessions s JOIN users u ON u.id = s.user_id"                                 \
     " WHERE s.token_hash = ?1"
 #define SQL_SESSION_TOUCH                                      \
     "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1" \
@@ -561,15 +581,46 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
 /* ==================================================================== */
 /* users                                                                */
 
-/* Fill @user from the current row of a SQL_USER_FIND step. */
-static void row_to_user(sqlite3_stmt *st, rus_user_t *user, apr_pool_t *p)
+static int cmp_str(const void *a, const void *b)
 {
-    user->id = sqlite3_column_int64(st, 0);
-    user->username = apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, 1),
-                                    (apr_size_t)sqlite3_column_bytes(st, 1));
-    user->is_active = sqlite3_column_int(st, 2) != 0;
-    user->date_joined = sqlite3_column_int64(st, 3);
-    user->last_login = sqlite3_column_int64(st, 4); /* NULL reads as 0 */
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* group_concat() promises no order: sort the names here. */
+static const char *sorted_groups(apr_pool_t *p, const char *list)
+{
+    apr_array_header_t *names;
+    char *copy, *tok, *last = NULL;
+
+    if (list == NULL || list[0] == '\0') {
+        return "";
+    }
+    if (strchr(list, ',') == NULL) {
+        return apr_pstrdup(p, list);
+    }
+    names = apr_array_make(p, 8, sizeof(char *));
+    copy = apr_pstrdup(p, list);
+    for (tok = apr_strtok(copy, ",", &last); tok != NULL;
+         tok = apr_strtok(NULL, ",", &last)) {
+        APR_ARRAY_PUSH(names, char *) = tok;
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(char *), cmp_str);
+    return apr_array_pstrcat(p, names, ',');
+}
+
+/* Fill @user from USER_COLUMNS starting at column @at of the current row. */
+static void row_to_user(sqlite3_stmt *st, int at, rus_user_t *user,
+                        apr_pool_t *p)
+{
+    user->id = sqlite3_column_int64(st, at);
+    user->username =
+        apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, at + 1),
+                       (apr_size_t)sqlite3_column_bytes(st, at + 1));
+    user->is_active = sqlite3_column_int(st, at + 2) != 0;
+    user->date_joined = sqlite3_column_int64(st, at + 3);
+    user->last_login = sqlite3_column_int64(st, at + 4); /* NULL reads 0 */
+    user->groups =
+        sorted_groups(p, (const char *)sqlite3_column_text(st, at + 5));
 }
 
 static apr_status_t sqlite_user_find(rus_conn_t *conn, const char *username,
@@ -587,7 +638,7 @@ static apr_status_t sqlite_user_find(rus_conn_t *conn, const char *username,
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        row_to_user(st, user, p);
+        row_to_user(st, 0, user, p);
         rv = APR_SUCCESS;
     }
     else if (rc == SQLITE_DONE) {
@@ -732,13 +783,7 @@ static apr_status_t sqlite_session_find(rus_conn_t *conn,
         session->created_at = sqlite3_column_int64(st, 2);
         session->last_seen = sqlite3_column_int64(st, 3);
         session->expires_at = sqlite3_column_int64(st, 4);
-        user->id = sqlite3_column_int64(st, 5);
-        user->username =
-            apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, 6),
-                           (apr_size_t)sqlite3_column_bytes(st, 6));
-        user->is_active = sqlite3_column_int(st, 7) != 0;
-        user->date_joined = sqlite3_column_int64(st, 8);
-        user->last_login = sqlite3_column_int64(st, 9);
+        row_to_user(st, 5, user, p);
         rv = APR_SUCCESS;
     }
     else if (rc == SQLITE_DONE) {
@@ -801,6 +846,437 @@ static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t now,
     return rv;
 }
 
+/* ==================================================================== */
+/* administration: rare, so each statement is prepared when used        */
+
+/* Bind arguments by type letter: 't' text (const char *), 'i' integer
+ * (apr_int64_t). */
+static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
+{
+    int i, rc = SQLITE_OK;
+
+    for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+        if (types[i] == 't') {
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+                                   SQLITE_TRANSIENT);
+        }
+        else {
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, apr_int64_t));
+        }
+    }
+    return rc;
+}
+
+/* A name or pair that must be unique already exists. */
+static int is_duplicate(int rc)
+{
+    return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+/* Prepare and bind @sql; the caller steps and finalizes. */
+static apr_status_t query(sqlite_conn_t *c, sqlite3_stmt **pst,
+                          const char *what, const char *sql, const char *types,
+                          ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        va_start(ap, types);
+        rc = bind_args(st, types, ap);
+        va_end(ap);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return conn_fail(c, rc, what);
+    }
+    *pst = st;
+    return APR_SUCCESS;
+}
+
+/* Run one write statement; *pchanges (if given) gets the rows changed.
+ * APR_EEXIST for a uniqueness conflict. */
+static apr_status_t exec(sqlite_conn_t *c, int *pchanges, const char *what,
+                         const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    va_list ap;
+    int rc;
+
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        va_start(ap, types);
+        rc = bind_args(st, types, ap);
+        va_end(ap);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE) {
+        if (pchanges != NULL) {
+            *pchanges = sqlite3_changes(c->db);
+        }
+    }
+    else if (is_duplicate(rc)) {
+        rus_conn_set_error(&c->base, "%s: already exists", what);
+        rv = APR_EEXIST;
+    }
+    else {
+        rv = conn_fail(c, rc, what);
+    }
+    sqlite3_finalize(st);
+    return rv;
+}
+
+/* Step a query to its end; SQLITE_DONE is success. */
+static apr_status_t finish(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
+                           const char *what)
+{
+    apr_status_t rv = rc == SQLITE_DONE ? APR_SUCCESS : conn_fail(c, rc, what);
+
+    sqlite3_finalize(st);
+    return rv;
+}
+
+static apr_status_t sqlite_user_list(rus_conn_t *conn,
+                                     apr_array_header_t **pusers, apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_array_header_t *users = apr_array_make(p, 16, sizeof(rus_user_t));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "list users",
+               "SELECT " USER_COLUMNS " FROM users u ORDER BY u.username", "");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_user(st, 0, apr_array_push(users), p);
+    }
+    rv = finish(c, st, rc, "list users");
+    if (rv == APR_SUCCESS) {
+        *pusers = users;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_user_add(rus_conn_t *conn, const char *username,
+                                    apr_int64_t now, int active,
+                                    rus_user_t *user, apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+
+    rv = exec(c, NULL, "add user",
+              "INSERT INTO users (username, is_active, date_joined)"
+              " VALUES (?1, ?2, ?3)",
+              "tii", username, (apr_int64_t)(active ? 1 : 0), now);
+    if (rv == APR_SUCCESS) {
+        rv = sqlite_user_find(conn, username, user, p);
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
+                                           apr_int64_t user_id, int active)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0, rc;
+
+    /* One transaction: a disabled user never keeps a live session. */
+    rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "begin");
+    }
+    rv = exec(c, &changed, "set user state",
+              "UPDATE users SET is_active = ?1 WHERE id = ?2", "ii",
+              (apr_int64_t)(active ? 1 : 0), user_id);
+    if (rv == APR_SUCCESS && changed == 0) {
+        rv = APR_ENOENT;
+    }
+    if (rv == APR_SUCCESS && !active) {
+        rv = exec(c, NULL, "revoke sessions of user",
+                  "DELETE FROM sessions WHERE user_id = ?1", "i", user_id);
+    }
+    if (rv == APR_SUCCESS) {
+        rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            rv = conn_fail(c, rc, "commit");
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_user_delete(rus_conn_t *conn, apr_int64_t user_id)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0;
+
+    /* Sessions and memberships go with the row (ON DELETE CASCADE). */
+    rv = exec(c, &changed, "delete user", "DELETE FROM users WHERE id = ?1",
+              "i", user_id);
+    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+}
+
+static apr_status_t sqlite_user_rename(rus_conn_t *conn, apr_int64_t user_id,
+                                       const char *new_name)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0;
+
+    rv = exec(c, &changed, "rename user",
+              "UPDATE users SET username = ?1 WHERE id = ?2", "ti", new_name,
+              user_id);
+    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+}
+
+#define GROUP_COLUMNS                                    \
+    "g.id, g.name, (SELECT COUNT(*) FROM user_groups ug" \
+    " WHERE ug.group_id = g.id)"
+
+static void row_to_group(sqlite3_stmt *st, rus_group_t *g, apr_pool_t *p)
+{
+    g->id = sqlite3_column_int64(st, 0);
+    g->name = apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
+    g->members = sqlite3_column_int(st, 2);
+}
+
+static apr_status_t
+sqlite_group_list(rus_conn_t *conn, apr_array_header_t **pgroups, apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_array_header_t *groups = apr_array_make(p, 8, sizeof(rus_group_t));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "list groups",
+               "SELECT " GROUP_COLUMNS " FROM groups g ORDER BY g.name", "");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_to_group(st, apr_array_push(groups), p);
+    }
+    rv = finish(c, st, rc, "list groups");
+    if (rv == APR_SUCCESS) {
+        *pgroups = groups;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_group_find(rus_conn_t *conn, const char *name,
+                                      rus_group_t *group, apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "find group",
+               "SELECT " GROUP_COLUMNS " FROM groups g WHERE g.name = ?1", "t",
+               name);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_to_group(st, group, p);
+        sqlite3_finalize(st);
+        return APR_SUCCESS;
+    }
+    rv = finish(c, st, rc, "find group");
+    return rv == APR_SUCCESS ? APR_ENOENT : rv;
+}
+
+static apr_status_t sqlite_group_add(rus_conn_t *conn, const char *name)
+{
+    return exec((sqlite_conn_t *)conn, NULL, "add group",
+                "INSERT INTO groups (name) VALUES (?1)", "t", name);
+}
+
+static apr_status_t sqlite_group_delete(rus_conn_t *conn, apr_int64_t group_id)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0;
+
+    rv = exec(c, &changed, "delete group", "DELETE FROM groups WHERE id = ?1",
+              "i", group_id);
+    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+}
+
+static apr_status_t sqlite_group_members(rus_conn_t *conn, apr_int64_t group_id,
+                                         apr_array_header_t **pnames,
+                                         apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_array_header_t *names = apr_array_make(p, 16, sizeof(char *));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "list members",
+               "SELECT u.username FROM user_groups ug"
+               " JOIN users u ON u.id = ug.user_id WHERE ug.group_id = ?1"
+               " ORDER BY u.username",
+               "i", group_id);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        APR_ARRAY_PUSH(names, char *) =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+    }
+    rv = finish(c, st, rc, "list members");
+    if (rv == APR_SUCCESS) {
+        *pnames = names;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_group_add_member(rus_conn_t *conn,
+                                            apr_int64_t group_id,
+                                            apr_int64_t user_id)
+{
+    return exec((sqlite_conn_t *)conn, NULL, "add member",
+                "INSERT INTO user_groups (user_id, group_id) VALUES (?1, ?2)",
+                "ii", user_id, group_id);
+}
+
+static apr_status_t sqlite_group_remove_member(rus_conn_t *conn,
+                                               apr_int64_t group_id,
+                                               apr_int64_t user_id)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0;
+
+    rv = exec(c, &changed, "remove member",
+              "DELETE FROM user_groups WHERE user_id = ?1 AND group_id = ?2",
+              "ii", user_id, group_id);
+    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+}
+
+static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
+                                        apr_array_header_t **prows,
+                                        apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_array_header_t *rows = apr_array_make(p, 16, sizeof(rus_session_row_t));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "list sessions",
+               "SELECT s.token_hash, u.username, s.vhost, s.created_at,"
+               " s.last_seen, s.expires_at, s.user_id FROM sessions s"
+               " JOIN users u ON u.id = s.user_id"
+               " WHERE ?1 <= 0 OR s.user_id = ?1"
+               " ORDER BY s.created_at DESC, s.token_hash",
+               "i", user_id);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rus_session_row_t *row = apr_array_push(rows);
+
+        row->token_hash =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+        row->username =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
+        row->session.vhost =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 2));
+        row->session.created_at = sqlite3_column_int64(st, 3);
+        row->session.last_seen = sqlite3_column_int64(st, 4);
+        row->session.expires_at = sqlite3_column_int64(st, 5);
+        row->session.user_id = sqlite3_column_int64(st, 6);
+    }
+    rv = finish(c, st, rc, "list sessions");
+    if (rv == APR_SUCCESS) {
+        *prows = rows;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_session_revoke_all(rus_conn_t *conn, int *pcount)
+{
+    return exec((sqlite_conn_t *)conn, pcount, "revoke all sessions",
+                "DELETE FROM sessions", "");
+}
+
+static apr_status_t sqlite_info(rus_conn_t *conn, rus_store_info_t *info)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    rus_store_info_t out;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    memset(&out, 0, sizeof(out));
+    rc = read_version(c->db, &out.schema_version);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "read schema version");
+    }
+    rv = query(c, &st, "count rows",
+               "SELECT (SELECT COUNT(*) FROM users),"
+               " (SELECT COUNT(*) FROM groups),"
+               " (SELECT COUNT(*) FROM sessions),"
+               " (SELECT COUNT(*) FROM sessions WHERE expires_at <= ?1)",
+               "i", (apr_int64_t)time(NULL));
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out.users = sqlite3_column_int64(st, 0);
+        out.groups = sqlite3_column_int64(st, 1);
+        out.sessions = sqlite3_column_int64(st, 2);
+        out.sessions_expired = sqlite3_column_int64(st, 3);
+        sqlite3_finalize(st);
+        *info = out;
+        return APR_SUCCESS;
+    }
+    return finish(c, st, rc, "count rows");
+}
+
+static apr_status_t sqlite_integrity(rus_conn_t *conn, const char **presult,
+                                     apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    const char *result = NULL;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "integrity check", "PRAGMA integrity_check", "");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+
+        result = result ? apr_pstrcat(p, result, "\n", line, NULL)
+                        : apr_pstrdup(p, line);
+    }
+    rv = finish(c, st, rc, "integrity check");
+    if (rv == APR_SUCCESS) {
+        *presult = result ? result : "ok";
+    }
+    return rv;
+}
+
 const rus_backend_t rus_backend_sqlite = {
     .scheme = "sqlite",
     .location_is_path = 1,
@@ -818,4 +1294,20 @@ const rus_backend_t rus_backend_sqlite = {
     .session_revoke = sqlite_session_revoke,
     .session_revoke_user = sqlite_session_revoke_user,
     .session_purge = sqlite_session_purge,
+    .user_list = sqlite_user_list,
+    .user_add = sqlite_user_add,
+    .user_set_active = sqlite_user_set_active,
+    .user_delete = sqlite_user_delete,
+    .user_rename = sqlite_user_rename,
+    .group_list = sqlite_group_list,
+    .group_find = sqlite_group_find,
+    .group_add = sqlite_group_add,
+    .group_delete = sqlite_group_delete,
+    .group_members = sqlite_group_members,
+    .group_add_member = sqlite_group_add_member,
+    .group_remove_member = sqlite_group_remove_member,
+    .session_list = sqlite_session_list,
+    .session_revoke_all = sqlite_session_revoke_all,
+    .info = sqlite_info,
+    .integrity = sqlite_integrity,
 };

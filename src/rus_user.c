@@ -8,6 +8,8 @@
 /* The user policy: find, create, refuse inactive, record the login. The
  * store does the storing; this file decides. */
 
+#include <string.h>
+
 #include "rus_user.h"
 
 apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
@@ -15,11 +17,12 @@ apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
                               const rus_user_policy_t *policy, apr_int64_t now,
                               apr_pool_t *p)
 {
-    rus_resolution_t out = {
-        RUS_VERDICT_ACCEPT, { 0, NULL, 0, 0, 0 }, 0, APR_SUCCESS
-    };
+    rus_resolution_t out;
     apr_status_t rv;
 
+    memset(&out, 0, sizeof(out));
+    out.verdict = RUS_VERDICT_ACCEPT;
+    out.touch_rv = APR_SUCCESS;
     rv = rus_user_find(conn, username, &out.user, p);
     if (APR_STATUS_IS_ENOENT(rv)) {
         if (!policy->create_unknown) {
