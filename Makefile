@@ -47,7 +47,16 @@ BUILD = build
 .PHONY: all test unit unit-asan integration check-style check-layering \
         check-headers check-logids check-symbols format demo install clean
 
-all: $(MODULE).so
+ADMIN = remoteuser-admin
+ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
+               $(SQLITE_CFLAGS)
+
+all: $(MODULE).so $(ADMIN)
+
+# The admin tool links the same core and backend as the module.
+$(ADMIN): tools/remoteuser-admin.c $(CORE_SRC) $(CORE_HDR)
+	$(CC) $(ADMIN_CFLAGS) -o $@ tools/remoteuser-admin.c $(CORE_SRC) \
+	    $(APR_LIBS) $(SQLITE_LIBS)
 
 $(MODULE).so: $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) | check-layering
 	$(APXS) -c -o $(MODULE).la -Iinclude $(SQLITE_CFLAGS) \
@@ -81,12 +90,13 @@ check-headers:
 	done
 
 STYLE_FILES = $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) $(UNIT_SRC) \
+              tools/remoteuser-admin.c \
               $(wildcard tests/unit/*.h)
 
 check-style:
 	$(CLANG_FORMAT) --dry-run --Werror $(STYLE_FILES)
 	@if grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|atol|sscanf|gmtime|localtime|strerror)[[:space:]]*\(' \
-	    $(GLUE_SRC) $(CORE_SRC); then \
+	    $(GLUE_SRC) $(CORE_SRC) tools/remoteuser-admin.c; then \
 	    echo "banned function used (see STYLE.md)" >&2; exit 1; fi
 
 # Every log id used in the code is documented, once per call site.
@@ -117,18 +127,22 @@ unit-asan: $(BUILD)/unit-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/unit-asan
 
-integration: $(MODULE).so
-	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) -m pytest -q tests/integration
+integration: $(MODULE).so $(ADMIN)
+	RUS_MODULE=$(CURDIR)/$(MODULE).so RUS_ADMIN=$(CURDIR)/$(ADMIN) \
+	    $(PYTHON) -m pytest -q tests/integration
 
-test: $(MODULE).so $(BUILD)/unit $(BUILD)/unit-asan
+test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
 
 demo: $(MODULE).so
 	@sh scripts/demo.sh
 
-install: $(MODULE).so
+SBINDIR ?= $(shell $(APXS) -q SBINDIR)
+
+install: $(MODULE).so $(ADMIN)
 	$(APXS) -i -n remoteuser_session $(MODULE).la
+	install -D -m 0755 $(ADMIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
 
 clean:
 	rm -rf $(BUILD) .libs src/.libs *.la *.lo *.slo *.o src/*.la src/*.lo \
-	    src/*.slo src/*.o $(MODULE).so demo-run
+	    src/*.slo src/*.o $(MODULE).so $(ADMIN) demo-run

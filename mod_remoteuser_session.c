@@ -21,6 +21,7 @@
 #include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_auth.h"
 #include "unixd.h"
 #include "util_cfgtree.h"
 
@@ -76,6 +77,8 @@ typedef struct rus_dir_conf {
     const char *login_redirect;  /* RemoteUserLoginRedirect */
     const char *logout_redirect; /* RemoteUserLogoutRedirect */
     int logout_allow_get;        /* RemoteUserLogoutAllowGet */
+    const char *user_header;     /* RemoteUserRequestHeader */
+    const char *groups_header;   /* RemoteUserGroupsHeader */
 } rus_dir_conf;
 
 #define SECURE_OFF  0
@@ -132,6 +135,8 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->login_redirect = NULL;
     conf->logout_redirect = NULL;
     conf->logout_allow_get = UNSET;
+    conf->user_header = NULL;
+    conf->groups_header = NULL;
     return conf;
 }
 
@@ -162,6 +167,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(conf, base, add, login_redirect);
     MERGE_PTR(conf, base, add, logout_redirect);
     MERGE_FLAG(conf, base, add, logout_allow_get);
+    MERGE_PTR(conf, base, add, user_header);
+    MERGE_PTR(conf, base, add, groups_header);
     return conf;
 }
 
@@ -239,10 +246,10 @@ static const char *set_busy_timeout(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
-/* RemoteUserHeader NAME: a header field name (RFC 9110 token). */
+/* RemoteUserHeader, RemoteUserRequestHeader, RemoteUserGroupsHeader: a
+ * header field name (RFC 9110 token), stored at the offset in cmd->info. */
 static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    rus_dir_conf *conf = dconf;
     const char *c;
 
     if (arg[0] == '\0') {
@@ -255,7 +262,7 @@ static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
                                 cmd->directive->directive, arg);
         }
     }
-    conf->header = arg;
+    *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
     return NULL;
 }
 
@@ -439,7 +446,9 @@ static const command_rec rus_cmds[] = {
                  (void *)APR_OFFSETOF(rus_dir_conf, lowercase),
                  RSRC_CONF | ACCESS_CONF,
                  "On: fold user names to lower case (ASCII; default Off)"),
-    AP_INIT_TAKE1("RemoteUserHeader", set_header, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("RemoteUserHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, header),
+                  RSRC_CONF | ACCESS_CONF,
                   "Take the identity from this request header, sent by a "
                   "trusted proxy (RemoteUserTrustedProxy)"),
     AP_INIT_ITERATE("RemoteUserTrustedProxy", add_trusted, NULL,
@@ -494,6 +503,16 @@ static const command_rec rus_cmds[] = {
                  RSRC_CONF | ACCESS_CONF,
                  "On: remoteuser-logout also accepts GET (default Off: POST "
                  "only)"),
+    AP_INIT_TAKE1("RemoteUserRequestHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, user_header),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Request header that carries the resolved user name to "
+                  "proxied applications"),
+    AP_INIT_TAKE1("RemoteUserGroupsHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, groups_header),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Request header that carries the user's groups "
+                  "(comma-separated) to proxied applications"),
     { NULL }
 };
 
@@ -675,6 +694,7 @@ typedef struct rus_req_state {
     const char *cookie_hash;  /* stored form of the valid session cookie */
     apr_int64_t cookie_user;  /* that session's user id, 0: none */
     int minted;               /* a new session was issued in this chain */
+    const char *source;       /* "frontend", "header" or "session" */
 } rus_req_state;
 
 /* The first request of the chain (main request, before any redirect). */
@@ -857,6 +877,10 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
     st->user = res.user;
     st->user.username = st->clean;
     st->created = st->created || res.created;
+    st->source =
+        (st->header_value != NULL && strcmp(st->header_value, st->raw) == 0)
+            ? "header"
+            : "frontend";
     r->user = (char *)st->clean;
     return DECLINED;
 }
@@ -1098,6 +1122,13 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             }
             continue;
         }
+        if (rus_text_check(user.username, strlen(user.username))
+            != RUS_NAME_OK) {
+            /* Only a hand-edited store gets here; nothing from it goes
+             * into r->user, headers or logs unchecked. */
+            cookie_ignored(r, "the user name in the store is not clean");
+            continue;
+        }
         if (!user.is_active && !FLAG(conf->allow_inactive, 0)) {
             /* Disabled: every session of the user ends now. */
             rv = rus_session_revoke_user(conn, user.id);
@@ -1135,6 +1166,7 @@ static void use_session(request_rec *r, const rus_dir_conf *conf)
     st->clean = st->user.username;
     st->flags = clean_flags(conf);
     st->from_session = 1;
+    st->source = "session";
     r->user = (char *)st->user.username;
     r->ap_auth_type = (char *)RUS_AUTH_TYPE;
 }
@@ -1290,6 +1322,70 @@ static int rus_check_authz(request_rec *r)
     return resolve_request_user(r, conf);
 }
 
+/* Remove client-sent copies (and look-alike spellings) of the export
+ * headers of this location; with @identity_too, of RemoteUserHeader too
+ * (only after authentication has read it). */
+static void scrub_headers(request_rec *r, const rus_dir_conf *conf,
+                          int identity_too)
+{
+    if (identity_too && conf->header != NULL) {
+        rus_header_remove_alike(r->headers_in, conf->header);
+    }
+    if (conf->user_header != NULL
+        && (conf->header == NULL
+            || !rus_header_name_alike(conf->user_header, conf->header))) {
+        rus_header_remove_alike(r->headers_in, conf->user_header);
+    }
+    if (conf->groups_header != NULL
+        && (conf->header == NULL
+            || !rus_header_name_alike(conf->groups_header, conf->header))) {
+        rus_header_remove_alike(r->headers_in, conf->groups_header);
+    }
+}
+
+/* Early, on the main request, before anything (a 401 or 403 page, a
+ * module that answers the request itself) can pass the client's copies of
+ * the export headers on. */
+static int rus_header_parser(request_rec *r)
+{
+    scrub_headers(r,
+                  ap_get_module_config(r->per_dir_config,
+                                       &remoteuser_session_module),
+                  0);
+    return DECLINED;
+}
+
+/* The resolved identity, for CGI/SSI/FastCGI/log formats and, where
+ * configured, as request headers for proxied applications. */
+static void export_identity(request_rec *r, const rus_dir_conf *conf,
+                            const rus_req_state *st)
+{
+    const char *groups = st->user.groups ? st->user.groups : "";
+
+    if (rus_text_check(groups, strlen(groups)) != RUS_NAME_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00031) "group names of user '%s' in the "
+                                      "store hold control characters or "
+                                      "invalid UTF-8: not exported",
+                      log_name(r, st->clean));
+        groups = "";
+    }
+    apr_table_setn(r->subprocess_env, "REMOTE_USER_ID",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, st->user.id));
+    apr_table_setn(r->subprocess_env, "REMOTE_USER_GROUPS", groups);
+    apr_table_setn(r->subprocess_env, "REMOTE_USER_SOURCE",
+                   st->source ? st->source : "frontend");
+    if (st->created) {
+        apr_table_setn(r->subprocess_env, "REMOTE_USER_CREATED", "1");
+    }
+    if (conf->user_header != NULL) {
+        apr_table_setn(r->headers_in, conf->user_header, st->clean);
+    }
+    if (conf->groups_header != NULL) {
+        apr_table_setn(r->headers_in, conf->groups_header, groups);
+    }
+}
+
 /* Export the identity to whatever runs the request (CGI, SSI, FastCGI, log
  * formats). Done here rather than in authz because requests that skip
  * authorization (same-configuration subrequests and internal redirects)
@@ -1301,10 +1397,9 @@ static int rus_fixups(request_rec *r)
     rus_req_state *st;
 
     /* Whatever happened before (a public page where authentication never
-     * ran, say), no client-sent copy of the identity header goes on. */
-    if (conf->header != NULL) {
-        rus_header_remove_alike(r->headers_in, conf->header);
-    }
+     * ran, say), no client-sent copy of the identity header or of an
+     * export header goes on. */
+    scrub_headers(r, conf, 1);
     if (!engine_on(r, conf) || r->user == NULL) {
         return DECLINED;
     }
@@ -1312,11 +1407,7 @@ static int rus_fixups(request_rec *r)
     if (st == NULL || st->clean == NULL || strcmp(st->clean, r->user) != 0) {
         return DECLINED;
     }
-    apr_table_setn(r->subprocess_env, "REMOTE_USER_ID",
-                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, st->user.id));
-    if (st->created) {
-        apr_table_setn(r->subprocess_env, "REMOTE_USER_CREATED", "1");
-    }
+    export_identity(r, conf, st);
     /* Persistent sessions (Django's PersistentRemoteUserMiddleware): an
      * identity from the front end or the header gets a session, unless
      * the request already holds a valid one for the same user. The login
@@ -1462,9 +1553,93 @@ static int rus_handler(request_rec *r)
     return DECLINED;
 }
 
+/* ==================================================================== */
+/* Require remoteuser-group NAME...                                     */
+
+/* Is @name one of the comma-separated @list? */
+static int in_list(const char *list, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *c = list;
+
+    while (c != NULL && *c) {
+        const char *end = strchr(c, ',');
+        apr_size_t len = end ? (apr_size_t)(end - c) : strlen(c);
+
+        if (len == n && strncmp(c, name, n) == 0) {
+            return 1;
+        }
+        c = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Parse the group names once, at configuration time. */
+static const char *group_parse(cmd_parms *cmd, const char *args,
+                               const void **parsed)
+{
+    apr_array_header_t *names = apr_array_make(cmd->pool, 4, sizeof(char *));
+    const char *line = args, *word;
+
+    while (*(word = ap_getword_conf(cmd->pool, &line)) != '\0') {
+        if (!rus_group_name_valid(word)) {
+            return apr_psprintf(cmd->pool,
+                                "Require remoteuser-group: '%s' is not a "
+                                "group name",
+                                word);
+        }
+        APR_ARRAY_PUSH(names, const char *) = word;
+    }
+    if (names->nelts == 0) {
+        return "Require remoteuser-group needs at least one group name";
+    }
+    *parsed = names;
+    return NULL;
+}
+
+/* Grant when the resolved user belongs to any listed group. The groups
+ * came with the user from the store: no further query here. */
+static authz_status group_check(request_rec *r, const char *require_args,
+                                const void *parsed)
+{
+    const apr_array_header_t *names = parsed;
+    rus_req_state *st;
+    int i;
+
+    (void)require_args;
+    if (r->user == NULL) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    st = req_state(r, 0);
+    if (st == NULL || st->clean == NULL || strcmp(st->clean, r->user) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00032) "Require remoteuser-group needs the "
+                                      "user resolved by this module: set "
+                                      "RemoteUserEngine On here");
+        return AUTHZ_GENERAL_ERROR;
+    }
+    for (i = 0; i < names->nelts; i++) {
+        if (in_list(st->user.groups, APR_ARRAY_IDX(names, i, const char *))) {
+            return AUTHZ_GRANTED;
+        }
+    }
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider group_provider = {
+    &group_check,
+    &group_parse,
+};
+
 static void rus_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    /* Strip client copies of our headers as early as per-dir config
+     * allows. */
+    ap_hook_header_parser(rus_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "remoteuser-group",
+                              AUTHZ_PROVIDER_VERSION, &group_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
     /* Check the store under configtest too, where post_config never runs. */
     ap_hook_check_config(rus_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Create and migrate the store before fork. */

@@ -187,3 +187,15 @@ const char *rus_name_error_str(rus_name_error_e err)
     }
     return "unknown reason";
 }
+
+int rus_group_name_valid(const char *name)
+{
+    apr_size_t len;
+
+    if (name == NULL) {
+        return 0;
+    }
+    len = strlen(name);
+    return len > 0 && len <= RUS_USERNAME_MAX && strpbrk(name, " ,") == NULL
+           && rus_text_check(name, len) == RUS_NAME_OK;
+}

@@ -185,6 +185,30 @@ START_TEST(test_text_check)
 }
 END_TEST
 
+START_TEST(test_group_names)
+{
+    char long_name[RUS_USERNAME_MAX + 2];
+
+    ck_assert(rus_group_name_valid("staff"));
+    ck_assert(rus_group_name_valid("web-admins_2"));
+    ck_assert(rus_group_name_valid("\xc3\xa9quipe"));
+    ck_assert(!rus_group_name_valid(""));
+    ck_assert(!rus_group_name_valid(NULL));
+    ck_assert(!rus_group_name_valid("a,b"));
+    ck_assert(!rus_group_name_valid("a b"));
+    ck_assert(!rus_group_name_valid("a\tb"));
+    ck_assert(!rus_group_name_valid("a\nb"));
+    ck_assert(!rus_group_name_valid("a\xff"
+                                    "b"));
+    memset(long_name, 'g', sizeof(long_name));
+    long_name[RUS_USERNAME_MAX] = '\0';
+    ck_assert(rus_group_name_valid(long_name));
+    long_name[RUS_USERNAME_MAX] = 'g';
+    long_name[RUS_USERNAME_MAX + 1] = '\0';
+    ck_assert(!rus_group_name_valid(long_name));
+}
+END_TEST
+
 TCase *rus_username_test_case(void)
 {
     TCase *tc = tcase_create("username");
@@ -196,5 +220,6 @@ TCase *rus_username_test_case(void)
     tcase_add_test(tc, test_null_and_optional_err);
     tcase_add_test(tc, test_error_strings);
     tcase_add_test(tc, test_text_check);
+    tcase_add_test(tc, test_group_names);
     return tc;
 }
