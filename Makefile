@@ -45,7 +45,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids check-symbols format demo install clean
+        check-headers check-logids check-symbols format bench demo install clean
 
 ADMIN = remoteuser-admin
 ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
@@ -133,6 +133,10 @@ integration: $(MODULE).so $(ADMIN)
 
 test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
+
+# Bounded load on 127.0.0.1 only; see bench/run.py --help.
+bench: $(MODULE).so
+	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) bench/run.py $(BENCH_ARGS)
 
 demo: $(MODULE).so
 	@sh scripts/demo.sh

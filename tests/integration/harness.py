@@ -175,12 +175,16 @@ class Httpd:
         return subprocess.run([HTTPD, "-t", "-f", self.conf],
                               capture_output=True, text=True, timeout=30)
 
-    def start(self, expect_ok=True):
+    def start(self, expect_ok=True, malloc_checks=True):
+        """Start in the foreground; tests run with glibc's malloc checks
+        (MALLOC_CHECK_, MALLOC_PERTURB_), the benchmark without them."""
+        env = dict(os.environ)
+        if malloc_checks:
+            env.update(MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
         self.proc = subprocess.Popen(
             [HTTPD, "-DFOREGROUND", "-f", self.conf],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=dict(os.environ, MALLOC_CHECK_="3", MALLOC_PERTURB_="165"))
+            start_new_session=True, env=env)
         if not expect_ok:
             try:
                 out, err = self.proc.communicate(timeout=30)

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""make bench: what mod_remoteuser_session costs, against bare httpd.
+
+Every case gets its own httpd (mpm_event, identical settings) on 127.0.0.1
+serving one ~100-byte static file, driven by wrk over keep-alive
+connections for a bounded time. Each case is measured several times and
+every measurement is taken right after one of bare httpd, so drift of the
+machine cancels out; medians are reported, with ratios to bare from this
+same run, latency percentiles, and the children's RSS before and after.
+
+    python3 bench/run.py [--duration 5] [--repeats 3] [--connections 32]
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
+
+from harness import Httpd, basic, sha_entry  # noqa: E402
+
+CACHE = os.path.join(HERE, "cache")
+RESULTS = os.path.join(HERE, "results")
+VHOST = "bench.local:0"  # ServerName bench.local, no port in it
+SESSION_TOKENS = 1000     # tokens the wrk script cycles through
+
+COMMON = """
+ServerName bench.local
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 32
+MaxRequestWorkers 128
+MinSpareThreads 32
+MaxSpareThreads 128
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+LogLevel error
+CustomLog /dev/null common
+DocumentRoot "@ROOT@/htdocs"
+<Directory "@ROOT@/htdocs">
+    Require all granted
+</Directory>
+"""
+
+BASIC = """AuthType Basic
+    AuthName bench
+    AuthBasicProvider file
+    AuthUserFile @HTPASSWD@
+    Require valid-user"""
+
+CASES = {
+    "bare": "",
+    "basic": "<Location /f>\n    %s\n</Location>" % BASIC,
+    "frontend": "<Location /f>\n    %s\n    RemoteUserEngine On\n</Location>"
+                % BASIC,
+    "header": """<Location /f>
+    AuthType RemoteUser
+    Require valid-user
+    RemoteUserHeader X-Auth-User
+    RemoteUserTrustedProxy 127.0.0.1
+</Location>""",
+    "session": """<Location /f>
+    AuthType RemoteUser
+    Require valid-user
+    RemoteUserSession On
+</Location>""",
+    "first-login": """<Location /login>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider anon
+    Anonymous *
+    Anonymous_NoUserID off
+    Anonymous_MustGiveEmail off
+    Require valid-user
+    RemoteUserEngine On
+    SetHandler remoteuser-login
+</Location>""",
+}
+CASES["session-1M"] = CASES["session"]
+
+TARGETS = {  # case: (reference case, minimum ratio)
+    "session": ("bare", 0.95),
+    "header": ("bare", 0.97),
+    "frontend": ("basic", 0.95),
+    "first-login": ("bare", 0.25),
+    "session-1M": ("session", 0.95),
+}
+
+LUA_COOKIES = """
+tokens = {}
+for line in io.lines("%s") do tokens[#tokens + 1] = line end
+counter = 0
+request = function()
+    counter = counter + 1
+    local t = tokens[(counter %% #tokens) + 1]
+    return wrk.format("GET", "/f/file.txt", {["Cookie"] = "remoteuser_session=" .. t})
+end
+"""
+
+LUA_FIRST_LOGIN = """
+counter = 0
+prefix = nil
+setup = function(thread)
+    thread:set("prefix", "t" .. tostring(math.random(100000, 999999)))
+end
+request = function()
+    counter = counter + 1
+    local user = prefix .. "-" .. counter
+    local cred = user .. ":x"
+    return wrk.format("GET", "/login", {["Authorization"] = "Basic " .. b64(cred)})
+end
+local bchars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+function b64(data)
+    return ((data:gsub('.', function(x)
+        local r, b = '', x:byte()
+        for i = 8, 1, -1 do r = r .. (b %% 2 ^ i - b %% 2 ^ (i - 1) > 0 and '1' or '0') end
+        return r
+    end) .. '0000'):gsub('%%d%%d%%d?%%d?%%d?%%d?', function(x)
+        if (#x < 6) then return '' end
+        local c = 0
+        for i = 1, 6 do c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0) end
+        return bchars:sub(c + 1, c + 1)
+    end) .. ({'', '==', '='})[#data %% 3 + 1])
+end
+"""
+
+
+def token(i):
+    """Deterministic 256-bit token number i: cookie form and stored form."""
+    raw = hashlib.sha256(b"mod_remoteuser_session bench %d" % i).digest()
+    return (base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            hashlib.sha256(raw).hexdigest())
+
+
+def build_store(path, n):
+    """A schema-3 store with n users and one live session each, written in
+    one transaction (the module migrates nothing: it is current)."""
+    con = sqlite3.connect(path)
+    con.executescript("""
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE users (id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            is_active INTEGER NOT NULL DEFAULT 1,
+            date_joined INTEGER NOT NULL, last_login INTEGER);
+        CREATE TABLE sessions (token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            vhost TEXT NOT NULL, created_at INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL)
+            WITHOUT ROWID;
+        CREATE INDEX sessions_user ON sessions (user_id);
+        CREATE INDEX sessions_expires ON sessions (expires_at);
+        CREATE TABLE groups (id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE);
+        CREATE TABLE user_groups (
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES groups (id)
+                ON DELETE CASCADE,
+            PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;
+        CREATE INDEX user_groups_group ON user_groups (group_id);
+        PRAGMA user_version = 3;
+    """)
+    now = int(time.time())
+    far = now + 10 * 365 * 86400
+    with con:
+        con.executemany(
+            "INSERT INTO users VALUES (?, ?, 1, ?, ?)",
+            ((i, "user%07d" % i, now, now) for i in range(1, n + 1)))
+        con.executemany(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+            ((token(i)[1], i, VHOST, now, far, far) for i in range(1, n + 1)))
+    con.close()
+
+
+def store_file(n):
+    """The cached store of n users (built once, copied for each run so
+    every run starts from the same file)."""
+    os.makedirs(CACHE, exist_ok=True)
+    cached = os.path.join(CACHE, "store-%d-v3.db" % n)
+    if not os.path.exists(cached):
+        t0 = time.time()
+        build_store(cached + ".tmp", n)
+        os.rename(cached + ".tmp", cached)
+        print("  built %s in %.1f s" % (cached, time.time() - t0),
+              flush=True)
+    return cached
+
+
+def children_rss(h):
+    total = 0
+    for pid in h.children():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total  # KiB
+
+
+def wrk(h, args, duration, connections, script=None):
+    cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % duration,
+           "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", script]
+    # scripts set their own path
+    cmd += args + ["http://127.0.0.1:%d/f/file.txt" % h.port]
+    out = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+            "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": sock.group(1) if sock else None}
+
+
+class Case:
+    def __init__(self, name, work, n_users):
+        self.name = name
+        self.work = work
+        self.n_users = n_users
+        self.h = None
+
+    def start(self):
+        body = COMMON + CASES[self.name]
+        store = "sqlite:store/users.db" if self.name != "bare" else None
+        mods = ["authn_anon"] if self.name == "first-login" else []
+        h = Httpd(body, store=store, users=["benchuser"], extra_modules=mods)
+        os.makedirs(os.path.join(h.root, "htdocs", "f"))
+        with open(os.path.join(h.root, "htdocs", "f", "file.txt"), "w") as f:
+            f.write("x" * 99 + "\n")
+        if self.n_users:
+            shutil.copy(store_file(self.n_users), h.db_path)
+            if os.geteuid() == 0:
+                shutil.chown(h.db_path, "www-data", "www-data")
+        self.args = []
+        self.script = None
+        if self.name in ("basic", "frontend"):
+            self.args = ["-H", "Authorization: " +
+                         basic("benchuser")["Authorization"]]
+        elif self.name == "header":
+            self.args = ["-H", "X-Auth-User: benchuser"]
+        elif self.name.startswith("session"):
+            step = max(1, self.n_users // SESSION_TOKENS)
+            tokens = os.path.join(h.root, "tokens.txt")
+            with open(tokens, "w") as f:
+                for i in range(1, self.n_users + 1, step):
+                    f.write(token(i)[0] + "\n")
+            self.script = os.path.join(h.root, "cookie.lua")
+            with open(self.script, "w") as f:
+                f.write(LUA_COOKIES % tokens)
+        elif self.name == "first-login":
+            self.script = os.path.join(h.root, "login.lua")
+            with open(self.script, "w") as f:
+                f.write(LUA_FIRST_LOGIN)
+        h.start(malloc_checks=False)
+        self.h = h
+        # warm up: children up, connections to the store open
+        wrk(h, self.args, 1, 8, self.script)
+        self.rss_start = children_rss(h)
+        return self
+
+    def measure(self, duration, connections):
+        return wrk(self.h, self.args, duration, connections, self.script)
+
+    def stop(self):
+        self.rss_end = children_rss(self.h)
+        self.h.cleanup()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--million", type=int, default=1000000,
+                    help="users and sessions of the session-1M case")
+    opts = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+
+    plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
+            ("session-1M", opts.million), ("first-login", 0)]
+    for name, n in plan:
+        if n:
+            store_file(n)  # build caches before any timing
+    results = {name: [] for name, _ in plan}
+    bare_runs = []
+    rss = {}
+    t_start = time.time()
+    bare = Case("bare", None, 0).start()
+    try:
+        for rep in range(opts.repeats):
+            for name, n in plan:
+                bare_runs.append(bare.measure(opts.duration,
+                                              opts.connections))
+                c = Case(name, None, n).start()
+                try:
+                    results[name].append(c.measure(opts.duration,
+                                                   opts.connections))
+                finally:
+                    c.stop()
+                rss.setdefault(name, []).append((c.rss_start, c.rss_end))
+                print("  %-12s run %d: %8.0f req/s (bare %8.0f)"
+                      % (name, rep + 1, results[name][-1]["rps"],
+                         bare_runs[-1]["rps"]), flush=True)
+    finally:
+        bare.stop()
+    rss["bare"] = [(bare.rss_start, bare.rss_end)]
+
+    def med(runs, key="rps"):
+        return statistics.median(r[key] for r in runs)
+
+    def med_lat(runs, key):
+        def to_ms(v):
+            m = re.match(r"([\d.]+)(us|ms|s)", v or "0us")
+            f = {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+            return float(m.group(1)) * f
+        return statistics.median(to_ms(r[key]) for r in runs)
+
+    bare_rps = med(bare_runs)
+    rows = [{"case": "bare", "rps": bare_rps, "ratio": 1.0,
+             "p50_ms": med_lat(bare_runs, "p50"),
+             "p99_ms": med_lat(bare_runs, "p99"),
+             "rss_start_kib": rss["bare"][0][0],
+             "rss_end_kib": rss["bare"][0][1], "non2xx": 0}]
+    for name, _ in plan:
+        runs = results[name]
+        rows.append({"case": name, "rps": med(runs),
+                     "ratio": med(runs) / bare_rps,
+                     "p50_ms": med_lat(runs, "p50"),
+                     "p99_ms": med_lat(runs, "p99"),
+                     "rss_start_kib": rss[name][-1][0],
+                     "rss_end_kib": rss[name][-1][1],
+                     "non2xx": sum(r["non2xx"] for r in runs)})
+    by = {r["case"]: r for r in rows}
+    for name, (ref, minimum) in TARGETS.items():
+        got = by[name]["rps"] / by[ref]["rps"]
+        by[name]["target"] = "%s >= %.2f x %s: %.3f %s" % (
+            name, minimum, ref, got, "met" if got >= minimum else "MISSED")
+
+    print()
+    print("%-12s %10s %7s %9s %9s %11s %11s %7s" % (
+        "case", "req/s", "x bare", "p50 ms", "p99 ms", "RSS start",
+        "RSS end", "non-2xx"))
+    for r in rows:
+        print("%-12s %10.0f %7.3f %9.3f %9.3f %8d KiB %8d KiB %7d" % (
+            r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
+            r["rss_start_kib"], r["rss_end_kib"], r["non2xx"]))
+    print()
+    for r in rows:
+        if "target" in r:
+            print("target " + r["target"])
+    report = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": "%s, %d CPUs, %s" % (platform.platform(), os.cpu_count(),
+                                         platform.processor() or "?"),
+        "settings": vars(opts), "seconds": round(time.time() - t_start),
+        "rows": rows,
+    }
+    os.makedirs(RESULTS, exist_ok=True)
+    out = os.path.join(RESULTS, time.strftime("bench-%Y%m%d-%H%M%S.json"))
+    with open(out, "w") as f:
+        json.dump(report, f, indent=2)
+    print("\nwritten to %s (%d s)" % (out, report["seconds"]))
+
+
+if __name__ == "__main__":
+    main()
