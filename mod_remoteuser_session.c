@@ -29,6 +29,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "rus_cache.h"
 #include "rus_header.h"
 #include "rus_net.h"
 #include "rus_redirect.h"
@@ -104,12 +105,20 @@ typedef struct rus_dir_conf {
 typedef struct rus_server_conf {
     const char *store_spec; /* RemoteUserStore, as written */
     int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
+    int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
     rus_store_t *store;     /* built in check_config */
 } rus_server_conf;
 
 /* This child's connections to the store, made in child_init. NULL when no
  * store is configured or it could not be set up: requests then fail. */
 static rus_store_pool_t *child_store_pool;
+
+/* This child's cache of store answers; NULL when RemoteUserCacheTTL is 0. */
+static rus_cache_t *child_cache;
+
+/* Seconds store answers are reused within a child (RemoteUserCacheTTL). */
+#define CACHE_TTL_DEFAULT 2
+#define CACHE_SLOTS       4096
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -178,6 +187,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 
     (void)s;
     conf->busy_timeout_ms = UNSET;
+    conf->cache_ttl = UNSET;
     return conf;
 }
 
@@ -191,6 +201,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                 ? add->busy_timeout_ms
                                 : base->busy_timeout_ms;
     conf->store = add->store ? add->store : base->store;
+    conf->cache_ttl =
+        add->cache_ttl != UNSET ? add->cache_ttl : base->cache_ttl;
     return conf;
 }
 
@@ -415,6 +427,28 @@ static const char *set_local_url(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* RemoteUserCacheTTL SECONDS */
+static const char *set_cache_ttl(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    rus_server_conf *conf = server_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v;
+    char *end;
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || v < 0 || v > 60) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of seconds from 0 to 60",
+                            cmd->directive->directive, arg);
+    }
+    conf->cache_ttl = (int)v;
+    return NULL;
+}
+
 static const command_rec rus_cmds[] = {
     AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
                   "The user store, e.g. sqlite:/var/lib/apache2/"
@@ -424,6 +458,10 @@ static const command_rec rus_cmds[] = {
                   RSRC_CONF,
                   "Milliseconds to wait for a store lock held elsewhere "
                   "before answering 503 (default 5000)"),
+    AP_INIT_TAKE1("RemoteUserCacheTTL", set_cache_ttl, NULL, RSRC_CONF,
+                  "Seconds a child reuses store answers about a user or a "
+                  "session (default 2, 0: off); also the longest a change "
+                  "made elsewhere takes to apply"),
     AP_INIT_FLAG("RemoteUserEngine", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(rus_dir_conf, engine),
                  RSRC_CONF | OR_AUTHCFG,
@@ -665,6 +703,8 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
     if (conf->store == NULL) {
         return;
     }
+    child_cache = rus_cache_create(pchild, CACHE_SLOTS,
+                                   FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT));
     rv = rus_store_pool_create(&child_store_pool, conf->store, pchild);
     if (rv != APR_SUCCESS) {
         child_store_pool = NULL;
@@ -743,14 +783,20 @@ static const char *log_name(request_rec *r, const char *name)
     return name;
 }
 
+static apr_int64_t now_sec(request_rec *r)
+{
+    return (apr_int64_t)apr_time_sec(r->request_time);
+}
+
 /* Ask the store about a cleaned name. Returns OK with *res filled in, or
  * the HTTP status to answer with (the cause is logged here). */
 static int store_resolve(request_rec *r, const rus_dir_conf *conf,
                          const char *clean, rus_resolution_t *res)
 {
+    apr_int64_t now = now_sec(r);
     rus_user_policy_t policy;
     rus_conn_t *conn = NULL;
-    const char *msg = NULL;
+    const char *msg = NULL, *key;
     apr_status_t rv;
 
     if (child_store_pool == NULL) {
@@ -759,6 +805,19 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
                                       "store is available (is "
                                       "RemoteUserStore set?)");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* A user seen moments ago, whose last_login needs no write yet, is
+     * answered from the cache: the request never touches the store. */
+    memset(res, 0, sizeof(*res));
+    key = apr_pstrcat(r->pool, "u:", clean, NULL);
+    if (rus_cache_get(child_cache, key, now, &res->user, NULL, r->pool)
+        && res->user.last_login > 0
+        && now - res->user.last_login < RUS_LOGIN_TOUCH_INTERVAL) {
+        res->verdict = (res->user.is_active || FLAG(conf->allow_inactive, 0))
+                           ? RUS_VERDICT_ACCEPT
+                           : RUS_VERDICT_INACTIVE;
+        res->touch_rv = APR_SUCCESS;
+        return OK;
     }
     rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
@@ -769,8 +828,7 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     }
     policy.create_unknown = FLAG(conf->create_unknown, 1);
     policy.allow_inactive = FLAG(conf->allow_inactive, 0);
-    rv = rus_user_resolve(res, conn, clean, &policy,
-                          (apr_int64_t)apr_time_sec(r->request_time), r->pool);
+    rv = rus_user_resolve(res, conn, clean, &policy, now, r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RUSLOGNO(00010) "user store failed resolving user "
@@ -786,6 +844,9 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
                       RUSLOGNO(00013) "could not record the login of user "
                                       "'%s': %s",
                       log_name(r, clean), rus_store_error(conn));
+    }
+    if (res->verdict != RUS_VERDICT_UNKNOWN) {
+        rus_cache_put(child_cache, key, now, &res->user, NULL);
     }
     rus_store_release(child_store_pool, conn);
     return OK;
@@ -1009,11 +1070,6 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
 /* Per child: when expired sessions were last purged (UNIX seconds). */
 static apr_uint32_t last_purge;
 
-static apr_int64_t now_sec(request_rec *r)
-{
-    return (apr_int64_t)apr_time_sec(r->request_time);
-}
-
 /* The virtual host a session is bound to. */
 static const char *vhost_key(request_rec *r)
 {
@@ -1090,12 +1146,14 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         const char *hash = NULL;
         rus_session_t sess;
         rus_user_t user;
+        int cached;
 
         if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
             cookie_ignored(r, "malformed");
             continue;
         }
-        if (conn == NULL) {
+        cached = rus_cache_get(child_cache, hash, now, &user, &sess, r->pool);
+        if (!cached && conn == NULL) {
             rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
             if (rv != APR_SUCCESS) {
                 conn = NULL;
@@ -1104,24 +1162,19 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                 break;
             }
         }
-        rv = rus_session_find(conn, hash, &sess, &user, r->pool);
-        if (APR_STATUS_IS_ENOENT(rv)) {
-            cookie_ignored(r, "unknown or revoked");
-            continue;
-        }
-        if (rv != APR_SUCCESS) {
-            status = session_store_failed(r, rv, "looking up a session",
-                                          rus_store_error(conn));
-            break;
+        if (!cached) {
+            rv = rus_session_find(conn, hash, &sess, &user, r->pool);
+            if (APR_STATUS_IS_ENOENT(rv)) {
+                cookie_ignored(r, "unknown or revoked");
+                continue;
+            }
+            if (rv != APR_SUCCESS) {
+                status = session_store_failed(r, rv, "looking up a session",
+                                              rus_store_error(conn));
+                break;
+            }
         }
         state = rus_session_check(&sess, vhost, idle, now);
-        if (state != RUS_SESSION_VALID) {
-            cookie_ignored(r, rus_session_state_str(state));
-            if (state != RUS_SESSION_OTHER_VHOST) {
-                rus_session_revoke(conn, hash); /* dead: tidy up now */
-            }
-            continue;
-        }
         if (rus_text_check(user.username, strlen(user.username))
             != RUS_NAME_OK) {
             /* Only a hand-edited store gets here; nothing from it goes
@@ -1129,8 +1182,33 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             cookie_ignored(r, "the user name in the store is not clean");
             continue;
         }
+        /* From here on every outcome may write: make sure of a connection
+         * (a cache hit has none yet) unless the session is simply fine. */
+        if ((state != RUS_SESSION_VALID && state != RUS_SESSION_OTHER_VHOST)
+            || (!user.is_active && !FLAG(conf->allow_inactive, 0))
+            || (state == RUS_SESSION_VALID
+                && rus_session_touch_due(&sess, idle, now))) {
+            if (conn == NULL) {
+                rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+                if (rv != APR_SUCCESS) {
+                    conn = NULL;
+                    status = session_store_failed(r, rv, "looking up a session",
+                                                  msg);
+                    break;
+                }
+            }
+        }
+        if (state != RUS_SESSION_VALID) {
+            cookie_ignored(r, rus_session_state_str(state));
+            if (state != RUS_SESSION_OTHER_VHOST) {
+                rus_cache_drop(child_cache, hash);
+                rus_session_revoke(conn, hash); /* dead: tidy up now */
+            }
+            continue;
+        }
         if (!user.is_active && !FLAG(conf->allow_inactive, 0)) {
             /* Disabled: every session of the user ends now. */
+            rus_cache_drop(child_cache, hash);
             rv = rus_session_revoke_user(conn, user.id);
             status = rv == APR_SUCCESS
                          ? refuse_inactive(r, user.username)
@@ -1140,12 +1218,19 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         }
         if (rus_session_touch_due(&sess, idle, now)) {
             rv = rus_session_touch(conn, hash, now);
-            if (rv != APR_SUCCESS) {
+            if (rv == APR_SUCCESS) {
+                sess.last_seen = now;
+                cached = 0; /* store the fresher copy */
+            }
+            else {
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                               RUSLOGNO(00028) "could not record session "
                                               "use: %s",
                               rus_store_error(conn));
             }
+        }
+        if (!cached) {
+            rus_cache_put(child_cache, hash, now, &user, &sess);
         }
         st->cookie_hash = apr_pstrdup(chain_root(r)->pool, hash);
         st->cookie_user = user.id;
@@ -1198,6 +1283,7 @@ static int mint_session(request_rec *r, const rus_dir_conf *conf)
         return session_store_failed(r, rv, "creating a session", msg);
     }
     if (st->cookie_hash != NULL) {
+        rus_cache_drop(child_cache, st->cookie_hash);
         rv = rus_session_revoke(conn, st->cookie_hash);
     }
     if (rv == APR_SUCCESS) {
@@ -1520,6 +1606,7 @@ static int logout_handler(request_rec *r)
                 return session_store_failed(r, rv, "revoking a session", msg);
             }
         }
+        rus_cache_drop(child_cache, hash);
         rv = rus_session_revoke(conn, hash);
         if (rv != APR_SUCCESS) {
             int status = session_store_failed(r, rv, "revoking a session",

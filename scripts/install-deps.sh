@@ -11,6 +11,8 @@ PACKAGES="
     curl procps
     python3 python3-pytest
     clang-format
+    krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi
+    wrk
 "
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

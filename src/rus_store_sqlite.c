@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -258,34 +259,49 @@ leave:
 static apr_status_t sqlite_check(const rus_store_t *store, apr_pool_t *ptemp,
                                  const char **pmsg)
 {
-    sqlite3 *db = NULL;
-    int exists = 0, version = 0, rc;
+    static const char magic[16] = "SQLite format 3";
+    unsigned char header[100];
+    int exists = 0, version;
     apr_status_t rv;
+    size_t got;
+    FILE *f;
 
     rv = check_paths(store->location, &exists, ptemp, pmsg);
     if (rv != APR_SUCCESS || !exists) {
-        goto leave;
+        return rv;
     }
-    rc = sqlite3_open_v2(store->location, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, store->opts.busy_timeout_ms);
-        rc = read_version(db, &version);
+    /* Read the file header rather than open the database: opening a WAL
+     * database creates PATH-wal and PATH-shm, owned by whoever runs the
+     * check (root, under configtest), which the children could then not
+     * use. */
+    f = fopen(store->location, "rb");
+    if (f == NULL) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *pmsg = apr_psprintf(ptemp, "%s: %pm", store->location, &rv);
+        return rv;
     }
-    if (rc != SQLITE_OK) {
-        *pmsg = db_message(ptemp, db, rc, store->location);
-        rv = status_from_rc(rc);
-        goto leave;
+    got = fread(header, 1, sizeof(header), f);
+    fclose(f);
+    if (got == 0) {
+        return APR_SUCCESS; /* empty file: prepare makes it a store */
     }
-    if (version > SCHEMA_VERSION) {
+    if (got < sizeof(header) || memcmp(header, magic, sizeof(magic)) != 0) {
+        *pmsg =
+            apr_psprintf(ptemp, "%s: file is not a database", store->location);
+        return RUS_STORE_ECORRUPT;
+    }
+    /* user_version: big-endian 32-bit signed at offset 60 */
+    version = (int)(((apr_uint32_t)header[60] << 24)
+                    | ((apr_uint32_t)header[61] << 16)
+                    | ((apr_uint32_t)header[62] << 8) | header[63]);
+    if (version < 0 || version > SCHEMA_VERSION) {
         *pmsg = apr_psprintf(ptemp,
                              "%s has schema version %d; this build knows "
-                             "versions up to %d",
+                             "versions 0 to %d",
                              store->location, version, SCHEMA_VERSION);
-        rv = RUS_STORE_ESCHEMA;
+        return RUS_STORE_ESCHEMA;
     }
-leave:
-    sqlite3_close(db);
-    return rv;
+    return APR_SUCCESS;
 }
 
 /* ==================================================================== */
@@ -308,10 +324,10 @@ static int migrate(sqlite3 *db, apr_pool_t *p, const char *path,
         *pmsg = db_message(p, db, rc, path);
         goto leave;
     }
-    if (version > SCHEMA_VERSION) {
+    if (version < 0 || version > SCHEMA_VERSION) {
         *pmsg = apr_psprintf(p,
                              "%s has schema version %d; this build knows "
-                             "versions up to %d",
+                             "versions 0 to %d",
                              path, version, SCHEMA_VERSION);
         rc = SQLITE_MISMATCH;
         goto leave;

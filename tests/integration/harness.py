@@ -92,7 +92,7 @@ class Httpd:
     common part; `store` the RemoteUserStore argument (None: no store)."""
 
     def __init__(self, body="", store="sqlite:store/users.db", mpm="event",
-                 users=(), extra_modules=(), busy_timeout=None):
+                 users=(), extra_modules=(), busy_timeout=None, cache_ttl=0):
         self.root = tempfile.mkdtemp(prefix="rus-it-")
         os.chmod(self.root, 0o755)
         self.port = free_port()
@@ -115,6 +115,9 @@ class Httpd:
             os.chown(self.store_dir, pw.pw_uid, pw.pw_gid)
             os.chown(os.path.join(self.root, "run"), pw.pw_uid, pw.pw_gid)
         self.conf = os.path.join(self.root, "httpd.conf")
+        # Tests see every change at once unless they test the cache:
+        # RemoteUserCacheTTL 0 (None: the module's default).
+        self.cache_ttl = cache_ttl
         self.write_conf(body, store, extra_modules, busy_timeout)
         self.log_mark = 0
 
@@ -162,6 +165,8 @@ class Httpd:
             lines.append("RemoteUserStore %s" % store)
         if busy_timeout is not None:
             lines.append("RemoteUserStoreBusyTimeout %d" % busy_timeout)
+        if store and self.cache_ttl is not None:
+            lines.append("RemoteUserCacheTTL %d" % self.cache_ttl)
         lines.append("ScriptAliasMatch \"^/([a-z0-9_/-]+)/env$\" "
                      "\"%s/cgi-bin/env.cgi\"" % self.root)
         lines.append(body.replace("@HTPASSWD@", self.htpasswd)

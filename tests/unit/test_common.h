@@ -20,6 +20,7 @@ TCase *rus_net_test_case(void);
 TCase *rus_header_test_case(void);
 TCase *rus_session_test_case(void);
 TCase *rus_admin_test_case(void);
+TCase *rus_cache_test_case(void);
 
 /* A fresh temporary directory (mkdtemp under /tmp), path from @p. */
 const char *rus_test_tmpdir(apr_pool_t *p);

@@ -205,6 +205,35 @@ START_TEST(test_prepare_migrates_version_1)
 }
 END_TEST
 
+/* user_version is signed: a negative one (a hand-edited file) is refused,
+ * never used as an index into the migrations (found by a reviewer's test:
+ * it once ran whatever lay before the array as SQL). */
+START_TEST(test_negative_schema_refused)
+{
+    const char *msg = NULL, *warn = NULL;
+    rus_store_t *store = prepared(db, -1);
+
+    rus_test_sql(db, "PRAGMA user_version = -1");
+    ck_assert_int_eq(check_path(db, &msg), RUS_STORE_ESCHEMA);
+    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
+                     RUS_STORE_ESCHEMA);
+    ck_assert_ptr_nonnull(strstr(msg, "-1"));
+}
+END_TEST
+
+/* configtest runs as root: it must not leave PATH-wal / PATH-shm behind,
+ * or the children (www-data) could not open them. */
+START_TEST(test_check_creates_nothing)
+{
+    const char *msg = NULL;
+
+    prepared(db, -1);
+    ck_assert_int_eq(check_path(db, &msg), APR_SUCCESS);
+    ck_assert_int_ne(access(apr_pstrcat(pool, db, "-wal", NULL), F_OK), 0);
+    ck_assert_int_ne(access(apr_pstrcat(pool, db, "-shm", NULL), F_OK), 0);
+}
+END_TEST
+
 START_TEST(test_prepare_refuses_newer_schema)
 {
     const char *msg = NULL, *warn = NULL;
@@ -646,6 +675,8 @@ TCase *rus_store_test_case(void)
     tcase_add_test(tc, test_prepare_creates_schema);
     tcase_add_test(tc, test_prepare_migrates_version_1);
     tcase_add_test(tc, test_prepare_refuses_newer_schema);
+    tcase_add_test(tc, test_negative_schema_refused);
+    tcase_add_test(tc, test_check_creates_nothing);
     tcase_add_test(tc, test_sessions);
     tcase_add_test(tc, test_connect_never_creates);
     tcase_add_test(tc, test_user_find_create_touch);

@@ -1,0 +1,52 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_cache.h
+ * @brief A small per-process cache of store answers (a user row, or a
+ *        session with its user row), valid for a few seconds.
+ *
+ * It keeps the hot path off the database: a cookie or a known user seen
+ * again within the TTL is answered from memory. The price is a bound on
+ * how late changes made elsewhere are seen (a logout in another process,
+ * a user disabled by remoteuser-admin): at most the TTL. Changes made by
+ * the same process drop their entries at once. Thread-safe.
+ */
+#ifndef RUS_CACHE_H
+#define RUS_CACHE_H
+
+#include <apr_pools.h>
+
+#include "rus_store.h"
+
+typedef struct rus_cache_t rus_cache_t;
+
+/**
+ * Create a cache of @a slots entries (direct-mapped) whose entries live
+ * @a ttl seconds. Its memory and lock belong to @a p.
+ * @return NULL when @a ttl is 0 (no cache) or on failure
+ */
+rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl);
+
+/**
+ * Look @a key up. On a hit younger than the TTL, copy the user (strings
+ * into @a p) and, when the entry holds one and @a session is not NULL, the
+ * session.
+ * @return 1 on a hit, 0 otherwise (NULL cache included)
+ */
+int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
+                  rus_user_t *user, rus_session_t *session, apr_pool_t *p);
+
+/** Remember @a user (and @a session, may be NULL) under @a key. Entries
+ *  too large for a slot are simply not cached. */
+void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
+                   const rus_user_t *user, const rus_session_t *session);
+
+/** Forget @a key now (logout, revocation, a write by this process). */
+void rus_cache_drop(rus_cache_t *cache, const char *key);
+
+#endif /* RUS_CACHE_H */
