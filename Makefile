@@ -45,7 +45,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids check-symbols format bench demo install clean
+        check-headers check-logids check-symbols format bench package test-package demo install clean
 
 ADMIN = remoteuser-admin
 ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
@@ -129,7 +129,11 @@ unit-asan: $(BUILD)/unit-asan
 
 integration: $(MODULE).so $(ADMIN)
 	RUS_MODULE=$(CURDIR)/$(MODULE).so RUS_ADMIN=$(CURDIR)/$(ADMIN) \
-	    $(PYTHON) -m pytest -q tests/integration
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+	    tests/kerberos
+
+test-package:
+	RUS_TEST_PACKAGE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
 
 test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
@@ -141,11 +145,33 @@ bench: $(MODULE).so
 demo: $(MODULE).so
 	@sh scripts/demo.sh
 
-SBINDIR ?= $(shell $(APXS) -q SBINDIR)
+# make install [DESTDIR=...] [APXS=...] [PREFIX=/usr]: the module into
+# httpd's module directory (via apxs), remoteuser-admin into sbin, its man
+# page, and the a2enmod files into mods-available.
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
+SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
 
 install: $(MODULE).so $(ADMIN)
-	$(APXS) -i -n remoteuser_session $(MODULE).la
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n remoteuser_session \
+	    $(MODULE).la
 	install -D -m 0755 $(ADMIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
+	install -D -m 0644 docs/remoteuser-admin.8 \
+	    $(DESTDIR)$(MANDIR)/man8/remoteuser-admin.8
+	install -D -m 0644 conf/remoteuser_session.load \
+	    $(DESTDIR)$(SYSCONFDIR)/mods-available/remoteuser_session.load
+	install -D -m 0644 conf/remoteuser_session.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/mods-available/remoteuser_session.conf
+
+# Build the Debian package into build/package/ (needs dpkg-dev, debhelper).
+package:
+	rm -rf $(BUILD)/package && mkdir -p $(BUILD)/package/src
+	git archive HEAD | tar -x -C $(BUILD)/package/src
+	cd $(BUILD)/package/src && dpkg-buildpackage -us -uc -b
+	ls $(BUILD)/package/*.deb
 
 clean:
 	rm -rf $(BUILD) .libs src/.libs *.la *.lo *.slo *.o src/*.la src/*.lo \

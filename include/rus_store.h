@@ -293,8 +293,11 @@ apr_status_t rus_store_pool_create(rus_store_pool_t **ppool,
 
 /**
  * Take a connection for the calling thread's exclusive use. A pooled
- * connection is first checked against the live store: one whose file was
- * replaced is reopened; one whose store became unreachable fails the call.
+ * connection is first checked against the live store: one whose store
+ * became unreachable fails the call (and serves again once the fault is
+ * gone); if the store was replaced underneath, the pool fails closed with
+ * RUS_STORE_ESTALE from then on, since neither the old file nor the new
+ * one (with the old one's WAL beside it) can be trusted.
  * @param pmsg  receives the reason on failure, allocated from @a ptemp
  * @return APR_SUCCESS or an error (see rus_store_error_is_transient())
  */

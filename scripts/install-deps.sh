@@ -13,6 +13,7 @@ PACKAGES="
     clang-format
     krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi
     wrk
+    build-essential debhelper dpkg-dev lintian man-db
 "
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

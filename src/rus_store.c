@@ -344,6 +344,7 @@ struct rus_store_pool_t {
     const rus_store_t *store;
     apr_thread_mutex_t *lock; /* guards idle */
     rus_conn_t *idle;         /* connections nobody holds */
+    volatile int replaced;    /* the store was replaced underneath */
 };
 
 /* Close every idle connection when the owning pool goes away (child exit,
@@ -400,6 +401,12 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
     rus_conn_t *conn;
     apr_status_t rv;
 
+    if (pool->replaced) {
+        *pmsg = "the store was replaced while this process had it open; "
+                "restart httpd (and do not replace the store file of a "
+                "running httpd: restore with sqlite3 .restore instead)";
+        return RUS_STORE_ESTALE;
+    }
     conn = pool_pop(pool);
     if (conn != NULL) {
         rv = conn->backend->validate(conn);
@@ -415,8 +422,13 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
             rus_store_release(pool, conn);
             return rv;
         }
-        /* The file was replaced: this connection talks to the old one. */
+        /* The file was replaced underneath. Neither this connection (the
+         * old file) nor a new one (the new file with the old file's WAL
+         * still beside it, which SQLite would replay onto it) can be
+         * trusted: fail closed until the process is replaced. */
+        pool->replaced = 1;
         rus_store_disconnect(conn);
+        return rus_store_acquire(pconn, pool, ptemp, pmsg);
     }
     return rus_store_connect(pconn, pool->store, ptemp, pmsg);
 }

@@ -584,6 +584,11 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
         return rv;
     }
     if (st.st_dev != c->dev || st.st_ino != c->ino) {
+        /* Closing normally would checkpoint this connection's WAL and
+         * delete PATH-wal, which by now sits beside another file. */
+        sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        c->base.broken = 1;
+        rus_conn_set_error(conn, "%s was replaced while open", c->path);
         return RUS_STORE_ESTALE;
     }
     if (access(c->path, R_OK | W_OK) != 0) {

@@ -64,6 +64,11 @@ fi
 run_stage unit "$MAKE" -s unit
 run_stage integration "$MAKE" -s integration
 run_stage unit-asan "$MAKE" -s unit-asan
+# The Debian package test installs and purges a package: CI only
+# (.ci/run sets RUS_TEST_PACKAGE=1), as root.
+if [ "${RUS_TEST_PACKAGE:-0}" = 1 ]; then
+    run_stage package "$MAKE" -s test-package
+fi
 
 echo
 echo "==== totals"

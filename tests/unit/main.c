@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -19,9 +20,12 @@
 
 #include "test_common.h"
 
+/* The run's own directory; every test directory is made inside it. */
+static char run_dir[] = "/tmp/rus-unit-XXXXXX";
+
 const char *rus_test_tmpdir(apr_pool_t *p)
 {
-    char *dir = apr_pstrdup(p, "/tmp/rus-unit-XXXXXX");
+    char *dir = apr_pstrcat(p, run_dir, "/t-XXXXXX", NULL);
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     return dir;
@@ -65,16 +69,57 @@ long long rus_test_sql_int(const char *db, const char *sql)
     return v;
 }
 
+const char *rus_test_sql_str(apr_pool_t *p, const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    const unsigned char *text;
+    const char *v;
+
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    text = sqlite3_column_text(st, 0);
+    v = apr_pstrdup(p, text ? (const char *)text : "");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+const char *rus_test_printable(apr_pool_t *p, const char *s)
+{
+    char *out, *w;
+
+    if (s == NULL) {
+        return "(null)";
+    }
+    out = apr_pstrdup(p, s);
+    for (w = out; *w != '\0'; w++) {
+        if (*w < 0x20 || *w > 0x7e) {
+            *w = '?';
+        }
+    }
+    return out;
+}
+
 int main(void)
 {
     Suite *suite;
     SRunner *runner;
+    char cmd[64];
     int failed;
 
     apr_initialize();
+    /* 0711: tests that drop root privileges still reach their directory */
+    if (mkdtemp(run_dir) == NULL || chmod(run_dir, 0711) != 0) {
+        perror(run_dir);
+        return EXIT_FAILURE;
+    }
     suite = suite_create("rus");
     suite_add_tcase(suite, rus_username_test_case());
     suite_add_tcase(suite, rus_store_test_case());
+    suite_add_tcase(suite, rus_store_sqlite_test_case());
     suite_add_tcase(suite, rus_user_test_case());
     suite_add_tcase(suite, rus_net_test_case());
     suite_add_tcase(suite, rus_header_test_case());
@@ -86,6 +131,11 @@ int main(void)
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);
+    /* also what failed tests left behind */
+    apr_snprintf(cmd, sizeof(cmd), "rm -rf '%s'", run_dir);
+    if (system(cmd) != 0) {
+        failed++;
+    }
     apr_terminate();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -15,6 +15,7 @@
 
 TCase *rus_username_test_case(void);
 TCase *rus_store_test_case(void);
+TCase *rus_store_sqlite_test_case(void);
 TCase *rus_user_test_case(void);
 TCase *rus_net_test_case(void);
 TCase *rus_header_test_case(void);
@@ -22,7 +23,9 @@ TCase *rus_session_test_case(void);
 TCase *rus_admin_test_case(void);
 TCase *rus_cache_test_case(void);
 
-/* A fresh temporary directory (mkdtemp under /tmp), path from @p. */
+/* A fresh temporary directory, path from @p: mkdtemp inside the run's own
+ * mkdtemp directory under /tmp, which main() removes at the end (a failed
+ * test skips its teardown). */
 const char *rus_test_tmpdir(apr_pool_t *p);
 
 /* Remove a directory made by rus_test_tmpdir() and everything in it. */
@@ -34,5 +37,11 @@ void rus_test_sql(const char *db, const char *sql);
 
 /* The integer result of a one-value query. */
 long long rus_test_sql_int(const char *db, const char *sql);
+
+/* The text result of a one-value query, allocated from @p ("" for NULL). */
+const char *rus_test_sql_str(apr_pool_t *p, const char *db, const char *sql);
+
+/* @s with every byte outside printable ASCII shown as '?', for messages. */
+const char *rus_test_printable(apr_pool_t *p, const char *s);
 
 #endif /* RUS_TEST_COMMON_H */

@@ -466,22 +466,24 @@ START_TEST(test_pool_fails_closed_and_recovers)
 }
 END_TEST
 
-START_TEST(test_pool_reopens_replaced_file)
+START_TEST(test_pool_after_restore_with_everything_closed)
 {
     rus_store_t *store = prepared(db, -1);
     const char *other = apr_pstrcat(pool, dir, "/other.db", NULL);
     rus_store_pool_t *cp = NULL;
     rus_conn_t *conn = NULL;
+    apr_pool_t *cpool = NULL;
     const char *msg = NULL;
     rus_user_t u;
 
-    ck_assert_int_eq(rus_store_pool_create(&cp, store, pool), APR_SUCCESS);
+    apr_pool_create(&cpool, pool);
+    ck_assert_int_eq(rus_store_pool_create(&cp, store, cpool), APR_SUCCESS);
     ck_assert_int_eq(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
     ck_assert_int_eq(rus_user_find(conn, "bob", &u, pool), APR_ENOENT);
     rus_store_release(cp, conn);
     /* Close every connection first, as a restore with httpd stopped would:
      * the WAL of the old file must not be left for the new one. */
-    apr_pool_cleanup_run(pool, cp, apr_pool_cleanup_null);
+    apr_pool_destroy(cpool);
     prepared(other, -1);
     rus_test_sql(other, "INSERT INTO users (id, username, date_joined) "
                         "VALUES (42, 'bob', 1)");
@@ -683,7 +685,7 @@ TCase *rus_store_test_case(void)
     tcase_add_test(tc, test_sql_metacharacters_are_data);
     tcase_add_test(tc, test_pool_reuses_connections);
     tcase_add_test(tc, test_pool_fails_closed_and_recovers);
-    tcase_add_test(tc, test_pool_reopens_replaced_file);
+    tcase_add_test(tc, test_pool_after_restore_with_everything_closed);
     tcase_add_test(tc, test_concurrent_creates_across_processes);
     tcase_add_test(tc, test_concurrent_creates_across_threads);
     tcase_add_test(tc, test_busy_timeout);

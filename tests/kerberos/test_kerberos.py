@@ -13,11 +13,27 @@ import tempfile
 import time
 import urllib.parse
 
+import sys
+
 import pytest
 
-from harness import MODDIR, Httpd, free_port
-from test_400_session import COOKIE, remoteuser_location
-from test_100_identity import location
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+
+from harness import Httpd, free_port  # noqa: E402
+
+COOKIE = "remoteuser_session"
+
+
+def location(path, *directives, auth=True):
+    assert not auth  # this file brings its own AuthType
+    return "\n".join(["<Location %s>" % path]
+                     + ["  " + d for d in directives] + ["</Location>"])
+
+
+def remoteuser_location(path, *directives):
+    return location(path, "AuthType RemoteUser", "AuthName Intranet",
+                    "Require valid-user", *directives, auth=False)
 
 REALM = "EXAMPLE.TEST"
 PASSWORDS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3"}

@@ -1,0 +1,157 @@
+"""The Debian package, as an administrator meets it: build the .deb,
+install it with apt-get, a2enmod, configtest, one Basic login into the
+default store through the packaged module in the system layout,
+remoteuser-admin finding the store through /etc/apache2/apache2.conf, then
+purge, leaving only the state directory.
+
+This changes the machine (it installs a package), so it runs only when
+RUS_TEST_PACKAGE=1 (as .ci/run sets it), as root."""
+
+import base64
+import glob
+import pwd
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PKG = "libapache2-mod-remoteuser-session"
+STATE = "/var/lib/apache2/remoteuser_session"
+STORE = STATE + "/users.db"
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("RUS_TEST_PACKAGE") != "1" or os.geteuid() != 0,
+    reason="installs a package: RUS_TEST_PACKAGE=1 and root only")
+
+
+def sh(*cmd, check=True, **kw):
+    r = subprocess.run(list(cmd), capture_output=True, text=True,
+                       timeout=600, **kw)
+    if check:
+        assert r.returncode == 0, (cmd, r.stdout[-3000:], r.stderr[-3000:])
+    return r
+
+
+@pytest.fixture(scope="module")
+def deb():
+    sh("make", "-C", TOP, "package")
+    debs = glob.glob(os.path.join(TOP, "build", "package", PKG + "_*.deb"))
+    assert len(debs) == 1, debs
+    return debs[0]
+
+
+def test_lintian_has_no_errors(deb):
+    if shutil.which("lintian") is None:
+        pytest.fail("lintian is not installed (scripts/install-deps.sh)")
+    r = sh("lintian", "--fail-on", "error", deb, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_install_enable_login_admin_purge(deb, tmp_path):
+    sh("apt-get", "install", "-y", "--allow-downgrades", deb)
+    try:
+        assert os.path.isdir(STATE)
+        st = os.stat(STATE)
+        assert oct(st.st_mode & 0o777) == "0o750"
+        assert pwd.getpwuid(st.st_uid).pw_name == "www-data"
+        sh("a2enmod", "remoteuser_session")
+        assert os.path.exists(
+            "/etc/apache2/mods-enabled/remoteuser_session.load")
+        r = sh("apache2ctl", "configtest")
+        assert "Syntax OK" in r.stdout + r.stderr
+
+        # the system layout: Debian's apache2.conf, our vhost on a high
+        # port (the system's own port 80 site is left alone)
+        port = 18000 + os.getpid() % 1000
+        root = str(tmp_path)
+        os.chmod(root, 0o755)
+        with open(os.path.join(root, "htpasswd"), "w") as f:
+            f.write("alice:{SHA}%s\n" % base64.b64encode(
+                hashlib.sha1(b"secret").digest()).decode())
+        os.chmod(os.path.join(root, "htpasswd"), 0o644)
+        os.makedirs(os.path.join(root, "htdocs", "app"))
+        with open(os.path.join(root, "htdocs", "app", "index.html"),
+                  "w") as f:
+            f.write("hello\n")
+        os.chmod(os.path.join(root, "htdocs"), 0o755)
+        conf = os.path.join(root, "site.conf")
+        # Debian's layout (mods-enabled, as a2enmod left it) on a high port,
+        # without apache2.conf's port 80 sites
+        with open(conf, "w") as f:
+            f.write("""ServerRoot /etc/apache2
+ServerName 127.0.0.1
+PidFile %(root)s/httpd.pid
+DefaultRuntimeDir %(root)s
+ErrorLog %(root)s/error.log
+User www-data
+Group www-data
+IncludeOptional mods-enabled/*.load
+IncludeOptional mods-enabled/*.conf
+Listen 127.0.0.1:%(port)d
+<VirtualHost 127.0.0.1:%(port)d>
+    DocumentRoot %(root)s/htdocs
+    <Directory %(root)s/htdocs>
+        Require all granted
+    </Directory>
+    <Location /app>
+        AuthType Basic
+        AuthName packaged
+        AuthUserFile %(root)s/htpasswd
+        Require valid-user
+        RemoteUserEngine On
+    </Location>
+</VirtualHost>
+""" % {"port": port, "root": root})
+        env = dict(os.environ)
+        env.update(APACHE_RUN_USER="www-data", APACHE_RUN_GROUP="www-data",
+                   APACHE_PID_FILE=root + "/httpd.pid",
+                   APACHE_RUN_DIR=root, APACHE_LOCK_DIR=root,
+                   APACHE_LOG_DIR=root)
+        proc = subprocess.Popen(
+            ["/usr/sbin/apache2", "-DFOREGROUND", "-f", conf],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        try:
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/app/" % port,
+                headers={"Authorization": "Basic " + base64.b64encode(
+                    b"alice:secret").decode()})
+            body = None
+            for _ in range(100):
+                try:
+                    body = urllib.request.urlopen(req, timeout=5).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        pytest.fail(proc.stderr.read().decode())
+                    time.sleep(0.1)
+            assert body == b"hello\n"
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        assert os.path.exists(STORE)
+        out = sh("remoteuser-admin", "--config",
+                 "/etc/apache2/apache2.conf", "user", "list").stdout
+        assert "alice" in out
+        assert sh("remoteuser-admin", "--version").stdout.startswith(
+            "remoteuser-admin")
+        assert "remoteuser-admin" in sh("man", "-w", "remoteuser-admin",
+                                        check=False).stdout
+        with open(os.path.join(root, "error.log")) as f:
+            assert "RUS00001: mod_remoteuser_session/" in f.read()
+    finally:
+        sh("apt-get", "purge", "-y", PKG)
+    # nothing left but the data
+    assert not os.path.exists(
+        "/usr/lib/apache2/modules/mod_remoteuser_session.so")
+    assert not os.path.exists("/usr/sbin/remoteuser-admin")
+    assert not glob.glob("/etc/apache2/mods-*/remoteuser_session.*")
+    assert os.path.exists(STORE)
+    shutil.rmtree(STATE)  # leave the CI machine as it was
