@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -54,8 +55,9 @@ def test_lintian_has_no_errors(deb):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_install_enable_login_admin_purge(deb, tmp_path):
+def test_install_enable_login_admin_purge(deb):
     sh("apt-get", "install", "-y", "--allow-downgrades", deb)
+    root = None
     try:
         assert os.path.isdir(STATE)
         st = os.stat(STATE)
@@ -70,7 +72,9 @@ def test_install_enable_login_admin_purge(deb, tmp_path):
         # the system layout: Debian's apache2.conf, our vhost on a high
         # port (the system's own port 80 site is left alone)
         port = 18000 + os.getpid() % 1000
-        root = str(tmp_path)
+        # pytest's tmp_path sits under a 0700 directory www-data cannot
+        # traverse
+        root = tempfile.mkdtemp(prefix="rus-pkg-")
         os.chmod(root, 0o755)
         with open(os.path.join(root, "htpasswd"), "w") as f:
             f.write("alice:{SHA}%s\n" % base64.b64encode(
@@ -123,16 +127,19 @@ Listen 127.0.0.1:%(port)d
                 "http://127.0.0.1:%d/app/" % port,
                 headers={"Authorization": "Basic " + base64.b64encode(
                     b"alice:secret").decode()})
-            body = None
+            body, last = None, None
             for _ in range(100):
                 try:
                     body = urllib.request.urlopen(req, timeout=5).read()
                     break
-                except OSError:
+                except OSError as e:
+                    last = e
                     if proc.poll() is not None:
                         pytest.fail(proc.stderr.read().decode())
                     time.sleep(0.1)
-            assert body == b"hello\n"
+            if body != b"hello\n":
+                with open(os.path.join(root, "error.log")) as f:
+                    pytest.fail("%r\n%s" % (last, f.read()[-3000:]))
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -148,6 +155,8 @@ Listen 127.0.0.1:%(port)d
             assert "RUS00001: mod_remoteuser_session/" in f.read()
     finally:
         sh("apt-get", "purge", "-y", PKG)
+        if root:
+            shutil.rmtree(root, ignore_errors=True)
     # nothing left but the data
     assert not os.path.exists(
         "/usr/lib/apache2/modules/mod_remoteuser_session.so")
