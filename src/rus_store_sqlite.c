@@ -919,19 +919,16 @@ static apr_status_t query(sqlite_conn_t *c, sqlite3_stmt **pst,
 
 /* Run one write statement; *pchanges (if given) gets the rows changed.
  * APR_EEXIST for a uniqueness conflict. */
-static apr_status_t exec(sqlite_conn_t *c, int *pchanges, const char *what,
-                         const char *sql, const char *types, ...)
+static apr_status_t vexec(sqlite_conn_t *c, int *pchanges, const char *what,
+                          const char *sql, const char *types, va_list ap)
 {
     sqlite3_stmt *st = NULL;
     apr_status_t rv = APR_SUCCESS;
-    va_list ap;
     int rc;
 
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        va_start(ap, types);
         rc = bind_args(st, types, ap);
-        va_end(ap);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
@@ -950,6 +947,32 @@ static apr_status_t exec(sqlite_conn_t *c, int *pchanges, const char *what,
     }
     sqlite3_finalize(st);
     return rv;
+}
+
+static apr_status_t exec(sqlite_conn_t *c, int *pchanges, const char *what,
+                         const char *sql, const char *types, ...)
+{
+    apr_status_t rv;
+    va_list ap;
+
+    va_start(ap, types);
+    rv = vexec(c, pchanges, what, sql, types, ap);
+    va_end(ap);
+    return rv;
+}
+
+/* Run a write statement that must change a row: APR_ENOENT if none. */
+static apr_status_t exec_one(sqlite_conn_t *c, const char *what,
+                             const char *sql, const char *types, ...)
+{
+    apr_status_t rv;
+    int changed = 0;
+    va_list ap;
+
+    va_start(ap, types);
+    rv = vexec(c, &changed, what, sql, types, ap);
+    va_end(ap);
+    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
 }
 
 /* Step a query to its end; SQLITE_DONE is success. */
@@ -1039,27 +1062,17 @@ static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
 
 static apr_status_t sqlite_user_delete(rus_conn_t *conn, apr_int64_t user_id)
 {
-    sqlite_conn_t *c = (sqlite_conn_t *)conn;
-    apr_status_t rv;
-    int changed = 0;
-
     /* Sessions and memberships go with the row (ON DELETE CASCADE). */
-    rv = exec(c, &changed, "delete user", "DELETE FROM users WHERE id = ?1",
-              "i", user_id);
-    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+    return exec_one((sqlite_conn_t *)conn, "delete user",
+                    "DELETE FROM users WHERE id = ?1", "i", user_id);
 }
 
 static apr_status_t sqlite_user_rename(rus_conn_t *conn, apr_int64_t user_id,
                                        const char *new_name)
 {
-    sqlite_conn_t *c = (sqlite_conn_t *)conn;
-    apr_status_t rv;
-    int changed = 0;
-
-    rv = exec(c, &changed, "rename user",
-              "UPDATE users SET username = ?1 WHERE id = ?2", "ti", new_name,
-              user_id);
-    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+    return exec_one((sqlite_conn_t *)conn, "rename user",
+                    "UPDATE users SET username = ?1 WHERE id = ?2", "ti",
+                    new_name, user_id);
 }
 
 #define GROUP_COLUMNS                                    \
@@ -1129,13 +1142,8 @@ static apr_status_t sqlite_group_add(rus_conn_t *conn, const char *name)
 
 static apr_status_t sqlite_group_delete(rus_conn_t *conn, apr_int64_t group_id)
 {
-    sqlite_conn_t *c = (sqlite_conn_t *)conn;
-    apr_status_t rv;
-    int changed = 0;
-
-    rv = exec(c, &changed, "delete group", "DELETE FROM groups WHERE id = ?1",
-              "i", group_id);
-    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+    return exec_one((sqlite_conn_t *)conn, "delete group",
+                    "DELETE FROM groups WHERE id = ?1", "i", group_id);
 }
 
 static apr_status_t sqlite_group_members(rus_conn_t *conn, apr_int64_t group_id,
@@ -1180,14 +1188,10 @@ static apr_status_t sqlite_group_remove_member(rus_conn_t *conn,
                                                apr_int64_t group_id,
                                                apr_int64_t user_id)
 {
-    sqlite_conn_t *c = (sqlite_conn_t *)conn;
-    apr_status_t rv;
-    int changed = 0;
-
-    rv = exec(c, &changed, "remove member",
-              "DELETE FROM user_groups WHERE user_id = ?1 AND group_id = ?2",
-              "ii", user_id, group_id);
-    return rv == APR_SUCCESS && changed == 0 ? APR_ENOENT : rv;
+    return exec_one((sqlite_conn_t *)conn, "remove member",
+                    "DELETE FROM user_groups WHERE user_id = ?1 AND "
+                    "group_id = ?2",
+                    "ii", user_id, group_id);
 }
 
 static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
