@@ -706,6 +706,12 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
     child_cache = rus_cache_create(pchild, CACHE_SLOTS,
                                    FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT));
     rv = rus_store_pool_create(&child_store_pool, conf->store, pchild);
+    if (rv == APR_SUCCESS) {
+        /* The store file's availability is looked at once a second per
+         * connection, not at every request. */
+        rus_store_pool_set_check_interval(child_store_pool,
+                                          apr_time_from_sec(1));
+    }
     if (rv != APR_SUCCESS) {
         child_store_pool = NULL;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,

@@ -21,6 +21,8 @@
 #ifndef RUS_BACKEND_H
 #define RUS_BACKEND_H
 
+#include <apr_time.h>
+
 #include "rus_store.h"
 
 /** Size of the per-connection error text buffer. */
@@ -33,6 +35,7 @@ struct rus_conn_t {
     apr_pool_t *pool;        /**< the connection's own pool (unmanaged) */
     struct rus_conn_t *next; /**< free-list link in a rus_store_pool_t */
     int broken;              /**< close instead of pooling it again */
+    apr_time_t checked_at;   /**< when validate last ran on it */
     char error[RUS_CONN_ERROR_MAX]; /**< last failure, "" when none */
 };
 

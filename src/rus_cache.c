@@ -71,6 +71,10 @@ static slot_t *slot_of(rus_cache_t *cache, const char *key)
 int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
                   rus_user_t *user, rus_session_t *session, apr_pool_t *p)
 {
+    char username[RUS_USERNAME_MAX + 1], groups[GROUPS_MAX + 1];
+    char vhost[VHOST_MAX + 1];
+    rus_session_t sess;
+    rus_user_t u;
     slot_t *s;
     int hit = 0;
 
@@ -78,20 +82,31 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
         return 0;
     }
     s = slot_of(cache, key);
+    /* Copy out under the lock, allocate after it: the lock is held for a
+     * few hundred bytes of memcpy only. */
     apr_thread_mutex_lock(cache->lock);
     if (strcmp(s->key, key) == 0 && now >= s->stored_at
         && now - s->stored_at < cache->ttl
         && (session == NULL || s->has_session)) {
-        *user = s->user;
-        user->username = apr_pstrdup(p, s->username);
-        user->groups = apr_pstrdup(p, s->groups);
+        u = s->user;
+        memcpy(username, s->username, sizeof(username));
+        memcpy(groups, s->groups, sizeof(groups));
         if (session != NULL) {
-            *session = s->session;
-            session->vhost = apr_pstrdup(p, s->vhost);
+            sess = s->session;
+            memcpy(vhost, s->vhost, sizeof(vhost));
         }
         hit = 1;
     }
     apr_thread_mutex_unlock(cache->lock);
+    if (hit) {
+        *user = u;
+        user->username = apr_pstrdup(p, username);
+        user->groups = apr_pstrdup(p, groups);
+        if (session != NULL) {
+            *session = sess;
+            session->vhost = apr_pstrdup(p, vhost);
+        }
+    }
     return hit;
 }
 

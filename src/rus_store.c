@@ -143,6 +143,7 @@ apr_status_t rus_store_connect(rus_conn_t **pconn, const rus_store_t *store,
     conn->pool = cpool;
     conn->next = NULL;
     conn->broken = 0;
+    conn->checked_at = apr_time_now();
     conn->error[0] = '\0';
     *pconn = conn;
     return APR_SUCCESS;
@@ -342,10 +343,17 @@ apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
 
 struct rus_store_pool_t {
     const rus_store_t *store;
-    apr_thread_mutex_t *lock; /* guards idle */
-    rus_conn_t *idle;         /* connections nobody holds */
-    volatile int replaced;    /* the store was replaced underneath */
+    apr_thread_mutex_t *lock;           /* guards idle */
+    rus_conn_t *idle;                   /* connections nobody holds */
+    volatile int replaced;              /* the store was replaced underneath */
+    apr_interval_time_t check_interval; /* 0: validate at every acquire */
 };
+
+void rus_store_pool_set_check_interval(rus_store_pool_t *pool,
+                                       apr_interval_time_t interval)
+{
+    pool->check_interval = interval;
+}
 
 /* Close every idle connection when the owning pool goes away (child exit,
  * graceful restart). */
@@ -409,12 +417,23 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
     }
     conn = pool_pop(pool);
     if (conn != NULL) {
-        rv = conn->backend->validate(conn);
-        if (rv == APR_SUCCESS) {
+        apr_time_t now = apr_time_now();
+
+        if (pool->check_interval > 0
+            && now - conn->checked_at < pool->check_interval) {
             conn->error[0] = '\0';
             *pconn = conn;
             return APR_SUCCESS;
         }
+        rv = conn->backend->validate(conn);
+        if (rv == APR_SUCCESS) {
+            /* only a success counts: a failing store is asked again */
+            conn->checked_at = now;
+            conn->error[0] = '\0';
+            *pconn = conn;
+            return APR_SUCCESS;
+        }
+        conn->checked_at = 0; /* look again next time, whatever the interval */
         if (rv != RUS_STORE_ESTALE) {
             /* The store is unreachable right now: fail, but keep the
              * connection, it may serve again once the fault is gone. */

@@ -466,6 +466,35 @@ START_TEST(test_pool_fails_closed_and_recovers)
 }
 END_TEST
 
+/* With a check interval, a connection checked moments ago is handed out
+ * without looking at the file again; a failed check is never remembered
+ * as a success. */
+START_TEST(test_pool_check_interval)
+{
+    rus_store_t *store = prepared(db, -1);
+    const char *aside = apr_pstrcat(pool, db, ".aside", NULL);
+    rus_store_pool_t *cp = NULL;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+
+    ck_assert_int_eq(rus_store_pool_create(&cp, store, pool), APR_SUCCESS);
+    rus_store_pool_set_check_interval(cp, apr_time_from_sec(60));
+    ck_assert_int_eq(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
+    rus_store_release(cp, conn);
+    ck_assert_int_eq(rename(db, aside), 0);
+    ck_assert_int_eq(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
+    rus_store_release(cp, conn);
+    /* no interval: the next acquire looks, fails, and keeps failing */
+    rus_store_pool_set_check_interval(cp, 0);
+    ck_assert_int_ne(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
+    rus_store_pool_set_check_interval(cp, apr_time_from_sec(60));
+    ck_assert_int_ne(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(rename(aside, db), 0);
+    ck_assert_int_eq(rus_store_acquire(&conn, cp, pool, &msg), APR_SUCCESS);
+    rus_store_release(cp, conn);
+}
+END_TEST
+
 START_TEST(test_pool_after_restore_with_everything_closed)
 {
     rus_store_t *store = prepared(db, -1);
@@ -686,6 +715,7 @@ TCase *rus_store_test_case(void)
     tcase_add_test(tc, test_pool_reuses_connections);
     tcase_add_test(tc, test_pool_fails_closed_and_recovers);
     tcase_add_test(tc, test_pool_after_restore_with_everything_closed);
+    tcase_add_test(tc, test_pool_check_interval);
     tcase_add_test(tc, test_concurrent_creates_across_processes);
     tcase_add_test(tc, test_concurrent_creates_across_threads);
     tcase_add_test(tc, test_busy_timeout);
