@@ -26,7 +26,7 @@
 typedef struct rus_cache_t rus_cache_t;
 
 /**
- * Create a cache of @a slots entries (direct-mapped) whose entries live
+ * Create a cache of @a slots entries (2-way set associative) whose entries live
  * @a ttl seconds. Its memory and lock belong to @a p.
  * @return NULL when @a ttl is 0 (no cache) or on failure
  */

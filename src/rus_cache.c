@@ -5,8 +5,8 @@
  *     http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* The per-process answer cache: direct-mapped slots of fixed size under
- * one mutex. No allocation after creation. */
+/* The per-process answer cache: 2-way set-associative slots of fixed size
+ * under one mutex. No allocation after creation. */
 
 #include <string.h>
 
@@ -51,13 +51,15 @@ rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl)
         return NULL;
     }
     cache->ttl = ttl;
-    cache->nslots = (unsigned int)slots;
-    cache->slots = apr_pcalloc(p, sizeof(slot_t) * (apr_size_t)slots);
+    cache->nslots = (unsigned int)(slots < 2 ? 2 : slots + (slots & 1));
+    cache->slots = apr_pcalloc(p, sizeof(slot_t) * cache->nslots);
     return cache;
 }
 
-/* FNV-1a: keys are token hashes or user names, already well spread. */
-static slot_t *slot_of(rus_cache_t *cache, const char *key)
+/* The set of two slots a key can live in (2-way set associative: a
+ * collision evicts the older of two entries, not a live one at once).
+ * FNV-1a: keys are token hashes or user names. */
+static slot_t *set_of(rus_cache_t *cache, const char *key)
 {
     apr_uint32_t h = 2166136261u;
     const unsigned char *k;
@@ -65,7 +67,19 @@ static slot_t *slot_of(rus_cache_t *cache, const char *key)
     for (k = (const unsigned char *)key; *k; k++) {
         h = (h ^ *k) * 16777619u;
     }
-    return &cache->slots[h % cache->nslots];
+    return &cache->slots[(h % (cache->nslots / 2)) * 2];
+}
+
+/* The slot of @key within its set, or NULL. Call with the lock held. */
+static slot_t *find_slot(slot_t *set, const char *key)
+{
+    if (strcmp(set[0].key, key) == 0) {
+        return &set[0];
+    }
+    if (strcmp(set[1].key, key) == 0) {
+        return &set[1];
+    }
+    return NULL;
 }
 
 int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
@@ -81,12 +95,11 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
     if (cache == NULL || strlen(key) > KEY_MAX) {
         return 0;
     }
-    s = slot_of(cache, key);
     /* Copy out under the lock, allocate after it: the lock is held for a
      * few hundred bytes of memcpy only. */
     apr_thread_mutex_lock(cache->lock);
-    if (strcmp(s->key, key) == 0 && now >= s->stored_at
-        && now - s->stored_at < cache->ttl
+    s = find_slot(set_of(cache, key), key);
+    if (s != NULL && now >= s->stored_at && now - s->stored_at < cache->ttl
         && (session == NULL || s->has_session)) {
         u = s->user;
         memcpy(username, s->username, sizeof(username));
@@ -114,7 +127,7 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
                    const rus_user_t *user, const rus_session_t *session)
 {
     const char *groups = user->groups ? user->groups : "";
-    slot_t *s;
+    slot_t *set, *s;
 
     if (cache == NULL || strlen(key) > KEY_MAX
         || strlen(user->username) > RUS_USERNAME_MAX
@@ -122,8 +135,16 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
         || (session != NULL && strlen(session->vhost) > VHOST_MAX)) {
         return;
     }
-    s = slot_of(cache, key);
     apr_thread_mutex_lock(cache->lock);
+    set = set_of(cache, key);
+    s = find_slot(set, key);
+    if (s == NULL) {
+        /* an empty slot, else the older entry */
+        s = set[0].key[0] == '\0'                  ? &set[0]
+            : set[1].key[0] == '\0'                ? &set[1]
+            : set[0].stored_at <= set[1].stored_at ? &set[0]
+                                                   : &set[1];
+    }
     apr_cpystrn(s->key, key, sizeof(s->key));
     s->stored_at = now;
     s->user = *user;
@@ -147,9 +168,9 @@ void rus_cache_drop(rus_cache_t *cache, const char *key)
     if (cache == NULL || strlen(key) > KEY_MAX) {
         return;
     }
-    s = slot_of(cache, key);
     apr_thread_mutex_lock(cache->lock);
-    if (strcmp(s->key, key) == 0) {
+    s = find_slot(set_of(cache, key), key);
+    if (s != NULL) {
         s->key[0] = '\0';
     }
     apr_thread_mutex_unlock(cache->lock);

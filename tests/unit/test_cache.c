@@ -81,24 +81,35 @@ END_TEST
 
 START_TEST(test_cache_collisions_and_limits)
 {
-    rus_cache_t *c = rus_cache_create(pool, 1, 10); /* one slot */
+    rus_cache_t *c = rus_cache_create(pool, 2, 10); /* one set of two */
     char big[600];
     rus_user_t a = user_named("a", ""), b = user_named("b", ""), out;
 
     rus_cache_put(c, "k1", 1, &a, NULL);
-    rus_cache_put(c, "k2", 1, &b, NULL); /* evicts k1 */
-    ck_assert_int_eq(rus_cache_get(c, "k1", 1, &out, NULL, pool), 0);
-    ck_assert_int_eq(rus_cache_get(c, "k2", 1, &out, NULL, pool), 1);
+    rus_cache_put(c, "k2", 2, &b, NULL); /* both fit */
+    ck_assert_int_eq(rus_cache_get(c, "k1", 2, &out, NULL, pool), 1);
+    ck_assert_str_eq(out.username, "a");
+    ck_assert_int_eq(rus_cache_get(c, "k2", 2, &out, NULL, pool), 1);
     ck_assert_str_eq(out.username, "b");
-    /* dropping another key leaves the slot alone */
-    rus_cache_drop(c, "k1");
-    ck_assert_int_eq(rus_cache_get(c, "k2", 1, &out, NULL, pool), 1);
+    rus_cache_put(c, "k3", 3, &a, NULL); /* evicts the older, k1 */
+    ck_assert_int_eq(rus_cache_get(c, "k1", 3, &out, NULL, pool), 0);
+    ck_assert_int_eq(rus_cache_get(c, "k2", 3, &out, NULL, pool), 1);
+    ck_assert_int_eq(rus_cache_get(c, "k3", 3, &out, NULL, pool), 1);
+    /* putting a cached key again replaces it in place */
+    rus_cache_put(c, "k2", 4, &a, NULL);
+    ck_assert_int_eq(rus_cache_get(c, "k3", 4, &out, NULL, pool), 1);
+    ck_assert_int_eq(rus_cache_get(c, "k2", 4, &out, NULL, pool), 1);
+    ck_assert_str_eq(out.username, "a");
+    /* dropping a key leaves the other alone */
+    rus_cache_drop(c, "k2");
+    ck_assert_int_eq(rus_cache_get(c, "k2", 4, &out, NULL, pool), 0);
+    ck_assert_int_eq(rus_cache_get(c, "k3", 4, &out, NULL, pool), 1);
     /* too large to cache: not cached, nothing truncated */
     memset(big, 'g', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     b.groups = big;
-    rus_cache_put(c, "k3", 1, &b, NULL);
-    ck_assert_int_eq(rus_cache_get(c, "k3", 1, &out, NULL, pool), 0);
+    rus_cache_put(c, "k4", 4, &b, NULL);
+    ck_assert_int_eq(rus_cache_get(c, "k4", 4, &out, NULL, pool), 0);
 }
 END_TEST
 
