@@ -1605,6 +1605,10 @@ static int logout_handler(request_rec *r)
         }
         if (conn == NULL) {
             if (child_store_pool == NULL) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              RUSLOGNO(00033) "%s needs a RemoteUserStore "
+                                              "to revoke sessions in",
+                              LOGOUT_HANDLER);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
