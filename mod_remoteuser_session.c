@@ -27,6 +27,7 @@
 
 #include <apr_atomic.h>
 #include <apr_lib.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 
 #include "rus_cache.h"
@@ -113,10 +114,12 @@ typedef struct rus_server_conf {
  * store is configured or it could not be set up: requests then fail. */
 static rus_store_pool_t *child_store_pool;
 
-/* This child's cache of store answers; NULL when RemoteUserCacheTTL is 0. */
+/* The cache of store answers, in memory shared by every child of this
+ * generation (made in post_config, before fork); NULL when
+ * RemoteUserCacheTTL is 0. */
 static rus_cache_t *child_cache;
 
-/* Seconds store answers are reused within a child (RemoteUserCacheTTL). */
+/* Seconds store answers are reused (RemoteUserCacheTTL). */
 #define CACHE_TTL_DEFAULT 2
 #define CACHE_SLOTS       4096
 
@@ -664,13 +667,37 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     const char *msg = NULL, *warn = NULL;
     apr_status_t rv;
 
-    (void)pconf;
     (void)plog;
+    child_cache = NULL; /* a restart may have turned it off */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the first of the two startup passes: nothing yet */
     }
     if (conf->store == NULL) {
         return OK;
+    }
+    if (FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT) > 0) {
+        apr_size_t size = rus_cache_size(CACHE_SLOTS);
+        apr_shm_t *shm = NULL;
+
+        /* Anonymous shared memory, inherited by the children: a logout in
+         * one child drops the entry for all of them, and each answer is
+         * looked up once per TTL for the whole server, not once per
+         * child. It goes with pconf; children of the previous generation
+         * keep their mapping until they exit. */
+        rv = apr_shm_create(&shm, size, NULL, pconf);
+        if (rv == APR_SUCCESS) {
+            child_cache =
+                rus_cache_init(apr_shm_baseaddr_get(shm), size, CACHE_SLOTS,
+                               FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT), pconf);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         RUSLOGNO(00034) "cannot make %" APR_SIZE_T_FMT
+                                         " bytes of shared memory for the "
+                                         "answer cache; each child keeps "
+                                         "its own",
+                         size);
+        }
     }
     if (geteuid() == 0) {
         owner.uid = (long)ap_unixd_config.user_id;
@@ -703,8 +730,11 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
     if (conf->store == NULL) {
         return;
     }
-    child_cache = rus_cache_create(pchild, CACHE_SLOTS,
-                                   FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT));
+    if (child_cache == NULL) { /* no shared memory: a cache of its own */
+        child_cache =
+            rus_cache_create(pchild, CACHE_SLOTS,
+                             FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT));
+    }
     rv = rus_store_pool_create(&child_store_pool, conf->store, pchild);
     if (rv == APR_SUCCESS) {
         /* The store file's availability is looked at once a second per

@@ -7,14 +7,17 @@
 
 /**
  * @file rus_cache.h
- * @brief A small per-process cache of store answers (a user row, or a
- *        session with its user row), valid for a few seconds.
+ * @brief A small cache of store answers (a user row, or a session with its
+ *        user row), valid for a few seconds, shared by the processes that
+ *        inherit its memory.
  *
  * It keeps the hot path off the database: a cookie or a known user seen
  * again within the TTL is answered from memory. The price is a bound on
- * how late changes made elsewhere are seen (a logout in another process,
- * a user disabled by remoteuser-admin): at most the TTL. Changes made by
- * the same process drop their entries at once. Thread-safe.
+ * how late changes made elsewhere are seen (another server sharing the
+ * store, a user disabled by remoteuser-admin): at most the TTL. Changes
+ * made by a process sharing the cache drop their entries at once.
+ * Lock-free (one seqlock per slot), safe across threads and processes; no
+ * system call on any path.
  */
 #ifndef RUS_CACHE_H
 #define RUS_CACHE_H
@@ -25,10 +28,23 @@
 
 typedef struct rus_cache_t rus_cache_t;
 
+/** Bytes of memory a cache of @a slots entries needs. */
+apr_size_t rus_cache_size(int slots);
+
 /**
- * Create a cache of @a slots entries (2-way set associative) whose entries live
- * @a ttl seconds. Its memory and lock belong to @a p.
- * @return NULL when @a ttl is 0 (no cache) or on failure
+ * Lay out a cache of @a slots entries (2-way set associative) whose entries
+ * live @a ttl seconds in @a mem (@a size bytes, at least
+ * rus_cache_size(@a slots)), emptying it. Processes forked after this
+ * share the cache when @a mem is a shared mapping. The handle is
+ * allocated from @a p.
+ * @return NULL when @a ttl is 0 (no cache) or @a mem is too small
+ */
+rus_cache_t *rus_cache_init(void *mem, apr_size_t size, int slots,
+                            apr_int64_t ttl, apr_pool_t *p);
+
+/**
+ * A cache in memory of @a p, private to this process.
+ * @return NULL when @a ttl is 0 (no cache)
  */
 rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl);
 

@@ -5,13 +5,21 @@
  *     http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* The per-process answer cache: 2-way set-associative slots of fixed size
- * under one mutex. No allocation after creation. */
+/* The answer cache: 2-way set-associative slots of fixed size in one
+ * region of memory, which may be shared by every child of a server (an
+ * anonymous shared mapping made before fork). No lock: each slot is a
+ * seqlock. A writer claims a slot by moving its sequence number from even
+ * to odd with a compare-and-swap, writes, and makes it even again; a
+ * reader copies the slot out and keeps the copy only when the sequence
+ * number was even and unchanged across the copy. A torn or busy slot is a
+ * miss, never a wrong answer. A writer that dies mid-write (kill -9)
+ * leaves its slot odd: that slot is a miss until restart, nothing worse.
+ * No allocation after creation, no system call on any path. */
 
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 
 #include "rus_cache.h"
 #include "rus_username.h"
@@ -20,10 +28,18 @@
 #define GROUPS_MAX 512
 #define VHOST_MAX  256
 
+/* How often rus_cache_drop tries a slot another writer holds. Writers hold
+ * a slot for a few hundred bytes of copying; a slot still busy after this
+ * belongs to a dead writer and reads as a miss anyway. */
+#define DROP_TRIES 1000
+
 typedef struct slot_t {
+    apr_uint32_t seq;      /* even: stable; odd: being written */
+    apr_uint32_t unused;   /* keeps fp aligned */
+    apr_uint64_t fp;       /* fingerprint of key, 0 when empty (a hint) */
+    apr_int64_t stored_at; /* UNIX seconds (a hint for eviction) */
     char key[KEY_MAX + 1]; /* "" when empty */
-    apr_int64_t stored_at; /* UNIX seconds */
-    rus_user_t user;       /* strings point into this slot */
+    rus_user_t user;       /* its strings are copied from the arrays */
     char username[RUS_USERNAME_MAX + 1];
     char groups[GROUPS_MAX + 1];
     int has_session;
@@ -32,101 +48,144 @@ typedef struct slot_t {
 } slot_t;
 
 struct rus_cache_t {
-    apr_thread_mutex_t *lock;
     apr_int64_t ttl;
     unsigned int nslots;
     slot_t *slots;
 };
 
-rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl)
+static unsigned int slot_count(int slots)
+{
+    return (unsigned int)(slots < 2 ? 2 : slots + (slots & 1));
+}
+
+apr_size_t rus_cache_size(int slots)
+{
+    return sizeof(slot_t) * slot_count(slots);
+}
+
+rus_cache_t *rus_cache_init(void *mem, apr_size_t size, int slots,
+                            apr_int64_t ttl, apr_pool_t *p)
 {
     rus_cache_t *cache;
 
-    if (ttl <= 0 || slots <= 0) {
+    if (ttl <= 0 || slots <= 0 || mem == NULL || size < rus_cache_size(slots)) {
         return NULL;
     }
     cache = apr_pcalloc(p, sizeof(*cache));
-    if (apr_thread_mutex_create(&cache->lock, APR_THREAD_MUTEX_DEFAULT, p)
-        != APR_SUCCESS) {
-        return NULL;
-    }
     cache->ttl = ttl;
-    cache->nslots = (unsigned int)(slots < 2 ? 2 : slots + (slots & 1));
-    cache->slots = apr_pcalloc(p, sizeof(slot_t) * cache->nslots);
+    cache->nslots = slot_count(slots);
+    cache->slots = mem;
+    memset(mem, 0, rus_cache_size(slots));
     return cache;
 }
 
-/* The set of two slots a key can live in (2-way set associative: a
- * collision evicts the older of two entries, not a live one at once).
- * FNV-1a: keys are token hashes or user names. */
-static slot_t *set_of(rus_cache_t *cache, const char *key)
+rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl)
 {
-    apr_uint32_t h = 2166136261u;
+    if (ttl <= 0 || slots <= 0) {
+        return NULL;
+    }
+    return rus_cache_init(apr_palloc(p, rus_cache_size(slots)),
+                          rus_cache_size(slots), slots, ttl, p);
+}
+
+/* FNV-1a, 64 bits: keys are token hashes or user names. Never 0, which
+ * marks an empty slot. */
+static apr_uint64_t fingerprint(const char *key)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
     const unsigned char *k;
 
     for (k = (const unsigned char *)key; *k; k++) {
-        h = (h ^ *k) * 16777619u;
+        h = (h ^ *k) * APR_UINT64_C(1099511628211);
     }
-    return &cache->slots[(h % (cache->nslots / 2)) * 2];
+    return h ? h : 1;
 }
 
-/* The slot of @key within its set, or NULL. Call with the lock held. */
-static slot_t *find_slot(slot_t *set, const char *key)
+/* The set of two slots a key can live in (2-way set associative: a
+ * collision evicts the older of two entries, not a live one at once). */
+static slot_t *set_of(rus_cache_t *cache, apr_uint64_t fp)
 {
-    if (strcmp(set[0].key, key) == 0) {
-        return &set[0];
+    return &cache->slots[(fp % (cache->nslots / 2)) * 2];
+}
+
+/* Copy @a s into @a out. 1 when the copy is consistent (no writer was at
+ * work before or during it), 0 otherwise. */
+static int read_slot(const slot_t *s, slot_t *out)
+{
+    apr_uint32_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+
+    if (before & 1) {
+        return 0;
     }
-    if (strcmp(set[1].key, key) == 0) {
-        return &set[1];
-    }
-    return NULL;
+    memcpy(out, s, sizeof(*out));
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == before;
+}
+
+/* Claim @a s for writing: 1 when this caller now holds it. */
+static int claim(slot_t *s)
+{
+    apr_uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+
+    return !(seq & 1)
+           && __atomic_compare_exchange_n(&s->seq, &seq, seq + 1, 0,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void release(slot_t *s)
+{
+    __atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);
+}
+
+static apr_uint64_t fp_of(const slot_t *s)
+{
+    return __atomic_load_n(&s->fp, __ATOMIC_RELAXED);
 }
 
 int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
                   rus_user_t *user, rus_session_t *session, apr_pool_t *p)
 {
-    char username[RUS_USERNAME_MAX + 1], groups[GROUPS_MAX + 1];
-    char vhost[VHOST_MAX + 1];
-    rus_session_t sess;
-    rus_user_t u;
-    slot_t *s;
-    int hit = 0;
+    apr_uint64_t fp;
+    slot_t *set, copy;
+    int i;
 
     if (cache == NULL || strlen(key) > KEY_MAX) {
         return 0;
     }
-    /* Copy out under the lock, allocate after it: the lock is held for a
-     * few hundred bytes of memcpy only. */
-    apr_thread_mutex_lock(cache->lock);
-    s = find_slot(set_of(cache, key), key);
-    if (s != NULL && now >= s->stored_at && now - s->stored_at < cache->ttl
-        && (session == NULL || s->has_session)) {
-        u = s->user;
-        memcpy(username, s->username, sizeof(username));
-        memcpy(groups, s->groups, sizeof(groups));
-        if (session != NULL) {
-            sess = s->session;
-            memcpy(vhost, s->vhost, sizeof(vhost));
+    fp = fingerprint(key);
+    set = set_of(cache, fp);
+    for (i = 0; i < 2; i++) {
+        if (fp_of(&set[i]) != fp || !read_slot(&set[i], &copy)) {
+            continue;
         }
-        hit = 1;
-    }
-    apr_thread_mutex_unlock(cache->lock);
-    if (hit) {
-        *user = u;
-        user->username = apr_pstrdup(p, username);
-        user->groups = apr_pstrdup(p, groups);
-        if (session != NULL) {
-            *session = sess;
-            session->vhost = apr_pstrdup(p, vhost);
+        /* The copy is consistent; the strings in it are terminated by
+         * the writer, and once more here for good measure. */
+        copy.key[KEY_MAX] = '\0';
+        if (strcmp(copy.key, key) != 0 || now < copy.stored_at
+            || now - copy.stored_at >= cache->ttl
+            || (session != NULL && !copy.has_session)) {
+            continue;
         }
+        copy.username[RUS_USERNAME_MAX] = '\0';
+        copy.groups[GROUPS_MAX] = '\0';
+        copy.vhost[VHOST_MAX] = '\0';
+        *user = copy.user;
+        user->username = apr_pstrdup(p, copy.username);
+        user->groups = apr_pstrdup(p, copy.groups);
+        if (session != NULL) {
+            *session = copy.session;
+            session->vhost = apr_pstrdup(p, copy.vhost);
+        }
+        return 1;
     }
-    return hit;
+    return 0;
 }
 
 void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
                    const rus_user_t *user, const rus_session_t *session)
 {
     const char *groups = user->groups ? user->groups : "";
+    apr_uint64_t fp;
     slot_t *set, *s;
 
     if (cache == NULL || strlen(key) > KEY_MAX
@@ -135,43 +194,62 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
         || (session != NULL && strlen(session->vhost) > VHOST_MAX)) {
         return;
     }
-    apr_thread_mutex_lock(cache->lock);
-    set = set_of(cache, key);
-    s = find_slot(set, key);
-    if (s == NULL) {
-        /* an empty slot, else the older entry */
-        s = set[0].key[0] == '\0'                  ? &set[0]
-            : set[1].key[0] == '\0'                ? &set[1]
-            : set[0].stored_at <= set[1].stored_at ? &set[0]
-                                                   : &set[1];
+    fp = fingerprint(key);
+    set = set_of(cache, fp);
+    /* The slot holding the key already, else an empty one, else the older
+     * entry. The hints may be stale: the worst outcome is evicting the
+     * other entry of the set. */
+    s = fp_of(&set[0]) == fp   ? &set[0]
+        : fp_of(&set[1]) == fp ? &set[1]
+        : fp_of(&set[0]) == 0  ? &set[0]
+        : fp_of(&set[1]) == 0  ? &set[1]
+        : __atomic_load_n(&set[0].stored_at, __ATOMIC_RELAXED)
+                <= __atomic_load_n(&set[1].stored_at, __ATOMIC_RELAXED)
+            ? &set[0]
+            : &set[1];
+    if (!claim(s)) {
+        return; /* another writer is at it: a cache may forget */
     }
     apr_cpystrn(s->key, key, sizeof(s->key));
-    s->stored_at = now;
     s->user = *user;
     apr_cpystrn(s->username, user->username, sizeof(s->username));
     apr_cpystrn(s->groups, groups, sizeof(s->groups));
-    s->user.username = s->username;
-    s->user.groups = s->groups;
+    s->user.username = NULL; /* rebuilt from the arrays by readers */
+    s->user.groups = NULL;
     s->has_session = session != NULL;
     if (session != NULL) {
         s->session = *session;
         apr_cpystrn(s->vhost, session->vhost, sizeof(s->vhost));
-        s->session.vhost = s->vhost;
+        s->session.vhost = NULL;
     }
-    apr_thread_mutex_unlock(cache->lock);
+    __atomic_store_n(&s->stored_at, now, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->fp, fp, __ATOMIC_RELAXED);
+    release(s);
 }
 
 void rus_cache_drop(rus_cache_t *cache, const char *key)
 {
-    slot_t *s;
+    apr_uint64_t fp;
+    slot_t *set;
+    int i, tries;
 
     if (cache == NULL || strlen(key) > KEY_MAX) {
         return;
     }
-    apr_thread_mutex_lock(cache->lock);
-    s = find_slot(set_of(cache, key), key);
-    if (s != NULL) {
-        s->key[0] = '\0';
+    fp = fingerprint(key);
+    set = set_of(cache, fp);
+    for (i = 0; i < 2; i++) {
+        for (tries = 0; fp_of(&set[i]) == fp && tries < DROP_TRIES; tries++) {
+            if (!claim(&set[i])) {
+                apr_thread_yield();
+                continue;
+            }
+            /* Another key with the same fingerprint is dropped too: a
+             * miss, which is harmless. */
+            __atomic_store_n(&set[i].fp, 0, __ATOMIC_RELAXED);
+            set[i].key[0] = '\0';
+            release(&set[i]);
+            break;
+        }
     }
-    apr_thread_mutex_unlock(cache->lock);
 }

@@ -7,8 +7,13 @@
 
 /* The per-process answer cache (rus_cache.c), with the clock passed in. */
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <apr_shm.h>
 #include <apr_strings.h>
 
 #include "rus_cache.h"
@@ -113,6 +118,133 @@ START_TEST(test_cache_collisions_and_limits)
 }
 END_TEST
 
+/* A cache in anonymous shared memory, as the module makes it before fork. */
+static rus_cache_t *shared_cache(int slots, apr_int64_t ttl)
+{
+    apr_shm_t *shm = NULL;
+
+    ck_assert_int_eq(apr_shm_create(&shm, rus_cache_size(slots), NULL, pool),
+                     APR_SUCCESS);
+    return rus_cache_init(apr_shm_baseaddr_get(shm), rus_cache_size(slots),
+                          slots, ttl, pool);
+}
+
+START_TEST(test_cache_init_checks)
+{
+    char mem[64];
+
+    ck_assert_ptr_null(rus_cache_init(mem, sizeof(mem), 16, 2, pool));
+    ck_assert_ptr_null(rus_cache_init(NULL, 1 << 20, 16, 2, pool));
+    ck_assert_ptr_null(rus_cache_init(apr_palloc(pool, rus_cache_size(16)),
+                                      rus_cache_size(16), 16, 0, pool));
+}
+END_TEST
+
+/* An entry put by one process is seen by another; a drop by one is seen
+ * by all. */
+START_TEST(test_cache_shared_across_fork)
+{
+    rus_cache_t *c = shared_cache(64, 10);
+    rus_user_t a = user_named("alice", "staff"), out;
+    rus_session_t sess = { 7, "www.example.com:443", 1, 1, 99 };
+    int status = -1;
+    pid_t pid;
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rus_cache_put(c, "tok", 5, &a, &sess);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(rus_cache_get(c, "tok", 5, &out, &sess, pool), 1);
+    ck_assert_str_eq(out.username, "alice");
+    ck_assert_str_eq(out.groups, "staff");
+    ck_assert_str_eq(sess.vhost, "www.example.com:443");
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rus_cache_drop(c, "tok");
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(rus_cache_get(c, "tok", 5, &out, NULL, pool), 0);
+}
+END_TEST
+
+/* Every field of the entry for key number @a i is derived from i, so a
+ * reader can tell a torn entry from a whole one. */
+static void entry_for(int i, char *key, char *name, char *groups, rus_user_t *u)
+{
+    int k;
+
+    snprintf(key, 32, "key-%d", i);
+    snprintf(name, 32, "user%d", i);
+    for (k = 0; k < 400; k++) {
+        groups[k] = (char)('a' + (i + k) % 26);
+    }
+    groups[400] = '\0';
+    memset(u, 0, sizeof(*u));
+    u->id = 1000 + i;
+    u->username = name;
+    u->groups = groups;
+    u->last_login = i;
+}
+
+/* Several processes put, get and drop the same few keys in a cache of one
+ * set as fast as they can: every hit is whole and belongs to its key. */
+START_TEST(test_cache_concurrent_writers_never_tear)
+{
+    enum { PROCS = 4, ROUNDS = 200000, KEYS = 6 };
+    rus_cache_t *c = shared_cache(2, 1000);
+    pid_t pids[PROCS];
+    int n, status;
+
+    for (n = 0; n < PROCS; n++) {
+        pids[n] = fork();
+        ck_assert_int_ge(pids[n], 0);
+        if (pids[n] == 0) {
+            char key[32], name[32], groups[401], want[401];
+            apr_pool_t *p;
+            rus_user_t u, out;
+            unsigned int seed = (unsigned int)getpid();
+            int r, hits = 0;
+
+            apr_pool_create(&p, NULL);
+            for (r = 0; r < ROUNDS; r++) {
+                int i = rand_r(&seed) % KEYS, op = rand_r(&seed) % 8;
+
+                entry_for(i, key, name, groups, &u);
+                if (op == 0) {
+                    rus_cache_drop(c, key);
+                }
+                else if (op < 3) {
+                    rus_cache_put(c, key, 1, &u, NULL);
+                }
+                else if (rus_cache_get(c, key, 1, &out, NULL, p)) {
+                    hits++;
+                    memcpy(want, groups, sizeof(want));
+                    if (out.id != 1000 + i || out.last_login != i
+                        || strcmp(out.username, name) != 0
+                        || strcmp(out.groups, want) != 0) {
+                        _exit(1);
+                    }
+                }
+                if (r % 1000 == 0) {
+                    apr_pool_clear(p);
+                }
+            }
+            _exit(hits > 0 ? 0 : 2);
+        }
+    }
+    for (n = 0; n < PROCS; n++) {
+        ck_assert_int_eq(waitpid(pids[n], &status, 0), pids[n]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "process %d: status %d", n, status);
+    }
+}
+END_TEST
+
 TCase *rus_cache_test_case(void)
 {
     TCase *tc = tcase_create("cache");
@@ -121,5 +253,9 @@ TCase *rus_cache_test_case(void)
     tcase_add_test(tc, test_cache_off);
     tcase_add_test(tc, test_cache_ttl_and_drop);
     tcase_add_test(tc, test_cache_collisions_and_limits);
+    tcase_add_test(tc, test_cache_init_checks);
+    tcase_add_test(tc, test_cache_shared_across_fork);
+    tcase_add_test(tc, test_cache_concurrent_writers_never_tear);
+    tcase_set_timeout(tc, 60);
     return tc;
 }
