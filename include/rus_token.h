@@ -44,6 +44,13 @@ apr_status_t rus_token_hash(const char **phash, const char *token,
 /** SHA-256 of @a len bytes at @a data into @a out (32 bytes). */
 void rus_sha256(unsigned char out[32], const void *data, apr_size_t len);
 
+/** 1 when rus_sha256 uses the processor's SHA extensions. */
+int rus_sha256_accel(void);
+
+/** Use the SHA extensions when @a on and the processor has them, else the
+ *  portable code (the tests run both). */
+void rus_sha256_set_accel(int on);
+
 /**
  * Compare two strings of equal length in time that depends only on the
  * length. @return 1 when equal, 0 otherwise (also for different lengths)

@@ -6,9 +6,18 @@
  */
 
 /* Session tokens and the SHA-256 their stored form uses (FIPS 180-4; a
- * small local implementation keeps the core free of a crypto library). */
+ * small local implementation keeps the core free of a crypto library).
+ * On x86-64 processors with the SHA extensions, the compression function
+ * uses them (chosen at run time with CPUID): hashing the cookie is on the
+ * path of every request. */
 
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RUS_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -37,8 +46,8 @@ static const apr_uint32_t K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-/* Process one 64-byte block into the state h. */
-static void sha256_block(apr_uint32_t h[8], const unsigned char *blk)
+/* Process one 64-byte block into the state h (portable C). */
+static void sha256_block_c(apr_uint32_t h[8], const unsigned char *blk)
 {
     apr_uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
     int i;
@@ -89,8 +98,102 @@ static void sha256_block(apr_uint32_t h[8], const unsigned char *blk)
     h[7] += k;
 }
 
+#ifdef RUS_SHA_NI
+/* The same with the SHA extensions: 16 groups of four rounds, the message
+ * schedule four words at a time (Intel's "SHA extensions" white paper). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+sha256_block_ni(apr_uint32_t h[8], const unsigned char *blk)
+{
+    const __m128i bswap =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i abef, cdgh, abef0, cdgh0, tmp, msg, x[16];
+    int i;
+
+    tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+    cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+    abef = _mm_alignr_epi8(tmp, cdgh, 8);
+    cdgh = _mm_blend_epi16(cdgh, tmp, 0xF0);
+    abef0 = abef;
+    cdgh0 = cdgh;
+    for (i = 0; i < 16; i++) {
+        if (i < 4) {
+            x[i] = _mm_shuffle_epi8(_mm_loadu_si128(
+                                        (const __m128i *)(blk + 16 * i)),
+                                    bswap);
+        }
+        else {
+            /* W[t-16] + s0(W[t-15]), + W[t-7], + s1(W[t-2]) */
+            tmp = _mm_add_epi32(_mm_sha256msg1_epu32(x[i - 4], x[i - 3]),
+                                _mm_alignr_epi8(x[i - 1], x[i - 2], 4));
+            x[i] = _mm_sha256msg2_epu32(tmp, x[i - 1]);
+        }
+        msg = _mm_add_epi32(x[i], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
+        msg = _mm_shuffle_epi32(msg, 0x0E);
+        abef = _mm_sha256rnds2_epu32(abef, cdgh, msg);
+    }
+    abef = _mm_add_epi32(abef, abef0);
+    cdgh = _mm_add_epi32(cdgh, cdgh0);
+    tmp = _mm_shuffle_epi32(abef, 0x1B);
+    cdgh = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(tmp, cdgh, 0xF0));
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(cdgh, tmp, 8));
+}
+
+/* 1 when the processor has the SHA extensions and SSE4.1 (CPUID leaf 7
+ * EBX bit 29; leaf 1 ECX bits 9 and 19). */
+static int cpu_has_sha(void)
+{
+    unsigned int a, b, c, d;
+
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9))
+        || !(c & (1u << 19))) {
+        return 0;
+    }
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+}
+#endif
+
+/* -1: not decided yet; 0: portable C; 1: SHA extensions. */
+static int use_accel = -1;
+
+void rus_sha256_set_accel(int on)
+{
+#ifdef RUS_SHA_NI
+    __atomic_store_n(&use_accel, on && cpu_has_sha(), __ATOMIC_RELAXED);
+#else
+    (void)on;
+    use_accel = 0;
+#endif
+}
+
+int rus_sha256_accel(void)
+{
+    int v = __atomic_load_n(&use_accel, __ATOMIC_RELAXED);
+
+    if (v < 0) {
+        rus_sha256_set_accel(1);
+        v = __atomic_load_n(&use_accel, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+static void sha256_block(apr_uint32_t h[8], const unsigned char *blk, int accel)
+{
+#ifdef RUS_SHA_NI
+    if (accel) {
+        sha256_block_ni(h, blk);
+        return;
+    }
+#else
+    (void)accel;
+#endif
+    sha256_block_c(h, blk);
+}
+
 void rus_sha256(unsigned char out[32], const void *data, apr_size_t len)
 {
+    int accel = rus_sha256_accel();
     apr_uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                           0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
     const unsigned char *in = data;
@@ -99,7 +202,7 @@ void rus_sha256(unsigned char out[32], const void *data, apr_size_t len)
     apr_size_t rest, tail_len, i;
 
     while (len >= 64) {
-        sha256_block(h, in);
+        sha256_block(h, in, accel);
         in += 64;
         len -= 64;
     }
@@ -113,9 +216,9 @@ void rus_sha256(unsigned char out[32], const void *data, apr_size_t len)
     for (i = 0; i < 8; i++) {
         tail[tail_len - 1 - i] = (unsigned char)(bits >> (8 * i));
     }
-    sha256_block(h, tail);
+    sha256_block(h, tail, accel);
     if (tail_len == 128) {
-        sha256_block(h, tail + 64);
+        sha256_block(h, tail + 64, accel);
     }
     for (i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(h[i] >> 24);

@@ -8,6 +8,7 @@
 /* Tokens (rus_token.c), session policy and cookies (rus_session.c), and
  * redirect targets (rus_redirect.c). */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -45,12 +46,14 @@ static const char *hex(const unsigned char *d, int n)
     return out;
 }
 
+/* _i = 0: portable code; 1: SHA extensions where the processor has them */
 START_TEST(test_sha256_vectors)
 {
     unsigned char d[32];
     char million[1000];
-    int i;
 
+    rus_sha256_set_accel(_i);
+    ck_assert_int_le(rus_sha256_accel(), _i);
     rus_sha256(d, "", 0);
     ck_assert_str_eq(hex(d, 32), "e3b0c44298fc1c149afbf4c8996fb924"
                                  "27ae41e4649b934ca495991b7852b855");
@@ -69,7 +72,31 @@ START_TEST(test_sha256_vectors)
     rus_sha256(d, million, 64);
     ck_assert_str_eq(hex(d, 32), "ffe054fe7ae0cb6dc65c3af9b61d5209"
                                  "f439851db43d0ba5997337df154668eb");
-    (void)i;
+    /* 1000 bytes: 15 full blocks and a tail */
+    rus_sha256(d, million, sizeof(million));
+    ck_assert_str_eq(hex(d, 32), "41edece42d63e8d9bf515a9ba6932e1c"
+                                 "20cbc9f5a5d134645adb5db1b9737ea3");
+    rus_sha256_set_accel(1);
+}
+END_TEST
+
+/* Both implementations agree on every length over two blocks and more. */
+START_TEST(test_sha256_paths_agree)
+{
+    unsigned char buf[300], a[32], b[32];
+    unsigned int seed = 12345;
+    apr_size_t len, i;
+
+    for (len = 0; len <= sizeof(buf); len++) {
+        for (i = 0; i < len; i++) {
+            buf[i] = (unsigned char)rand_r(&seed);
+        }
+        rus_sha256_set_accel(0);
+        rus_sha256(a, buf, len);
+        rus_sha256_set_accel(1);
+        rus_sha256(b, buf, len);
+        ck_assert_mem_eq(a, b, 32);
+    }
 }
 END_TEST
 
@@ -361,7 +388,8 @@ TCase *rus_session_test_case(void)
     TCase *tc = tcase_create("session");
 
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_sha256_vectors);
+    tcase_add_loop_test(tc, test_sha256_vectors, 0, 2);
+    tcase_add_test(tc, test_sha256_paths_agree);
     tcase_add_test(tc, test_token_roundtrip);
     tcase_add_test(tc, test_token_hash_known);
     tcase_add_loop_test(tc, test_token_malformed, 0,
