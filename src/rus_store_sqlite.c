@@ -401,6 +401,21 @@ static apr_status_t hand_over(const char *path, const rus_store_owner_t *owner,
     return APR_SUCCESS;
 }
 
+/* Before SQLite's first use in this process (the parent's post_config,
+ * single-threaded): no global memory statistics. With them on, every
+ * allocation SQLite makes takes one process-wide mutex, which all request
+ * threads filling their page caches contend for. If another module has
+ * initialized SQLite already, the call fails and nothing changes. */
+static void sqlite_global_setup(void)
+{
+    static int done;
+
+    if (!done) {
+        done = 1;
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    }
+}
+
 static apr_status_t sqlite_prepare(const rus_store_t *store, apr_pool_t *ptemp,
                                    const rus_store_owner_t *owner,
                                    const char **pwarn, const char **pmsg)
@@ -415,6 +430,7 @@ static apr_status_t sqlite_prepare(const rus_store_t *store, apr_pool_t *ptemp,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    sqlite_global_setup();
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                          NULL);
     if (rc != SQLITE_OK) {
@@ -494,6 +510,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
     apr_status_t rv;
 
     c->path = apr_pstrdup(cpool, store->location);
+    sqlite_global_setup(); /* a no-op unless prepare did not run here */
     /* No SQLITE_OPEN_CREATE: a store that vanished at run time is a fault
      * to report, not a reason to start an empty one. NOMUTEX: a connection
      * is used by one thread at a time (rus_store_acquire). */
