@@ -218,20 +218,57 @@ def children_rss(h):
     return total  # KiB
 
 
+PIN = None  # (server CPU, client CPU) when pinned, see main()
+
+
+def pin_server(h):
+    """Bind every thread of the httpd parent and children to the server
+    CPU (children forked later inherit the parent's)."""
+    if PIN is None:
+        return
+    for pid in [h.proc.pid] + h.children():
+        subprocess.run(["taskset", "-a", "-p", "-c", str(PIN[0]), str(pid)],
+                       capture_output=True, check=False)
+
+
+def server_cpu(h):
+    """CPU seconds (user + system) used so far by the parent and children."""
+    total = 0
+    for pid in [h.proc.pid] + h.children():
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            # utime, stime, cutime, cstime: the whole process, all threads
+            total += sum(int(v) for v in fields[11:15])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(h, args, duration, connections, script=None):
-    cmd = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % duration,
-           "--latency", "--timeout", "10s"]
+    cmd = ["wrk", "-t1" if PIN else "-t2", "-c%d" % connections,
+           "-d%ds" % duration, "--latency", "--timeout", "10s"]
+    if PIN:
+        cmd = ["taskset", "-c", str(PIN[1])] + cmd
     if script:
         cmd += ["-s", script]
     # scripts set their own path
     cmd += args + ["http://127.0.0.1:%d/f/file.txt" % h.port]
+    pin_server(h)
+    cpu0 = server_cpu(h)
+    t0 = time.time()
     out = subprocess.run(cmd, capture_output=True, text=True,
                          timeout=duration + 60).stdout
+    wall = time.time() - t0
+    cpu = server_cpu(h) - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
+    served = rps * duration
     return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+            "server_cores": cpu / wall,
+            "cpu_us_per_req": cpu / served * 1e6 if served else 0,
             "non2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": sock.group(1) if sock else None}
 
@@ -295,9 +332,13 @@ class Case:
 
 
 def main():
+    global PIN
     ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=3,
+                    help="seconds of each wrk run")
+    ap.add_argument("--repeats", type=int, default=9,
+                    help="measurements of each case, each paired with one "
+                         "of bare")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--million", type=int, default=1000000,
                     help="users and sessions of the session-1M case")
@@ -306,9 +347,17 @@ def main():
     ap.add_argument("--cache-ttl", type=int, default=None,
                     help="RemoteUserCacheTTL for every case (default: the "
                          "module's)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not bind httpd and wrk to separate CPUs")
     opts = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
+    cpus = sorted(os.sched_getaffinity(0))
+    if not opts.no_pin and len(cpus) >= 2 and shutil.which("taskset"):
+        # httpd on one CPU, wrk on another: the client never competes with
+        # the server for a core, so req/s measures the server's cost per
+        # request (the "server cores" column shows it was saturated).
+        PIN = (cpus[0], cpus[1])
 
     plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
             ("session-1M", opts.million), ("first-login", 0)]
@@ -321,31 +370,44 @@ def main():
             store_file(n)  # build caches before any timing
     results = {name: [] for name, _ in plan}
     bare_runs = []
-    rss = {}
+    paired = {name: [] for name, _ in plan}
     t_start = time.time()
-    bare = Case("bare", None, 0).start()
+    servers = {"bare": Case("bare", None, 0)}
     try:
+        servers["bare"].start()
+        for name, n in plan:
+            servers[name] = Case(name, None, n).start()
         for rep in range(opts.repeats):
-            for name, n in plan:
-                c = Case(name, None, n).start()
-                try:
-                    # Bare httpd driven the same way (the same wrk script
-                    # for the cookie cases: bare ignores the cookie), so
-                    # the client's own cost is in both figures.
-                    same = c.script if name.startswith("session") else None
-                    bare_runs.append(wrk(bare.h, [], opts.duration,
-                                         opts.connections, same))
+            for name, _ in plan:
+                c = servers[name]
+                # Bare httpd driven the same way (the same wrk script for
+                # the cookie cases: bare ignores the cookie), so the
+                # client's own cost is in both figures. The order flips
+                # every repeat (ABBA) so a steady drift cancels.
+                same = c.script if name.startswith("session") else None
+
+                def run_bare():
+                    bare_runs.append(wrk(servers["bare"].h, [],
+                                         opts.duration, opts.connections,
+                                         same))
+
+                def run_case():
                     results[name].append(c.measure(opts.duration,
                                                    opts.connections))
-                finally:
-                    c.stop()
-                rss.setdefault(name, []).append((c.rss_start, c.rss_end))
-                print("  %-12s run %d: %8.0f req/s (bare %8.0f)"
+
+                for step in ((run_bare, run_case) if rep % 2 == 0
+                             else (run_case, run_bare)):
+                    step()
+                paired[name].append(results[name][-1]["rps"]
+                                    / bare_runs[-1]["rps"])
+                print("  %-12s run %d: %8.0f req/s (bare %8.0f) %.3f"
                       % (name, rep + 1, results[name][-1]["rps"],
-                         bare_runs[-1]["rps"]), flush=True)
+                         bare_runs[-1]["rps"], paired[name][-1]),
+                      flush=True)
     finally:
-        bare.stop()
-    rss["bare"] = [(bare.rss_start, bare.rss_end)]
+        for c in servers.values():
+            if c.h is not None:
+                c.stop()
 
     def med(runs, key="rps"):
         return statistics.median(r[key] for r in runs)
@@ -357,31 +419,22 @@ def main():
             return float(m.group(1)) * f
         return statistics.median(to_ms(r[key]) for r in runs)
 
-    bare_rps = med(bare_runs)
-    # Ratio = median over repeats of (case / the bare run just before it):
-    # the pairing cancels the drift of a shared machine better than a ratio
-    # of medians.
-    paired = {}
-    k = 0
-    for rep in range(opts.repeats):
-        for name, _ in plan:
-            paired.setdefault(name, []).append(
-                results[name][rep]["rps"] / bare_runs[k]["rps"])
-            k += 1
-    rows = [{"case": "bare", "rps": bare_rps, "ratio": 1.0,
-             "p50_ms": med_lat(bare_runs, "p50"),
-             "p99_ms": med_lat(bare_runs, "p99"),
-             "rss_start_kib": rss["bare"][0][0],
-             "rss_end_kib": rss["bare"][0][1], "non2xx": 0}]
+    def row(name, runs, ratio):
+        c = servers[name]
+        return {"case": name, "rps": med(runs), "ratio": ratio,
+                "p50_ms": med_lat(runs, "p50"),
+                "p99_ms": med_lat(runs, "p99"),
+                "server_cores": med(runs, "server_cores"),
+                "cpu_us_per_req": med(runs, "cpu_us_per_req"),
+                "rss_start_kib": c.rss_start, "rss_end_kib": c.rss_end,
+                "non2xx": sum(r["non2xx"] for r in runs)}
+
+    # Ratio = median over repeats of (case / the bare run next to it): the
+    # pairing cancels the drift of a shared machine better than a ratio of
+    # medians.
+    rows = [row("bare", bare_runs, 1.0)]
     for name, _ in plan:
-        runs = results[name]
-        rows.append({"case": name, "rps": med(runs),
-                     "ratio": statistics.median(paired[name]),
-                     "p50_ms": med_lat(runs, "p50"),
-                     "p99_ms": med_lat(runs, "p99"),
-                     "rss_start_kib": rss[name][-1][0],
-                     "rss_end_kib": rss[name][-1][1],
-                     "non2xx": sum(r["non2xx"] for r in runs)})
+        rows.append(row(name, results[name], statistics.median(paired[name])))
     by = {r["case"]: r for r in rows}
     for name, (ref, minimum) in TARGETS.items():
         if name not in by or ref not in by:
@@ -391,13 +444,14 @@ def main():
             name, minimum, ref, got, "met" if got >= minimum else "MISSED")
 
     print()
-    print("%-12s %10s %7s %9s %9s %11s %11s %7s" % (
-        "case", "req/s", "x bare", "p50 ms", "p99 ms", "RSS start",
-        "RSS end", "non-2xx"))
+    print("%-12s %8s %6s %7s %7s %6s %7s %10s %10s %7s" % (
+        "case", "req/s", "x bare", "p50 ms", "p99 ms", "cores", "us/req",
+        "RSS start", "RSS end", "non-2xx"))
     for r in rows:
-        print("%-12s %10.0f %7.3f %9.3f %9.3f %8d KiB %8d KiB %7d" % (
-            r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
-            r["rss_start_kib"], r["rss_end_kib"], r["non2xx"]))
+        print("%-12s %8.0f %6.3f %7.3f %7.3f %6.2f %7.1f %6d KiB %6d KiB %7d"
+              % (r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
+                 r["server_cores"], r["cpu_us_per_req"], r["rss_start_kib"],
+                 r["rss_end_kib"], r["non2xx"]))
     print()
     for r in rows:
         if "target" in r:
@@ -410,7 +464,8 @@ def main():
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": "%s, %d CPUs, %s" % (platform.platform(), os.cpu_count(),
                                          platform.processor() or "?"),
-        "settings": vars(opts), "seconds": round(time.time() - t_start),
+        "settings": dict(vars(opts), pinned=PIN),
+        "seconds": round(time.time() - t_start),
         "rows": rows,
     }
     os.makedirs(RESULTS, exist_ok=True)
