@@ -120,8 +120,14 @@ end
 LUA_FIRST_LOGIN = """
 counter = 0
 prefix = nil
+-- every thread of every run gets its own prefix: user names never repeat
 setup = function(thread)
-    thread:set("prefix", "t" .. tostring(math.random(100000, 999999)))
+    local f = io.open("/dev/urandom", "rb")
+    local raw = f:read(6)
+    f:close()
+    thread:set("prefix", "t" .. raw:gsub(".", function(c)
+        return string.format("%%02x", c:byte())
+    end))
 end
 request = function()
     counter = counter + 1
@@ -257,8 +263,13 @@ def wrk(h, args, duration, connections, script=None):
     pin_server(h)
     cpu0 = server_cpu(h)
     t0 = time.time()
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         timeout=duration + 60).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=duration + 60)
+    out = proc.stdout
+    if proc.stderr.strip():
+        # wrk reports a broken script on stderr and then silently sends
+        # its default request: that would measure something else.
+        sys.exit("wrk: %s" % proc.stderr.strip())
     wall = time.time() - t0
     cpu = server_cpu(h) - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -315,7 +326,7 @@ class Case:
         elif self.name == "first-login":
             self.script = os.path.join(h.root, "login.lua")
             with open(self.script, "w") as f:
-                f.write(LUA_FIRST_LOGIN)
+                f.write(LUA_FIRST_LOGIN % ())  # the template's %% are %
         h.start(malloc_checks=False)
         self.h = h
         # warm up: children up, connections to the store open
@@ -323,8 +334,26 @@ class Case:
         self.rss_start = children_rss(h)
         return self
 
+    def users(self):
+        con = sqlite3.connect(self.h.db_path)
+        try:
+            return con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+        finally:
+            con.close()
+
     def measure(self, duration, connections):
-        return wrk(self.h, self.args, duration, connections, self.script)
+        before = self.users() if self.name == "first-login" else 0
+        r = wrk(self.h, self.args, duration, connections, self.script)
+        if self.name == "first-login":
+            # Each request must have made a user (and a session): check
+            # the store, so a broken script cannot pass for a fast login.
+            made = self.users() - before
+            served = r["rps"] * duration
+            if made < 0.9 * served:
+                sys.exit("first-login: %d users created for about %d "
+                         "requests" % (made, served))
+            r["users_created"] = made
+        return r
 
     def stop(self):
         self.rss_end = children_rss(self.h)
