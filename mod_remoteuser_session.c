@@ -1758,6 +1758,8 @@ static const authz_provider group_provider = {
     &group_parse,
 };
 
+static const char *const handler_succ[] = { "mod_proxy.c", NULL };
+
 static void rus_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -1782,8 +1784,12 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    /* remoteuser-login and remoteuser-logout, by handler name. */
-    ap_hook_handler(rus_handler, NULL, NULL, APR_HOOK_FIRST);
+    /* remoteuser-login and remoteuser-logout, by handler name, and before
+     * mod_proxy: its handler serves any request ProxyPass mapped, whatever
+     * SetHandler said, so a ProxyPass covering the login or logout URL
+     * would send them to the back end: no login, no revocation
+     * (CVE-2019-3878 class). */
+    ap_hook_handler(rus_handler, NULL, handler_succ, APR_HOOK_REALLY_FIRST);
 }
 
 module AP_MODULE_DECLARE_DATA remoteuser_session_module = {
