@@ -45,7 +45,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids check-symbols format bench package test-package demo install clean
+        check-headers check-logids check-symbols format bench package test-package test-faults demo install clean
 
 ADMIN = remoteuser-admin
 ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
@@ -132,11 +132,20 @@ integration: $(MODULE).so $(ADMIN)
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
 	    tests/kerberos
 
+# Faults under load against a real httpd: kill -9, graceful restarts,
+# unreadable and locked store, disk full (tests/faults). About a minute.
+test-faults: $(MODULE).so $(ADMIN)
+	RUS_MODULE=$(CURDIR)/$(MODULE).so RUS_ADMIN=$(CURDIR)/$(ADMIN) \
+	    $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/faults
+
 test-package:
 	RUS_TEST_PACKAGE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
 
 test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
+
+-include tests/sanitize.mk
+-include tests/fuzz/fuzz.mk
 
 # Bounded load on 127.0.0.1 only; see bench/run.py --help.
 bench: $(MODULE).so
