@@ -145,7 +145,7 @@ test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
 
 -include tests/sanitize.mk
--include tests/fuzz/fuzz.mk
+include tests/fuzz/fuzz.mk
 
 # Bounded load on 127.0.0.1 only; see bench/run.py --help.
 bench: $(MODULE).so

@@ -71,8 +71,10 @@ rus_name_error_e rus_text_check(const char *s, apr_size_t len);
 
 /**
  * Is @a name usable as a group name? 1 to RUS_USERNAME_MAX bytes of UTF-8
- * without control characters, white space or commas (groups travel
- * comma-separated and are listed space-separated in Require lines).
+ * without control characters, ASCII space or commas (groups travel
+ * comma-separated and are listed space-separated in Require lines, which
+ * httpd splits on ASCII white space only; the other ASCII white space
+ * characters are control characters).
  * @return 1 if so, else 0
  */
 int rus_group_name_valid(const char *name);
