@@ -4,6 +4,11 @@
 #   make test         style + layering checks, unit tests, integration tests
 #                     against a real httpd, unit tests under ASan+UBSan;
 #                     ends with the totals
+#   make test-asan    the integration suite against an ASan+UBSan module
+#   make unit-valgrind  the unit tests under valgrind memcheck
+#   make test-faults  faults under load (kill -9, restarts, store faults)
+#   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 30)
+#   make bench        the benchmark (ratios against bare httpd)
 #   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
 #   make install      install the module with apxs (DESTDIR honoured)
 
@@ -144,7 +149,7 @@ test-package:
 test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
 
--include tests/sanitize.mk
+include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
 
 # Bounded load on 127.0.0.1 only; see bench/run.py --help.

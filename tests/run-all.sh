@@ -7,6 +7,13 @@
 #   unit         Check unit tests of the core
 #   integration  pytest against real httpd instances
 #   unit-asan    the unit tests again under AddressSanitizer + UBSan
+#   integration-asan  the integration tests again, with the module and
+#                remoteuser-admin built with ASan + UBSan (make test-asan)
+#   unit-valgrind  the unit tests under valgrind memcheck, children
+#                followed (make unit-valgrind)
+#   faults       kill -9, graceful restarts, unreadable/locked store and
+#                disk full under wrk load (make test-faults)
+#   fuzz         every libFuzzer target for FUZZ_SECONDS (default 30)
 set -u
 cd "$(dirname "$0")/.." || exit 2
 MAKE=${MAKE:-make}
@@ -64,6 +71,10 @@ fi
 run_stage unit "$MAKE" -s unit
 run_stage integration "$MAKE" -s integration
 run_stage unit-asan "$MAKE" -s unit-asan
+run_stage integration-asan "$MAKE" -s test-asan
+run_stage unit-valgrind "$MAKE" -s unit-valgrind
+run_stage faults "$MAKE" -s test-faults
+run_stage fuzz "$MAKE" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 # The Debian package test installs and purges a package: CI only
 # (.ci/run sets RUS_TEST_PACKAGE=1), as root.
 if [ "${RUS_TEST_PACKAGE:-0}" = 1 ]; then
@@ -72,7 +83,7 @@ fi
 
 echo
 echo "==== totals"
-awk '{ printf "%-12s %d passed, %d failed\n", $1 ":", $2, $3; p += $2; f += $3 }
+awk '{ printf "%-18s %d passed, %d failed\n", $1 ":", $2, $3; p += $2; f += $3 }
      END { printf "total: %d passed, %d failed\n", p, f }' "$summary"
 if [ -n "$failed_stages" ]; then
     echo "FAILED:$failed_stages" >&2

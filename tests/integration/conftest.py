@@ -62,8 +62,11 @@ def scratch():
         return h
 
     yield make
+    # every server is checked (crashes, sanitizer reports) and removed,
+    # then the test fails if any of them had something
+    crashes = []
     for h in made:
         h.stop()
-        crashes = h.crashes()
+        crashes += h.crashes()
         h.cleanup()
-        assert not crashes, crashes
+    assert not crashes, crashes

@@ -9,9 +9,18 @@ to the group if it does not go).
 When the tests run as root, httpd's children run as www-data, as they would
 in production: the ServerRoot is made readable and the store directory
 writable for that user.
+
+With RUS_SANITIZE=1 (make test-asan) the module and remoteuser-admin under
+test are AddressSanitizer + UBSan builds: httpd and the tool run with the
+environment of sanitizer_env(), ASan's reports go to <root>/logs/asan.PID,
+UBSan's to the error log, and crashes() returns them as well; cleanup()
+raises for any report no crashes() call has returned, before the directory
+goes.
 """
 
 import base64
+import functools
+import glob
 import hashlib
 import http.client
 import os
@@ -22,6 +31,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -41,6 +51,43 @@ MODULE = os.environ.get("RUS_MODULE",
                         os.path.join(TOP, "mod_remoteuser_session.so"))
 
 RUN_USER = "www-data" if os.geteuid() == 0 else None
+
+SANITIZE = os.environ.get("RUS_SANITIZE") == "1"
+# what a sanitizer writes when it finds something, also in the error log
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+@functools.lru_cache(maxsize=None)
+def libasan():
+    """gcc's ASan runtime, the one the sanitized module is linked with."""
+    out = subprocess.run(["gcc", "-print-file-name=libasan.so"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert os.path.isabs(out), "gcc has no libasan.so"
+    return os.path.realpath(out)
+
+
+def sanitizer_env(root, env=None, leaks=False):
+    """The environment (default: os.environ) for httpd or remoteuser-admin
+    with ServerRoot `root`; unchanged unless RUS_SANITIZE=1. Then libasan
+    is preloaded (httpd is not instrumented, the module is), leaks are
+    reported only with `leaks` (remoteuser-admin; httpd frees its pools at
+    exit only on some paths), and ASan's reports go to <root>/logs/asan.PID.
+    UBSan's go to stderr, the error log for httpd, whatever its log_path:
+    UBSan's runtime is a library of its own, and its call to set its report
+    file binds to the preloaded libasan's. glibc's malloc checks are off:
+    they conflict with ASan's allocator."""
+    env = dict(os.environ if env is None else env)
+    if not SANITIZE:
+        return env
+    for k in ("MALLOC_CHECK_", "MALLOC_PERTURB_"):
+        env.pop(k, None)
+    logs = os.path.join(root, "logs")
+    env["LD_PRELOAD"] = " ".join(filter(None, [libasan(),
+                                               env.get("LD_PRELOAD")]))
+    env["ASAN_OPTIONS"] = ("detect_leaks=%d:abort_on_error=0:log_path=%s/asan"
+                           % (leaks, logs))
+    env["UBSAN_OPTIONS"] = "print_stacktrace=1:log_path=%s/ubsan" % logs
+    return env
 
 ENV_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
@@ -114,12 +161,17 @@ class Httpd:
             pw = pwd.getpwnam(RUN_USER)
             os.chown(self.store_dir, pw.pw_uid, pw.pw_gid)
             os.chown(os.path.join(self.root, "run"), pw.pw_uid, pw.pw_gid)
+            if SANITIZE:  # the children write their reports there
+                os.chown(os.path.join(self.root, "logs"), pw.pw_uid,
+                         pw.pw_gid)
         self.conf = os.path.join(self.root, "httpd.conf")
         # Tests see every change at once unless they test the cache:
         # RemoteUserCacheTTL 0 (None: the module's default).
         self.cache_ttl = cache_ttl
         self.write_conf(body, store, extra_modules, busy_timeout)
         self.log_mark = 0
+        self.reported = set()
+        self.printed = set()
 
     # -- configuration ---------------------------------------------------
 
@@ -151,6 +203,11 @@ class Httpd:
                  "GracefulShutdownTimeout 5"]
         if RUN_USER:
             lines += ["User %s" % RUN_USER, "Group %s" % RUN_USER]
+        if SANITIZE:
+            # keeps the children dumpable after setuid, so that UBSan, which
+            # starts in a child at its first report, can read its options
+            # from /proc/self/environ
+            lines.append("CoreDumpDirectory %s/logs" % self.root)
         if self.mpm == "event":
             lines += ["StartServers 1", "ServerLimit 2",
                       "ThreadsPerChild 25", "MaxRequestWorkers 50",
@@ -178,14 +235,16 @@ class Httpd:
 
     def configtest(self):
         return subprocess.run([HTTPD, "-t", "-f", self.conf],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30,
+                              env=sanitizer_env(self.root))
 
     def start(self, expect_ok=True, malloc_checks=True):
         """Start in the foreground; tests run with glibc's malloc checks
         (MALLOC_CHECK_, MALLOC_PERTURB_), the benchmark without them."""
         env = dict(os.environ)
-        if malloc_checks:
+        if malloc_checks and not SANITIZE:
             env.update(MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
+        env = sanitizer_env(self.root, env)
         self.proc = subprocess.Popen(
             [HTTPD, "-DFOREGROUND", "-f", self.conf],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -242,9 +301,44 @@ class Httpd:
         self.proc = None
 
     def crashes(self):
-        """Lines of the error log reporting a child killed by a signal."""
-        return [l for l in self.error_log().splitlines()
-                if "exit signal" in l]
+        """Lines of the error log reporting a child killed by a signal, and
+        every sanitizer report (sanitizer_reports())."""
+        found = [l for l in self.error_log().splitlines()
+                 if "exit signal" in l]
+        reports = self.sanitizer_reports()
+        self.reported.update(reports)
+        return found + reports
+
+    def sanitizer_reports(self):
+        """Each sanitizer report as one string: those in the error log (a
+        marker line and the stack below it), and each non-empty file
+        <root>/logs/asan.* or ubsan.* (httpd's, and remoteuser-admin's when
+        run with sanitizer_env(root))."""
+        found = []
+        in_report = False
+        for line in self.error_log().splitlines():
+            if any(m in line for m in SANITIZER_MARKS):
+                found.append(line)
+                in_report = True
+            elif in_report and not line.startswith("["):
+                found[-1] += "\n" + line  # the report's stack
+            else:
+                in_report = False  # httpd's own line
+        logs = os.path.join(self.root, "logs")
+        for path in sorted(glob.glob(os.path.join(logs, "asan.*"))
+                           + glob.glob(os.path.join(logs, "ubsan.*"))):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            if text.strip():
+                found.append("%s:\n%s" % (os.path.basename(path), text))
+        # whole, on stderr: pytest shows it with the failure, where the
+        # assertion message would be cut short
+        for r in found:
+            if r not in self.printed:
+                self.printed.add(r)
+                sys.stderr.write("==== sanitizer report (%s):\n%s\n"
+                                 % (self.root, r))
+        return found
 
     def graceful(self):
         """apachectl -k graceful, then wait until it answers again."""
@@ -258,8 +352,13 @@ class Httpd:
         raise AssertionError("graceful restart did not complete")
 
     def cleanup(self):
+        """Stop, remove the ServerRoot; fail on a sanitizer report that no
+        crashes() check has seen (a fixture that does not check)."""
         self.stop()
+        missed = [r for r in self.sanitizer_reports()
+                  if r not in self.reported]
         shutil.rmtree(self.root, ignore_errors=True)
+        assert not missed, "sanitizer reports:\n" + "\n".join(missed)
 
     # -- requests --------------------------------------------------------
 

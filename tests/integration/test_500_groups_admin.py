@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 
 from conftest import server_fixture, watched
-from harness import TOP, Httpd, basic
+from harness import TOP, Httpd, basic, sanitizer_env
 from test_100_identity import location
 from test_400_session import cookie, remoteuser_location, token_of
 
@@ -99,7 +99,8 @@ def app(srv):
 def admin(srv, *args, expect=0, config=False):
     where = ["--config", srv.conf] if config else ["--db", srv.db_path]
     r = subprocess.run([ADMIN] + where + list(args), capture_output=True,
-                       text=True, timeout=30)
+                       text=True, timeout=30,
+                       env=sanitizer_env(srv.root, leaks=True))
     assert r.returncode == expect, (args, r.returncode, r.stdout, r.stderr)
     if expect != 0:
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -211,7 +212,7 @@ def test_error_paths_never_pass_client_copies(app, path, creds, status):
 def test_admin_help_and_usage(srv):
     for args in ([], ["user"], ["group"], ["session"], ["db"]):
         r = subprocess.run([ADMIN] + args + ["--help"], capture_output=True,
-                           text=True)
+                           text=True, env=sanitizer_env(srv.root))
         assert r.returncode == 0 and "usage:" in r.stdout
     admin(srv, "frobnicate", expect=2)
     admin(srv, "user", "add", expect=2)
@@ -220,12 +221,14 @@ def test_admin_help_and_usage(srv):
     admin(srv, "group", "add", "has space", expect=2)
     admin(srv, "group", "add", "a,b", expect=2)
     r = subprocess.run([ADMIN, "user", "list"], capture_output=True,
-                       text=True)
+                       text=True, env=sanitizer_env(srv.root))
     assert r.returncode == 2
     assert "--version" in subprocess.run(
-        [ADMIN, "--help"], capture_output=True, text=True).stdout
+        [ADMIN, "--help"], capture_output=True, text=True,
+        env=sanitizer_env(srv.root)).stdout
     assert subprocess.run([ADMIN, "--version"], capture_output=True,
-                          text=True).stdout.startswith("remoteuser-admin")
+                          text=True, env=sanitizer_env(srv.root)
+                          ).stdout.startswith("remoteuser-admin")
 
 
 def test_admin_users(app):

@@ -1,0 +1,68 @@
+# Sanitized integration run (make test-asan) and valgrind on the unit tests
+# (make unit-valgrind). Included by the top-level Makefile.
+#
+#   make test-asan [ASAN_TESTS=tests/integration/test_100_identity.py]
+#                       the module and remoteuser-admin built with
+#                       AddressSanitizer + UBSan into $(BUILD)/asan/, loaded
+#                       into Debian's own httpd (ASan runtime preloaded, see
+#                       RUS_SANITIZE in tests/integration/harness.py), and the
+#                       whole integration suite (tests/integration,
+#                       tests/kerberos) run against them; any sanitizer report
+#                       fails the test whose server or tool produced it.
+#   make unit-valgrind  build/unit under valgrind memcheck, following the
+#                       children Check and the tests fork; an error or a
+#                       definite leak in any process fails the run.
+#
+# The sanitized module is compiled with gcc directly, not apxs: apxs/libtool
+# write .lo/.slo next to the sources and .libs/ in the top directory, which
+# belong to the normal build.
+
+ASAN_DIR = $(BUILD)/asan
+
+# The flags apxs would use, without its -O2 and _FORTIFY_SOURCE (the
+# fortified wrappers hide some accesses from ASan).
+ASAN_MOD_CFLAGS = -g -O1 -fPIC $(SAN_FLAGS) $(WARNINGS) \
+                  $(shell $(APXS) -q EXTRA_CPPFLAGS) \
+                  -I$(shell $(APXS) -q INCLUDEDIR) $(APR_CFLAGS) \
+                  -Iinclude $(SQLITE_CFLAGS)
+
+# Loaded into an uninstrumented httpd: libasan/libubsan are DT_NEEDED of
+# the module, and the harness preloads libasan so that it comes first.
+$(ASAN_DIR)/$(MODULE).so: $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) \
+        tests/sanitize.mk | check-layering
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(ASAN_MOD_CFLAGS) -shared -o $@ $(GLUE_SRC) $(CORE_SRC) \
+	    $(SQLITE_LIBS)
+
+$(ASAN_DIR)/$(ADMIN): tools/remoteuser-admin.c $(CORE_SRC) $(CORE_HDR) \
+        tests/sanitize.mk
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(ADMIN_CFLAGS) -O1 $(SAN_FLAGS) -o $@ tools/remoteuser-admin.c \
+	    $(CORE_SRC) $(APR_LIBS) $(SQLITE_LIBS)
+
+.PHONY: test-asan unit-valgrind
+
+# ASAN_TESTS: the same files as `make integration`, or some of them.
+ASAN_TESTS ?= tests/integration tests/kerberos
+
+test-asan: $(ASAN_DIR)/$(MODULE).so $(ASAN_DIR)/$(ADMIN)
+	RUS_SANITIZE=1 RUS_MODULE=$(CURDIR)/$(ASAN_DIR)/$(MODULE).so \
+	    RUS_ADMIN=$(CURDIR)/$(ASAN_DIR)/$(ADMIN) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
+
+# Check forks one child per test (CK_FORK): valgrind follows it
+# (--trace-children), and a child whose errors make valgrind exit 1 is an
+# "Early exit" error of that test, so the run fails; the tests' own forks
+# are checked by their waitpid() status the same way. The sh and rm that
+# rus_test_rmtree() runs through system() are not ours and not traced (they
+# tripled the run time). Check's timeouts are raised for valgrind's
+# slowdown; every test runs as in `make unit`, test_cache's 4 x 200000
+# rounds included (about 10 s). About a minute on 2 cores.
+VALGRIND       ?= valgrind
+VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full \
+                 --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+                 --trace-children=yes --trace-children-skip='*/sh,*/rm' \
+                 --track-fds=no --vgdb=no -q
+
+unit-valgrind: $(BUILD)/unit
+	CK_TIMEOUT_MULTIPLIER=20 $(VALGRIND) $(VALGRIND_FLAGS) $(BUILD)/unit
