@@ -521,8 +521,15 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, store->opts.busy_timeout_ms);
+    /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
+     * A child keeps up to one connection per busy thread; with a large
+     * store the default made each of them grow its own copy of the same
+     * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
+     * store, 45 MiB with this), and was no faster: the kernel's page
+     * cache serves the rest. */
     rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                      " PRAGMA cache_size = -512",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         goto fail;
