@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <apr_strings.h>
-#include <apr_time.h>
 
 #include <sqlite3.h>
 
@@ -115,34 +114,7 @@ typedef struct sqlite_conn_t {
     sqlite3_stmt *session_revoke; /* SQL_SESSION_REVOKE */
     sqlite3_stmt *session_revoke_user; /* SQL_SESSION_REVOKE_USER */
     sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
-    int busy_timeout_ms;               /* RemoteUserStoreBusyTimeout */
 } sqlite_conn_t;
-
-/* Waiting for another writer. SQLite's own busy timeout sleeps 1, 2, 5,
- * 10 ... 100 ms between tries: ages next to a write transaction of a few
- * tens of microseconds, so under concurrent first logins the threads
- * mostly slept (the server used 0.77 of its CPU). Here: 50 us more per
- * try, at most 2 ms, until the configured timeout is spent. */
-#define BUSY_STEP_US 50
-#define BUSY_MAX_US  2000
-
-static int busy_wait(void *arg, int tries)
-{
-    const sqlite_conn_t *c = arg;
-    apr_int64_t slept = 0, step;
-    int i;
-
-    for (i = 0; i < tries; i++) { /* what the earlier tries slept */
-        step = (apr_int64_t)BUSY_STEP_US * (i + 1);
-        slept += step < BUSY_MAX_US ? step : BUSY_MAX_US;
-        if (slept >= (apr_int64_t)c->busy_timeout_ms * 1000) {
-            return 0; /* give up: SQLITE_BUSY */
-        }
-    }
-    step = (apr_int64_t)BUSY_STEP_US * (tries + 1);
-    apr_sleep(step < BUSY_MAX_US ? step : BUSY_MAX_US);
-    return 1;
-}
 
 /* ==================================================================== */
 /* errors                                                               */
@@ -548,8 +520,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
         goto fail;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    c->busy_timeout_ms = store->opts.busy_timeout_ms;
-    sqlite3_busy_handler(c->db, busy_wait, c);
+    sqlite3_busy_timeout(c->db, store->opts.busy_timeout_ms);
     /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
      * A child keeps up to one connection per busy thread; with a large
      * store the default made each of them grow its own copy of the same
