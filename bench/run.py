@@ -3,14 +3,16 @@
 
 Every case gets its own httpd (mpm_event, identical settings) on 127.0.0.1
 serving one ~100-byte static file, driven by wrk over keep-alive
-connections for a bounded time. Each case is measured several times and
-every measurement is taken right after one of bare httpd driven the same
-way (for the cookie cases, with the same wrk script), so drift of the
-machine and the client's own cost cancel out. Ratios are medians of those
-pairs; req/s and latencies are medians; RSS is the children's, before and
-after a case's last run.
+connections for a bounded time. httpd is bound to one CPU and wrk to
+another, so req/s is the server's cost per request (the "cores" column
+shows the server was saturated). Each case is measured several times, each
+measurement paired with one of bare httpd driven the same way (for the
+cookie cases, with the same wrk script), in alternating order, so drift of
+the machine and the client's own cost cancel out. Ratios are medians of
+those pairs; req/s, latencies and CPU per request are medians; RSS is the
+children's after the first measured run and after the last.
 
-    python3 bench/run.py [--duration 5] [--repeats 3] [--connections 32]
+    python3 bench/run.py [--duration 3] [--repeats 9] [--no-pin]
 """
 
 import argparse
@@ -427,6 +429,13 @@ def main():
                 for step in ((run_bare, run_case) if rep % 2 == 0
                              else (run_case, run_bare)):
                     step()
+                if rep == 0:
+                    # RSS once every cache has been through a full run:
+                    # what grows after that grows with requests served
+                    c.rss_start = children_rss(c.h)
+                    if name == plan[0][0]:
+                        servers["bare"].rss_start = children_rss(
+                            servers["bare"].h)
                 paired[name].append(results[name][-1]["rps"]
                                     / bare_runs[-1]["rps"])
                 print("  %-12s run %d: %8.0f req/s (bare %8.0f) %.3f"
@@ -475,7 +484,7 @@ def main():
     print()
     print("%-12s %8s %6s %7s %7s %6s %7s %10s %10s %7s" % (
         "case", "req/s", "x bare", "p50 ms", "p99 ms", "cores", "us/req",
-        "RSS start", "RSS end", "non-2xx"))
+        "RSS run 1", "RSS end", "non-2xx"))
     for r in rows:
         print("%-12s %8.0f %6.3f %7.3f %7.3f %6.2f %7.1f %6d KiB %6d KiB %7d"
               % (r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
