@@ -21,8 +21,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import pytest

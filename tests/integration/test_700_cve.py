@@ -24,12 +24,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import server_fixture, watched
+from conftest import watched
 from harness import Httpd, basic
 from test_100_identity import location
-
-COOKIE = "remoteuser_session"
-
+from test_400_session import COOKIE, cookie, set_cookie, token_of
 
 def anon(path, *directives):
     """A location whose front end accepts any user name (mod_authn_anon),
@@ -161,24 +159,6 @@ def env(r):
         k, _, v = line.partition("=")
         out[k] = v
     return out
-
-
-def set_cookie(r):
-    for v in r.headers.get_all("Set-Cookie") or []:
-        if v.startswith(COOKIE + "="):
-            return v
-    return None
-
-
-def token_of(r):
-    return set_cookie(r).split(";")[0].split("=", 1)[1]
-
-
-def cookie(token, host=None):
-    h = {"Cookie": "%s=%s" % (COOKIE, token)}
-    if host:
-        h["Host"] = host
-    return h
 
 
 def login(app, user, path="/login", host=None, extra=None, nxt="/app/env"):
