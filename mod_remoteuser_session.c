@@ -26,6 +26,7 @@
 #include "util_cfgtree.h"
 
 #include <apr_atomic.h>
+#include <apr_hash.h>
 #include <apr_lib.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -75,6 +76,7 @@ typedef struct rus_dir_conf {
     const char *samesite;        /* RemoteUserSessionCookieSameSite */
     apr_int64_t max_age;         /* RemoteUserSessionMaxAge, UNSET */
     apr_int64_t idle_timeout;    /* RemoteUserSessionIdleTimeout, UNSET */
+    apr_int64_t max_per_user;    /* RemoteUserSessionMaxPerUser, UNSET */
     const char *login_url;       /* RemoteUserLoginURL */
     const char *login_redirect;  /* RemoteUserLoginRedirect */
     const char *logout_redirect; /* RemoteUserLogoutRedirect */
@@ -90,6 +92,8 @@ typedef struct rus_dir_conf {
 #define COOKIE_NAME_DEFAULT "remoteuser_session"
 #define LOGIN_HANDLER       "remoteuser-login"
 #define LOGOUT_HANDLER      "remoteuser-logout"
+/* RemoteUserSessionMaxPerUser's default. */
+#define MAX_PER_USER_DEFAULT 20
 /* Expired sessions are deleted at most this often per child (seconds). */
 #define PURGE_INTERVAL 300
 
@@ -108,6 +112,9 @@ typedef struct rus_server_conf {
     int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
     int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
     rus_store_t *store;     /* built in check_config */
+    /* Per virtual host (merged): */
+    int trust_htaccess;        /* RemoteUserTrustHtaccess, UNSET: Off */
+    const char *session_scope; /* RemoteUserSessionScope, NULL: the vhost */
 } rus_server_conf;
 
 /* This child's connections to the store, made in child_init. NULL when no
@@ -143,6 +150,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->samesite = NULL;
     conf->max_age = UNSET;
     conf->idle_timeout = UNSET;
+    conf->max_per_user = UNSET;
     conf->login_url = NULL;
     conf->login_redirect = NULL;
     conf->logout_redirect = NULL;
@@ -175,6 +183,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(conf, base, add, samesite);
     MERGE_FLAG(conf, base, add, max_age);
     MERGE_FLAG(conf, base, add, idle_timeout);
+    MERGE_FLAG(conf, base, add, max_per_user);
     MERGE_PTR(conf, base, add, login_url);
     MERGE_PTR(conf, base, add, login_redirect);
     MERGE_PTR(conf, base, add, logout_redirect);
@@ -191,6 +200,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     conf->busy_timeout_ms = UNSET;
     conf->cache_ttl = UNSET;
+    conf->trust_htaccess = UNSET;
     return conf;
 }
 
@@ -206,6 +216,10 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->store = add->store ? add->store : base->store;
     conf->cache_ttl =
         add->cache_ttl != UNSET ? add->cache_ttl : base->cache_ttl;
+    conf->trust_htaccess = add->trust_htaccess != UNSET ? add->trust_htaccess
+                                                        : base->trust_htaccess;
+    conf->session_scope =
+        add->session_scope ? add->session_scope : base->session_scope;
     return conf;
 }
 
@@ -430,6 +444,69 @@ static const char *set_local_url(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* RemoteUserEngine On|Off. In a .htaccess file only where the
+ * administrator said RemoteUserTrustHtaccess On for the virtual host: the
+ * author of the file would otherwise choose, with their own AuthUserFile,
+ * which store user a request maps to. */
+static const char *set_engine(cmd_parms *cmd, void *dconf, int on)
+{
+    if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL
+        && FLAG(server_conf(cmd->server)->trust_htaccess, 0) != 1) {
+        return RUSLOGNO(00041) "RemoteUserEngine is not allowed in .htaccess "
+                               "files unless the server configuration says "
+                               "RemoteUserTrustHtaccess On";
+    }
+    ((rus_dir_conf *)dconf)->engine = on;
+    return NULL;
+}
+
+/* RemoteUserTrustHtaccess On|Off (server config, virtual host) */
+static const char *set_trust_htaccess(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    server_conf(cmd->server)->trust_htaccess = on;
+    return NULL;
+}
+
+/* RemoteUserSessionScope NAME (server config, virtual host) */
+static const char *set_session_scope(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    const char *c;
+
+    (void)dummy;
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("._-", *c)) {
+            break;
+        }
+    }
+    if (arg[0] == '\0' || *c != '\0' || c - arg > 64) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a scope name (1 to 64 letters, "
+                            "digits, '.', '_' or '-')",
+                            cmd->directive->directive, arg);
+    }
+    server_conf(cmd->server)->session_scope = arg;
+    return NULL;
+}
+
+/* RemoteUserSessionMaxPerUser N (0: no limit) */
+static const char *set_max_per_user(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    apr_int64_t v;
+    char *end;
+
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || v < 0 || v > 100000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number from 0 to 100000",
+                            cmd->directive->directive, arg);
+    }
+    ((rus_dir_conf *)dconf)->max_per_user = v;
+    return NULL;
+}
+
 /* RemoteUserCacheTTL SECONDS */
 static const char *set_cache_ttl(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -465,11 +542,23 @@ static const command_rec rus_cmds[] = {
                   "Seconds a child reuses store answers about a user or a "
                   "session (default 2, 0: off); also the longest a change "
                   "made elsewhere takes to apply"),
-    AP_INIT_FLAG("RemoteUserEngine", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(rus_dir_conf, engine),
-                 RSRC_CONF | OR_AUTHCFG,
+    AP_INIT_FLAG("RemoteUserEngine", set_engine, NULL,
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: resolve this location's authenticated user through "
-                 "the store (default Off)"),
+                 "the store (default Off; in .htaccess only with "
+                 "RemoteUserTrustHtaccess On)"),
+    AP_INIT_FLAG("RemoteUserTrustHtaccess", set_trust_htaccess, NULL, RSRC_CONF,
+                 "On: .htaccess files may turn the engine on, and where "
+                 "they may set authentication the front end's user is "
+                 "still trusted (default Off)"),
+    AP_INIT_TAKE1("RemoteUserSessionScope", set_session_scope, NULL, RSRC_CONF,
+                  "Name shared by the virtual hosts (and the hosts of a "
+                  "fleet) whose sessions are valid at each other (default: "
+                  "each virtual host its own, by name and port)"),
+    AP_INIT_TAKE1("RemoteUserSessionMaxPerUser", set_max_per_user, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Sessions a user may hold; a new login revokes the oldest "
+                  "beyond it (default 20, 0: no limit)"),
     AP_INIT_FLAG("RemoteUserCreateUnknown", ap_set_flag_slot,
                  (void *)APR_OFFSETOF(rus_dir_conf, create_unknown),
                  RSRC_CONF | ACCESS_CONF,
@@ -758,19 +847,24 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
  * request of the chain so that internal redirects and subrequests with
  * another configuration reuse it instead of asking the store again. */
 typedef struct rus_req_state {
-    const char *raw;          /* the name as the front end gave it */
-    unsigned int flags;       /* the cleaning it went through */
-    const char *clean;        /* the cleaned name */
-    rus_user_t user;          /* the store's row */
-    int created;              /* this request created the row */
-    const char *header_name;  /* RemoteUserHeader that was accepted */
-    const char *header_value; /* and the identity it carried */
-    int from_session;         /* the identity came from the session cookie */
-    int cookie_checked;       /* the Cookie header was looked at */
-    const char *cookie_hash;  /* stored form of the valid session cookie */
-    apr_int64_t cookie_user;  /* that session's user id, 0: none */
-    int minted;               /* a new session was issued in this chain */
-    const char *source;       /* "frontend", "header" or "session" */
+    const char *raw;           /* the name as the front end gave it */
+    unsigned int flags;        /* the cleaning it went through */
+    const char *clean;         /* the cleaned name */
+    rus_user_t user;           /* the store's row */
+    int created;               /* this request created the row */
+    const char *header_name;   /* RemoteUserHeader that was accepted */
+    const char *header_value;  /* and the identity it carried */
+    int from_session;          /* the identity came from the session cookie */
+    int cookie_checked;        /* the Cookie header was looked at */
+    const char *cookie_hash;   /* stored form of the valid session cookie */
+    apr_int64_t cookie_user;   /* that session's user id, 0: none */
+    rus_session_t sess;        /* that session, last_seen as it was before
+                                 this request touched it */
+    apr_array_header_t *valid; /* hashes of every valid session the request
+                                  came with (more than one: none is used);
+                                  a login revokes them all */
+    int minted;                /* a new session was issued in this chain */
+    const char *source;        /* "frontend", "header" or "session" */
 } rus_req_state;
 
 /* The first request of the chain (main request, before any redirect). */
@@ -833,6 +927,7 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     rus_user_policy_t policy;
     rus_conn_t *conn = NULL;
     const char *msg = NULL, *key;
+    apr_uint32_t ticket;
     apr_status_t rv;
 
     if (child_store_pool == NULL) {
@@ -855,6 +950,7 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
         res->touch_rv = APR_SUCCESS;
         return OK;
     }
+    ticket = rus_cache_ticket(child_cache, key);
     rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -882,7 +978,7 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
                       log_name(r, clean), rus_store_error(conn));
     }
     if (res->verdict != RUS_VERDICT_UNKNOWN) {
-        rus_cache_put(child_cache, key, now, &res->user, NULL);
+        rus_cache_put(child_cache, key, now, ticket, &res->user, NULL);
     }
     rus_store_release(child_store_pool, conn);
     return OK;
@@ -997,6 +1093,40 @@ static int engine_on(request_rec *r, const rus_dir_conf *conf)
     return FLAG(conf->engine, 0) == 1 || is_our_auth_type(r);
 }
 
+/* The directory of a .htaccess file read for this request that may set
+ * authentication (AllowOverride AuthConfig, or an AllowOverrideList), or
+ * NULL. There the author of the file chooses the front end and its users
+ * (their own AuthUserFile with an "admin" in it), so unless the virtual
+ * host says RemoteUserTrustHtaccess On the module takes no identity. */
+static const char *htaccess_auth_dir(request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    if (FLAG(server_conf(r->server)->trust_htaccess, 0) == 1) {
+        return NULL;
+    }
+    for (h = r->htaccess; h != NULL; h = h->next) {
+        if (h->htaccess != NULL && h->dir != NULL && r->filename != NULL
+            && strncmp(r->filename, h->dir, strlen(h->dir)) == 0
+            && ((h->override & OR_AUTHCFG)
+                || (h->override_list != NULL
+                    && !apr_is_empty_table(h->override_list)))) {
+            return h->dir;
+        }
+    }
+    return NULL;
+}
+
+static int refuse_htaccess(request_rec *r, const char *dir)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  RUSLOGNO(00035) "refusing request: a .htaccess file in %s "
+                                  "may set authentication here, and "
+                                  "RemoteUserTrustHtaccess is Off",
+                  dir);
+    return HTTP_FORBIDDEN;
+}
+
 /* Is the TCP peer of this connection (the real one: not X-Forwarded-For,
  * not mod_remoteip's useragent address) in the trusted list? */
 static int peer_trusted(request_rec *r, const apr_array_header_t *trusted)
@@ -1106,13 +1236,37 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
 /* Per child: when expired sessions were last purged (UNIX seconds). */
 static apr_uint32_t last_purge;
 
-/* The virtual host a session is bound to. */
+/* The scope a session is bound to: RemoteUserSessionScope, or the virtual
+ * host that issued it, by name and port (ServerName's port, else the port
+ * the connection came in on), so that two virtual hosts with one
+ * ServerName on :80 and :443 do not share sessions. */
 static const char *vhost_key(request_rec *r)
 {
+    const rus_server_conf *sconf = server_conf(r->server);
+    unsigned int port = r->server->port;
+
+    if (sconf->session_scope != NULL) {
+        return apr_pstrcat(r->pool, "scope=", sconf->session_scope, NULL);
+    }
+    if (port == 0 && r->connection->local_addr != NULL) {
+        port = r->connection->local_addr->port;
+    }
     return apr_psprintf(r->pool, "%s:%u",
                         r->server->server_hostname ? r->server->server_hostname
                                                    : "",
-                        (unsigned int)r->server->port);
+                        port);
+}
+
+/* A cookie name with the __Host- or __Secure- prefix (RFC 6265bis). */
+static int cookie_prefixed(const char *name)
+{
+    return strncmp(name, "__Host-", 7) == 0
+           || strncmp(name, "__Secure-", 9) == 0;
+}
+
+static int is_tls(request_rec *r)
+{
+    return strcmp(ap_http_scheme(r), "https") == 0;
 }
 
 static rus_cookie_attrs_t cookie_attrs(request_rec *r, const rus_dir_conf *conf)
@@ -1124,10 +1278,13 @@ static rus_cookie_attrs_t cookie_attrs(request_rec *r, const rus_dir_conf *conf)
     a.path = conf->cookie_path ? conf->cookie_path : "/";
     a.domain = conf->cookie_domain;
     a.samesite = conf->samesite ? conf->samesite : "Lax";
-    a.secure =
-        secure == SECURE_ON
-        || (secure == SECURE_AUTO && strcmp(ap_http_scheme(r), "https") == 0)
-        || strcmp(a.samesite, "None") == 0;
+    a.secure = secure == SECURE_ON || (secure == SECURE_AUTO && is_tls(r))
+               || strcmp(a.samesite, "None") == 0 || cookie_prefixed(a.name);
+    if (strncmp(a.name, "__Host-", 7) == 0) {
+        /* What browsers accept for the prefix, whatever else is set. */
+        a.path = "/";
+        a.domain = NULL;
+    }
     return a;
 }
 
@@ -1156,40 +1313,114 @@ static void cookie_ignored(request_rec *r, const char *why)
                   RUSLOGNO(00022) "session cookie ignored: %s", why);
 }
 
-/* Look at the session cookie(s) of this request once per chain. A valid
- * one is recorded in the request state (user row, hash); malformed,
- * unknown, expired, idle or foreign ones are simply not sessions. Returns
- * OK, or the HTTP error to answer (store failure, inactive user). */
+/* The stored forms (hashes) of the distinct well-formed tokens sent in
+ * cookies of our name, in order, within RUS_COOKIE_HEADER_MAX. Malformed
+ * values are skipped here, so junk cannot hide a real cookie. */
+static apr_array_header_t *cookie_hashes(request_rec *r,
+                                         const rus_cookie_attrs_t *attrs)
+{
+    const char *header = apr_table_get(r->headers_in, "Cookie");
+    apr_array_header_t *hashes = apr_array_make(r->pool, 2, sizeof(char *));
+    apr_hash_t *seen;
+    const char **values;
+    apr_size_t len;
+    int i, n, max;
+
+    len = header ? strlen(header) : 0;
+    if (len == 0 || len > RUS_COOKIE_HEADER_MAX) {
+        return hashes;
+    }
+    /* every cookie of ours takes at least "NAME=x" and a separator */
+    max = (int)(len / (strlen(attrs->name) + 2)) + 1;
+    values = apr_palloc(r->pool, sizeof(*values) * (apr_size_t)max);
+    n = rus_cookie_values(header, attrs->name, values, max, r->pool);
+    seen = apr_hash_make(r->pool);
+    for (i = 0; i < n; i++) {
+        const char *hash = NULL;
+
+        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
+            cookie_ignored(r, "malformed");
+            continue;
+        }
+        if (apr_hash_get(seen, hash, APR_HASH_KEY_STRING) == NULL) {
+            apr_hash_set(seen, hash, APR_HASH_KEY_STRING, hash);
+            APR_ARRAY_PUSH(hashes, const char *) = hash;
+        }
+    }
+    return hashes;
+}
+
+/* This location's limits on a session: MaxAge from created_at, idle. */
+static rus_session_state_e session_state(request_rec *r,
+                                         const rus_dir_conf *conf,
+                                         const rus_session_t *sess)
+{
+    return rus_session_check(sess, vhost_key(r),
+                             FLAG(conf->max_age, RUS_SESSION_MAX_AGE_DEFAULT),
+                             FLAG(conf->idle_timeout, 0), now_sec(r));
+}
+
+/* A valid session found among the request's cookies. */
+typedef struct candidate_t {
+    const char *hash;
+    rus_session_t sess;
+    rus_user_t user;
+    int cached;
+    apr_uint32_t ticket;
+} candidate_t;
+
+/* Look at the session cookie(s) of this request once per chain. Exactly
+ * one valid session is recorded in the request state (user row, hash);
+ * malformed, unknown, expired, idle or foreign ones are simply not
+ * sessions, and two different valid ones are none. Returns OK, or the
+ * HTTP error to answer (store failure, inactive user). */
 static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
 {
-    const char *values[RUS_COOKIE_CANDIDATES_MAX];
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = req_state(r, 1);
-    const char *vhost = vhost_key(r), *msg = NULL;
+    apr_pool_t *keep = chain_root(r)->pool;
     apr_int64_t idle = FLAG(conf->idle_timeout, 0), now = now_sec(r);
+    apr_array_header_t *hashes, *found;
+    const char *msg = NULL;
     rus_conn_t *conn = NULL;
-    int i, n, status = OK;
+    candidate_t *c;
+    int i, status = OK;
     apr_status_t rv;
 
     if (st->cookie_checked) {
         return OK;
     }
     st->cookie_checked = 1;
-    n = rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
-                          values, RUS_COOKIE_CANDIDATES_MAX, r->pool);
-    for (i = 0; i < n && status == OK && st->cookie_hash == NULL; i++) {
+    st->valid = apr_array_make(keep, 1, sizeof(char *));
+    if (cookie_prefixed(attrs.name) && !is_tls(r)) {
+        cookie_ignored(r, "a __Host-/__Secure- cookie over plain HTTP");
+        return OK;
+    }
+    hashes = cookie_hashes(r, &attrs);
+    if (hashes->nelts > RUS_COOKIE_CANDIDATES_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      RUSLOGNO(00036) "%d different session cookies in one "
+                                      "request (at most %d are looked at): "
+                                      "treated as no session",
+                      hashes->nelts, RUS_COOKIE_CANDIDATES_MAX);
+        return OK;
+    }
+    found = apr_array_make(r->pool, 1, sizeof(candidate_t));
+    for (i = 0; i < hashes->nelts && status == OK; i++) {
+        const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
         rus_session_state_e state;
-        const char *hash = NULL;
-        rus_session_t sess;
-        rus_user_t user;
-        int cached;
 
-        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
-            cookie_ignored(r, "malformed");
-            continue;
-        }
-        cached = rus_cache_get(child_cache, hash, now, &user, &sess, r->pool);
-        if (!cached && conn == NULL) {
+        c = apr_array_push(found);
+        c->hash = hash;
+        c->ticket = rus_cache_ticket(child_cache, hash);
+        c->cached =
+            rus_cache_get(child_cache, hash, now, &c->user, &c->sess, r->pool);
+        state =
+            c->cached ? session_state(r, conf, &c->sess) : RUS_SESSION_VALID;
+        /* A store connection unless the session is fine from the cache. */
+        if ((!c->cached || state != RUS_SESSION_VALID
+             || (!c->user.is_active && !FLAG(conf->allow_inactive, 0)))
+            && conn == NULL) {
             rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
             if (rv != APR_SUCCESS) {
                 conn = NULL;
@@ -1198,10 +1429,11 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                 break;
             }
         }
-        if (!cached) {
-            rv = rus_session_find(conn, hash, &sess, &user, r->pool);
+        if (!c->cached) {
+            rv = rus_session_find(conn, hash, &c->sess, &c->user, r->pool);
             if (APR_STATUS_IS_ENOENT(rv)) {
                 cookie_ignored(r, "unknown or revoked");
+                found->nelts--;
                 continue;
             }
             if (rv != APR_SUCCESS) {
@@ -1209,69 +1441,82 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                                               rus_store_error(conn));
                 break;
             }
+            state = session_state(r, conf, &c->sess);
         }
-        state = rus_session_check(&sess, vhost, idle, now);
-        if (rus_text_check(user.username, strlen(user.username))
+        if (rus_text_check(c->user.username, strlen(c->user.username))
             != RUS_NAME_OK) {
             /* Only a hand-edited store gets here; nothing from it goes
              * into r->user, headers or logs unchecked. */
             cookie_ignored(r, "the user name in the store is not clean");
+            found->nelts--;
             continue;
-        }
-        /* From here on every outcome may write: make sure of a connection
-         * (a cache hit has none yet) unless the session is simply fine. */
-        if ((state != RUS_SESSION_VALID && state != RUS_SESSION_OTHER_VHOST)
-            || (!user.is_active && !FLAG(conf->allow_inactive, 0))
-            || (state == RUS_SESSION_VALID
-                && rus_session_touch_due(&sess, idle, now))) {
-            if (conn == NULL) {
-                rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
-                if (rv != APR_SUCCESS) {
-                    conn = NULL;
-                    status = session_store_failed(r, rv, "looking up a session",
-                                                  msg);
-                    break;
-                }
-            }
         }
         if (state != RUS_SESSION_VALID) {
             cookie_ignored(r, rus_session_state_str(state));
-            if (state != RUS_SESSION_OTHER_VHOST) {
+            if (state == RUS_SESSION_EXPIRED || state == RUS_SESSION_IDLE) {
+                /* dead for good: tidy up now (the row first, then the
+                 * cache, so no reader can put it back) */
+                rus_session_revoke(conn, hash);
                 rus_cache_drop(child_cache, hash);
-                rus_session_revoke(conn, hash); /* dead: tidy up now */
             }
+            found->nelts--;
             continue;
         }
-        if (!user.is_active && !FLAG(conf->allow_inactive, 0)) {
+        if (!c->user.is_active && !FLAG(conf->allow_inactive, 0)) {
             /* Disabled: every session of the user ends now. */
+            rv = rus_session_revoke_user(conn, c->user.id);
             rus_cache_drop(child_cache, hash);
-            rv = rus_session_revoke_user(conn, user.id);
             status = rv == APR_SUCCESS
-                         ? refuse_inactive(r, user.username)
+                         ? refuse_inactive(r, c->user.username)
                          : session_store_failed(r, rv, "revoking sessions",
                                                 rus_store_error(conn));
             break;
         }
-        if (rus_session_touch_due(&sess, idle, now)) {
-            rv = rus_session_touch(conn, hash, now);
+        APR_ARRAY_PUSH(st->valid, const char *) = apr_pstrdup(keep, hash);
+    }
+    if (status == OK && found->nelts > 1) {
+        candidate_t *a = &APR_ARRAY_IDX(found, 0, candidate_t);
+        candidate_t *b = &APR_ARRAY_IDX(found, 1, candidate_t);
+
+        /* A cookie planted from a sibling domain or over plain HTTP sits
+         * next to the user's own: neither can be told from the other. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      RUSLOGNO(00037) "%d different valid sessions in one "
+                                      "request (users '%s' and '%s'): "
+                                      "treated as no session",
+                      found->nelts, log_name(r, a->user.username),
+                      log_name(r, b->user.username));
+    }
+    else if (status == OK && found->nelts == 1) {
+        c = &APR_ARRAY_IDX(found, 0, candidate_t);
+        st->sess = c->sess;
+        if (rus_session_touch_due(&c->sess, idle, now)) {
+            if (conn == NULL) {
+                rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+                conn = rv == APR_SUCCESS ? conn : NULL;
+            }
+            rv = conn ? rus_session_touch(conn, c->hash, now) : APR_EGENERAL;
             if (rv == APR_SUCCESS) {
-                sess.last_seen = now;
-                cached = 0; /* store the fresher copy */
+                c->sess.last_seen = now;
+                c->cached = 0; /* store the fresher copy */
             }
             else {
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                               RUSLOGNO(00028) "could not record session "
                                               "use: %s",
-                              rus_store_error(conn));
+                              conn ? rus_store_error(conn) : msg);
             }
         }
-        if (!cached) {
-            rus_cache_put(child_cache, hash, now, &user, &sess);
+        if (!c->cached) {
+            rus_cache_put(child_cache, c->hash, now, c->ticket, &c->user,
+                          &c->sess);
         }
-        st->cookie_hash = apr_pstrdup(chain_root(r)->pool, hash);
-        st->cookie_user = user.id;
-        st->user = user;
-        st->user.username = apr_pstrdup(chain_root(r)->pool, user.username);
+        st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
+        st->cookie_user = c->user.id;
+        st->user = c->user;
+        st->user.username = apr_pstrdup(keep, c->user.username);
+        st->user.groups = apr_pstrdup(keep, c->user.groups);
+        st->sess.vhost = apr_pstrdup(keep, c->sess.vhost);
     }
     rus_store_release(child_store_pool, conn);
     return status;
@@ -1293,20 +1538,32 @@ static void use_session(request_rec *r, const rus_dir_conf *conf)
 }
 
 /* Issue a new session for the resolved user of this request chain and
- * queue its cookie. The session the request came with, if any, is revoked:
- * a login never adopts an incoming token. Returns OK or an HTTP error. */
+ * queue its cookie. Every valid session the request came with is revoked:
+ * a login never adopts an incoming token. The user's oldest sessions
+ * beyond RemoteUserSessionMaxPerUser go too. Returns OK or an HTTP
+ * error. */
 static int mint_session(request_rec *r, const rus_dir_conf *conf)
 {
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = req_state(r, 1);
     apr_int64_t max_age = FLAG(conf->max_age, RUS_SESSION_MAX_AGE_DEFAULT);
+    apr_int64_t max_per_user = FLAG(conf->max_per_user, MAX_PER_USER_DEFAULT);
     apr_int64_t now = now_sec(r);
     const char *token = NULL, *hash = NULL, *msg = NULL;
     apr_uint32_t seen, now32 = (apr_uint32_t)now;
+    apr_array_header_t *trimmed = NULL;
     rus_conn_t *conn = NULL;
-    apr_status_t rv;
-    int purged = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int i, purged = 0;
 
+    if (cookie_prefixed(attrs.name) && !is_tls(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00038) "no session issued: cookie %s needs "
+                                      "HTTPS, and this request came over "
+                                      "plain HTTP",
+                      attrs.name);
+        return HTTP_FORBIDDEN;
+    }
     rv = rus_token_new(&token, &hash, r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -1318,13 +1575,20 @@ static int mint_session(request_rec *r, const rus_dir_conf *conf)
     if (rv != APR_SUCCESS) {
         return session_store_failed(r, rv, "creating a session", msg);
     }
-    if (st->cookie_hash != NULL) {
-        rus_cache_drop(child_cache, st->cookie_hash);
-        rv = rus_session_revoke(conn, st->cookie_hash);
+    for (i = 0; st->valid != NULL && i < st->valid->nelts; i++) {
+        rv = rus_session_revoke(conn, APR_ARRAY_IDX(st->valid, i, char *));
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        rus_cache_drop(child_cache, APR_ARRAY_IDX(st->valid, i, char *));
     }
     if (rv == APR_SUCCESS) {
         rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
                                 now + max_age);
+    }
+    if (rv == APR_SUCCESS && max_per_user > 0) {
+        rv = rus_session_trim_user(conn, st->user.id, (int)max_per_user,
+                                   &trimmed, r->pool);
     }
     if (rv != APR_SUCCESS) {
         int status = session_store_failed(r, rv, "creating a session",
@@ -1332,6 +1596,17 @@ static int mint_session(request_rec *r, const rus_dir_conf *conf)
 
         rus_store_release(child_store_pool, conn);
         return status;
+    }
+    for (i = 0; trimmed != NULL && i < trimmed->nelts; i++) {
+        rus_cache_drop(child_cache, APR_ARRAY_IDX(trimmed, i, char *));
+    }
+    if (trimmed != NULL && trimmed->nelts > 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      RUSLOGNO(00039) "revoked the %d oldest session(s) of "
+                                      "user '%s': RemoteUserSessionMaxPerUser "
+                                      "is %" APR_INT64_T_FMT,
+                      trimmed->nelts, log_name(r, st->user.username),
+                      max_per_user);
     }
     /* Housekeeping rides on logins, at most every PURGE_INTERVAL per
      * child: the cookie path itself never writes for it. */
@@ -1354,6 +1629,7 @@ static int mint_session(request_rec *r, const rus_dir_conf *conf)
         log_name(r, st->user.username), st->user.id);
     st->cookie_hash = apr_pstrdup(chain_root(r)->pool, hash);
     st->cookie_user = st->user.id;
+    st->valid = NULL;
     st->minted = 1;
     return OK;
 }
@@ -1395,10 +1671,16 @@ static int rus_check_authn(request_rec *r)
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
     int status = DECLINED, cookie_status;
+    rus_session_state_e state;
+    const char *htdir;
     rus_req_state *st;
 
     if (!engine_on(r, conf)) {
         return DECLINED;
+    }
+    htdir = htaccess_auth_dir(r);
+    if (htdir != NULL) {
+        return refuse_htaccess(r, htdir);
     }
     if (conf->header != NULL) {
         status = identity_from_header(r, conf);
@@ -1414,10 +1696,21 @@ static int rus_check_authn(request_rec *r)
             return cookie_status;
         }
         st = req_state(r, 1);
+        /* The session was looked at once for the chain, under the first
+         * location's limits; every location it enters (an ErrorDocument,
+         * a subrequest) holds it to its own MaxAge and IdleTimeout, with
+         * last_seen as it was before this request. */
+        state = st->cookie_hash != NULL && !st->minted
+                    ? session_state(r, conf, &st->sess)
+                    : RUS_SESSION_VALID;
+        if (state != RUS_SESSION_VALID) {
+            cookie_ignored(r, rus_session_state_str(state));
+        }
         /* Credentials for another AuthType in the request itself (the
          * browser answered that front end's challenge): let the front end
          * authenticate, the fixups compare the two identities. */
         if (status == DECLINED && st->cookie_hash != NULL
+            && state == RUS_SESSION_VALID
             && (is_our_auth_type(r)
                 || apr_table_get(r->headers_in, "Authorization") == NULL)) {
             use_session(r, conf);
@@ -1437,9 +1730,14 @@ static int rus_check_authz(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    const char *htdir;
 
     if (!engine_on(r, conf) || r->user == NULL) {
         return DECLINED;
+    }
+    htdir = htaccess_auth_dir(r);
+    if (htdir != NULL) {
+        return refuse_htaccess(r, htdir);
     }
     return resolve_request_user(r, conf);
 }
@@ -1508,6 +1806,89 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
     }
 }
 
+#define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
+
+/* Does the Cache-Control value @a cc hold the directive @a name (as a
+ * whole token, any case, with or without "=value")? */
+static int cc_has(const char *cc, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *c = cc;
+
+    while (c != NULL && *c) {
+        while (*c == ' ' || *c == '\t' || *c == ',') {
+            c++;
+        }
+        if (strncasecmp(c, name, n) == 0
+            && (c[n] == '\0' || c[n] == ',' || c[n] == '=' || c[n] == ' '
+                || c[n] == '\t')) {
+            return 1;
+        }
+        c = strchr(c, ',');
+    }
+    return 0;
+}
+
+/* @a cc without its "public" and "s-maxage" directives. */
+static const char *cc_without_shared(apr_pool_t *p, const char *cc)
+{
+    const char *out = NULL, *c = cc;
+
+    while (c != NULL && *c) {
+        const char *end = strchr(c, ',');
+        const char *tok;
+
+        tok = apr_pstrndup(p, c, end ? (apr_size_t)(end - c) : strlen(c));
+        tok = apr_collapse_spaces(apr_pstrdup(p, tok), tok);
+        if (*tok && !cc_has(tok, "public") && !cc_has(tok, "s-maxage")) {
+            out = out ? apr_pstrcat(p, out, ", ", tok, NULL) : tok;
+        }
+        c = end ? end + 1 : NULL;
+    }
+    return out;
+}
+
+/* Just before the response headers go: a response to a request whose user
+ * this module resolved depends on who is logged in, so no shared cache may
+ * keep it (mod_cache, a proxy in front). "private" is added and "public"
+ * and "s-maxage" are taken out unless the application said "private" or
+ * "no-store" itself. r->no_cache (set in the fixups) keeps mod_cache from
+ * storing it at all. */
+static apr_status_t private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *out = apr_table_get(r->headers_out, "Cache-Control");
+    const char *err = apr_table_get(r->err_headers_out, "Cache-Control");
+    const char *cc = out && err ? apr_pstrcat(r->pool, out, ", ", err, NULL)
+                     : out      ? out
+                                : err;
+
+    if (cc == NULL || (!cc_has(cc, "private") && !cc_has(cc, "no-store"))) {
+        const char *rest = cc ? cc_without_shared(r->pool, cc) : NULL;
+
+        apr_table_unset(r->err_headers_out, "Cache-Control");
+        apr_table_setn(r->headers_out, "Cache-Control",
+                       rest ? apr_pstrcat(r->pool, "private, ", rest, NULL)
+                            : "private");
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* The response to @a r depends on its user: never stored by a shared
+ * cache, nor is the response of any request it is a subrequest of. */
+static void mark_private(request_rec *r)
+{
+    request_rec *m;
+
+    for (m = r; m != NULL; m = m->main) {
+        m->no_cache = 1;
+    }
+    if (r->main == NULL) {
+        ap_add_output_filter(PRIVATE_FILTER, NULL, r, r->connection);
+    }
+}
+
 /* Export the identity to whatever runs the request (CGI, SSI, FastCGI, log
  * formats). Done here rather than in authz because requests that skip
  * authorization (same-configuration subrequests and internal redirects)
@@ -1522,7 +1903,8 @@ static int rus_fixups(request_rec *r)
      * ran, say), no client-sent copy of the identity header or of an
      * export header goes on. */
     scrub_headers(r, conf, 1);
-    if (!engine_on(r, conf) || r->user == NULL) {
+    if (!engine_on(r, conf) || r->user == NULL
+        || htaccess_auth_dir(r) != NULL) {
         return DECLINED;
     }
     st = req_state(r, 0);
@@ -1530,6 +1912,7 @@ static int rus_fixups(request_rec *r)
         return DECLINED;
     }
     export_identity(r, conf, st);
+    mark_private(r);
     /* Persistent sessions (Django's PersistentRemoteUserMiddleware): an
      * identity from the front end or the header gets a session, unless
      * the request already holds a valid one for the same user. The login
@@ -1591,7 +1974,15 @@ static int login_handler(request_rec *r)
                       LOGIN_HANDLER);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (FLAG(conf->session, 0) != 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00040) "%s where RemoteUserSession is not On: "
+                                      "no session issued",
+                      LOGIN_HANDLER);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     ap_discard_request_body(r);
+    mark_private(r);
     if (!st->from_session) {
         status = mint_session(r, conf);
         if (status != OK) {
@@ -1608,12 +1999,12 @@ static int logout_handler(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
-    const char *values[RUS_COOKIE_CANDIDATES_MAX];
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     int allow_get = FLAG(conf->logout_allow_get, 0) == 1;
+    apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
     const char *msg = NULL;
-    int i, n, revoked = 0;
+    int i, revoked = 0;
     apr_status_t rv;
 
     if (r->method_number != M_POST
@@ -1625,28 +2016,28 @@ static int logout_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     ap_discard_request_body(r);
-    n = rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
-                          values, RUS_COOKIE_CANDIDATES_MAX, r->pool);
-    for (i = 0; i < n; i++) {
-        const char *hash = NULL;
+    /* Every well-formed token sent, however many (within the Cookie
+     * header's size limit): a planted cookie next to the user's own must
+     * not leave the user's session alive. */
+    hashes = cookie_hashes(r, &attrs);
+    if (hashes->nelts > 0) {
+        if (child_store_pool == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          RUSLOGNO(00033) "%s needs a RemoteUserStore to "
+                                          "revoke sessions in",
+                          LOGOUT_HANDLER);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
+        if (rv != APR_SUCCESS) {
+            return session_store_failed(r, rv, "revoking a session", msg);
+        }
+    }
+    for (i = 0; i < hashes->nelts; i++) {
+        const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
 
-        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
-            continue;
-        }
-        if (conn == NULL) {
-            if (child_store_pool == NULL) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              RUSLOGNO(00033) "%s needs a RemoteUserStore "
-                                              "to revoke sessions in",
-                              LOGOUT_HANDLER);
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            rv = rus_store_acquire(&conn, child_store_pool, r->pool, &msg);
-            if (rv != APR_SUCCESS) {
-                return session_store_failed(r, rv, "revoking a session", msg);
-            }
-        }
-        rus_cache_drop(child_cache, hash);
+        /* The row first, then the cache: a request that read the row
+         * before the delete cannot put it back after the drop. */
         rv = rus_session_revoke(conn, hash);
         if (rv != APR_SUCCESS) {
             int status = session_store_failed(r, rv, "revoking a session",
@@ -1655,6 +2046,7 @@ static int logout_handler(request_rec *r)
             rus_store_release(child_store_pool, conn);
             return status;
         }
+        rus_cache_drop(child_cache, hash);
         revoked++;
     }
     rus_store_release(child_store_pool, conn);
@@ -1784,6 +2176,8 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter(PRIVATE_FILTER, private_filter, NULL,
+                              AP_FTYPE_CONTENT_SET + 5);
     /* remoteuser-login and remoteuser-logout, by handler name, and before
      * mod_proxy: its handler serves any request ProxyPass mapped, whatever
      * SetHandler said, so a ProxyPass covering the login or logout URL

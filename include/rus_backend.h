@@ -115,6 +115,12 @@ typedef apr_status_t rus_backend_session_revoke_cb(rus_conn_t *conn,
 typedef apr_status_t rus_backend_session_revoke_user_cb(rus_conn_t *conn,
                                                         apr_int64_t user_id);
 
+/** See rus_session_trim_user(). */
+typedef apr_status_t
+rus_backend_session_trim_user_cb(rus_conn_t *conn, apr_int64_t user_id,
+                                 int keep, apr_array_header_t **phashes,
+                                 apr_pool_t *p);
+
 /** See rus_session_purge(). */
 typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,
                                                   apr_int64_t now, int *pcount);
@@ -182,6 +188,7 @@ typedef struct rus_backend_t {
     rus_backend_session_revoke_cb *session_revoke;
     rus_backend_session_revoke_user_cb *session_revoke_user;
     rus_backend_session_purge_cb *session_purge;
+    rus_backend_session_trim_user_cb *session_trim_user;
     rus_backend_user_list_cb *user_list;
     rus_backend_user_add_cb *user_add;
     rus_backend_user_set_active_cb *user_set_active;

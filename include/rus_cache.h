@@ -57,12 +57,23 @@ rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl);
 int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
                   rus_user_t *user, rus_session_t *session, apr_pool_t *p);
 
-/** Remember @a user (and @a session, may be NULL) under @a key. Entries
- *  too large for a slot are simply not cached. */
-void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
-                   const rus_user_t *user, const rus_session_t *session);
+/**
+ * Take a ticket for @a key before asking the store about it. A put with
+ * it is refused once @a key (or another key of its set) was dropped in
+ * the meantime, so an answer read before a revocation committed never
+ * comes back after the revocation's drop.
+ */
+apr_uint32_t rus_cache_ticket(rus_cache_t *cache, const char *key);
 
-/** Forget @a key now (logout, revocation, a write by this process). */
+/** Remember @a user (and @a session, may be NULL) under @a key, unless a
+ *  drop happened since @a ticket was taken. Entries too large for a slot
+ *  are simply not cached. */
+void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
+                   apr_uint32_t ticket, const rus_user_t *user,
+                   const rus_session_t *session);
+
+/** Forget @a key now. Call it after the store write that made the entry
+ *  wrong has committed (logout, revocation, a write by this process). */
 void rus_cache_drop(rus_cache_t *cache, const char *key);
 
 #endif /* RUS_CACHE_H */

@@ -57,10 +57,12 @@ rus_header_e rus_header_find(const apr_table_t *headers, const char *name,
 void rus_header_remove_alike(apr_table_t *headers, const char *name);
 
 /**
- * Prepare a header value for use as a user name: strip surrounding spaces
- * and tabs, then check the rest is UTF-8 without control characters.
- * @param pvalue  receives the trimmed value, allocated from @a p; "" means
- *                the header counts as absent
+ * Prepare a header value for use as a user name: check it is UTF-8
+ * without control characters. It is not trimmed (HTTP parsing has removed
+ * the white space around field values; what is left is part of the name,
+ * which rus_username_clean() refuses at either end, as for r->user).
+ * @param pvalue  receives the value, allocated from @a p; "" means the
+ *                header counts as absent
  * @param perr    receives RUS_NAME_BAD_UTF8 or RUS_NAME_CONTROL on failure
  * @return APR_SUCCESS or APR_EINVAL
  */

@@ -23,8 +23,10 @@
 #define RUS_SESSION_TOUCH_INTERVAL 60
 /** Longest Cookie header value looked at; longer ones carry no session. */
 #define RUS_COOKIE_HEADER_MAX 16384
-/** At most this many cookies of our name are tried from one request. */
-#define RUS_COOKIE_CANDIDATES_MAX 4
+/** At most this many distinct well-formed tokens of our cookie name are
+ *  looked up for one request; more is no session (and is logged). Logout
+ *  revokes all of them, however many. */
+#define RUS_COOKIE_CANDIDATES_MAX 16
 
 /** A row of the sessions table (the token hash is its key). */
 typedef struct rus_session_t {
@@ -39,15 +41,21 @@ typedef struct rus_session_t {
 typedef enum {
     RUS_SESSION_VALID = 0,
     RUS_SESSION_EXPIRED,    /**< now >= expires_at */
+    RUS_SESSION_TOO_OLD,    /**< older than the MaxAge in force here */
     RUS_SESSION_IDLE,       /**< unused for longer than the idle timeout */
     RUS_SESSION_OTHER_VHOST /**< issued for another virtual host */
 } rus_session_state_e;
 
 /**
- * Judge a session for a request on @a vhost at @a now.
+ * Judge a session for a request on @a vhost at @a now, under the limits of
+ * the location at hand: a session issued under a longer MaxAge (another
+ * location, or before the setting was lowered) is still held to this one.
+ * @param max_age       seconds from created_at, 0 for none (expires_at
+ *                      always applies)
  * @param idle_timeout  seconds, 0 for none
  */
 rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
+                                      apr_int64_t max_age,
                                       apr_int64_t idle_timeout,
                                       apr_int64_t now);
 

@@ -279,6 +279,16 @@ apr_status_t rus_session_revoke(rus_conn_t *conn, const char *token_hash);
 /** Delete every session of a user (deactivated, deleted, or on demand). */
 apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id);
 
+/**
+ * Keep only the @a keep newest sessions of a user (by created_at): delete
+ * the older ones in one statement.
+ * @param phashes  receives the token hashes deleted (array of char *),
+ *                 allocated from @a p, so callers can drop them from a cache
+ */
+apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
+                                   int keep, apr_array_header_t **phashes,
+                                   apr_pool_t *p);
+
 /** Delete sessions that expired before @a now; *pcount gets how many. */
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);
 

@@ -14,7 +14,15 @@
  * number was even and unchanged across the copy. A torn or busy slot is a
  * miss, never a wrong answer. A writer that dies mid-write (kill -9)
  * leaves its slot odd: that slot is a miss until restart, nothing worse.
- * No allocation after creation, no system call on any path. */
+ * No allocation after creation, no system call on any path.
+ *
+ * A drop must win against a put of an answer read before the drop's
+ * write committed (a logout racing a request with the same cookie): each
+ * set counts its drops, a put carries the count its caller saw before it
+ * asked the store (rus_cache_ticket), and a put whose set has seen a drop
+ * since is refused. The put checks the count while it holds its slot, and
+ * a drop counts before it claims the slot, so either the put sees the new
+ * count, or the drop finds the put's entry and clears it. */
 
 #include <string.h>
 
@@ -35,7 +43,7 @@
 
 typedef struct slot_t {
     apr_uint32_t seq;      /* even: stable; odd: being written */
-    apr_uint32_t unused;   /* keeps fp aligned */
+    apr_uint32_t epoch;    /* first slot of a set: the set's drop count */
     apr_uint64_t fp;       /* fingerprint of key, 0 when empty (a hint) */
     apr_int64_t stored_at; /* UNIX seconds (a hint for eviction) */
     char key[KEY_MAX + 1]; /* "" when empty */
@@ -181,8 +189,18 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
     return 0;
 }
 
+apr_uint32_t rus_cache_ticket(rus_cache_t *cache, const char *key)
+{
+    if (cache == NULL || strlen(key) > KEY_MAX) {
+        return 0;
+    }
+    return __atomic_load_n(&set_of(cache, fingerprint(key))->epoch,
+                           __ATOMIC_SEQ_CST);
+}
+
 void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
-                   const rus_user_t *user, const rus_session_t *session)
+                   apr_uint32_t ticket, const rus_user_t *user,
+                   const rus_session_t *session)
 {
     const char *groups = user->groups ? user->groups : "";
     apr_uint64_t fp;
@@ -209,6 +227,12 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
             : &set[1];
     if (!claim(s)) {
         return; /* another writer is at it: a cache may forget */
+    }
+    if (__atomic_load_n(&set->epoch, __ATOMIC_SEQ_CST) != ticket) {
+        /* Dropped since the caller asked the store: its answer may be
+         * older than the write that caused the drop. */
+        release(s);
+        return;
     }
     apr_cpystrn(s->key, key, sizeof(s->key));
     s->user = *user;
@@ -238,6 +262,10 @@ void rus_cache_drop(rus_cache_t *cache, const char *key)
     }
     fp = fingerprint(key);
     set = set_of(cache, fp);
+    /* Counted first: a put that has not checked the count yet will see
+     * it and refuse; one that has is in its slot or done, and cleared
+     * below. */
+    __atomic_add_fetch(&set->epoch, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < 2; i++) {
         for (tries = 0; fp_of(&set[i]) == fp && tries < DROP_TRIES; tries++) {
             if (!claim(&set[i])) {

@@ -88,21 +88,18 @@ void rus_header_remove_alike(apr_table_t *headers, const char *name)
 apr_status_t rus_header_value(const char **pvalue, rus_name_error_e *perr,
                               apr_pool_t *p, const char *raw)
 {
-    const char *start = raw, *end;
     rus_name_error_e err;
+    apr_size_t len = strlen(raw);
 
-    while (*start == ' ' || *start == '\t') {
-        start++;
-    }
-    end = start + strlen(start);
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-    err = rus_text_check(start, (apr_size_t)(end - start));
+    /* Not trimmed: HTTP's own parsing has dropped the white space around
+     * the field value already, and white space that is left belongs to
+     * the name, where the user name rules refuse it at either end (as
+     * they do for r->user). */
+    err = rus_text_check(raw, len);
     if (err != RUS_NAME_OK) {
         *perr = err;
         return APR_EINVAL;
     }
-    *pvalue = apr_pstrmemdup(p, start, (apr_size_t)(end - start));
+    *pvalue = apr_pstrmemdup(p, raw, len);
     return APR_SUCCESS;
 }

@@ -14,6 +14,7 @@
 #include "rus_session.h"
 
 rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
+                                      apr_int64_t max_age,
                                       apr_int64_t idle_timeout, apr_int64_t now)
 {
     if (s->vhost == NULL || vhost == NULL || strcmp(s->vhost, vhost) != 0) {
@@ -21,6 +22,9 @@ rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
     }
     if (now >= s->expires_at) {
         return RUS_SESSION_EXPIRED;
+    }
+    if (max_age > 0 && now - s->created_at >= max_age) {
+        return RUS_SESSION_TOO_OLD;
     }
     if (idle_timeout > 0 && now - s->last_seen > idle_timeout) {
         return RUS_SESSION_IDLE;
@@ -35,6 +39,8 @@ const char *rus_session_state_str(rus_session_state_e state)
         return "valid";
     case RUS_SESSION_EXPIRED:
         return "expired";
+    case RUS_SESSION_TOO_OLD:
+        return "older than the MaxAge in force here";
     case RUS_SESSION_IDLE:
         return "idle too long";
     case RUS_SESSION_OTHER_VHOST:

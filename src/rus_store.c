@@ -232,6 +232,14 @@ apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id)
     return conn->backend->session_revoke_user(conn, user_id);
 }
 
+apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
+                                   int keep, apr_array_header_t **phashes,
+                                   apr_pool_t *p)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_trim_user(conn, user_id, keep, phashes, p);
+}
+
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
 {
     conn->error[0] = '\0';

@@ -1259,6 +1259,39 @@ static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
     return rv;
 }
 
+/* One statement, so the rows chosen are the rows deleted, whatever other
+ * logins of the same user do meanwhile. */
+static apr_status_t sqlite_session_trim_user(rus_conn_t *conn,
+                                             apr_int64_t user_id, int keep,
+                                             apr_array_header_t **phashes,
+                                             apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_array_header_t *hashes = apr_array_make(p, 4, sizeof(char *));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = query(c, &st, "trim sessions of user",
+               "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN"
+               " (SELECT token_hash FROM sessions WHERE user_id = ?1"
+               " ORDER BY created_at DESC, token_hash LIMIT ?2)"
+               " RETURNING token_hash",
+               "ii", user_id, (apr_int64_t)keep);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        APR_ARRAY_PUSH(hashes, char *) =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+    }
+    rv = finish(c, st, rc, "trim sessions of user");
+    if (rv == APR_SUCCESS) {
+        *phashes = hashes;
+    }
+    return rv;
+}
+
 static apr_status_t sqlite_session_revoke_all(rus_conn_t *conn, int *pcount)
 {
     return exec((sqlite_conn_t *)conn, pcount, "revoke all sessions",
@@ -1343,6 +1376,7 @@ const rus_backend_t rus_backend_sqlite = {
     .session_revoke = sqlite_session_revoke,
     .session_revoke_user = sqlite_session_revoke_user,
     .session_purge = sqlite_session_purge,
+    .session_trim_user = sqlite_session_trim_user,
     .user_list = sqlite_user_list,
     .user_add = sqlite_user_add,
     .user_set_active = sqlite_user_set_active,

@@ -79,6 +79,35 @@ rus_name_error_e rus_text_check(const char *s, apr_size_t len)
     return RUS_NAME_OK;
 }
 
+/* Unicode White_Space, plus the invisible U+200B and U+FEFF. The other
+ * white space below U+00A0 are control characters, refused already. */
+static int is_space_cp(unsigned long cp)
+{
+    return cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680
+           || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029
+           || cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+}
+
+/* Does valid UTF-8 @a s (@a len bytes) start or end with white space? */
+static int space_at_edges(const char *s, apr_size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned long cp = 0;
+    apr_size_t last;
+
+    if (len == 0) {
+        return 0;
+    }
+    if (utf8_decode(u, len, &cp) > 0 && is_space_cp(cp)) {
+        return 1;
+    }
+    last = len - 1;
+    while (last > 0 && (u[last] & 0xC0) == 0x80) {
+        last--;
+    }
+    return utf8_decode(u + last, len - last, &cp) > 0 && is_space_cp(cp);
+}
+
 /* Cut the realm: everything from the last '@' that is not escaped as "\@"
  * (krb5 escapes '@' inside enterprise principal names that way). */
 static apr_size_t realm_cut(const char *s, apr_size_t len)
@@ -126,6 +155,10 @@ apr_status_t rus_username_clean(const char **pclean, rus_name_error_e *perr,
     if (err != RUS_NAME_OK) {
         goto leave;
     }
+    if (space_at_edges(raw, len)) {
+        err = RUS_NAME_SPACE;
+        goto leave;
+    }
 
     start = raw;
     if (flags & RUS_CLEAN_STRIP_REALM) {
@@ -159,6 +192,9 @@ apr_status_t rus_username_clean(const char **pclean, rus_name_error_e *perr,
     else if ((apr_size_t)(w - out) > RUS_USERNAME_MAX) {
         err = RUS_NAME_TOO_LONG;
     }
+    else if (space_at_edges(out, (apr_size_t)(w - out))) {
+        err = RUS_NAME_SPACE; /* "alice @EXAMPLE.COM" */
+    }
 
 leave:
     if (perr) {
@@ -184,6 +220,8 @@ const char *rus_name_error_str(rus_name_error_e err)
         return "user name is not valid UTF-8";
     case RUS_NAME_CONTROL:
         return "user name contains a control character";
+    case RUS_NAME_SPACE:
+        return "user name starts or ends with white space";
     }
     return "unknown reason";
 }

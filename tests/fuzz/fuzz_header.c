@@ -57,13 +57,8 @@ static void check_value(const char *raw, apr_pool_t *p)
     size_t len;
     int problems;
 
-    while (*start == ' ' || *start == '\t') {
-        start++;
-    }
+    /* Not trimmed: the value is the name, edge white space included. */
     end = start + strlen(start);
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
     problems = fuzz_text_problems(start, (size_t)(end - start));
 
     rv = rus_header_value(&value, &err, p, raw);

@@ -68,6 +68,9 @@ static void check_clean(const char *raw, unsigned int flags, int with_err,
         else if (problems != 0) {
             FUZZ_ASSERT(err == RUS_NAME_BAD_UTF8 || err == RUS_NAME_CONTROL);
         }
+        else if (raw[0] == ' ' || raw[rawlen - 1] == ' ') {
+            FUZZ_ASSERT(err == RUS_NAME_SPACE);
+        }
     }
     if (problems != 0 || rawlen == 0) {
         FUZZ_ASSERT(rv == APR_EINVAL);
@@ -77,7 +80,8 @@ static void check_clean(const char *raw, unsigned int flags, int with_err,
         /* Without realm stripping only the length can refuse a sound
          * name. */
         if (!(flags & RUS_CLEAN_STRIP_REALM) && problems == 0 && rawlen > 0) {
-            FUZZ_ASSERT(rawlen > RUS_USERNAME_MAX);
+            FUZZ_ASSERT(rawlen > RUS_USERNAME_MAX || err == RUS_NAME_SPACE
+                        || !with_err);
         }
         return;
     }
@@ -88,6 +92,7 @@ static void check_clean(const char *raw, unsigned int flags, int with_err,
     FUZZ_ASSERT(len <= rawlen);
     FUZZ_ASSERT(rus_text_check(clean, len) == RUS_NAME_OK);
     FUZZ_ASSERT(fuzz_text_problems(clean, len) == 0);
+    FUZZ_ASSERT(clean[0] != ' ' && clean[len - 1] != ' ');
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)clean[i];
 

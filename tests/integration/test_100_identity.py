@@ -59,7 +59,10 @@ CONF = "\n".join([
 ])
 
 
+# The administrator trusts .htaccess authors here (RemoteUserTrustHtaccess
+# On); test_730_review shows what happens without it.
 HTACCESS_CONF = """
+RemoteUserTrustHtaccess On
 ScriptAlias /ht/ "@ROOT@/ht-cgi/"
 <Directory "@ROOT@/ht-cgi">
     AllowOverride AuthConfig

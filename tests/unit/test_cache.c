@@ -50,7 +50,7 @@ START_TEST(test_cache_off)
 
     ck_assert_ptr_null(rus_cache_create(pool, 16, 0));
     /* a NULL cache is a valid, always-missing cache */
-    rus_cache_put(NULL, "k", 1, &u, NULL);
+    rus_cache_put(NULL, "k", 1, rus_cache_ticket(NULL, "k"), &u, NULL);
     ck_assert_int_eq(rus_cache_get(NULL, "k", 1, &u, NULL, pool), 0);
     rus_cache_drop(NULL, "k");
 }
@@ -64,7 +64,7 @@ START_TEST(test_cache_ttl_and_drop)
 
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(rus_cache_get(c, "u:ann", 100, &out, NULL, pool), 0);
-    rus_cache_put(c, "u:ann", 100, &u, NULL);
+    rus_cache_put(c, "u:ann", 100, rus_cache_ticket(c, "u:ann"), &u, NULL);
     ck_assert_int_eq(rus_cache_get(c, "u:ann", 101, &out, NULL, pool), 1);
     ck_assert_str_eq(out.username, "ann");
     ck_assert_str_eq(out.groups, "admins,staff");
@@ -75,12 +75,35 @@ START_TEST(test_cache_ttl_and_drop)
     ck_assert_int_eq(rus_cache_get(c, "u:ann", 102, &out, NULL, pool), 0);
     ck_assert_int_eq(rus_cache_get(c, "u:ann", 99, &out, NULL, pool), 0);
 
-    rus_cache_put(c, "hash1", 200, &u, &s);
+    rus_cache_put(c, "hash1", 200, rus_cache_ticket(c, "hash1"), &u, &s);
     ck_assert_int_eq(rus_cache_get(c, "hash1", 200, &out, &so, pool), 1);
     ck_assert_str_eq(so.vhost, "a:80");
     ck_assert_int_eq(so.expires_at, 3);
     rus_cache_drop(c, "hash1");
     ck_assert_int_eq(rus_cache_get(c, "hash1", 200, &out, &so, pool), 0);
+}
+END_TEST
+
+/* A logout racing a request with the same cookie: the request read the
+ * row before the revocation committed, the logout dropped the key, and
+ * the request's put comes last. It must not bring the session back. */
+START_TEST(test_cache_put_after_drop_is_refused)
+{
+    rus_cache_t *c = rus_cache_create(pool, 16, 10);
+    rus_user_t u = user_named("ann", ""), out;
+    rus_session_t s = { 7, "a:80", 1, 2, 3 }, so;
+    apr_uint32_t ticket;
+
+    ticket = rus_cache_ticket(c, "tok");
+    rus_cache_drop(c, "tok"); /* the revocation, after its commit */
+    rus_cache_put(c, "tok", 5, ticket, &u, &s);
+    ck_assert_int_eq(rus_cache_get(c, "tok", 5, &out, &so, pool), 0);
+    /* a ticket taken after the drop is good */
+    rus_cache_put(c, "tok", 5, rus_cache_ticket(c, "tok"), &u, &s);
+    ck_assert_int_eq(rus_cache_get(c, "tok", 5, &out, &so, pool), 1);
+    /* and a put made before a drop is cleared by it */
+    rus_cache_drop(c, "tok");
+    ck_assert_int_eq(rus_cache_get(c, "tok", 5, &out, &so, pool), 0);
 }
 END_TEST
 
@@ -90,18 +113,20 @@ START_TEST(test_cache_collisions_and_limits)
     char big[600];
     rus_user_t a = user_named("a", ""), b = user_named("b", ""), out;
 
-    rus_cache_put(c, "k1", 1, &a, NULL);
-    rus_cache_put(c, "k2", 2, &b, NULL); /* both fit */
+    rus_cache_put(c, "k1", 1, rus_cache_ticket(c, "k1"), &a, NULL);
+    rus_cache_put(c, "k2", 2, rus_cache_ticket(c, "k2"), &b,
+                  NULL); /* both fit */
     ck_assert_int_eq(rus_cache_get(c, "k1", 2, &out, NULL, pool), 1);
     ck_assert_str_eq(out.username, "a");
     ck_assert_int_eq(rus_cache_get(c, "k2", 2, &out, NULL, pool), 1);
     ck_assert_str_eq(out.username, "b");
-    rus_cache_put(c, "k3", 3, &a, NULL); /* evicts the older, k1 */
+    rus_cache_put(c, "k3", 3, rus_cache_ticket(c, "k3"), &a,
+                  NULL); /* evicts the older, k1 */
     ck_assert_int_eq(rus_cache_get(c, "k1", 3, &out, NULL, pool), 0);
     ck_assert_int_eq(rus_cache_get(c, "k2", 3, &out, NULL, pool), 1);
     ck_assert_int_eq(rus_cache_get(c, "k3", 3, &out, NULL, pool), 1);
     /* putting a cached key again replaces it in place */
-    rus_cache_put(c, "k2", 4, &a, NULL);
+    rus_cache_put(c, "k2", 4, rus_cache_ticket(c, "k2"), &a, NULL);
     ck_assert_int_eq(rus_cache_get(c, "k3", 4, &out, NULL, pool), 1);
     ck_assert_int_eq(rus_cache_get(c, "k2", 4, &out, NULL, pool), 1);
     ck_assert_str_eq(out.username, "a");
@@ -113,7 +138,7 @@ START_TEST(test_cache_collisions_and_limits)
     memset(big, 'g', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     b.groups = big;
-    rus_cache_put(c, "k4", 4, &b, NULL);
+    rus_cache_put(c, "k4", 4, rus_cache_ticket(c, "k4"), &b, NULL);
     ck_assert_int_eq(rus_cache_get(c, "k4", 4, &out, NULL, pool), 0);
 }
 END_TEST
@@ -153,7 +178,7 @@ START_TEST(test_cache_shared_across_fork)
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        rus_cache_put(c, "tok", 5, &a, &sess);
+        rus_cache_put(c, "tok", 5, rus_cache_ticket(c, "tok"), &a, &sess);
         _exit(0);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -219,7 +244,8 @@ START_TEST(test_cache_concurrent_writers_never_tear)
                     rus_cache_drop(c, key);
                 }
                 else if (op < 3) {
-                    rus_cache_put(c, key, 1, &u, NULL);
+                    rus_cache_put(c, key, 1, rus_cache_ticket(c, key), &u,
+                                  NULL);
                 }
                 else if (rus_cache_get(c, key, 1, &out, NULL, p)) {
                     hits++;
@@ -252,6 +278,7 @@ TCase *rus_cache_test_case(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_cache_off);
     tcase_add_test(tc, test_cache_ttl_and_drop);
+    tcase_add_test(tc, test_cache_put_after_drop_is_refused);
     tcase_add_test(tc, test_cache_collisions_and_limits);
     tcase_add_test(tc, test_cache_init_checks);
     tcase_add_test(tc, test_cache_shared_across_fork);

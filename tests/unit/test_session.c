@@ -186,24 +186,32 @@ START_TEST(test_session_check)
 {
     rus_session_t s = { 1, "a.test:80", 1000, 1000, 2000 };
 
-    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 1000),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 0, 1000),
                      RUS_SESSION_VALID);
-    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 1999),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 0, 1999),
                      RUS_SESSION_VALID);
-    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 2000),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 0, 2000),
                      RUS_SESSION_EXPIRED);
-    ck_assert_int_eq(rus_session_check(&s, "b.test:80", 0, 1000),
+    ck_assert_int_eq(rus_session_check(&s, "b.test:80", 0, 0, 1000),
                      RUS_SESSION_OTHER_VHOST);
-    ck_assert_int_eq(rus_session_check(&s, "a.test:443", 0, 1000),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:443", 0, 0, 1000),
                      RUS_SESSION_OTHER_VHOST);
-    ck_assert_int_eq(rus_session_check(&s, NULL, 0, 1000),
+    ck_assert_int_eq(rus_session_check(&s, NULL, 0, 0, 1000),
                      RUS_SESSION_OTHER_VHOST);
     /* idle: exactly the timeout is still fine, one more second is not */
-    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 300, 1300),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 300, 1300),
                      RUS_SESSION_VALID);
-    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 300, 1301),
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 300, 1301),
                      RUS_SESSION_IDLE);
     ck_assert_str_eq(rus_session_state_str(RUS_SESSION_IDLE), "idle too long");
+    /* the MaxAge in force counts from created_at, whatever expires_at
+     * says: a session issued under a longer one is held to it */
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 600, 0, 1599),
+                     RUS_SESSION_VALID);
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 600, 0, 1600),
+                     RUS_SESSION_TOO_OLD);
+    ck_assert_int_eq(rus_session_check(&s, "a.test:80", 5000, 0, 2000),
+                     RUS_SESSION_EXPIRED);
 }
 END_TEST
 
