@@ -53,8 +53,10 @@ BUILD = build
         check-headers check-logids check-symbols format bench package test-package test-faults demo install clean
 
 ADMIN = remoteuser-admin
+# remoteuser-admin --config runs this httpd unless told otherwise.
+HTTPD_BIN := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q PROGNAME)
 ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS)
+               $(SQLITE_CFLAGS) -DRUS_HTTPD_DEFAULT='"$(HTTPD_BIN)"'
 
 all: $(MODULE).so $(ADMIN)
 

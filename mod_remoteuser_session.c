@@ -109,6 +109,8 @@ typedef struct rus_dir_conf {
 /* Server settings; only the main server's are used (GLOBAL_ONLY). */
 typedef struct rus_server_conf {
     const char *store_spec; /* RemoteUserStore, as written */
+    const char *store_file; /* the file of the RemoteUserStore that won */
+    int store_line;         /* and its line */
     int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
     int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
     rus_store_t *store;     /* built in check_config */
@@ -210,6 +212,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     rus_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->store_spec = add->store_spec ? add->store_spec : base->store_spec;
+    conf->store_file = add->store_spec ? add->store_file : base->store_file;
+    conf->store_line = add->store_spec ? add->store_line : base->store_line;
     conf->busy_timeout_ms = add->busy_timeout_ms != UNSET
                                 ? add->busy_timeout_ms
                                 : base->busy_timeout_ms;
@@ -246,7 +250,11 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
         return apr_psprintf(cmd->pool, "%s %s: %s", cmd->directive->directive,
                             arg, msg);
     }
+    /* The last RemoteUserStore wins; remoteuser-admin --config shows
+     * which one it was (DUMP_REMOTEUSER_STORE). */
     conf->store_spec = arg;
+    conf->store_file = cmd->directive->filename;
+    conf->store_line = cmd->directive->line_num;
     return NULL;
 }
 
@@ -744,6 +752,62 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         return !OK;
     }
     return OK;
+}
+
+/* One field of the DUMP_REMOTEUSER_STORE line: '\\', '(', ')' and control
+ * bytes as \xHH, so that the line splits one way only. */
+static const char *dump_field(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = apr_palloc(p, strlen(s) * 4 + 1), *w = out;
+    const unsigned char *u;
+
+    for (u = (const unsigned char *)s; *u; u++) {
+        if (*u < 0x20 || *u == 0x7f || *u == '\\' || *u == '(' || *u == ')') {
+            *w++ = '\\';
+            *w++ = 'x';
+            *w++ = hex[*u >> 4];
+            *w++ = hex[*u & 15];
+        }
+        else {
+            *w++ = (char)*u;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* httpd -t -D DUMP_REMOTEUSER_STORE: print the store the main server uses,
+ * made absolute, and where it was set, as one line on stdout:
+ *   RemoteUserStore sqlite:/abs/users.db (/etc/apache2/x.conf:12)
+ * This is how remoteuser-admin --config learns the store from httpd
+ * itself (like DUMP_RUN_CFG in os/unix/unixd.c). Nothing without a store. */
+static void rus_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    rus_server_conf *conf = server_conf(s);
+    const char *colon, *spec;
+    apr_file_t *out = NULL;
+
+    if (!ap_exists_config_define("DUMP_REMOTEUSER_STORE")
+        || conf->store == NULL) {
+        return;
+    }
+    /* SCHEME: as written (rus_store_create checked it), then the location
+     * as the module opens it. */
+    colon = strchr(conf->store_spec, ':');
+    spec = apr_pstrcat(pconf,
+                       apr_pstrmemdup(pconf, conf->store_spec,
+                                      (apr_size_t)(colon - conf->store_spec)),
+                       ":", rus_store_describe(conf->store), NULL);
+    if (apr_file_open_stdout(&out, pconf) != APR_SUCCESS) {
+        return;
+    }
+    apr_file_printf(out, "RemoteUserStore %s (%s:%d)\n",
+                    dump_field(pconf, spec),
+                    dump_field(pconf,
+                               conf->store_file ? conf->store_file : "-"),
+                    conf->store_line);
+    apr_file_flush(out);
 }
 
 /* In the parent, before any child exists: create the store and migrate
@@ -2163,6 +2227,8 @@ static void rus_register_hooks(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
     /* Check the store under configtest too, where post_config never runs. */
     ap_hook_check_config(rus_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* -t -D DUMP_REMOTEUSER_STORE, after check_config built the store. */
+    ap_hook_test_config(rus_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Create and migrate the store before fork. */
     ap_hook_post_config(rus_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Connections are per child: SQLite handles must not cross fork(). */

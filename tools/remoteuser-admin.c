@@ -14,15 +14,19 @@
  * Exit codes: 0 success, 1 not found, 2 bad usage, 3 conflict or store
  * failure. Errors are one line on stderr. */
 
-#include <glob.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <apr_file_info.h>
 #include <apr_general.h>
+#include <apr_lib.h>
+#include <apr_poll.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <apr_time.h>
 
 #include "rus_session.h"
@@ -34,6 +38,12 @@
 #define EXIT_USAGE    2
 #define EXIT_FAILED   3
 
+/* The httpd binary: --httpd, else $RUS_HTTPD, else the one apxs named
+ * when the tool was built. */
+#ifndef RUS_HTTPD_DEFAULT
+#define RUS_HTTPD_DEFAULT "/usr/sbin/apache2"
+#endif
+
 static int json;      /* --json */
 static apr_pool_t *P; /* the process's pool */
 
@@ -41,15 +51,19 @@ static apr_pool_t *P; /* the process's pool */
 /* help                                                                 */
 
 static const char *const help_top =
-    "usage: remoteuser-admin [--db PATH | --config HTTPD.CONF] [--json] "
-    "COMMAND ...\n"
+    "usage: remoteuser-admin [--db PATH | --config HTTPD.CONF [--httpd BIN]]\n"
+    "                        [--json] COMMAND ...\n"
     "\n"
     "Manage the user store of mod_remoteuser_session.\n"
     "\n"
     "  --db PATH            the SQLite store file\n"
-    "  --config FILE        read RemoteUserStore from an httpd configuration"
+    "  --config FILE        the store httpd uses with this configuration, as\n"
+    "                       'BIN -t -f FILE -D DUMP_REMOTEUSER_STORE' reports"
     "\n"
-    "                       (follows Include/IncludeOptional)\n"
+    "                       it (sources envvars beside FILE, as apache2ctl)\n"
+    "  --httpd BIN          the httpd binary for --config (default: $RUS_HTTPD"
+    "\n"
+    "                       or " RUS_HTTPD_DEFAULT ")\n"
     "  --json               machine-readable output\n"
     "  --version            print the version\n"
     "\n"
@@ -264,96 +278,288 @@ static int done(const char *text, const char *json_fields)
 /* ==================================================================== */
 /* finding the store                                                    */
 
-/* Remove surrounding quotes from a configuration argument. */
-static char *unquote(char *s)
-{
-    apr_size_t n = strlen(s);
+/* Where the store came from: "FILE:LINE" of the RemoteUserStore httpd
+ * used (--config), or NULL (--db). */
+static const char *store_origin;
 
-    if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
-        s[n - 1] = '\0';
-        return s + 1;
+/* How long httpd -t may take before it is killed. */
+#define HTTPD_TIMEOUT apr_time_from_sec(60)
+/* What is kept of httpd's stdout and stderr each. */
+#define HTTPD_OUTPUT_MAX (64 * 1024)
+
+/* Decode the \xHH escapes of a DUMP_REMOTEUSER_STORE field in place;
+ * NULL if it is malformed. */
+static char *dump_unescape(char *s)
+{
+    char *r = s, *w = s;
+
+    while (*r) {
+        if (*r == '\\') {
+            if (r[1] != 'x' || !apr_isxdigit(r[2]) || !apr_isxdigit(r[3])) {
+                return NULL;
+            }
+            *w++ = (char)(((apr_isdigit(r[2]) ? r[2] - '0'
+                                              : apr_tolower(r[2]) - 'a' + 10)
+                           << 4)
+                          | (apr_isdigit(r[3]) ? r[3] - '0'
+                                               : apr_tolower(r[3]) - 'a' + 10));
+            r += 4;
+        }
+        else {
+            *w++ = *r++;
+        }
     }
+    *w = '\0';
     return s;
 }
 
-/* Scan an httpd configuration file (and what it includes) for
- * RemoteUserStore; ServerRoot changes the base of relative paths. */
-static const char *scan_config(const char *file, const char **proot, int depth)
+/* Find the line "RemoteUserStore SPEC (FILE:LINE)" that the module prints
+ * under httpd -t -D DUMP_REMOTEUSER_STORE. SPEC and FILE hold no raw '('
+ * or ')' (the module escapes them), so the line splits one way only.
+ * Returns 0 with *pspec and *porigin set, or -1. */
+static int dump_parse(char *out, const char **pspec, const char **porigin)
 {
-    char line[4096];
-    const char *found = NULL;
-    FILE *f;
+    static const char prefix[] = "RemoteUserStore ";
+    char *last = NULL, *line;
 
-    if (depth > 16 || (f = fopen(file, "r")) == NULL) {
-        return NULL;
-    }
-    while (found == NULL && fgets(line, sizeof(line), f) != NULL) {
-        char *last = NULL, *name, *arg, *end;
+    for (line = apr_strtok(out, "\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\n", &last)) {
+        char *open, *close, *spec, *origin;
 
-        name = apr_strtok(line, " \t\r\n", &last);
-        if (name == NULL || name[0] == '#') {
+        if (strncmp(line, prefix, sizeof(prefix) - 1) != 0) {
             continue;
         }
-        arg = apr_strtok(NULL, "\r\n", &last);
-        if (arg == NULL) {
+        spec = line + sizeof(prefix) - 1;
+        open = strstr(spec, " (");
+        close = line + strlen(line) - 1;
+        if (open == NULL || *close != ')' || close < open + 2) {
+            return -1;
+        }
+        *open = '\0';
+        *close = '\0';
+        origin = open + 2;
+        spec = dump_unescape(spec);
+        origin = dump_unescape(origin);
+        if (spec == NULL || origin == NULL || spec[0] == '\0') {
+            return -1;
+        }
+        *pspec = spec;
+        *porigin = origin;
+        return 0;
+    }
+    return -1;
+}
+
+/* The read end of one of the child's pipes, kept up to a bound. */
+typedef struct capture_t {
+    apr_file_t *f;
+    char *buf;
+    apr_size_t len;
+    int eof;
+} capture_t;
+
+/* Read what is there; set eof at the end. Past the bound, discard. */
+static void capture_read(capture_t *c)
+{
+    char chunk[4096];
+    apr_size_t n = sizeof(chunk);
+    apr_status_t rv = apr_file_read(c->f, chunk, &n);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+        c->eof = 1;
+        return;
+    }
+    if (n > HTTPD_OUTPUT_MAX - c->len) {
+        n = HTTPD_OUTPUT_MAX - c->len;
+    }
+    memcpy(c->buf + c->len, chunk, n);
+    c->len += n;
+}
+
+/* httpd's stderr on one line, without "Syntax OK". */
+static const char *one_line(capture_t *c)
+{
+    char *last = NULL, *line;
+    const char *out = "";
+
+    c->buf[c->len] = '\0';
+    for (line = apr_strtok(c->buf, "\r\n", &last); line != NULL;
+         line = apr_strtok(NULL, "\r\n", &last)) {
+        if (strcmp(line, "Syntax OK") != 0) {
+            /* "Syntax error on line N of F:" goes on with the reason. */
+            const char *sep = !out[0]                       ? ""
+                              : out[strlen(out) - 1] == ':' ? " "
+                                                            : "; ";
+
+            out = apr_pstrcat(P, out, sep, line, NULL);
+        }
+    }
+    return out[0] ? out : "(no message)";
+}
+
+/* Ask httpd which store CONFIG gives the module: run
+ *   HTTPD -t -f CONFIG -D DUMP_REMOTEUSER_STORE
+ * from a clean environment, with argv (no shell parses CONFIG). When an
+ * envvars file sits beside CONFIG (Debian), it is sourced first, the way
+ * apache2ctl does: APACHE_CONFDIR is CONFIG's directory, -d that
+ * directory unless it is /etc/apache2, and $APACHE_ARGUMENTS follow. */
+static int resolve_config(const char *httpd, const char *config,
+                          const char **pspec)
+{
+    static const char *const keep[] = { "LD_PRELOAD", "ASAN_OPTIONS",
+                                        "UBSAN_OPTIONS" };
+    const char *argv[16], *env[8], *dir, *envvars, *spec = NULL;
+    capture_t cap[2];
+    apr_procattr_t *attr;
+    apr_exit_why_e why;
+    apr_proc_t proc;
+    apr_finfo_t fi;
+    apr_time_t deadline;
+    apr_status_t rv;
+    char *file = NULL, *slash;
+    int argc = 0, envc = 0, code = 0, i;
+
+    rv = apr_filepath_merge(&file, NULL, config, APR_FILEPATH_NOTRELATIVE, P);
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_USAGE, "%s: %s", config, apr_psprintf(P, "%pm", &rv));
+    }
+    dir = apr_pstrdup(P, file);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    dir = dir[0] ? dir : "/";
+    envvars = apr_pstrcat(P, dir, "/envvars", NULL);
+
+    env[envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                  "/sbin:/bin";
+    /* These change how the binary runs (make test-asan), not what its
+     * configuration says. */
+    for (i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++) {
+        const char *v = getenv(keep[i]);
+
+        if (v != NULL) {
+            env[envc++] = apr_pstrcat(P, keep[i], "=", v, NULL);
+        }
+    }
+    if (apr_stat(&fi, envvars, APR_FINFO_TYPE, P) == APR_SUCCESS
+        && fi.filetype == APR_REG) {
+        env[envc++] = apr_pstrcat(P, "APACHE_CONFDIR=", dir, NULL);
+        argv[argc++] = "/bin/sh";
+        argv[argc++] = "-c";
+        argv[argc++] = "set -f; . \"$1\"; shift; exec \"$@\" $APACHE_ARGUMENTS";
+        argv[argc++] = "sh";
+        argv[argc++] = envvars;
+        argv[argc++] = httpd;
+        if (strcmp(dir, "/etc/apache2") != 0) {
+            argv[argc++] = "-d";
+            argv[argc++] = dir;
+        }
+    }
+    else {
+        argv[argc++] = httpd;
+    }
+    argv[argc++] = "-t";
+    argv[argc++] = "-f";
+    argv[argc++] = file;
+    argv[argc++] = "-D";
+    argv[argc++] = "DUMP_REMOTEUSER_STORE";
+    argv[argc] = NULL;
+    env[envc] = NULL;
+
+    rv = apr_procattr_create(&attr, P);
+    if (rv == APR_SUCCESS) {
+        rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_CHILD_BLOCK,
+                                 APR_CHILD_BLOCK);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_procattr_error_check_set(attr, 1);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_proc_create(&proc, argv[0], argv, env, attr, P);
+    }
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_FAILED, "cannot run %s: %s", argv[0],
+                    apr_psprintf(P, "%pm", &rv));
+    }
+
+    /* Both pipes at once: a full stderr must not stall httpd. */
+    for (i = 0; i < 2; i++) {
+        cap[i].f = i == 0 ? proc.out : proc.err;
+        cap[i].buf = apr_palloc(P, HTTPD_OUTPUT_MAX + 1);
+        cap[i].len = 0;
+        cap[i].eof = 0;
+    }
+    deadline = apr_time_now() + HTTPD_TIMEOUT;
+    while (!cap[0].eof || !cap[1].eof) {
+        apr_pollfd_t pfd[2];
+        apr_int32_t npfd = 0, nready = 0;
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        for (i = 0; i < 2; i++) {
+            if (!cap[i].eof) {
+                memset(&pfd[npfd], 0, sizeof(pfd[npfd]));
+                pfd[npfd].p = P;
+                pfd[npfd].desc_type = APR_POLL_FILE;
+                pfd[npfd].reqevents = APR_POLLIN;
+                pfd[npfd].desc.f = cap[i].f;
+                pfd[npfd].client_data = &cap[i];
+                npfd++;
+            }
+        }
+        rv = left > 0 ? apr_poll(pfd, npfd, &nready, left) : APR_TIMEUP;
+        if (APR_STATUS_IS_EINTR(rv)) {
             continue;
         }
-        while (*arg == ' ' || *arg == '\t') {
-            arg++;
+        if (rv != APR_SUCCESS) {
+            apr_proc_kill(&proc, SIGKILL);
+            apr_proc_wait(&proc, &code, &why, APR_WAIT);
+            return fail(EXIT_FAILED, "%s -t -f %s: no answer in %d s", httpd,
+                        file, (int)apr_time_sec(HTTPD_TIMEOUT));
         }
-        arg = apr_pstrdup(P, arg);
-        for (end = arg + strlen(arg);
-             end > arg && (end[-1] == ' ' || end[-1] == '\t'); end--) {
-            end[-1] = '\0';
-        }
-        arg = unquote(arg);
-        if (strcasecmp(name, "ServerRoot") == 0) {
-            *proot = arg;
-        }
-        else if (strcasecmp(name, "RemoteUserStore") == 0) {
-            found = arg;
-        }
-        else if (strcasecmp(name, "Include") == 0
-                 || strcasecmp(name, "IncludeOptional") == 0) {
-            const char *pattern = arg;
-            glob_t g;
-            size_t i;
-
-            if (pattern[0] != '/') {
-                pattern = apr_pstrcat(P, *proot, "/", pattern, NULL);
-            }
-            if (glob(pattern, 0, NULL, &g) == 0) {
-                for (i = 0; i < g.gl_pathc && found == NULL; i++) {
-                    found = scan_config(g.gl_pathv[i], proot, depth + 1);
-                }
-                globfree(&g);
+        for (i = 0; i < npfd; i++) {
+            if (pfd[i].rtnevents != 0) {
+                capture_read(pfd[i].client_data);
             }
         }
     }
-    fclose(f);
-    return found;
+    apr_file_close(proc.out);
+    apr_file_close(proc.err);
+    apr_proc_wait(&proc, &code, &why, APR_WAIT);
+    if (why != APR_PROC_EXIT || code != 0) {
+        return fail(EXIT_USAGE, "%s -t -f %s failed (%s %d): %s", httpd, file,
+                    why == APR_PROC_EXIT ? "exit" : "signal", code,
+                    one_line(&cap[1]));
+    }
+    cap[0].buf[cap[0].len] = '\0';
+    if (dump_parse(cap[0].buf, &spec, &store_origin) != 0) {
+        return fail(EXIT_USAGE,
+                    "%s -t -f %s names no RemoteUserStore: is "
+                    "mod_remoteuser_session loaded there, and "
+                    "RemoteUserStore set in the server config?",
+                    httpd, file);
+    }
+    *pspec = spec;
+    return 0;
 }
 
 /* The store spec from --db or --config. */
-static int store_spec(const char *db, const char *config, const char **pspec,
-                      const char **proot)
+static int store_spec(const char *db, const char *config, const char *httpd,
+                      const char **pspec)
 {
     if (db != NULL) {
         *pspec = apr_pstrcat(P, "sqlite:", db, NULL);
-        *proot = NULL;
         return 0;
     }
     if (config != NULL) {
-        char *dir = apr_pstrdup(P, config), *slash = strrchr(dir, '/');
-
-        /* Without ServerRoot, httpd's default is where Debian and most
-         * layouts keep the main file. */
-        *proot = slash ? (*slash = '\0', dir[0] ? dir : "/") : ".";
-        *pspec = scan_config(config, proot, 0);
-        if (*pspec == NULL) {
-            return fail(EXIT_USAGE, "no RemoteUserStore in %s", config);
+        if (httpd == NULL) {
+            httpd = getenv("RUS_HTTPD");
         }
-        return 0;
+        if (httpd == NULL || httpd[0] == '\0') {
+            httpd = RUS_HTTPD_DEFAULT;
+        }
+        return resolve_config(httpd, config, pspec);
     }
     return fail(EXIT_USAGE, "--db PATH or --config FILE is needed");
 }
@@ -746,21 +952,24 @@ static int cmd_db(rus_conn_t *conn, const rus_store_t *store, int argc,
         }
         if (json) {
             printf(
-                "{\"store\": %s, \"schema_version\": %d, \"users\": %" APR_INT64_T_FMT
+                "{\"store\": %s, \"store_from\": %s, \"schema_version\": %d, \"users\": %" APR_INT64_T_FMT
                 ", \"groups\": %" APR_INT64_T_FMT
                 ", \"sessions\": %" APR_INT64_T_FMT
                 ", \"sessions_expired\": %" APR_INT64_T_FMT "}\n",
-                js(rus_store_describe(store)), info.schema_version, info.users,
-                info.groups, info.sessions, info.sessions_expired);
+                js(rus_store_describe(store)),
+                store_origin ? js(store_origin) : "null", info.schema_version,
+                info.users, info.groups, info.sessions, info.sessions_expired);
             return 0;
         }
         printf(
-            "store:            %s\nschema version:   %d\nusers:            %" APR_INT64_T_FMT
+            "store:            %s%s%s%s\nschema version:   %d\nusers:            %" APR_INT64_T_FMT
             "\ngroups:           %" APR_INT64_T_FMT
             "\nsessions:         %" APR_INT64_T_FMT
             "\nexpired sessions: %" APR_INT64_T_FMT "\n",
-            rus_store_describe(store), info.schema_version, info.users,
-            info.groups, info.sessions, info.sessions_expired);
+            rus_store_describe(store), store_origin ? " (from " : "",
+            store_origin ? store_origin : "", store_origin ? ")" : "",
+            info.schema_version, info.users, info.groups, info.sessions,
+            info.sessions_expired);
         return 0;
     }
     if (strcmp(sub, "check") == 0 && argc == 1) {
@@ -787,7 +996,7 @@ static int cmd_db(rus_conn_t *conn, const rus_store_t *store, int argc,
 
 int main(int argc, const char *const *argv)
 {
-    const char *db = NULL, *config = NULL, *spec = NULL, *root = NULL;
+    const char *db = NULL, *config = NULL, *httpd = NULL, *spec = NULL;
     const char *msg = NULL, *warn = NULL;
     const char **args;
     rus_store_t *store = NULL;
@@ -806,9 +1015,12 @@ int main(int argc, const char *const *argv)
             json = 1;
         }
         else if ((strcmp(argv[i], "--db") == 0
-                  || strcmp(argv[i], "--config") == 0)
+                  || strcmp(argv[i], "--config") == 0
+                  || strcmp(argv[i], "--httpd") == 0)
                  && i + 1 < argc) {
-            *(argv[i][2] == 'd' ? &db : &config) = argv[i + 1];
+            *(argv[i][2] == 'd'   ? &db
+              : argv[i][2] == 'c' ? &config
+                                  : &httpd) = argv[i + 1];
             i++;
         }
         else if (strcmp(argv[i], "--version") == 0) {
@@ -848,11 +1060,15 @@ int main(int argc, const char *const *argv)
     if (db != NULL && config != NULL) {
         return fail(EXIT_USAGE, "--db and --config exclude each other");
     }
-    rc = store_spec(db, config, &spec, &root);
+    if (httpd != NULL && config == NULL) {
+        return fail(EXIT_USAGE, "--httpd goes with --config");
+    }
+    rc = store_spec(db, config, httpd, &spec);
     if (rc != 0) {
         return rc;
     }
-    if (rus_store_create(&store, P, spec, root, NULL, &msg) != APR_SUCCESS) {
+    /* From --config the spec is absolute; --db is relative to here. */
+    if (rus_store_create(&store, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
         return fail(EXIT_USAGE, "%s: %s", spec, msg);
     }
     if (strcmp(args[0], "db") == 0 && n == 2
