@@ -12,6 +12,7 @@
  * httpd-free core under src/ and include/; this file only translates
  * between httpd's request_rec and that core. */
 
+#include <errno.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -122,6 +123,12 @@ typedef struct rus_server_conf {
 /* This child's connections to the store, made in child_init. NULL when no
  * store is configured or it could not be set up: requests then fail. */
 static rus_store_pool_t *child_store_pool;
+
+/* Set when this generation's store was refused at a restart (its files
+ * untouched): httpd stays up, children open no connection, and requests
+ * needing the store get 503 until the store is fixed and httpd restarted
+ * again. Reset by every configuration pass. */
+static int store_refused;
 
 /* The cache of store answers, in memory shared by every child of this
  * generation (made in post_config, before fork); NULL when
@@ -703,6 +710,15 @@ static const ap_directive_t *header_without_peers(const ap_directive_t *d,
     return NULL;
 }
 
+/* A restart of a running parent, as opposed to the first start or
+ * configtest: httpd numbers its startup preflight pass 0 and the first
+ * real pass 1. Refusing a restart (returning !OK) would take the running
+ * server down. */
+static int is_restart(void)
+{
+    return ap_state_query(AP_SQ_CONFIG_GEN) > 1;
+}
+
 /* Runs at every start and restart, and under configtest: build the store
  * handle with its final options and check it without changing anything. */
 static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -715,6 +731,7 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_status_t rv;
 
     (void)plog;
+    store_refused = 0;
     bad = header_without_peers(ap_conftree, 0);
     if (bad != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
@@ -744,6 +761,23 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                           &opts, &msg);
     if (rv == APR_SUCCESS) {
         rv = rus_store_check(conf->store, ptemp, &msg);
+        if (rv != APR_SUCCESS && is_restart()) {
+            store_refused = 1;
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         RUSLOGNO(00052) "RemoteUserStore %s refused at "
+                                         "restart: %s; httpd keeps "
+                                         "running, requests needing the "
+                                         "store get 503 until it is fixed "
+                                         "and httpd restarted",
+                         conf->store_spec, msg);
+            return OK;
+        }
+    }
+    if (rv == APR_FROM_OS_ERROR(ELOOP)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RUSLOGNO(00050) "RemoteUserStore %s refused: %s",
+                     conf->store_spec, msg);
+        return !OK;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -817,7 +851,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     rus_server_conf *conf = server_conf(s);
     rus_store_owner_t owner = { -1, -1 };
-    const char *msg = NULL, *warn = NULL;
+    const char *msg = NULL, *warn = NULL, *others = NULL, *world = NULL;
     apr_status_t rv;
 
     (void)plog;
@@ -825,8 +859,8 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the first of the two startup passes: nothing yet */
     }
-    if (conf->store == NULL) {
-        return OK;
+    if (conf->store == NULL || store_refused) {
+        return OK; /* a refused store is left as it is (RUS00052) */
     }
     if (FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT) > 0) {
         apr_size_t size = rus_cache_size(CACHE_SLOTS);
@@ -857,6 +891,22 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         owner.gid = (long)ap_unixd_config.group_id;
     }
     rv = rus_store_prepare(conf->store, ptemp, &owner, &warn, &msg);
+    if (rv != APR_SUCCESS && is_restart()) {
+        store_refused = 1;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RUSLOGNO(00053) "RemoteUserStore %s refused at restart: "
+                                     "%s; httpd keeps running, requests "
+                                     "needing the store get 503 until it "
+                                     "is fixed and httpd restarted",
+                     conf->store_spec, msg);
+        return OK;
+    }
+    if (rv == APR_FROM_OS_ERROR(ELOOP)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RUSLOGNO(00051) "RemoteUserStore %s refused: %s",
+                     conf->store_spec, msg);
+        return !OK;
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      RUSLOGNO(00003) "RemoteUserStore %s: %s", conf->store_spec,
@@ -867,6 +917,21 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      RUSLOGNO(00014) "RemoteUserStore %s: %s", conf->store_spec,
                      warn);
+    }
+    /* Whoever may write the directory may swap the store for another
+     * file: the children still refuse links, but say so. */
+    if (rus_store_dir_warnings(conf->store, &owner, ptemp, &others, &world)
+        == APR_SUCCESS) {
+        if (world != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RUSLOGNO(00057) "RemoteUserStore %s: %s",
+                         conf->store_spec, world);
+        }
+        if (others != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RUSLOGNO(00056) "RemoteUserStore %s: %s",
+                         conf->store_spec, others);
+        }
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  RUSLOGNO(00001) "mod_remoteuser_session/%s, store %s",
@@ -880,7 +945,7 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
     rus_server_conf *conf = server_conf(s);
     apr_status_t rv;
 
-    if (conf->store == NULL) {
+    if (conf->store == NULL || store_refused) {
         return;
     }
     if (child_cache == NULL) { /* no shared memory: a cache of its own */
@@ -994,6 +1059,14 @@ static int store_resolve(request_rec *r, const rus_dir_conf *conf,
     apr_uint32_t ticket;
     apr_status_t rv;
 
+    if (child_store_pool == NULL && store_refused) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00054) "the user store was refused at the "
+                                      "last restart (RUS00052/RUS00053): "
+                                      "503 until it is fixed and httpd "
+                                      "restarted");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     if (child_store_pool == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00012) "RemoteUserEngine is On here but no "
@@ -2085,6 +2158,14 @@ static int logout_handler(request_rec *r)
      * not leave the user's session alive. */
     hashes = cookie_hashes(r, &attrs);
     if (hashes->nelts > 0) {
+        if (child_store_pool == NULL && store_refused) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          RUSLOGNO(00055) "%s cannot revoke sessions: the "
+                                          "user store was refused at the "
+                                          "last restart",
+                          LOGOUT_HANDLER);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
         if (child_store_pool == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           RUSLOGNO(00033) "%s needs a RemoteUserStore to "

@@ -112,24 +112,49 @@ const char *rus_store_describe(const rus_store_t *store);
 
 /**
  * Check, without creating or changing anything, that the store can be
- * used: called by configtest and at every (re)start.
+ * used: called by configtest and at every (re)start. A file store is
+ * refused when it, PATH-wal or PATH-shm is a symbolic link or not a
+ * regular file, or when a directory on its path is a symbolic link.
  * @param pmsg  receives the reason on failure, allocated from @a ptemp
- * @return APR_SUCCESS, or an APR error with @a pmsg set
+ *              (naming the offending path)
+ * @return APR_SUCCESS, APR_FROM_OS_ERROR(ELOOP) for a symbolic link, or
+ *         another APR error, with @a pmsg set
  */
 apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
                              const char **pmsg);
 
 /**
  * Create the store if absent and bring its schema up to date; then close
- * it again. Call in the parent before any child exists.
+ * it again. Call in the parent before any child exists. Refuses what
+ * rus_store_check() refuses; never follows a symbolic link, never creates
+ * or changes the owner of a file by a path that could be one.
  * @param owner  who should own created files; NULL to leave them alone
  * @param pwarn  receives a warning that does not stop startup (e.g. the
  *               directory looks unwritable for @a owner), or NULL
  * @param pmsg   receives the reason on failure
+ * @return APR_SUCCESS, APR_FROM_OS_ERROR(ELOOP) for a symbolic link, or
+ *         another APR error, with @a pmsg set
  */
 apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
                                const rus_store_owner_t *owner,
                                const char **pwarn, const char **pmsg);
+
+/**
+ * Look at who may write the directory of a file store: whoever can write
+ * it can swap the store (or its -wal/-shm files) for another file.
+ * @param owner    the user the store is for (who httpd's children run
+ *                 as); NULL or uid -1 for the calling process's own
+ * @param pothers  receives a warning when a user or group other than root
+ *                 and @a owner may write the directory, else NULL
+ * @param pworld   receives a warning when the directory is world-writable,
+ *                 else NULL
+ * @return APR_SUCCESS (both NULL for a store that is not a file), or the
+ *         error of stat() on the directory
+ */
+apr_status_t rus_store_dir_warnings(const rus_store_t *store,
+                                    const rus_store_owner_t *owner,
+                                    apr_pool_t *ptemp, const char **pothers,
+                                    const char **pworld);
 
 /**
  * Open one connection. It owns its memory and lives until

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -117,6 +119,66 @@ apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
 {
     *pwarn = NULL;
     return store->backend->prepare(store, ptemp, owner, pwarn, pmsg);
+}
+
+/* Who may write the directory besides root and the store's owner. Only
+ * the owner's primary group is known here, not supplementary ones. */
+apr_status_t rus_store_dir_warnings(const rus_store_t *store,
+                                    const rus_store_owner_t *owner,
+                                    apr_pool_t *ptemp, const char **pothers,
+                                    const char **pworld)
+{
+    long uid =
+        (owner != NULL && owner->uid != -1) ? owner->uid : (long)geteuid();
+    long gid =
+        (owner != NULL && owner->gid != -1) ? owner->gid : (long)getegid();
+    const char *slash = strrchr(store->location, '/');
+    const char *dir, *others = NULL, *world = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+
+    if (!store->backend->location_is_path || slash == NULL) {
+        goto leave;
+    }
+    dir = slash == store->location
+              ? "/"
+              : apr_pstrmemdup(ptemp, store->location,
+                               (apr_size_t)(slash - store->location));
+    if (stat(dir, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        goto leave;
+    }
+    if ((st.st_mode & S_IWUSR) && st.st_uid != 0 && (long)st.st_uid != uid) {
+        others = apr_psprintf(ptemp, "uid %ld (its owner)", (long)st.st_uid);
+    }
+    if ((st.st_mode & S_IWGRP) && st.st_gid != 0 && (long)st.st_gid != gid) {
+        const char *g = apr_psprintf(ptemp, "group %ld", (long)st.st_gid);
+
+        others = others ? apr_pstrcat(ptemp, others, " and ", g, NULL) : g;
+    }
+    if (others != NULL) {
+        others = apr_psprintf(ptemp,
+                              "directory %s is writable by %s, not only by "
+                              "root and uid %ld: they can replace %s or "
+                              "plant links beside it",
+                              dir, others, uid, store->location);
+    }
+    if (st.st_mode & S_IWOTH) {
+        world = apr_psprintf(ptemp,
+                             "directory %s is world-writable (mode %04lo): "
+                             "any local user can plant files or links "
+                             "beside %s%s",
+                             dir, (unsigned long)(st.st_mode & 07777),
+                             store->location,
+                             (st.st_mode & S_ISVTX)
+                                 ? " (the sticky bit does not stop them "
+                                   "creating its -wal and -shm files)"
+                                 : "");
+    }
+leave:
+    *pothers = (rv == APR_SUCCESS) ? others : NULL;
+    *pworld = (rv == APR_SUCCESS) ? world : NULL;
+    return rv;
 }
 
 apr_status_t rus_store_connect(rus_conn_t **pconn, const rus_store_t *store,

@@ -14,6 +14,7 @@
  * forward by the migrations below, one step per version. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,8 +170,23 @@ static apr_status_t conn_fail(sqlite_conn_t *c, int rc, const char *what)
 static const char *db_message(apr_pool_t *p, sqlite3 *db, int rc,
                               const char *what)
 {
+    if (db != NULL && sqlite3_extended_errcode(db) == SQLITE_CANTOPEN_SYMLINK) {
+        return apr_psprintf(p,
+                            "%s: a symbolic link on the path is refused "
+                            "(sqlite %d)",
+                            what, SQLITE_CANTOPEN_SYMLINK);
+    }
     return apr_psprintf(p, "%s: %s (sqlite %d)", what,
                         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+}
+
+/* The APR status for a failed open: ELOOP for a refused symbolic link. */
+static apr_status_t open_status(sqlite3 *db, int rc)
+{
+    if (db != NULL && sqlite3_extended_errcode(db) == SQLITE_CANTOPEN_SYMLINK) {
+        return APR_FROM_OS_ERROR(ELOOP);
+    }
+    return status_from_rc(rc);
 }
 
 /* ==================================================================== */
@@ -190,17 +206,60 @@ static const char *dir_of(apr_pool_t *p, const char *path)
     return apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
 }
 
-/* Check the directory exists, and the file is a regular file if present.
- * *pexists tells whether the file is there. */
+/* The store's files: the database and the two SQLite puts beside it. */
+static const char *const store_suffixes[] = { "", "-wal", "-shm" };
+#define STORE_FILES (sizeof(store_suffixes) / sizeof(store_suffixes[0]))
+
+/* No component of the absolute directory @dir is a symbolic link: root
+ * must not be steered elsewhere, and SQLITE_OPEN_NOFOLLOW refuses such a
+ * path anyway. */
+static apr_status_t refuse_linked_dir(const char *dir, apr_pool_t *p,
+                                      const char **pmsg)
+{
+    char *copy = apr_pstrdup(p, dir), *at;
+    struct stat st;
+
+    for (at = copy + 1;; at++) {
+        char c = *at;
+
+        if (c != '/' && c != '\0') {
+            continue;
+        }
+        *at = '\0';
+        if (lstat(copy, &st) == 0 && S_ISLNK(st.st_mode)) {
+            *pmsg = apr_psprintf(p,
+                                 "%s is a symbolic link; no directory on "
+                                 "the store's path may be one",
+                                 copy);
+            return APR_FROM_OS_ERROR(ELOOP);
+        }
+        *at = c;
+        if (c == '\0') {
+            return APR_SUCCESS;
+        }
+    }
+}
+
+/* Check the directory exists and holds no link on its path, and each of
+ * the database, PATH-wal and PATH-shm is absent or a regular file, never a
+ * symbolic link (APR_FROM_OS_ERROR(ELOOP), naming it). *pexists tells
+ * whether the database is there. */
 static apr_status_t check_paths(const char *path, int *pexists, apr_pool_t *p,
                                 const char **pmsg)
 {
     const char *dir = dir_of(p, path);
     struct stat st;
+    apr_size_t i;
+    apr_status_t rv;
 
+    if (dir[0] == '/' && dir[1] != '\0') {
+        rv = refuse_linked_dir(dir, p, pmsg);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     if (stat(dir, &st) != 0) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-
+        rv = APR_FROM_OS_ERROR(errno);
         *pmsg = apr_psprintf(p, "directory %s: %pm", dir, &rv);
         return rv;
     }
@@ -208,29 +267,82 @@ static apr_status_t check_paths(const char *path, int *pexists, apr_pool_t *p,
         *pmsg = apr_psprintf(p, "%s is not a directory", dir);
         return APR_ENOTDIR;
     }
-    if (stat(path, &st) == 0) {
+    *pexists = 0;
+    for (i = 0; i < STORE_FILES; i++) {
+        const char *f = apr_pstrcat(p, path, store_suffixes[i], NULL);
+
+        if (lstat(f, &st) != 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            rv = APR_FROM_OS_ERROR(errno);
+            *pmsg = apr_psprintf(p, "%s: %pm", f, &rv);
+            return rv;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            *pmsg = apr_psprintf(p,
+                                 "%s is a symbolic link; the store and "
+                                 "its -wal and -shm files must be "
+                                 "regular files",
+                                 f);
+            return APR_FROM_OS_ERROR(ELOOP);
+        }
         if (!S_ISREG(st.st_mode)) {
-            *pmsg = apr_psprintf(p, "%s is not a regular file", path);
+            *pmsg = apr_psprintf(p, "%s is not a regular file", f);
             return APR_EINVAL;
         }
-        *pexists = 1;
-        return APR_SUCCESS;
+        if (i == 0) {
+            *pexists = 1;
+        }
     }
-    if (errno != ENOENT) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-
-        *pmsg = apr_psprintf(p, "%s: %pm", path, &rv);
-        return rv;
-    }
-    *pexists = 0;
-    if (access(dir, W_OK | X_OK) != 0) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-
+    if (!*pexists && access(dir, W_OK | X_OK) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
         *pmsg = apr_psprintf(p, "cannot create %s in directory %s: %pm", path,
                              dir, &rv);
         return rv;
     }
     return APR_SUCCESS;
+}
+
+/* Open an existing store file for reading without following a link and
+ * without blocking on a FIFO; it must be a regular file. */
+static apr_status_t open_regular(int *pfd, const char *f, apr_pool_t *p,
+                                 const char **pmsg)
+{
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd;
+
+    fd = open(f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        if (errno == ELOOP) {
+            *pmsg = apr_psprintf(p,
+                                 "%s is a symbolic link; the store and "
+                                 "its -wal and -shm files must be "
+                                 "regular files",
+                                 f);
+        }
+        else if (errno != ENOENT) {
+            *pmsg = apr_psprintf(p, "%s: %pm", f, &rv);
+        }
+        goto leave;
+    }
+    if (fstat(fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *pmsg = apr_psprintf(p, "%s: %pm", f, &rv);
+        goto leave;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *pmsg = apr_psprintf(p, "%s is not a regular file", f);
+        rv = APR_EINVAL;
+    }
+leave:
+    if (rv != APR_SUCCESS && fd >= 0) {
+        close(fd);
+    }
+    *pfd = (rv == APR_SUCCESS) ? fd : -1;
+    return rv;
 }
 
 /* Read PRAGMA user_version. */
@@ -263,8 +375,8 @@ static apr_status_t sqlite_check(const rus_store_t *store, apr_pool_t *ptemp,
     unsigned char header[100];
     int exists = 0, version;
     apr_status_t rv;
-    size_t got;
-    FILE *f;
+    ssize_t got;
+    int fd = -1;
 
     rv = check_paths(store->location, &exists, ptemp, pmsg);
     if (rv != APR_SUCCESS || !exists) {
@@ -274,18 +386,26 @@ static apr_status_t sqlite_check(const rus_store_t *store, apr_pool_t *ptemp,
      * database creates PATH-wal and PATH-shm, owned by whoever runs the
      * check (root, under configtest), which the children could then not
      * use. */
-    f = fopen(store->location, "rb");
-    if (f == NULL) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *pmsg = apr_psprintf(ptemp, "%s: %pm", store->location, &rv);
+    rv = open_regular(&fd, store->location, ptemp, pmsg);
+    if (rv != APR_SUCCESS) {
+        if (APR_STATUS_IS_ENOENT(rv)) {
+            *pmsg = apr_psprintf(ptemp, "%s: %pm", store->location, &rv);
+        }
         return rv;
     }
-    got = fread(header, 1, sizeof(header), f);
-    fclose(f);
-    if (got == 0) {
-        return APR_SUCCESS; /* empty file: prepare makes it a store */
+    do {
+        got = read(fd, header, sizeof(header));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *pmsg = apr_psprintf(ptemp, "%s: %pm", store->location, &rv);
     }
-    if (got < sizeof(header) || memcmp(header, magic, sizeof(magic)) != 0) {
+    close(fd);
+    if (got <= 0) {
+        return rv; /* empty file: prepare makes it a store */
+    }
+    if ((size_t)got < sizeof(header)
+        || memcmp(header, magic, sizeof(magic)) != 0) {
         *pmsg =
             apr_psprintf(ptemp, "%s: file is not a database", store->location);
         return RUS_STORE_ECORRUPT;
@@ -362,26 +482,38 @@ leave:
     return rc;
 }
 
-/* Give the database (and any WAL files present) to the run-time user. */
+/* Give the database (and any WAL files present) to the run-time user, by
+ * descriptor: a file that is a symbolic link by now is refused, never
+ * followed. */
 static apr_status_t hand_over(const char *path, const rus_store_owner_t *owner,
                               apr_pool_t *p, const char **pwarn,
                               const char **pmsg)
 {
-    static const char *const suffixes[] = { "", "-wal", "-shm" };
     const char *dir = dir_of(p, path);
     uid_t uid = (uid_t)owner->uid;
     gid_t gid = (gid_t)owner->gid;
     struct stat st;
     apr_size_t i;
 
-    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        const char *f = apr_pstrcat(p, path, suffixes[i], NULL);
+    for (i = 0; i < STORE_FILES; i++) {
+        const char *f = apr_pstrcat(p, path, store_suffixes[i], NULL);
+        apr_status_t rv;
+        int fd = -1;
 
-        if (chown(f, uid, gid) != 0 && errno != ENOENT) {
-            apr_status_t rv = APR_FROM_OS_ERROR(errno);
-
+        rv = open_regular(&fd, f, p, pmsg);
+        if (APR_STATUS_IS_ENOENT(rv)) {
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (fchown(fd, uid, gid) != 0) {
+            rv = APR_FROM_OS_ERROR(errno);
             *pmsg = apr_psprintf(p, "cannot give %s to uid %ld: %pm", f,
                                  owner->uid, &rv);
+        }
+        close(fd);
+        if (rv != APR_SUCCESS) {
             return rv;
         }
     }
@@ -399,6 +531,34 @@ static apr_status_t hand_over(const char *path, const rus_store_owner_t *owner,
                               dir, owner->uid, path, path);
     }
     return APR_SUCCESS;
+}
+
+/* Create the database file ourselves, 0640 whatever the umask, so that
+ * nothing follows a link planted at the path: O_EXCL fails on any existing
+ * name, a dangling link included. A file another process made first is
+ * left alone (the NOFOLLOW opens and hand_over still check it). */
+static apr_status_t create_file(const char *path, apr_pool_t *p,
+                                const char **pmsg)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        if (errno == EEXIST) {
+            return APR_SUCCESS;
+        }
+        rv = APR_FROM_OS_ERROR(errno);
+        *pmsg = apr_psprintf(p, "cannot create %s: %pm", path, &rv);
+        return rv;
+    }
+    /* Users and session hashes are nobody else's business. */
+    if (fchmod(fd, 0640) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        *pmsg = apr_psprintf(p, "cannot set the mode of %s: %pm", path, &rv);
+    }
+    close(fd);
+    return rv;
 }
 
 /* Before SQLite's first use in this process (the parent's post_config,
@@ -430,18 +590,23 @@ static apr_status_t sqlite_prepare(const rus_store_t *store, apr_pool_t *ptemp,
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (!exists) {
+        rv = create_file(path, ptemp, pmsg);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     sqlite_global_setup();
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                         NULL);
+    /* No SQLITE_OPEN_CREATE: the file exists by now. NOFOLLOW: a link
+     * anywhere on the path, or as PATH-wal or PATH-shm, fails the open. */
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         *pmsg = db_message(ptemp, db, rc, path);
+        rv = open_status(db, rc);
         goto leave;
     }
     sqlite3_busy_timeout(db, store->opts.busy_timeout_ms);
-    if (!exists) {
-        /* Users and session hashes are nobody else's business. */
-        chmod(path, 0640);
-    }
     rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
@@ -462,6 +627,9 @@ static apr_status_t sqlite_prepare(const rus_store_t *store, apr_pool_t *ptemp,
 leave:
     sqlite3_finalize(st);
     sqlite3_close(db);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     if (rc != SQLITE_OK && rc != SQLITE_ROW) {
         return rc == SQLITE_MISMATCH ? RUS_STORE_ESCHEMA : status_from_rc(rc);
     }
@@ -515,7 +683,9 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
      * to report, not a reason to start an empty one. NOMUTEX: a connection
      * is used by one thread at a time (rus_store_acquire). */
     rc = sqlite3_open_v2(c->path, &c->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+                             | SQLITE_OPEN_NOFOLLOW,
+                         NULL);
     if (rc != SQLITE_OK) {
         goto fail;
     }
@@ -575,7 +745,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
     if (rc != SQLITE_OK) {
         goto fail;
     }
-    if (stat(c->path, &st) != 0) {
+    if (lstat(c->path, &st) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
         *pmsg = apr_psprintf(ptemp, "%s: %pm", c->path, &rv);
         goto leave;
@@ -587,7 +757,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
 
 fail:
     *pmsg = db_message(ptemp, c->db, rc, c->path);
-    rv = status_from_rc(rc);
+    rv = open_status(c->db, rc);
 leave:
     sqlite_disconnect(&c->base);
     return rv;
@@ -602,7 +772,9 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
     apr_status_t rv;
     struct stat st;
 
-    if (stat(c->path, &st) != 0) {
+    /* lstat: a link swapped in for the file is another inode, and the
+     * reconnect refuses it (SQLITE_OPEN_NOFOLLOW). */
+    if (lstat(c->path, &st) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
         rus_conn_set_error(conn, "%s: %pm", c->path, &rv);
         return rv;

@@ -14,6 +14,8 @@
  * Exit codes: 0 success, 1 not found, 2 bad usage, 3 conflict or store
  * failure. Errors are one line on stderr. */
 
+#include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1096,6 +1098,10 @@ int main(int argc, const char *const *argv)
     rv = rus_store_check(store, P, &msg);
     if (rv == APR_SUCCESS) {
         rv = rus_store_connect(&conn, store, P, &msg);
+    }
+    if (rv == APR_FROM_OS_ERROR(ELOOP)) {
+        /* a symbolic link at the store: refused, nothing followed */
+        return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
     }
     if (rv != APR_SUCCESS) {
         return fail(EXIT_FAILED,

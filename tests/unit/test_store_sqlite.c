@@ -870,6 +870,149 @@ START_TEST(test_pool_after_offline_replace)
 }
 END_TEST
 
+/* ==================================================================== */
+/* symbolic links (security review finding 1)                          */
+
+/* The store, PATH-wal or PATH-shm as a link to a file that does not exist
+ * (think /etc/ld.so.preload): check and prepare refuse it naming the
+ * link, with APR_FROM_OS_ERROR(ELOOP), and nothing creates the target. */
+START_TEST(test_symlink_refused)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm" };
+    const char *link = apr_pstrcat(pool, db, suffixes[_i], NULL);
+    const char *target = apr_pstrcat(pool, dir, "/target", NULL);
+    const char *msg = NULL, *warn = NULL;
+    rus_store_t *store = store_on(db);
+    rus_store_owner_t owner;
+    struct stat sb;
+
+    if (_i > 0) {
+        prepared(db);
+    }
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg),
+                     APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_msg(strstr(msg, link) != NULL && strstr(msg, "symbolic link"),
+                  "message: %s", msg);
+    owner.uid = (long)geteuid();
+    owner.gid = (long)getegid();
+    msg = NULL;
+    ck_assert_int_eq(rus_store_prepare(store, pool, &owner, &warn, &msg),
+                     APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_msg(strstr(msg, link) != NULL, "message: %s", msg);
+    msg = NULL;
+    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
+                     APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_int_ne(lstat(target, &sb), 0);
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+}
+END_TEST
+
+/* A directory on the store's path that is a link is refused too. */
+START_TEST(test_symlinked_dir_refused)
+{
+    const char *real = apr_pstrcat(pool, dir, "/real", NULL);
+    const char *linked = apr_pstrcat(pool, dir, "/linked", NULL);
+    const char *path = apr_pstrcat(pool, linked, "/users.db", NULL);
+    const char *msg = NULL, *warn = NULL;
+    rus_store_t *store = store_on(path);
+    struct stat sb;
+
+    ck_assert_int_eq(mkdir(real, 0700), 0);
+    ck_assert_int_eq(symlink(real, linked), 0);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg),
+                     APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_msg(strstr(msg, linked) != NULL, "message: %s", msg);
+    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
+                     APR_FROM_OS_ERROR(ELOOP));
+    ck_assert_int_ne(stat(apr_pstrcat(pool, real, "/users.db", NULL), &sb), 0);
+}
+END_TEST
+
+/* A FIFO at PATH-wal is no regular file: refused without blocking. */
+START_TEST(test_fifo_refused)
+{
+    const char *wal = apr_pstrcat(pool, db, "-wal", NULL);
+    const char *msg = NULL, *warn = NULL;
+    rus_store_t *store = store_on(db);
+
+    prepared(db);
+    ck_assert_int_eq(mkfifo(wal, 0600), 0);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), APR_EINVAL);
+    ck_assert_msg(strstr(msg, wal) != NULL, "message: %s", msg);
+    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
+                     APR_EINVAL);
+}
+END_TEST
+
+/* A connection refuses a link at the store path, even to a good store. */
+START_TEST(test_connect_refuses_symlink)
+{
+    const char *real = apr_pstrcat(pool, dir, "/real.db", NULL);
+    rus_store_t *store = store_on(db);
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+
+    prepared(real);
+    ck_assert_int_eq(symlink(real, db), 0);
+    ck_assert_int_ne(rus_store_connect(&conn, store, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_null(conn);
+    ck_assert_msg(strstr(msg, "symbolic link") != NULL, "message: %s", msg);
+}
+END_TEST
+
+/* Who else may write the directory: a world-writable one, one writable by
+ * another group, one owned and writable by another user. */
+START_TEST(test_dir_warnings)
+{
+    rus_store_t *store = store_on(db);
+    const char *others = NULL, *world = NULL;
+    rus_store_owner_t owner;
+
+    owner.uid = (long)geteuid();
+    owner.gid = (long)getegid();
+    ck_assert_int_eq(rus_store_dir_warnings(store, &owner, pool, &others,
+                                            &world),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(others); /* our own 0700 directory */
+    ck_assert_ptr_null(world);
+    ck_assert_int_eq(chmod(dir, 01777), 0);
+    ck_assert_int_eq(rus_store_dir_warnings(store, &owner, pool, &others,
+                                            &world),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(others);
+    ck_assert_ptr_nonnull(world);
+    ck_assert_msg(strstr(world, dir) != NULL, "warning: %s", world);
+    if (geteuid() != 0) {
+        return;
+    }
+    /* owner nobody; the directory root's, group-writable by group 50 */
+    owner.uid = NOBODY;
+    owner.gid = NOBODY;
+    ck_assert_int_eq(chown(dir, 0, 50), 0);
+    ck_assert_int_eq(chmod(dir, 0770), 0);
+    ck_assert_int_eq(rus_store_dir_warnings(store, &owner, pool, &others,
+                                            &world),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(world);
+    ck_assert_ptr_nonnull(others);
+    ck_assert_msg(strstr(others, "group 50") != NULL, "warning: %s", others);
+    /* the owner's group: fine; another user owning it: not */
+    ck_assert_int_eq(chown(dir, 1, NOBODY), 0);
+    ck_assert_int_eq(rus_store_dir_warnings(store, &owner, pool, &others,
+                                            &world),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(others);
+    ck_assert_msg(strstr(others, "uid 1 ") != NULL, "warning: %s", others);
+    ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+    ck_assert_int_eq(rus_store_dir_warnings(store, &owner, pool, &others,
+                                            &world),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(others);
+}
+END_TEST
+
 TCase *rus_store_sqlite_test_case(void)
 {
     TCase *tc = tcase_create("store_sqlite");
@@ -900,5 +1043,10 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_pool_file_unreadable);
     tcase_add_test(tc, test_pool_reopens_replaced_file);
     tcase_add_test(tc, test_pool_after_offline_replace);
+    tcase_add_loop_test(tc, test_symlink_refused, 0, 3);
+    tcase_add_test(tc, test_symlinked_dir_refused);
+    tcase_add_test(tc, test_fifo_refused);
+    tcase_add_test(tc, test_connect_refuses_symlink);
+    tcase_add_test(tc, test_dir_warnings);
     return tc;
 }
