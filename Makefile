@@ -9,6 +9,7 @@
 #   make test-faults  faults under load (kill -9, restarts, store faults)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 30)
 #   make bench        the benchmark (ratios against bare httpd)
+#   make soak         3 minutes of mixed load: WAL size, child RSS slope
 #   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
 #   make install      install the module with apxs (DESTDIR honoured)
 
@@ -50,7 +51,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 BUILD = build
 
 .PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids check-symbols format bench package test-package test-faults demo install clean
+        check-headers check-logids check-symbols format bench soak package test-package test-faults demo install clean
 
 ADMIN = remoteuser-admin
 # remoteuser-admin --config runs this httpd unless told otherwise.
@@ -157,6 +158,12 @@ include tests/fuzz/fuzz.mk
 # Bounded load on 127.0.0.1 only; see bench/run.py --help.
 bench: $(MODULE).so
 	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# 3 minutes of 70 % cookie, 20 % Basic, 10 % first-login requests on
+# 127.0.0.1: the largest and last PATH-wal, and each child's RSS slope
+# after a 30 s warm-up; see bench/soak.py --help (SOAK_ARGS).
+soak: $(MODULE).so
+	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) bench/soak.py $(SOAK_ARGS)
 
 demo: $(MODULE).so
 	@sh scripts/demo.sh

@@ -31,6 +31,9 @@
 #include <apr_lib.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 
 #include "rus_cache.h"
 #include "rus_header.h"
@@ -134,6 +137,24 @@ static int store_refused;
  * generation (made in post_config, before fork); NULL when
  * RemoteUserCacheTTL is 0. */
 static rus_cache_t *child_cache;
+
+/* When the next store checkpoint is due (milliseconds, wrapping), in
+ * memory shared by every child of this generation (made in post_config):
+ * the child whose thread moves it forward checkpoints, so one process does
+ * per interval however many children there are. NULL when the shared
+ * memory could not be had: each child then checkpoints on its own. */
+static apr_uint32_t *checkpoint_due;
+
+/* The store's WAL is emptied once per CHECKPOINT_INTERVAL_MS by one child;
+ * each child's thread looks CHECKPOINT_TICK_MS apart whether it is its
+ * turn. The checkpoint waits at most CHECKPOINT_WAIT_MS for other
+ * connections (writers wait that long plus the copy, far below
+ * RemoteUserStoreBusyTimeout). A warning after CHECKPOINT_WARN_AFTER
+ * failed attempts in a row. */
+#define CHECKPOINT_INTERVAL_MS 250
+#define CHECKPOINT_TICK_MS     100
+#define CHECKPOINT_WAIT_MS     20
+#define CHECKPOINT_WARN_AFTER  100
 
 /* Seconds store answers are reused (RemoteUserCacheTTL). */
 #define CACHE_TTL_DEFAULT 2
@@ -757,6 +778,9 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (conf->busy_timeout_ms != UNSET) {
         opts.busy_timeout_ms = conf->busy_timeout_ms;
     }
+    /* Each child's checkpoint thread empties the WAL (checkpoint_start);
+     * request threads never checkpoint. */
+    opts.auto_checkpoint = 0;
     rv = rus_store_create(&conf->store, pconf, conf->store_spec, ap_server_root,
                           &opts, &msg);
     if (rv == APR_SUCCESS) {
@@ -886,6 +910,23 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          size);
         }
     }
+    checkpoint_due = NULL;
+    {
+        apr_shm_t *shm = NULL;
+
+        /* Like the cache, anonymous and inherited; goes with pconf. */
+        rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+        if (rv == APR_SUCCESS) {
+            checkpoint_due = apr_shm_baseaddr_get(shm);
+            apr_atomic_set32(checkpoint_due, 0);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         RUSLOGNO(00060) "no shared memory to elect the "
+                                         "child that checkpoints the store: "
+                                         "every child does, every 250 ms");
+        }
+    }
     if (geteuid() == 0) {
         owner.uid = (long)ap_unixd_config.user_id;
         owner.gid = (long)ap_unixd_config.group_id;
@@ -939,6 +980,179 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* ==================================================================== */
+/* store maintenance: one thread per child, one checkpoint per interval  */
+
+typedef struct rus_checkpointer {
+    const rus_store_t *store;
+    server_rec *s;
+    apr_thread_mutex_t *lock; /* guards stop */
+    apr_thread_cond_t *wake;  /* signalled to stop */
+    int stop;                 /* the child is exiting */
+    apr_thread_t *thread;
+    apr_uint32_t own_due; /* when checkpoint_due is NULL */
+    int failures;         /* attempts in a row that did not empty it */
+} rus_checkpointer;
+
+/* Nonzero when this process won the interval starting now: the due time
+ * is moved forward by whoever swaps it first. */
+static int checkpoint_claim(rus_checkpointer *cp)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_as_msec(apr_time_now());
+    apr_uint32_t *due = checkpoint_due ? checkpoint_due : &cp->own_due;
+    apr_uint32_t when = apr_atomic_read32(due);
+
+    if ((apr_int32_t)(now - when) < 0) {
+        return 0; /* not yet (the difference survives the wrap) */
+    }
+    return apr_atomic_cas32(due, now + CHECKPOINT_INTERVAL_MS, when) == when;
+}
+
+/* One turn: checkpoint on the thread's own connection. Failures are told
+ * once per streak, not every second. */
+static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
+                            apr_pool_t *ptemp)
+{
+    rus_store_checkpoint_t res;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+    apr_time_t t0 = apr_time_now();
+    apr_status_t rv;
+
+    rv = rus_store_acquire(&conn, spool, ptemp, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
+        msg = apr_pstrdup(ptemp, rus_store_error(conn));
+        rus_store_release(spool, conn);
+    }
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, cp->s,
+                     "store checkpoint: %" APR_INT64_T_FMT
+                     " WAL frames copied and emptied in %" APR_TIME_T_FMT " us",
+                     res.copied, apr_time_now() - t0);
+        cp->failures = 0;
+        return;
+    }
+    cp->failures++;
+    /* Whoever looks next, in a tick, tries again. */
+    apr_atomic_set32(checkpoint_due ? checkpoint_due : &cp->own_due,
+                     (apr_uint32_t)apr_time_as_msec(apr_time_now()));
+    if (APR_STATUS_IS_EBUSY(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, cp->s,
+                     "store checkpoint incomplete (%" APR_INT64_T_FMT
+                     " of %" APR_INT64_T_FMT " WAL frames copied): %s",
+                     res.copied, res.log_before, msg);
+        if (cp->failures == CHECKPOINT_WARN_AFTER) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cp->s,
+                         RUSLOGNO(00061) "the store's WAL could not be "
+                                         "emptied %d times in a row: "
+                                         "another process keeps reading "
+                                         "or writing it for longer than "
+                                         "%d ms; it grows until that "
+                                         "stops",
+                         cp->failures, CHECKPOINT_WAIT_MS);
+        }
+        return;
+    }
+    if (cp->failures == 1) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
+                     RUSLOGNO(00062) "store checkpoint failed: %s (told "
+                                     "once until it works again)",
+                     msg ? msg : "");
+    }
+}
+
+/* The thread: wakes every tick, checkpoints when it wins the interval,
+ * and ends as soon as checkpoint_stop() signals. */
+static void *APR_THREAD_FUNC checkpoint_main(apr_thread_t *thd, void *data)
+{
+    rus_checkpointer *cp = data;
+    rus_store_pool_t *spool = NULL;
+    apr_pool_t *p = NULL, *ptemp = NULL;
+    apr_status_t rv;
+
+    /* Its own unmanaged pool: pchild is not for other threads. */
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv == APR_SUCCESS) {
+        rv = apr_pool_create(&ptemp, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_pool_create(&spool, cp->store, p);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
+                     RUSLOGNO(00063) "the store checkpoint thread cannot "
+                                     "start in this child");
+        goto leave;
+    }
+    apr_thread_mutex_lock(cp->lock);
+    while (!cp->stop) {
+        apr_thread_cond_timedwait(cp->wake, cp->lock,
+                                  apr_time_from_msec(CHECKPOINT_TICK_MS));
+        if (cp->stop) {
+            break;
+        }
+        apr_thread_mutex_unlock(cp->lock);
+        if (checkpoint_claim(cp)) {
+            checkpoint_once(cp, spool, ptemp);
+            apr_pool_clear(ptemp);
+        }
+        apr_thread_mutex_lock(cp->lock);
+    }
+    apr_thread_mutex_unlock(cp->lock);
+
+leave:
+    if (p != NULL) {
+        apr_pool_destroy(p); /* closes its connection */
+    }
+    apr_thread_exit(thd, rv);
+    return NULL;
+}
+
+/* pchild pre-cleanup: stop the thread and wait for it; that is at most one
+ * checkpoint (CHECKPOINT_WAIT_MS plus the copy), never a tick. */
+static apr_status_t checkpoint_stop(void *data)
+{
+    rus_checkpointer *cp = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(cp->lock);
+    cp->stop = 1;
+    apr_thread_cond_signal(cp->wake);
+    apr_thread_mutex_unlock(cp->lock);
+    apr_thread_join(&trv, cp->thread);
+    return APR_SUCCESS;
+}
+
+/* Start this child's checkpoint thread. */
+static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
+                             const rus_store_t *store)
+{
+    rus_checkpointer *cp = apr_pcalloc(pchild, sizeof(*cp));
+    apr_status_t rv;
+
+    cp->store = store;
+    cp->s = s;
+    rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&cp->wake, pchild);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&cp->thread, NULL, checkpoint_main, cp, pchild);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     RUSLOGNO(00064) "cannot start the store checkpoint "
+                                     "thread in this child; if no child "
+                                     "has one, the store's WAL grows "
+                                     "under load");
+        return;
+    }
+    /* A pre-cleanup: it runs before pchild's subpools go, the thread's
+     * own among them. */
+    apr_pool_pre_cleanup_register(pchild, cp, checkpoint_stop);
+}
+
 /* After fork: this child's own connections, closed with pchild. */
 static void rus_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -966,7 +1180,9 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
                      RUSLOGNO(00005) "cannot set up store connections in "
                                      "this child; requests needing the "
                                      "store will fail");
+        return;
     }
+    checkpoint_start(pchild, s, conf->store);
 }
 
 /* ==================================================================== */

@@ -170,6 +170,15 @@ typedef apr_status_t rus_backend_info_cb(rus_conn_t *conn,
 typedef apr_status_t
 rus_backend_integrity_cb(rus_conn_t *conn, const char **presult, apr_pool_t *p);
 
+/** Optional (NULL: the backend keeps no log to empty). See
+ *  rus_store_checkpoint(): copy the backend's write-ahead log into the
+ *  store and empty it, waiting at most @a wait_ms for other connections.
+ *  @return APR_SUCCESS when the log was emptied, APR_EBUSY when readers or
+ *          a writer held it longer than @a wait_ms (partial work is kept;
+ *          try again later), or another error */
+typedef apr_status_t rus_backend_checkpoint_cb(rus_conn_t *conn, int wait_ms,
+                                               rus_store_checkpoint_t *result);
+
 /** A backend. */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
@@ -205,6 +214,7 @@ typedef struct rus_backend_t {
     rus_backend_session_revoke_all_cb *session_revoke_all;
     rus_backend_info_cb *info;
     rus_backend_integrity_cb *integrity;
+    rus_backend_checkpoint_cb *checkpoint; /**< optional, may be NULL */
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */

@@ -44,6 +44,9 @@ typedef struct rus_store_pool_t rus_store_pool_t; /**< connections of a child */
 /** Tunables of a store; rus_store_options_default() fills them in. */
 typedef struct rus_store_options_t {
     int busy_timeout_ms; /**< how long to wait for a lock held elsewhere */
+    int auto_checkpoint; /**< 1: the backend empties its log by itself as
+                              well (default); 0: only rus_store_checkpoint()
+                              does, which someone must then call */
 } rus_store_options_t;
 
 /** A row of the users table. */
@@ -80,13 +83,22 @@ typedef struct rus_store_info_t {
     apr_int64_t sessions_expired; /**< expired, not yet purged */
 } rus_store_info_t;
 
+/** What one rus_store_checkpoint() found and did, in the backend's units
+ *  (SQLite: WAL frames of one page each). */
+typedef struct rus_store_checkpoint_t {
+    apr_int64_t log_before; /**< entries in the log when it started */
+    apr_int64_t copied;     /**< of those, copied into the store */
+    int emptied;            /**< the log was reset to empty */
+} rus_store_checkpoint_t;
+
 /** Who should own the files the store creates (uid/gid -1: leave as is). */
 typedef struct rus_store_owner_t {
     long uid;
     long gid;
 } rus_store_owner_t;
 
-/** Fill @a opts with the defaults (busy timeout 5000 ms). */
+/** Fill @a opts with the defaults (busy timeout 5000 ms, automatic
+ *  checkpoints on). */
 void rus_store_options_default(rus_store_options_t *opts);
 
 /**
@@ -273,6 +285,27 @@ apr_status_t rus_store_info(rus_conn_t *conn, rus_store_info_t *info);
  *  problems found, one per line. */
 apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
                                  apr_pool_t *p);
+
+/**
+ * Maintenance, for one process at a time on a timer: copy the store's
+ * write-ahead log (SQLite's PATH-wal) into the store and empty it, so that
+ * it stays small under any load. The automatic checkpoint of SQLite runs
+ * in whichever writer crosses 1000 pages and never waits: under steady
+ * traffic some reader always overlaps, the log is never started over, and
+ * it grows without bound (checkpoint starvation).
+ *
+ * Writers of other connections wait while this holds the write lock: at
+ * most @a wait_ms for readers, plus the time to copy what the log holds
+ * then (the log is first copied without the lock, so that is little).
+ * @param wait_ms  how long to wait for other connections, in ms
+ * @param result   filled in (zeros when the backend keeps no log)
+ * @return APR_SUCCESS when the log was emptied (or there is none),
+ *         APR_EBUSY when other connections held it longer than
+ *         @a wait_ms (what could be copied was; try again later), or an
+ *         error as rus_store_error() explains
+ */
+apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
+                                  rus_store_checkpoint_t *result);
 
 /* ---- sessions --------------------------------------------------------- */
 

@@ -30,6 +30,7 @@ static const rus_backend_t *const backends[] = {
 void rus_store_options_default(rus_store_options_t *opts)
 {
     opts->busy_timeout_ms = 5000;
+    opts->auto_checkpoint = 1;
 }
 
 void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
@@ -407,6 +408,17 @@ apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
                                  apr_pool_t *p)
 {
     DISPATCH(conn, integrity(conn, presult, p));
+}
+
+apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
+                                  rus_store_checkpoint_t *result)
+{
+    memset(result, 0, sizeof(*result));
+    conn->error[0] = '\0';
+    if (conn->backend->checkpoint == NULL) {
+        return APR_SUCCESS; /* nothing to keep small */
+    }
+    return conn->backend->checkpoint(conn, wait_ms, result);
 }
 
 /* ---- the per-process connection pool -------------------------------- */

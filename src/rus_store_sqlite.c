@@ -100,6 +100,9 @@ static const char *const migrations[] = {
 #define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
 #define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
 
+/* PRAGMA journal_size_limit, bytes (16 MiB). */
+#define WAL_SIZE_LIMIT "16777216"
+
 typedef struct sqlite_conn_t {
     rus_conn_t base;              /* must come first */
     sqlite3 *db;                  /* the connection */
@@ -697,10 +700,22 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
      * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
      * store, 45 MiB with this), and was no faster: the kernel's page
      * cache serves the rest. */
+    /* journal_size_limit: when a writer starts the WAL over after a
+     * checkpoint, a file grown larger is cut back to this size instead of
+     * staying at its high-water mark (rus_store_checkpoint() empties it
+     * anyway when it can). */
     rc = sqlite3_exec(c->db,
                       "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                      " PRAGMA cache_size = -512",
+                      " PRAGMA cache_size = -512;"
+                      " PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
                       NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !store->opts.auto_checkpoint) {
+        /* Someone calls sqlite_checkpoint() on a timer. Left on, every
+         * commit past 1000 WAL pages would run a checkpoint of its own in
+         * the request, and while one runs, that one cannot. */
+        rc = sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
+                          NULL);
+    }
     if (rc != SQLITE_OK) {
         goto fail;
     }
@@ -1531,6 +1546,57 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, const char **presult,
     return rv;
 }
 
+/* ==================================================================== */
+/* maintenance                                                          */
+
+/* Empty the WAL without holding writers off for long: a PASSIVE pass
+ * first copies what it can without the write lock; TRUNCATE then takes
+ * the write lock (writers of other connections wait in their busy
+ * handlers), copies the few frames committed since, waits at most
+ * @wait_ms for readers still on the old log, and cuts the file to zero
+ * bytes. Readers that start meanwhile read the database itself and are
+ * not waited for. */
+static apr_status_t sqlite_checkpoint(rus_conn_t *conn, int wait_ms,
+                                      rus_store_checkpoint_t *result)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    int log = 0, copied = 0, rc;
+    apr_status_t rv = APR_SUCCESS;
+
+    rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                   &copied);
+    if (rc == SQLITE_OK) {
+        result->log_before = log;
+        sqlite3_busy_timeout(c->db, wait_ms);
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                       &log, &copied);
+        sqlite3_busy_timeout(c->db, conn->store->opts.busy_timeout_ms);
+    }
+    if (rc == SQLITE_OK) {
+        /* TRUNCATE reports the log it found (0 0 when it was empty). */
+        if (log > result->log_before) {
+            result->log_before = log;
+        }
+        result->copied = result->log_before;
+        result->emptied = 1;
+    }
+    else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        /* Another checkpoint runs, or readers or a writer outlasted
+         * @wait_ms: what could be copied was. Not a fault. */
+        if (log > result->log_before) {
+            result->log_before = log;
+        }
+        result->copied = copied > 0 ? copied : 0;
+        rus_conn_set_error(conn, "checkpoint: the WAL is in use (sqlite %d)",
+                           rc);
+        rv = APR_EBUSY;
+    }
+    else {
+        rv = conn_fail(c, rc, "checkpoint");
+    }
+    return rv;
+}
+
 const rus_backend_t rus_backend_sqlite = {
     .scheme = "sqlite",
     .location_is_path = 1,
@@ -1565,4 +1631,5 @@ const rus_backend_t rus_backend_sqlite = {
     .session_revoke_all = sqlite_session_revoke_all,
     .info = sqlite_info,
     .integrity = sqlite_integrity,
+    .checkpoint = sqlite_checkpoint,
 };

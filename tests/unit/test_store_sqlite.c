@@ -1013,6 +1013,114 @@ START_TEST(test_dir_warnings)
 }
 END_TEST
 
+/* A prepared store on db whose connections leave the WAL to
+ * rus_store_checkpoint(), as httpd's do. */
+static rus_store_t *prepared_manual(void)
+{
+    rus_store_options_t opts;
+    rus_store_t *store = NULL;
+    const char *msg = NULL, *warn = NULL;
+
+    rus_store_options_default(&opts);
+    ck_assert_int_eq(opts.auto_checkpoint, 1);
+    opts.auto_checkpoint = 0;
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      apr_pstrcat(pool, "sqlite:", db, NULL),
+                                      NULL, &opts, &msg),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
+                     APR_SUCCESS);
+    return store;
+}
+
+static apr_off_t wal_bytes(void)
+{
+    struct stat st;
+
+    if (stat(apr_pstrcat(pool, db, "-wal", NULL), &st) != 0) {
+        return -1;
+    }
+    return (apr_off_t)st.st_size;
+}
+
+/* Users u<from> to u<to - 1>, one commit each. */
+static void add_users(rus_conn_t *conn, int from, int to)
+{
+    rus_user_t u;
+    int i, created;
+
+    for (i = from; i < to; i++) {
+        ck_assert_int_eq(rus_user_create(conn, apr_psprintf(pool, "u%d", i),
+                                         1000, &u, &created, pool),
+                         APR_SUCCESS);
+    }
+}
+
+START_TEST(test_checkpoint_empties_wal)
+{
+    rus_store_t *store = prepared_manual();
+    rus_conn_t *writer = connected(store), *cp = connected(store);
+    rus_store_checkpoint_t res;
+
+    add_users(writer, 0, 200);
+    ck_assert_int_gt(wal_bytes(), 0);
+    ck_assert_int_eq(rus_store_checkpoint(cp, 20, &res), APR_SUCCESS);
+    ck_assert_int_eq(res.emptied, 1);
+    ck_assert_int_gt(res.log_before, 0);
+    ck_assert_int_eq(res.copied, res.log_before);
+    ck_assert_int_eq(wal_bytes(), 0); /* TRUNCATE: the file is cut */
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM users"), 200);
+    /* nothing to do is a success too */
+    ck_assert_int_eq(rus_store_checkpoint(cp, 20, &res), APR_SUCCESS);
+    ck_assert_int_eq(res.log_before, 0);
+    rus_store_disconnect(writer);
+    rus_store_disconnect(cp);
+}
+END_TEST
+
+/* A reader that keeps an old snapshot open cannot make the checkpoint
+ * wait longer than it was told: APR_EBUSY, promptly, and the next attempt
+ * after the reader is gone empties the log. */
+START_TEST(test_checkpoint_wait_is_bounded)
+{
+    rus_store_t *store = prepared_manual();
+    rus_conn_t *writer = connected(store), *cp = connected(store);
+    rus_store_checkpoint_t res;
+    sqlite3 *reader = NULL;
+    sqlite3_stmt *st = NULL;
+    apr_time_t t0;
+
+    add_users(writer, 0, 50);
+    ck_assert_int_eq(sqlite3_open(db, &reader), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(reader, "SELECT COUNT(*) FROM users",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_finalize(st);
+    add_users(writer, 50, 100); /* past the reader's snapshot */
+
+    t0 = apr_time_now();
+    ck_assert_int_eq(rus_store_checkpoint(cp, 30, &res), APR_EBUSY);
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(1000));
+    ck_assert_int_eq(res.emptied, 0);
+    ck_assert_int_gt(res.log_before, 0);
+    ck_assert_str_ne(rus_store_error(cp), "");
+    /* writers were let go again: this commits at once */
+    add_users(writer, 100, 101);
+
+    ck_assert_int_eq(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(rus_store_checkpoint(cp, 30, &res), APR_SUCCESS);
+    ck_assert_int_eq(res.emptied, 1);
+    ck_assert_int_eq(wal_bytes(), 0);
+    sqlite3_close(reader);
+    rus_store_disconnect(writer);
+    rus_store_disconnect(cp);
+}
+END_TEST
+
 TCase *rus_store_sqlite_test_case(void)
 {
     TCase *tc = tcase_create("store_sqlite");
@@ -1048,5 +1156,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_fifo_refused);
     tcase_add_test(tc, test_connect_refuses_symlink);
     tcase_add_test(tc, test_dir_warnings);
+    tcase_add_test(tc, test_checkpoint_empties_wal);
+    tcase_add_test(tc, test_checkpoint_wait_is_bounded);
     return tc;
 }
