@@ -1454,16 +1454,29 @@ static int engine_on(request_rec *r, const rus_dir_conf *conf)
 static const char *htaccess_auth_dir(request_rec *r)
 {
     const struct htaccess_result *h;
+    core_dir_config *core;
+    int listed;
 
     if (FLAG(server_conf(r->server)->trust_htaccess, 0) == 1) {
         return NULL;
     }
+    /* httpd does not fill in htaccess_result's override_list (it is not
+     * initialized): the AllowOverrideList in force comes from the merged
+     * core configuration. Any list at all counts, since it may name the
+     * authentication directives. */
+    core = ap_get_core_module_config(r->per_dir_config);
+    listed = core != NULL && core->override_list != NULL
+             && !apr_is_empty_table(core->override_list);
     for (h = r->htaccess; h != NULL; h = h->next) {
-        if (h->htaccess != NULL && h->dir != NULL && r->filename != NULL
-            && strncmp(r->filename, h->dir, strlen(h->dir)) == 0
-            && ((h->override & OR_AUTHCFG)
-                || (h->override_list != NULL
-                    && !apr_is_empty_table(h->override_list)))) {
+        apr_size_t n = h->dir != NULL ? strlen(h->dir) : 0;
+
+        /* a file that was read, in this request's directory or above it
+         * ("/home/mallory/" is not above "/home/mallory2/x") */
+        if (h->htaccess != NULL && n > 0 && r->filename != NULL
+            && strncmp(r->filename, h->dir, n) == 0
+            && (h->dir[n - 1] == '/' || r->filename[n] == '/'
+                || r->filename[n] == '\0')
+            && ((h->override & OR_AUTHCFG) || listed)) {
             return h->dir;
         }
     }
@@ -1940,7 +1953,7 @@ static int mint_session(request_rec *r, const rus_dir_conf *conf)
                                 now + max_age);
     }
     if (rv == APR_SUCCESS && max_per_user > 0) {
-        rv = rus_session_trim_user(conn, st->user.id, (int)max_per_user,
+        rv = rus_session_trim_user(conn, st->user.id, (int)max_per_user, hash,
                                    &trimmed, r->pool);
     }
     if (rv != APR_SUCCESS) {
@@ -2161,21 +2174,24 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
 
 #define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
 
-/* Does the Cache-Control value @a cc hold the directive @a name (as a
- * whole token, any case, with or without "=value")? */
-static int cc_has(const char *cc, const char *name)
+/* Does the Cache-Control value @a cc hold the directive @a name as a
+ * whole token, any case; with @a bare, only without "=value" (a
+ * `private="Set-Cookie"` lets shared caches keep the rest)? */
+static int cc_has(const char *cc, const char *name, int bare)
 {
     apr_size_t n = strlen(name);
-    const char *c = cc;
+    const char *c = cc, *e;
 
     while (c != NULL && *c) {
         while (*c == ' ' || *c == '\t' || *c == ',') {
             c++;
         }
-        if (strncasecmp(c, name, n) == 0
-            && (c[n] == '\0' || c[n] == ',' || c[n] == '=' || c[n] == ' '
-                || c[n] == '\t')) {
-            return 1;
+        if (strncasecmp(c, name, n) == 0) {
+            for (e = c + n; *e == ' ' || *e == '\t'; e++) {
+            }
+            if (*e == '\0' || *e == ',' || (!bare && *e == '=')) {
+                return 1;
+            }
         }
         c = strchr(c, ',');
     }
@@ -2191,9 +2207,17 @@ static const char *cc_without_shared(apr_pool_t *p, const char *cc)
         const char *end = strchr(c, ',');
         const char *tok;
 
-        tok = apr_pstrndup(p, c, end ? (apr_size_t)(end - c) : strlen(c));
-        tok = apr_collapse_spaces(apr_pstrdup(p, tok), tok);
-        if (*tok && !cc_has(tok, "public") && !cc_has(tok, "s-maxage")) {
+        apr_size_t len = end ? (apr_size_t)(end - c) : strlen(c);
+
+        while (len > 0 && (*c == ' ' || *c == '\t')) {
+            c++;
+            len--;
+        }
+        while (len > 0 && (c[len - 1] == ' ' || c[len - 1] == '\t')) {
+            len--;
+        }
+        tok = apr_pstrmemdup(p, c, len);
+        if (*tok && !cc_has(tok, "public", 0) && !cc_has(tok, "s-maxage", 0)) {
             out = out ? apr_pstrcat(p, out, ", ", tok, NULL) : tok;
         }
         c = end ? end + 1 : NULL;
@@ -2216,7 +2240,13 @@ static apr_status_t private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                      : out      ? out
                                 : err;
 
-    if (cc == NULL || (!cc_has(cc, "private") && !cc_has(cc, "no-store"))) {
+    /* what CDNs read instead of Cache-Control goes in any case */
+    apr_table_unset(r->headers_out, "Surrogate-Control");
+    apr_table_unset(r->headers_out, "CDN-Cache-Control");
+    apr_table_unset(r->err_headers_out, "Surrogate-Control");
+    apr_table_unset(r->err_headers_out, "CDN-Cache-Control");
+    if (cc == NULL
+        || (!cc_has(cc, "private", 1) && !cc_has(cc, "no-store", 0))) {
         const char *rest = cc ? cc_without_shared(r->pool, cc) : NULL;
 
         apr_table_unset(r->err_headers_out, "Cache-Control");
@@ -2232,14 +2262,23 @@ static apr_status_t private_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * cache, nor is the response of any request it is a subrequest of. */
 static void mark_private(request_rec *r)
 {
-    request_rec *m;
+    request_rec *m, *top = r;
+    ap_filter_t *f;
 
     for (m = r; m != NULL; m = m->main) {
         m->no_cache = 1;
+        top = m;
     }
-    if (r->main == NULL) {
-        ap_add_output_filter(PRIVATE_FILTER, NULL, r, r->connection);
+    /* On the outermost request (an SSI page including an engine location
+     * is identity-dependent too), once. If that page's headers are gone
+     * already, only r->no_cache protects it: see the README. */
+    for (f = top->output_filters; f != NULL; f = f->next) {
+        if (f->frec != NULL && f->frec->name != NULL
+            && strcasecmp(f->frec->name, PRIVATE_FILTER) == 0) {
+            return;
+        }
     }
+    ap_add_output_filter(PRIVATE_FILTER, NULL, top, top->connection);
 }
 
 /* Export the identity to whatever runs the request (CGI, SSI, FastCGI, log

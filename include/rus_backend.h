@@ -118,8 +118,8 @@ typedef apr_status_t rus_backend_session_revoke_user_cb(rus_conn_t *conn,
 /** See rus_session_trim_user(). */
 typedef apr_status_t
 rus_backend_session_trim_user_cb(rus_conn_t *conn, apr_int64_t user_id,
-                                 int keep, apr_array_header_t **phashes,
-                                 apr_pool_t *p);
+                                 int keep, const char *newest,
+                                 apr_array_header_t **phashes, apr_pool_t *p);
 
 /** See rus_session_purge(). */
 typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,

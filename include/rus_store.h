@@ -338,14 +338,16 @@ apr_status_t rus_session_revoke(rus_conn_t *conn, const char *token_hash);
 apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id);
 
 /**
- * Keep only the @a keep newest sessions of a user (by created_at): delete
- * the older ones in one statement.
+ * Keep only the @a keep newest sessions of a user: @a newest (the one just
+ * issued, never deleted) and the @a keep - 1 most recent others (by
+ * created_at, then last_seen); delete the rest in one statement (SQLite:
+ * DELETE ... RETURNING, 3.35 or later).
  * @param phashes  receives the token hashes deleted (array of char *),
  *                 allocated from @a p, so callers can drop them from a cache
  */
 apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
-                                   int keep, apr_array_header_t **phashes,
-                                   apr_pool_t *p);
+                                   int keep, const char *newest,
+                                   apr_array_header_t **phashes, apr_pool_t *p);
 
 /** Delete sessions that expired before @a now; *pcount gets how many. */
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);

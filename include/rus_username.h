@@ -34,7 +34,8 @@ typedef enum {
     RUS_NAME_TOO_LONG, /**< longer than RUS_USERNAME_MAX bytes */
     RUS_NAME_BAD_UTF8, /**< not well-formed UTF-8 */
     RUS_NAME_CONTROL,  /**< holds a C0/C1 control character or DEL */
-    RUS_NAME_SPACE     /**< starts or ends with white space */
+    RUS_NAME_SPACE     /**< starts or ends with white space or an
+                            invisible character */
 } rus_name_error_e;
 
 /**
@@ -44,8 +45,10 @@ typedef enum {
  * characters: a hostile realm part is refused, not silently cut away), then
  * cleaned according to @a flags, then checked for emptiness and length.
  * A name that starts or ends with white space (ASCII space or any Unicode
- * White_Space character, U+200B or U+FEFF), before or after cleaning, is
- * refused rather than trimmed: "admin " is not "admin", and is nobody.
+ * White_Space character) or an invisible character (Unicode
+ * Default_Ignorable_Code_Point: U+00AD, U+200B-U+200F, U+2060-U+206F,
+ * U+FEFF, ...), before or after cleaning, is refused rather than trimmed:
+ * "admin " is not "admin", and is nobody.
  *
  * @param pclean  receives the cleaned name, allocated from @a p; set only on
  *                success

@@ -21,8 +21,11 @@
  * set counts its drops, a put carries the count its caller saw before it
  * asked the store (rus_cache_ticket), and a put whose set has seen a drop
  * since is refused. The put checks the count while it holds its slot, and
- * a drop counts before it claims the slot, so either the put sees the new
- * count, or the drop finds the put's entry and clears it. */
+ * once more after writing it; a drop counts before it claims each slot of
+ * the set in turn, whatever key the slot seems to hold (a put in progress
+ * has not published its key yet). So either the put sees the new count
+ * and leaves the slot empty, or the drop claims the slot after the put
+ * released it and clears the entry. */
 
 #include <string.h>
 
@@ -247,7 +250,12 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
         s->session.vhost = NULL;
     }
     __atomic_store_n(&s->stored_at, now, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->fp, fp, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->fp, fp, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&set->epoch, __ATOMIC_SEQ_CST) != ticket) {
+        /* a drop came while we wrote: it may have given up on the slot */
+        __atomic_store_n(&s->fp, 0, __ATOMIC_RELAXED);
+        s->key[0] = '\0';
+    }
     release(s);
 }
 
@@ -267,15 +275,19 @@ void rus_cache_drop(rus_cache_t *cache, const char *key)
      * below. */
     __atomic_add_fetch(&set->epoch, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < 2; i++) {
-        for (tries = 0; fp_of(&set[i]) == fp && tries < DROP_TRIES; tries++) {
+        /* Claimed whatever its hint says: a put holding it may be about to
+         * publish this key. */
+        for (tries = 0; tries < DROP_TRIES; tries++) {
             if (!claim(&set[i])) {
                 apr_thread_yield();
                 continue;
             }
             /* Another key with the same fingerprint is dropped too: a
              * miss, which is harmless. */
-            __atomic_store_n(&set[i].fp, 0, __ATOMIC_RELAXED);
-            set[i].key[0] = '\0';
+            if (set[i].fp == fp || strncmp(set[i].key, key, KEY_MAX) == 0) {
+                __atomic_store_n(&set[i].fp, 0, __ATOMIC_RELAXED);
+                set[i].key[0] = '\0';
+            }
             release(&set[i]);
             break;
         }

@@ -296,11 +296,12 @@ apr_status_t rus_session_revoke_user(rus_conn_t *conn, apr_int64_t user_id)
 }
 
 apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
-                                   int keep, apr_array_header_t **phashes,
-                                   apr_pool_t *p)
+                                   int keep, const char *newest,
+                                   apr_array_header_t **phashes, apr_pool_t *p)
 {
     conn->error[0] = '\0';
-    return conn->backend->session_trim_user(conn, user_id, keep, phashes, p);
+    return conn->backend->session_trim_user(conn, user_id, keep, newest,
+                                            phashes, p);
 }
 
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)

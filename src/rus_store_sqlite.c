@@ -1450,6 +1450,7 @@ static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
  * logins of the same user do meanwhile. */
 static apr_status_t sqlite_session_trim_user(rus_conn_t *conn,
                                              apr_int64_t user_id, int keep,
+                                             const char *newest,
                                              apr_array_header_t **phashes,
                                              apr_pool_t *p)
 {
@@ -1460,11 +1461,12 @@ static apr_status_t sqlite_session_trim_user(rus_conn_t *conn,
     int rc;
 
     rv = query(c, &st, "trim sessions of user",
-               "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN"
-               " (SELECT token_hash FROM sessions WHERE user_id = ?1"
-               " ORDER BY created_at DESC, token_hash LIMIT ?2)"
-               " RETURNING token_hash",
-               "ii", user_id, (apr_int64_t)keep);
+               "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?3"
+               " AND token_hash NOT IN (SELECT token_hash FROM sessions"
+               " WHERE user_id = ?1 AND token_hash <> ?3"
+               " ORDER BY created_at DESC, last_seen DESC, token_hash"
+               " LIMIT ?2) RETURNING token_hash",
+               "iit", user_id, (apr_int64_t)(keep > 0 ? keep - 1 : 0), newest);
     if (rv != APR_SUCCESS) {
         return rv;
     }

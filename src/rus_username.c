@@ -79,13 +79,22 @@ rus_name_error_e rus_text_check(const char *s, apr_size_t len)
     return RUS_NAME_OK;
 }
 
-/* Unicode White_Space, plus the invisible U+200B and U+FEFF. The other
- * white space below U+00A0 are control characters, refused already. */
+/* Unicode White_Space and Default_Ignorable_Code_Point (invisible: a soft
+ * hyphen, joiners, variation selectors, fillers, tags): refused at either
+ * end of a name, where they would make a look-alike of another user. The
+ * white space below U+00A0 other than the space is control characters,
+ * refused already. */
 static int is_space_cp(unsigned long cp)
 {
-    return cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680
-           || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029
-           || cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+    return cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0xAD || cp == 0x34F
+           || cp == 0x61C || cp == 0x115F || cp == 0x1160 || cp == 0x1680
+           || cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F)
+           || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F)
+           || (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0x3164
+           || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0
+           || (cp >= 0xFFF0 && cp <= 0xFFF8) || (cp >= 0x1BCA0 && cp <= 0x1BCA3)
+           || (cp >= 0x1D173 && cp <= 0x1D17A)
+           || (cp >= 0xE0000 && cp <= 0xE0FFF);
 }
 
 /* Does valid UTF-8 @a s (@a len bytes) start or end with white space? */
@@ -221,7 +230,8 @@ const char *rus_name_error_str(rus_name_error_e err)
     case RUS_NAME_CONTROL:
         return "user name contains a control character";
     case RUS_NAME_SPACE:
-        return "user name starts or ends with white space";
+        return "user name starts or ends with white space or an invisible "
+               "character";
     }
     return "unknown reason";
 }

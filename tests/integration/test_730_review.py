@@ -123,6 +123,22 @@ def test_f2_htaccess_auth_under_server_wide_sessions_is_refused(scratch):
     assert h.get("/login", basic("admin")).status == 302
 
 
+def test_f2_allow_override_list_is_refused_too(scratch):
+    # AllowOverride None, but the authentication directives listed
+    h = scratch("RemoteUserEngine On\nRemoteUserSession On\n" + HT_CONF
+                .replace("AllowOverride FileInfo AuthConfig Limit Indexes",
+                         "AllowOverride None\n    AllowOverrideList AuthType "
+                         "AuthName AuthUserFile Require"),
+                users=["admin"], extra_modules=["dir"])
+    userdir(h, "trudy", TRUDY_HTACCESS)
+    h.start()
+    for _ in range(3):
+        r = h.get("/~trudy/", basic("admin", "chosen"))
+        assert r.status == 403 and set_cookie(r) is None
+    assert "RUS00035" in h.new_log()
+    assert h.rows("SELECT * FROM sessions") == []
+
+
 def test_f2_trusting_htaccess_is_the_administrators_choice(scratch):
     h = scratch("RemoteUserTrustHtaccess On\n" + HT_CONF, users=["admin"],
                 extra_modules=["dir"])
@@ -196,6 +212,39 @@ def test_f3_shared_cache_never_keeps_identity_dependent_responses(scratch,
         r = h.get("/hdr/page.txt", {"X-Remote-User": "bob"})
         assert r.status == 401 and b"secret" not in r.body
         assert h.get("/hdr/page.txt").status == 401
+
+
+CC_CGI = """#!/bin/sh
+printf 'Cache-Control: %s\\r\\nSurrogate-Control: max-age=3600\\r\\n'"""\
+    """ "$QUERY_STRING" | sed 's/%20/ /g; s/%22/"/g; s/%3D/=/g; s/%2C/,/g'
+printf 'Content-Type: text/plain\\r\\n\\r\\nuser=%s\\n' "$REMOTE_USER"
+"""
+
+
+@pytest.mark.parametrize("sent,expected", [
+    ("public, max-age=60, s-maxage=600", "private, max-age=60"),
+    ("no-cache, max-age=0, must-revalidate",
+     "private, no-cache, max-age=0, must-revalidate"),
+    ('private="Set-Cookie", max-age=600',
+     'private, private="Set-Cookie", max-age=600'),
+    ("private, max-age=5", "private, max-age=5"),
+    ("no-store", "no-store"),
+])
+def test_f3_application_cache_control_is_kept_but_made_private(scratch, sent,
+                                                                expected):
+    h = scratch("\n".join([
+        'ScriptAlias /cc/ "@ROOT@/cc-bin/"',
+        location("/cc/", "RemoteUserEngine On")]), users=["alice"])
+    d = os.path.join(h.root, "cc-bin")
+    os.mkdir(d, 0o755)
+    with open(os.path.join(d, "cc.cgi"), "w") as f:
+        f.write(CC_CGI)
+    os.chmod(os.path.join(d, "cc.cgi"), 0o755)
+    h.start()
+    r = h.get("/cc/cc.cgi?" + urllib.parse.quote(sent), basic("alice"))
+    assert r.status == 200 and r.body == b"user=alice\n"
+    assert r.headers["Cache-Control"] == expected
+    assert r.headers.get("Surrogate-Control") is None
 
 
 # -- finding 4: sessions belong to the virtual host, port included ------------
@@ -360,6 +409,9 @@ def test_f8_sessions_per_user_are_bounded(app):
     for _ in range(10):
         r = app.get("/api/env", basic("dave"))
         assert r.status == 200 and set_cookie(r) is not None
+        # the session just issued is never the one trimmed
+        assert app.rows("SELECT * FROM sessions WHERE token_hash = ?",
+                        (stored_hash(token_of(r)),)) != []
     uid = app.user("dave")["id"]
     rows = app.rows("SELECT * FROM sessions WHERE user_id = ?", (uid,))
     assert len(rows) == 3

@@ -104,6 +104,24 @@ static const struct {
     { E75, 0, E75, RUS_NAME_OK },
     { E75 "\xc3\xa9", 0, NULL, RUS_NAME_TOO_LONG },
     /* control characters, anywhere */
+    /* white space or invisible characters at either end: refused, never
+     * trimmed (security review finding 7), inside a name they are fine */
+    { "admin ", 0, NULL, RUS_NAME_SPACE },
+    { " admin", 0, NULL, RUS_NAME_SPACE },
+    { "admin\xc2\xa0", 0, NULL, RUS_NAME_SPACE }, /* U+00A0 */
+    { "\xe3\x80\x80"
+      "admin",
+      0, NULL, RUS_NAME_SPACE },                      /* U+3000 */
+    { "admin\xe2\x80\x8d", 0, NULL, RUS_NAME_SPACE }, /* U+200D */
+    { "admin\xc2\xad", 0, NULL, RUS_NAME_SPACE },     /* U+00AD */
+    { "\xef\xbb\xbf"
+      "admin",
+      0, NULL, RUS_NAME_SPACE },                      /* U+FEFF */
+    { "admin\xe2\x81\xa0", 0, NULL, RUS_NAME_SPACE }, /* U+2060 */
+    { "alice @EXAMPLE.COM", RUS_CLEAN_STRIP_REALM, NULL, RUS_NAME_SPACE },
+    { "EXAMPLE\\ alice", RUS_CLEAN_STRIP_REALM, NULL, RUS_NAME_SPACE },
+    { "ad min", 0, "ad min", RUS_NAME_OK },
+    { "ad\xe2\x80\x8dmin", 0, "ad\xe2\x80\x8dmin", RUS_NAME_OK },
     { "ali\nce", 0, NULL, RUS_NAME_CONTROL },
     { "alice\r", 0, NULL, RUS_NAME_CONTROL },
     { "al\tice", 0, NULL, RUS_NAME_CONTROL },
