@@ -311,6 +311,23 @@ static const char *set_busy_timeout(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* Every RemoteUserHeader, RemoteUserRequestHeader and RemoteUserGroupsHeader
+ * name and every RemoteUserTrustedProxy block anywhere in the server, for
+ * what post_read_request does before any section is known. Rebuilt at
+ * each configuration read (pre_config), in pconf. */
+static apr_array_header_t *all_identity_headers; /* const char * */
+static apr_array_header_t *all_export_headers;   /* const char * */
+static apr_array_header_t *all_trusted;          /* rus_cidr_t */
+
+static void remember(apr_array_header_t **parr, apr_pool_t *p, const void *elt,
+                     int size)
+{
+    if (*parr == NULL) {
+        *parr = apr_array_make(p, 4, size);
+    }
+    memcpy(apr_array_push(*parr), elt, (apr_size_t)size);
+}
+
 /* RemoteUserHeader, RemoteUserRequestHeader, RemoteUserGroupsHeader: a
  * header field name (RFC 9110 token), stored at the offset in cmd->info. */
 static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
@@ -328,6 +345,10 @@ static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
         }
     }
     *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
+    remember((apr_size_t)cmd->info == APR_OFFSETOF(rus_dir_conf, header)
+                 ? &all_identity_headers
+                 : &all_export_headers,
+             cmd->pool, &arg, (int)sizeof(arg));
     return NULL;
 }
 
@@ -346,6 +367,7 @@ static const char *add_trusted(cmd_parms *cmd, void *dconf, const char *arg)
         conf->trusted = apr_array_make(cmd->pool, 4, sizeof(rus_cidr_t));
     }
     APR_ARRAY_PUSH(conf->trusted, rus_cidr_t) = cidr;
+    remember(&all_trusted, cmd->pool, &cidr, (int)sizeof(cidr));
     return NULL;
 }
 
@@ -1185,6 +1207,18 @@ static void rus_child_init(apr_pool_t *pchild, server_rec *s)
     checkpoint_start(pchild, s, conf->store);
 }
 
+/* Before each read of the configuration. */
+static int rus_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    all_identity_headers = all_export_headers = NULL;
+    all_trusted = NULL;
+    return OK;
+}
+
 /* ==================================================================== */
 /* requests                                                             */
 
@@ -1209,7 +1243,16 @@ typedef struct rus_req_state {
                                   came with (more than one: none is used);
                                   a login revokes them all */
     int minted;                /* a new session was issued in this chain */
-    const char *source;        /* "frontend", "header" or "session" */
+    const void *resolved_for;  /* the per-directory configuration under
+                                  which the identity was last accepted */
+    const char *header_raw;    /* the identity header as the client sent
+                                  it (kept for an h2c upgrade) */
+    int header_restored;       /* ... and put back for mod_http2 */
+    const char *exported_user_header;   /* export headers set by the */
+    const char *exported_groups_header; /* fixups, and on which request */
+    const request_rec *exported_r;      /* and under which configuration */
+    const void *exported_for;
+    const char *source; /* "frontend", "header" or "session" */
 } rus_req_state;
 
 /* The first request of the chain (main request, before any redirect). */
@@ -1381,6 +1424,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
             return refuse_inactive(r, st->clean);
         }
         r->user = (char *)st->clean;
+        st->resolved_for = r->per_dir_config;
         return DECLINED;
     }
 
@@ -1428,6 +1472,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
             ? "header"
             : "frontend";
     r->user = (char *)st->clean;
+    st->resolved_for = r->per_dir_config;
     return DECLINED;
 }
 
@@ -1493,6 +1538,23 @@ static int refuse_htaccess(request_rec *r, const char *dir)
     return HTTP_FORBIDDEN;
 }
 
+/* Is this request an error document (ErrorDocument, after a 401 or 403
+ * for instance), or part of one? No session is minted in such a chain:
+ * authentication or authorization failed somewhere in it. */
+static int chain_failed(const request_rec *r)
+{
+    const request_rec *x, *m;
+
+    for (m = r; m != NULL; m = m->main) {
+        for (x = m; x != NULL; x = x->prev) {
+            if (x != r && x->status >= 400) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Is the TCP peer of this connection (the real one: not X-Forwarded-For,
  * not mod_remoteip's useragent address) in the trusted list? */
 static int peer_trusted(request_rec *r, const apr_array_header_t *trusted)
@@ -1511,6 +1573,107 @@ static int peer_trusted(request_rec *r, const apr_array_header_t *trusted)
         }
     }
     return 0;
+}
+
+/* Is the header @a name one of @a names, or a look-alike of one? */
+static int alike_any(const apr_array_header_t *names, const char *name)
+{
+    int i;
+
+    for (i = 0; names != NULL && i < names->nelts; i++) {
+        if (rus_header_name_alike(APR_ARRAY_IDX(names, i, const char *),
+                                  name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* As soon as the request is read, before any section applies:
+ * - a Connection header that names an identity or export header (which
+ *   mod_proxy would then drop as hop-by-hop, after the module set it) is
+ *   a 400;
+ * - from a peer that is no RemoteUserTrustedProxy anywhere in the
+ *   server, every RemoteUserHeader name and its look-alikes go, so that
+ *   no section (a RewriteRule [P] or ProxyPass back to this server, say)
+ *   forwards the client's copy to where it would come from a trusted
+ *   peer. */
+static int rus_post_read_request(request_rec *r)
+{
+    const char *conn, *tok;
+    int i;
+
+    if (all_identity_headers == NULL && all_export_headers == NULL) {
+        return DECLINED;
+    }
+    conn = apr_table_get(r->headers_in, "Connection");
+    if (conn != NULL) {
+        char *list = apr_pstrdup(r->pool, conn), *last = NULL;
+
+        /* every comma-separated item, white space around it cut, as
+         * mod_proxy reads the header */
+        for (tok = apr_strtok(list, ", \t", &last); tok != NULL;
+             tok = apr_strtok(NULL, ", \t", &last)) {
+            if (alike_any(all_identity_headers, tok)
+                || alike_any(all_export_headers, tok)) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              RUSLOGNO(00043) "refusing request whose "
+                                              "Connection header names "
+                                              "'%s', an identity or export "
+                                              "header",
+                              log_name(r, tok));
+                return HTTP_BAD_REQUEST;
+            }
+        }
+    }
+    if (all_identity_headers != NULL
+        && (all_trusted == NULL || !peer_trusted(r, all_trusted))) {
+        for (i = 0; i < all_identity_headers->nelts; i++) {
+            rus_header_remove_alike(r->headers_in,
+                                    APR_ARRAY_IDX(all_identity_headers, i,
+                                                  const char *));
+        }
+    }
+    return DECLINED;
+}
+
+/* Does this request ask for an h2c upgrade (RFC 7540 3.2)? */
+static int wants_h2c(request_rec *r)
+{
+    const char *up = apr_table_get(r->headers_in, "Upgrade");
+
+    return r->main == NULL && r->prev == NULL && up != NULL
+           && ap_find_token(r->pool, up, "h2c")
+           && apr_table_get(r->headers_in, "HTTP2-Settings") != NULL;
+}
+
+/* An h2c upgrade: mod_http2 builds HTTP/2 stream 1 from this request's
+ * headers in core's upgrade handler, and that stream is authenticated
+ * anew. The identity header this module consumed goes back for it, just
+ * before that handler, and away again right after it if the connection
+ * stays HTTP/1.1. */
+static int rus_h2c_restore(request_rec *r)
+{
+    rus_req_state *st;
+
+    if (!wants_h2c(r) || (st = req_state(r, 0)) == NULL
+        || st->header_raw == NULL) {
+        return DECLINED;
+    }
+    apr_table_setn(r->headers_in, st->header_name, st->header_raw);
+    st->header_restored = 1;
+    return DECLINED;
+}
+
+static int rus_h2c_rescrub(request_rec *r)
+{
+    rus_req_state *st = req_state(r, 0);
+
+    if (st != NULL && st->header_restored) {
+        st->header_restored = 0;
+        rus_header_remove_alike(r->headers_in, st->header_name);
+    }
+    return DECLINED;
 }
 
 /* Internal redirects and subrequests into another configuration run
@@ -1593,6 +1756,7 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
     st = req_state(r, 1);
     st->header_name = conf->header;
     st->header_value = apr_pstrdup(chain_root(r)->pool, value);
+    st->header_raw = apr_pstrdup(chain_root(r)->pool, raw);
     return OK;
 }
 
@@ -2144,7 +2308,7 @@ static int rus_header_parser(request_rec *r)
 /* The resolved identity, for CGI/SSI/FastCGI/log formats and, where
  * configured, as request headers for proxied applications. */
 static void export_identity(request_rec *r, const rus_dir_conf *conf,
-                            const rus_req_state *st)
+                            rus_req_state *st)
 {
     const char *groups = st->user.groups ? st->user.groups : "";
 
@@ -2169,6 +2333,30 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
     }
     if (conf->groups_header != NULL) {
         apr_table_setn(r->headers_in, conf->groups_header, groups);
+    }
+    st->exported_user_header = conf->user_header;
+    st->exported_groups_header = conf->groups_header;
+    st->exported_r = r;
+    st->exported_for = r->per_dir_config;
+}
+
+/* What export_identity() set, gone: the section in force did not
+ * authenticate this identity. */
+static void unexport_identity(request_rec *r, rus_req_state *st)
+{
+    static const char *const vars[] = { "REMOTE_USER_ID", "REMOTE_USER_GROUPS",
+                                        "REMOTE_USER_SOURCE",
+                                        "REMOTE_USER_CREATED" };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        apr_table_unset(r->subprocess_env, vars[i]);
+    }
+    if (st != NULL && st->exported_user_header != NULL) {
+        rus_header_remove_alike(r->headers_in, st->exported_user_header);
+    }
+    if (st != NULL && st->exported_groups_header != NULL) {
+        rus_header_remove_alike(r->headers_in, st->exported_groups_header);
     }
 }
 
@@ -2308,14 +2496,51 @@ static int rus_fixups(request_rec *r)
     /* Persistent sessions (Django's PersistentRemoteUserMiddleware): an
      * identity from the front end or the header gets a session, unless
      * the request already holds a valid one for the same user. The login
-     * handler issues its own, always fresh. */
+     * handler issues its own, always fresh. Never in an error document:
+     * its chain began with a refusal. */
     if (FLAG(conf->session, 0) == 1 && r->main == NULL && !st->from_session
         && !st->minted && st->cookie_user != st->user.id
-        && (r->handler == NULL || strcmp(r->handler, LOGIN_HANDLER) != 0)) {
+        && (r->handler == NULL || strcmp(r->handler, LOGIN_HANDLER) != 0)
+        && !chain_failed(r)) {
         int status = mint_session(r, conf);
 
         return status == OK ? DECLINED : status;
     }
+    return DECLINED;
+}
+
+/* Last of all fixups, after mod_dir and mod_negotiation have had their
+ * say: DirectoryIndex, FallbackResource and MultiViews switch a request
+ * to another section (ap_internal_fast_redirect) after the other fixups
+ * ran, keeping the request's headers, which were scrubbed under the first
+ * section's rules only. Here the section in force decides again: client
+ * copies of its identity and export headers go, and the identity is
+ * exported only if this very section accepted it. */
+static int rus_fixups_final(request_rec *r)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+    rus_req_state *st = req_state(r, 0);
+    int ours;
+
+    if (st != NULL && st->exported_r == r
+        && st->exported_for == r->per_dir_config) {
+        return DECLINED; /* nothing moved since the fixups exported */
+    }
+    ours = st != NULL && st->clean != NULL
+           && st->resolved_for == r->per_dir_config && engine_on(r, conf)
+           && htaccess_auth_dir(r) == NULL;
+    unexport_identity(r, st);
+    scrub_headers(r, conf, 1);
+    if (!ours) {
+        return DECLINED;
+    }
+    r->user = (char *)st->clean;
+    if (r->ap_auth_type == NULL) {
+        r->ap_auth_type = (char *)RUS_AUTH_TYPE;
+    }
+    export_identity(r, conf, st);
+    mark_private(r);
     return DECLINED;
 }
 
@@ -2365,6 +2590,14 @@ static int login_handler(request_rec *r)
                                       "RemoteUserEngine On",
                       LOGIN_HANDLER);
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (chain_failed(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00042) "%s reached as an error document "
+                                      "(authentication or authorization "
+                                      "failed first): no session issued",
+                      LOGIN_HANDLER);
+        return HTTP_FORBIDDEN;
     }
     if (FLAG(conf->session, 0) != 1) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -2551,6 +2784,7 @@ static const authz_provider group_provider = {
 };
 
 static const char *const handler_succ[] = { "mod_proxy.c", NULL };
+static const char *const core_module_name[] = { "core.c", NULL };
 
 static void rus_register_hooks(apr_pool_t *p)
 {
@@ -2558,6 +2792,14 @@ static void rus_register_hooks(apr_pool_t *p)
     /* Strip client copies of our headers as early as per-dir config
      * allows. */
     ap_hook_header_parser(rus_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_pre_config(rus_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(rus_post_read_request, NULL, NULL,
+                              APR_HOOK_FIRST);
+    /* around core's Upgrade handler (h2c) */
+    ap_hook_handler(rus_h2c_restore, NULL, core_module_name,
+                    APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(rus_h2c_rescrub, core_module_name, NULL,
+                    APR_HOOK_REALLY_FIRST);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "remoteuser-group",
                               AUTHZ_PROVIDER_VERSION, &group_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
@@ -2578,6 +2820,8 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After mod_dir's and mod_negotiation's fast redirects. */
+    ap_hook_fixups(rus_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter(PRIVATE_FILTER, private_filter, NULL,
                               AP_FTYPE_CONTENT_SET + 5);
     /* remoteuser-login and remoteuser-logout, by handler name, and before
