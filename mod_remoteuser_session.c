@@ -38,6 +38,7 @@
 #include "rus_cache.h"
 #include "rus_header.h"
 #include "rus_net.h"
+#include "rus_origin.h"
 #include "rus_redirect.h"
 #include "rus_session.h"
 #include "rus_store.h"
@@ -2566,10 +2567,75 @@ static int redirect_next(request_rec *r, const char *fallback)
     return HTTP_MOVED_TEMPORARILY;
 }
 
+/* Where @a r comes from, as its browser says (Sec-Fetch-Site, Origin),
+ * against the origin it was sent to: the scheme, the Host and the port the
+ * client wrote (parsed_uri holds the Host header's port). Not
+ * ap_get_server_port(): under UseCanonicalName On it is ServerName's port,
+ * not the one in the browser's Origin. */
+static rus_site_e request_site(request_rec *r)
+{
+    unsigned int port = r->parsed_uri.port_str ? r->parsed_uri.port : 0;
+
+    return rus_request_site(apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+                            apr_table_get(r->headers_in, "Origin"),
+                            ap_http_scheme(r), r->hostname, port);
+}
+
+/* The two headers for a log line, bounded. */
+static const char *site_headers(request_rec *r)
+{
+    const char *sfs = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+
+    return apr_psprintf(r->pool, "Sec-Fetch-Site %.40s, Origin %.200s",
+                        sfs ? sfs : "(none)", origin ? origin : "(none)");
+}
+
+/* A login another site started (login CSRF: its page sends the browser
+ * here with the attacker's credentials): no session. 403 with a page that
+ * names the user and links to this same URL; following the link is a
+ * same-origin navigation, so a deep link from another site (mail, chat)
+ * into the application still ends in a login after one click, which a
+ * page of the attacker cannot make. The page may not be framed. */
+static int refuse_cross_site_login(request_rec *r, const char *user)
+{
+    const char *name = ap_escape_html2(r->pool, user, 1);
+    const char *again =
+        ap_escape_html2(r->pool,
+                        apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
+                                    r->args ? "?" : "", r->args ? r->args : "",
+                                    NULL),
+                        1);
+
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  RUSLOGNO(00080) "%s refused for user '%s': another site "
+                                  "sent this request (%s); no session "
+                                  "issued",
+                  LOGIN_HANDLER, log_name(r, user), site_headers(r));
+    apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->headers_out, "Content-Security-Policy",
+                   "frame-ancestors 'none'");
+    apr_table_mergen(r->headers_out, "Cache-Control", "no-store");
+    r->status = HTTP_FORBIDDEN;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rvputs(r,
+              "<!DOCTYPE html>\n<html><head><title>Log in?</title></head>"
+              "<body>\n<h1>Log in as ",
+              name,
+              "?</h1>\n<p>Another site sent your browser to this login "
+              "page. If you want to log in as ",
+              name, ", <a id=\"continue\" href=\"", again,
+              "\">continue</a>; otherwise close this page.</p>\n"
+              "</body></html>\n",
+              NULL);
+    return OK;
+}
+
 /* SetHandler remoteuser-login: the location's front end (or the header)
  * has authenticated the user; issue a fresh session and send the browser
  * on to next=. A request that arrives with a valid session and no new
- * credentials is already logged in: it is only redirected. */
+ * credentials is already logged in: it is only redirected. A request
+ * another site sent gets no session (refuse_cross_site_login). */
 static int login_handler(request_rec *r)
 {
     const rus_dir_conf *conf =
@@ -2609,6 +2675,9 @@ static int login_handler(request_rec *r)
     ap_discard_request_body(r);
     mark_private(r);
     if (!st->from_session) {
+        if (request_site(r) == RUS_SITE_CROSS) {
+            return refuse_cross_site_login(r, st->clean);
+        }
         status = mint_session(r, conf);
         if (status != OK) {
             return status;
@@ -2619,7 +2688,12 @@ static int login_handler(request_rec *r)
 
 /* SetHandler remoteuser-logout: revoke the session server-side, expire
  * the cookie, redirect. POST only unless RemoteUserLogoutAllowGet: a
- * cross-site GET (an image tag) must not log people out. */
+ * cross-site GET (an image tag) must not log people out. A POST must be
+ * same-origin (Origin or Sec-Fetch-Site), or carry neither header (curl,
+ * scripts); a request another site sent is refused either way. The cookie
+ * is expired only when the request carried one of our name: a cross-site
+ * request without it (SameSite) must not end the browser's session while
+ * the server keeps it. */
 static int logout_handler(request_rec *r)
 {
     const rus_dir_conf *conf =
@@ -2628,8 +2702,9 @@ static int logout_handler(request_rec *r)
     int allow_get = FLAG(conf->logout_allow_get, 0) == 1;
     apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
-    const char *msg = NULL;
+    const char *msg = NULL, *one = NULL;
     int i, revoked = 0;
+    rus_site_e site;
     apr_status_t rv;
 
     if (r->method_number != M_POST
@@ -2639,6 +2714,16 @@ static int logout_handler(request_rec *r)
             r->allowed |= AP_METHOD_BIT << M_GET;
         }
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    site = request_site(r);
+    if (site == RUS_SITE_CROSS
+        || (r->method_number == M_POST && site != RUS_SITE_SAME_ORIGIN
+            && site != RUS_SITE_UNKNOWN)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      RUSLOGNO(00081) "%s refused: this %s is not "
+                                      "same-origin (%s); nothing revoked",
+                      LOGOUT_HANDLER, r->method, site_headers(r));
+        return HTTP_FORBIDDEN;
     }
     ap_discard_request_body(r);
     /* Every well-formed token sent, however many (within the Cookie
@@ -2683,7 +2768,11 @@ static int logout_handler(request_rec *r)
         revoked++;
     }
     rus_store_release(child_store_pool, conn);
-    add_cookie_header(r, rus_cookie_header(r->pool, &attrs, NULL, 0));
+    if (rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
+                          &one, 1, r->pool)
+        > 0) {
+        add_cookie_header(r, rus_cookie_header(r->pool, &attrs, NULL, 0));
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   RUSLOGNO(00026) "logout: %d session cookie(s) revoked",
                   revoked);
@@ -2691,9 +2780,21 @@ static int logout_handler(request_rec *r)
                          conf->logout_redirect ? conf->logout_redirect : "/");
 }
 
+/* The login and logout handlers answer main requests only: in a
+ * subrequest (an SSI include, mod_rewrite's lookahead) a session minted
+ * would never reach the browser and a revoked one would end the page's
+ * own session. */
 static int rus_handler(request_rec *r)
 {
     if (r->handler == NULL) {
+        return DECLINED;
+    }
+    if (r->main != NULL
+        && (strcmp(r->handler, LOGIN_HANDLER) == 0
+            || strcmp(r->handler, LOGOUT_HANDLER) == 0)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RUSLOGNO(00082) "%s declined in a subrequest (%s)",
+                      r->handler, log_name(r, r->unparsed_uri));
         return DECLINED;
     }
     if (strcmp(r->handler, LOGIN_HANDLER) == 0) {
