@@ -1227,28 +1227,31 @@ static int rus_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
  * request of the chain so that internal redirects and subrequests with
  * another configuration reuse it instead of asking the store again. */
 typedef struct rus_req_state {
-    const char *raw;           /* the name as the front end gave it */
-    unsigned int flags;        /* the cleaning it went through */
-    const char *clean;         /* the cleaned name */
-    rus_user_t user;           /* the store's row */
-    int created;               /* this request created the row */
-    const char *header_name;   /* RemoteUserHeader that was accepted */
-    const char *header_value;  /* and the identity it carried */
-    int from_session;          /* the identity came from the session cookie */
-    int cookie_checked;        /* the Cookie header was looked at */
-    const char *cookie_hash;   /* stored form of the valid session cookie */
-    apr_int64_t cookie_user;   /* that session's user id, 0: none */
-    rus_session_t sess;        /* that session, last_seen as it was before
+    const char *raw;            /* the name as the front end gave it */
+    unsigned int flags;         /* the cleaning it went through */
+    const char *clean;          /* the cleaned name */
+    rus_user_t user;            /* the store's row */
+    int created;                /* this request created the row */
+    const char *header_name;    /* RemoteUserHeader that was accepted */
+    const char *header_value;   /* and the identity it carried */
+    int from_session;           /* the identity came from the session cookie */
+    int cookie_checked;         /* the Cookie header was looked at */
+    const char *cookie_hash;    /* stored form of the valid session cookie */
+    apr_int64_t cookie_user;    /* that session's user id, 0: none */
+    rus_session_t sess;         /* that session, last_seen as it was before
                                  this request touched it */
-    apr_array_header_t *valid; /* hashes of every valid session the request
+    apr_array_header_t *valid;  /* hashes of every valid session the request
                                   came with (more than one: none is used);
                                   a login revokes them all */
-    int minted;                /* a new session was issued in this chain */
-    const void *resolved_for;  /* the per-directory configuration under
+    int minted;                 /* a new session was issued in this chain */
+    const void *resolved_for;   /* the per-directory configuration under
                                   which the identity was last accepted */
-    const char *header_raw;    /* the identity header as the client sent
+    const char *header_raw;     /* the identity header as the client sent
                                   it (kept for an h2c upgrade) */
-    int header_restored;       /* ... and put back for mod_http2 */
+    int header_restored;        /* ... and put back for mod_http2 */
+    const char *untrusted_name; /* a RemoteUserHeader that an untrusted */
+    rus_header_e untrusted_found;       /* peer sent, removed when the */
+    const char *untrusted_offender;     /* request was read, and how */
     const char *exported_user_header;   /* export headers set by the */
     const char *exported_groups_header; /* fixups, and on which request */
     const request_rec *exported_r;      /* and under which configuration */
@@ -1602,6 +1605,7 @@ static int alike_any(const apr_array_header_t *names, const char *name)
 static int rus_post_read_request(request_rec *r)
 {
     const char *conn, *tok;
+    rus_req_state *st;
     int i;
 
     if (all_identity_headers == NULL && all_export_headers == NULL) {
@@ -1630,9 +1634,25 @@ static int rus_post_read_request(request_rec *r)
     if (all_identity_headers != NULL
         && (all_trusted == NULL || !peer_trusted(r, all_trusted))) {
         for (i = 0; i < all_identity_headers->nelts; i++) {
-            rus_header_remove_alike(r->headers_in,
-                                    APR_ARRAY_IDX(all_identity_headers, i,
-                                                  const char *));
+            const char *name =
+                APR_ARRAY_IDX(all_identity_headers, i, const char *);
+            const char *raw = NULL, *offender = NULL;
+            rus_header_e found;
+
+            found = rus_header_find(r->headers_in, name, &raw, &offender);
+            if (found == RUS_HEADER_ABSENT) {
+                continue;
+            }
+            /* remembered, so that a section that takes this header still
+             * answers as it would have (400 for a look-alike, 403 for
+             * the untrusted peer), with its log line */
+            st = req_state(r, 1);
+            if (st->untrusted_name == NULL) {
+                st->untrusted_name = name;
+                st->untrusted_found = found;
+                st->untrusted_offender = offender;
+            }
+            rus_header_remove_alike(r->headers_in, name);
         }
     }
     return DECLINED;
@@ -1708,6 +1728,13 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
     rus_req_state *st;
 
     found = rus_header_find(r->headers_in, conf->header, &raw, &offender);
+    st = req_state(r, 0);
+    if (found == RUS_HEADER_ABSENT && st != NULL && st->untrusted_name != NULL
+        && rus_header_name_alike(st->untrusted_name, conf->header)) {
+        /* removed when the request was read: sent by an untrusted peer */
+        found = st->untrusted_found;
+        offender = st->untrusted_offender;
+    }
     if (found == RUS_HEADER_ABSENT) {
         return header_identity_again(r, conf);
     }
