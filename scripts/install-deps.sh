@@ -10,6 +10,7 @@ PACKAGES="
     check
     curl procps
     python3 python3-pytest
+    faketime
     clang-format
     clang libclang-rt-14-dev llvm-14 valgrind util-linux
     krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi
