@@ -2011,9 +2011,11 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         }
         if (state != RUS_SESSION_VALID) {
             cookie_ignored(r, rus_session_state_str(state));
-            if (state == RUS_SESSION_EXPIRED || state == RUS_SESSION_IDLE) {
-                /* dead for good: tidy up now (the row first, then the
-                 * cache, so no reader can put it back) */
+            if ((state == RUS_SESSION_EXPIRED || state == RUS_SESSION_IDLE)
+                && rus_session_dead(&c->sess, idle, now)) {
+                /* dead for good, beyond a clock jump: tidy up now (the
+                 * row first, then the cache, so no reader can put it
+                 * back); one just past its time is left to the purge */
                 rus_session_revoke(conn, hash);
                 rus_cache_drop(child_cache, hash);
             }
@@ -2055,7 +2057,7 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             }
             rv = conn ? rus_session_touch(conn, c->hash, now) : APR_EGENERAL;
             if (rv == APR_SUCCESS) {
-                c->sess.last_seen = now;
+                rus_session_touched(&c->sess, now);
                 c->cached = 0; /* store the fresher copy */
             }
             else {

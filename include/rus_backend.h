@@ -121,9 +121,10 @@ rus_backend_session_trim_user_cb(rus_conn_t *conn, apr_int64_t user_id,
                                  int keep, const char *newest,
                                  apr_array_header_t **phashes, apr_pool_t *p);
 
-/** See rus_session_purge(). */
-typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,
-                                                  apr_int64_t now, int *pcount);
+/** See rus_session_purge(): delete the sessions with expires_at <=
+ *  @a before (the grace is the facade's). */
+typedef apr_status_t
+rus_backend_session_purge_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
 
 /* Administration: see the functions of the same names in rus_store.h. */
 typedef apr_status_t rus_backend_user_list_cb(rus_conn_t *conn,

@@ -27,6 +27,19 @@
  *  looked up for one request; more is no session (and is logged). Logout
  *  revokes all of them, however many. */
 #define RUS_COOKIE_CANDIDATES_MAX 16
+/**
+ * How far the wall clock may jump, forward or back, without harm to the
+ * sessions (seconds). The server cannot tell a jump from time passing, so:
+ * - a session past its expiry or idle timeout is not valid, but its row is
+ *   deleted only once it is past them by more than this (on sight, or by
+ *   the purge): after a forward jump it is invalid while the clock is
+ *   ahead, and valid again once the clock is set right;
+ * - created_at and last_seen in the future (written while the clock was
+ *   ahead) count as now, and the next touch writes them so; expires_at
+ *   moves back with created_at, so the skew stretches neither the idle
+ *   timeout nor MaxAge.
+ */
+#define RUS_CLOCK_GRACE 3600
 
 /** A row of the sessions table (the token hash is its key). */
 typedef struct rus_session_t {
@@ -47,9 +60,25 @@ typedef enum {
 } rus_session_state_e;
 
 /**
+ * Bring a session written while the clock was ahead back to @a now: a
+ * created_at after @a now becomes @a now and expires_at moves back by as
+ * much (the session keeps its lifetime, counted from now); a last_seen
+ * after @a now becomes @a now. Past values are left alone. This is what
+ * rus_session_touch() writes, and what every check here assumes.
+ */
+void rus_session_clamp(rus_session_t *s, apr_int64_t now);
+
+/**
+ * Update @a s as rus_session_touch() updated its row at @a now: clamped
+ * (rus_session_clamp()), and last_seen set to @a now.
+ */
+void rus_session_touched(rus_session_t *s, apr_int64_t now);
+
+/**
  * Judge a session for a request on @a vhost at @a now, under the limits of
  * the location at hand: a session issued under a longer MaxAge (another
  * location, or before the setting was lowered) is still held to this one.
+ * Times in the future count as @a now (rus_session_clamp()).
  * @param max_age       seconds from created_at, 0 for none (expires_at
  *                      always applies)
  * @param idle_timeout  seconds, 0 for none
@@ -59,13 +88,25 @@ rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
                                       apr_int64_t idle_timeout,
                                       apr_int64_t now);
 
+/**
+ * May a session that is not valid be deleted on sight? Only when it expired
+ * or went idle (under @a idle_timeout, 0 for none) more than
+ * RUS_CLOCK_GRACE seconds before @a now: one just past its time may only
+ * look so because the clock jumped ahead. Times in the future count as
+ * @a now.
+ * @return 1 if it is dead for good, else 0
+ */
+int rus_session_dead(const rus_session_t *s, apr_int64_t idle_timeout,
+                     apr_int64_t now);
+
 /** Short English text for a state, for debug log lines. */
 const char *rus_session_state_str(rus_session_state_e state);
 
 /**
  * Is it time to write last_seen? At most every RUS_SESSION_TOUCH_INTERVAL
  * seconds, and more often under a short idle timeout (a quarter of it) so
- * that an active user is never taken for an idle one.
+ * that an active user is never taken for an idle one. Always when
+ * created_at or last_seen is in the future, so that the touch clamps them.
  */
 int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
                           apr_int64_t now);

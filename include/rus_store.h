@@ -327,7 +327,11 @@ apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
                               rus_session_t *session, rus_user_t *user,
                               apr_pool_t *p);
 
-/** Set last_seen to @a now (never backwards). */
+/**
+ * Set last_seen to @a now: never backwards from a past value, but values
+ * in the future (the clock was ahead) are clamped as rus_session_clamp()
+ * does, created_at and expires_at too.
+ */
 apr_status_t rus_session_touch(rus_conn_t *conn, const char *token_hash,
                                apr_int64_t now);
 
@@ -349,7 +353,11 @@ apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
                                    int keep, const char *newest,
                                    apr_array_header_t **phashes, apr_pool_t *p);
 
-/** Delete sessions that expired before @a now; *pcount gets how many. */
+/**
+ * Delete the sessions that expired RUS_CLOCK_GRACE seconds or more before
+ * @a now (a clock jumped ahead does not purge live sessions); *pcount gets
+ * how many.
+ */
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);
 
 /* ---- connections for a multi-threaded process ----------------------- */

@@ -11,6 +11,7 @@ PACKAGES="
     curl procps
     python3 python3-pytest
     chromium chromium-driver python3-selenium
+    faketime
     clang-format
     clang libclang-rt-14-dev llvm-14 valgrind util-linux
     krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi

@@ -13,23 +13,56 @@
 
 #include "rus_session.h"
 
+void rus_session_clamp(rus_session_t *s, apr_int64_t now)
+{
+    if (s->created_at > now) {
+        s->expires_at -= s->created_at - now;
+        s->created_at = now;
+    }
+    if (s->last_seen > now) {
+        s->last_seen = now;
+    }
+}
+
+void rus_session_touched(rus_session_t *s, apr_int64_t now)
+{
+    rus_session_clamp(s, now);
+    s->last_seen = now;
+}
+
 rus_session_state_e rus_session_check(const rus_session_t *s, const char *vhost,
                                       apr_int64_t max_age,
                                       apr_int64_t idle_timeout, apr_int64_t now)
 {
-    if (s->vhost == NULL || vhost == NULL || strcmp(s->vhost, vhost) != 0) {
+    rus_session_t c = *s; /* clamped */
+
+    rus_session_clamp(&c, now);
+    if (c.vhost == NULL || vhost == NULL || strcmp(c.vhost, vhost) != 0) {
         return RUS_SESSION_OTHER_VHOST;
     }
-    if (now >= s->expires_at) {
+    if (now >= c.expires_at) {
         return RUS_SESSION_EXPIRED;
     }
-    if (max_age > 0 && now - s->created_at >= max_age) {
+    if (max_age > 0 && now - c.created_at >= max_age) {
         return RUS_SESSION_TOO_OLD;
     }
-    if (idle_timeout > 0 && now - s->last_seen > idle_timeout) {
+    if (idle_timeout > 0 && now - c.last_seen > idle_timeout) {
         return RUS_SESSION_IDLE;
     }
     return RUS_SESSION_VALID;
+}
+
+int rus_session_dead(const rus_session_t *s, apr_int64_t idle_timeout,
+                     apr_int64_t now)
+{
+    rus_session_t c = *s; /* clamped */
+
+    rus_session_clamp(&c, now);
+    if (now - c.expires_at >= RUS_CLOCK_GRACE) {
+        return 1;
+    }
+    return idle_timeout > 0
+           && now - c.last_seen > idle_timeout + RUS_CLOCK_GRACE;
 }
 
 const char *rus_session_state_str(rus_session_state_e state)
@@ -56,6 +89,9 @@ int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
 
     if (idle_timeout > 0 && idle_timeout / 4 < interval) {
         interval = idle_timeout / 4 > 0 ? idle_timeout / 4 : 1;
+    }
+    if (s->created_at > now || s->last_seen > now) {
+        return 1; /* written while the clock was ahead: clamp the row */
     }
     return now - s->last_seen >= interval;
 }

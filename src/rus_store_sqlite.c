@@ -93,9 +93,16 @@ static const char *const migrations[] = {
     "SELECT s.user_id, s.vhost, s.created_at, s.last_seen, s.expires_at, " USER_COLUMNS \
     " FROM sessions s JOIN users u ON u.id = s.user_id"                                 \
     " WHERE s.token_hash = ?1"
-#define SQL_SESSION_TOUCH                                      \
-    "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1" \
-    " AND last_seen < ?2"
+/* last_seen never goes backwards from a past value (two touches racing);
+ * values in the future, written while the clock was ahead, are brought
+ * back to now, expires_at with created_at (rus_session_clamp()). SET's
+ * right-hand sides read the row as it was. */
+#define SQL_SESSION_TOUCH                                 \
+    "UPDATE sessions SET last_seen = ?2,"                 \
+    " expires_at = expires_at - MAX(created_at - ?2, 0)," \
+    " created_at = MIN(created_at, ?2)"                   \
+    " WHERE token_hash = ?1"                              \
+    " AND (last_seen < ?2 OR last_seen > ?2 OR created_at > ?2)"
 #define SQL_SESSION_REVOKE      "DELETE FROM sessions WHERE token_hash = ?1"
 #define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
 #define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
@@ -1064,14 +1071,14 @@ static apr_status_t sqlite_session_revoke_user(rus_conn_t *conn,
                      "revoke sessions of user");
 }
 
-static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t now,
+static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t before,
                                          int *pcount)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_purge;
     apr_status_t rv;
 
-    rv = run_write(c, st, sqlite3_bind_int64(st, 1, now), "purge sessions");
+    rv = run_write(c, st, sqlite3_bind_int64(st, 1, before), "purge sessions");
     if (rv == APR_SUCCESS) {
         *pcount = sqlite3_changes(c->db);
     }

@@ -100,7 +100,7 @@ static const char *const help_session =
     "usage: remoteuser-admin session list [--user NAME]\n"
     "       remoteuser-admin session revoke --user NAME\n"
     "       remoteuser-admin session revoke-all\n"
-    "       remoteuser-admin session purge       (deletes expired rows)\n";
+    "       remoteuser-admin session purge       (deletes rows 1 h expired)\n";
 
 static const char *const help_db =
     "usage: remoteuser-admin db info     (schema version, counts)\n"

@@ -243,10 +243,14 @@ class Httpd:
                               capture_output=True, text=True, timeout=30,
                               env=sanitizer_env(self.root))
 
-    def start(self, expect_ok=True, malloc_checks=True):
+    def start(self, expect_ok=True, malloc_checks=True, env=None):
         """Start in the foreground; tests run with glibc's malloc checks
-        (MALLOC_CHECK_, MALLOC_PERTURB_), the benchmark without them."""
+        (MALLOC_CHECK_, MALLOC_PERTURB_), the benchmark without them.
+        `env`: variables added to httpd's environment (an LD_PRELOAD there
+        comes after the sanitizer's runtime)."""
+        extra = dict(env or {})
         env = dict(os.environ)
+        env.update(extra)
         if malloc_checks and not SANITIZE:
             env.update(MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
         env = sanitizer_env(self.root, env)

@@ -229,6 +229,128 @@ START_TEST(test_session_touch_due)
 }
 END_TEST
 
+/* ---- clock jumps (second security review, finding 8) ------------------ */
+
+/* Issued and last used at 4600 by a clock an hour ahead, with a lifetime
+ * of 4000 s; now the clock is back at 1000. */
+START_TEST(test_session_clamp)
+{
+    rus_session_t s = { 1, "v", 4600, 4600, 8600 };
+    rus_session_t past = { 1, "v", 900, 950, 4900 };
+
+    rus_session_clamp(&s, 1000);
+    ck_assert_int_eq(s.created_at, 1000);
+    ck_assert_int_eq(s.last_seen, 1000);
+    ck_assert_int_eq(s.expires_at, 5000); /* the lifetime, from now */
+    /* past values are left alone */
+    rus_session_clamp(&past, 1000);
+    ck_assert_int_eq(past.created_at, 900);
+    ck_assert_int_eq(past.last_seen, 950);
+    ck_assert_int_eq(past.expires_at, 4900);
+    /* only last_seen ahead: expires_at stays */
+    past.last_seen = 1500;
+    rus_session_clamp(&past, 1000);
+    ck_assert_int_eq(past.last_seen, 1000);
+    ck_assert_int_eq(past.created_at, 900);
+    ck_assert_int_eq(past.expires_at, 4900);
+    /* touched: clamped, then last_seen is now */
+    past.created_at = 1200;
+    rus_session_touched(&past, 1100);
+    ck_assert_int_eq(past.created_at, 1100);
+    ck_assert_int_eq(past.last_seen, 1100);
+    ck_assert_int_eq(past.expires_at, 4800);
+    rus_session_touched(&past, 1160);
+    ck_assert_int_eq(past.created_at, 1100);
+    ck_assert_int_eq(past.last_seen, 1160);
+}
+END_TEST
+
+/* A skew does not stretch the idle timeout or MaxAge: future values count
+ * as now whenever the session is judged, and once the first use after the
+ * jump back has written them so (rus_session_touched()), the limits count
+ * from that use, not from an hour ahead. */
+START_TEST(test_session_check_future)
+{
+    rus_session_t s = { 1, "v", 4600, 4600, 4600 + 600 };
+
+    /* while created_at and last_seen are ahead: neither old nor idle */
+    ck_assert_int_eq(rus_session_check(&s, "v", 600, 60, 1000),
+                     RUS_SESSION_VALID);
+    ck_assert_int_eq(rus_session_check(&s, "v", 600, 60, 1500),
+                     RUS_SESSION_VALID);
+    /* the first use writes them; from then on the usual limits */
+    rus_session_touched(&s, 1000);
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 60, 1060),
+                     RUS_SESSION_VALID);
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 60, 1061),
+                     RUS_SESSION_IDLE); /* not 4661 */
+    ck_assert_int_eq(rus_session_check(&s, "v", 300, 0, 1299),
+                     RUS_SESSION_VALID);
+    ck_assert_int_eq(rus_session_check(&s, "v", 300, 0, 1300),
+                     RUS_SESSION_TOO_OLD);
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 0, 1599), RUS_SESSION_VALID);
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 0, 1600),
+                     RUS_SESSION_EXPIRED); /* not 5200 */
+    /* only last_seen ahead (used while the clock was ahead) */
+    s.created_at = 900;
+    s.last_seen = 4600;
+    s.expires_at = 9000;
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 60, 1000),
+                     RUS_SESSION_VALID);
+    rus_session_touched(&s, 1000);
+    ck_assert_int_eq(s.created_at, 900);
+    ck_assert_int_eq(s.expires_at, 9000);
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 60, 1061), RUS_SESSION_IDLE);
+}
+END_TEST
+
+START_TEST(test_session_touch_due_future)
+{
+    rus_session_t s = { 1, "v", 1000, 1000, 999999 };
+
+    /* last_seen one second ahead: due, so the row is clamped */
+    ck_assert(rus_session_touch_due(&s, 0, 999));
+    ck_assert(rus_session_touch_due(&s, 600, 999));
+    ck_assert(!rus_session_touch_due(&s, 0, 1000));
+    /* created_at ahead alone (a hand-edited row): due as well */
+    s.created_at = 2000;
+    ck_assert(rus_session_touch_due(&s, 0, 1000));
+}
+END_TEST
+
+/* Not valid is not dead: only RUS_CLOCK_GRACE past its time may a session
+ * be deleted on sight. */
+START_TEST(test_session_dead)
+{
+    rus_session_t s = { 1, "v", 1000, 1000, 2000 };
+
+    /* expiry */
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 0, 2000),
+                     RUS_SESSION_EXPIRED);
+    ck_assert(!rus_session_dead(&s, 0, 2000));
+    ck_assert(!rus_session_dead(&s, 0, 2000 + RUS_CLOCK_GRACE - 1));
+    ck_assert(rus_session_dead(&s, 0, 2000 + RUS_CLOCK_GRACE));
+    /* idle (300 s), here before the expiry */
+    s.expires_at = 999999;
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 300, 1301),
+                     RUS_SESSION_IDLE);
+    ck_assert(!rus_session_dead(&s, 300, 1301));
+    ck_assert(!rus_session_dead(&s, 300, 1300 + RUS_CLOCK_GRACE));
+    ck_assert(rus_session_dead(&s, 300, 1301 + RUS_CLOCK_GRACE));
+    /* no idle timeout here: idle never kills */
+    ck_assert(!rus_session_dead(&s, 0, 1301 + RUS_CLOCK_GRACE));
+    /* a valid session is not dead */
+    ck_assert(!rus_session_dead(&s, 300, 1000));
+    /* future values count as now: a session from a clock far ahead is not
+     * dead (nor idle) */
+    s.created_at = s.last_seen = 1000 + 5 * RUS_CLOCK_GRACE;
+    s.expires_at = s.created_at + 600;
+    ck_assert(!rus_session_dead(&s, 300, 1000));
+    ck_assert_int_eq(rus_session_check(&s, "v", 0, 300, 1000),
+                     RUS_SESSION_VALID);
+}
+END_TEST
+
 /* ---- cookies ---------------------------------------------------------- */
 
 START_TEST(test_cookie_values)
@@ -405,6 +527,10 @@ TCase *rus_session_test_case(void)
     tcase_add_test(tc, test_token_huge_input);
     tcase_add_test(tc, test_session_check);
     tcase_add_test(tc, test_session_touch_due);
+    tcase_add_test(tc, test_session_clamp);
+    tcase_add_test(tc, test_session_check_future);
+    tcase_add_test(tc, test_session_touch_due_future);
+    tcase_add_test(tc, test_session_dead);
     tcase_add_test(tc, test_cookie_values);
     tcase_add_test(tc, test_cookie_thousands_and_huge);
     tcase_add_test(tc, test_cookie_header);

@@ -374,13 +374,27 @@ START_TEST(test_sessions)
     ck_assert_int_eq(s.expires_at, 200);
 
     ck_assert_int_eq(rus_session_touch(conn, h1, 130), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(s.last_seen, 130);
+    ck_assert_int_eq(s.created_at, 100);
+    ck_assert_int_eq(s.expires_at, 200);
+    /* 130 is the future at 120: clamped (test_store_sqlite has more) */
     ck_assert_int_eq(rus_session_touch(conn, h1, 120), APR_SUCCESS);
     ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_SUCCESS);
-    ck_assert_int_eq(s.last_seen, 130); /* never backwards */
+    ck_assert_int_eq(s.last_seen, 120);
 
+    /* bob's expired at 150: purged only RUS_CLOCK_GRACE later */
     ck_assert_int_eq(rus_session_purge(conn, 160, &n), APR_SUCCESS);
-    ck_assert_int_eq(n, 1); /* bob's, expired at 150 */
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(rus_session_purge(conn, 150 + RUS_CLOCK_GRACE - 1, &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(rus_session_find(conn, h2, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_purge(conn, 150 + RUS_CLOCK_GRACE, &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
     ck_assert_int_eq(rus_session_find(conn, h2, &s, &u, pool), APR_ENOENT);
+    ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_SUCCESS);
 
     ck_assert_int_eq(rus_session_revoke(conn, h1), APR_SUCCESS);
     ck_assert_int_eq(rus_session_find(conn, h1, &s, &u, pool), APR_ENOENT);

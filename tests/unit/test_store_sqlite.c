@@ -590,6 +590,119 @@ START_TEST(test_user_touch_edges)
 }
 END_TEST
 
+/* ==================================================================== */
+/* sessions and the clock (second security review, finding 8)           */
+
+#define HASH_A \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B \
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* The touch never moves a past last_seen back, and brings values written
+ * while the clock was ahead back to now, expires_at with created_at. */
+START_TEST(test_session_touch_clamps_future)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_session_t s, mirror;
+    rus_user_t u;
+    int created;
+
+    ck_assert_int_eq(rus_user_create(conn, "alice", 1000, &u, &created, pool),
+                     APR_SUCCESS);
+    /* issued at 1000 by the real clock */
+    ck_assert_int_eq(rus_session_insert(conn, HASH_A, u.id, "v", 1000, 5000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1100), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT last_seen FROM sessions"),
+                     1100);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT created_at FROM sessions"),
+                     1000);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT expires_at FROM sessions"),
+                     5000);
+    /* last_seen ahead of now: lowered; created_at is past: kept */
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1050), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT last_seen FROM sessions"),
+                     1050);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT created_at FROM sessions"),
+                     1000);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT expires_at FROM sessions"),
+                     5000);
+    /* the same second again: nothing to write */
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1050), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT last_seen FROM sessions"),
+                     1050);
+    rus_test_sql(db, "DELETE FROM sessions");
+
+    /* issued at 4600 by a clock an hour ahead; the clock is back at 1000 */
+    ck_assert_int_eq(rus_session_insert(conn, HASH_A, u.id, "v", 4600, 8600),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, HASH_A, &mirror, &u, pool),
+                     APR_SUCCESS);
+    ck_assert(rus_session_touch_due(&mirror, 0, 1000));
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1000), APR_SUCCESS);
+    rus_session_touched(&mirror, 1000);
+    ck_assert_int_eq(rus_session_find(conn, HASH_A, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(s.created_at, 1000);
+    ck_assert_int_eq(s.last_seen, 1000);
+    ck_assert_int_eq(s.expires_at, 5000); /* the lifetime kept, from now */
+    /* the copy a cache keeps is the row */
+    ck_assert_int_eq(mirror.created_at, s.created_at);
+    ck_assert_int_eq(mirror.last_seen, s.last_seen);
+    ck_assert_int_eq(mirror.expires_at, s.expires_at);
+    ck_assert(!rus_session_touch_due(&s, 0, 1000));
+    /* and from then on, the usual rules */
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1060), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, HASH_A, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(s.created_at, 1000);
+    ck_assert_int_eq(s.last_seen, 1060);
+    ck_assert_int_eq(s.expires_at, 5000);
+
+    /* only created_at ahead (a hand-edited row): clamped too */
+    rus_test_sql(db, "UPDATE sessions SET created_at = 2000");
+    ck_assert_int_eq(rus_session_touch(conn, HASH_A, 1060), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, HASH_A, &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(s.created_at, 1060);
+    ck_assert_int_eq(s.last_seen, 1060);
+    ck_assert_int_eq(s.expires_at, 5000 - 940);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* The purge deletes what expired RUS_CLOCK_GRACE or more before now, and
+ * keeps the rest: a clock an hour ahead does not purge live sessions. */
+START_TEST(test_session_purge_grace)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_user_t u;
+    int created, n = -1;
+
+    ck_assert_int_eq(rus_user_create(conn, "alice", 1000, &u, &created, pool),
+                     APR_SUCCESS);
+    /* 30 min left at 10000 by the real clock */
+    ck_assert_int_eq(rus_session_insert(conn, HASH_A, u.id, "v", 9000,
+                                        10000 + 1800),
+                     APR_SUCCESS);
+    /* expired more than the grace before the purge, by any clock */
+    ck_assert_int_eq(rus_session_insert(conn, HASH_B, u.id, "v", 1000, 2000),
+                     APR_SUCCESS);
+    /* the purge at real 10000 + an hour of skew */
+    ck_assert_int_eq(rus_session_purge(conn, 10000 + 3600, &n), APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT token_hash FROM sessions"),
+                     HASH_A);
+    /* the edge: expires_at + RUS_CLOCK_GRACE is the first second purged */
+    ck_assert_int_eq(rus_session_purge(conn, 11800 + RUS_CLOCK_GRACE - 1, &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(rus_session_purge(conn, 11800 + RUS_CLOCK_GRACE, &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* Parameter markers, comment openers and quotes of every kind are data. */
 START_TEST(test_sql_text_is_data)
 {
@@ -1146,6 +1259,8 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_user_create_row);
     tcase_add_test(tc, test_user_create_keeps_inactive);
     tcase_add_test(tc, test_user_touch_edges);
+    tcase_add_test(tc, test_session_touch_clamps_future);
+    tcase_add_test(tc, test_session_purge_grace);
     tcase_add_test(tc, test_sql_text_is_data);
     tcase_add_test(tc, test_pool_file_unlinked);
     tcase_add_test(tc, test_pool_file_unreadable);
