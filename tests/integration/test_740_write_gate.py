@@ -22,7 +22,7 @@ from test_400_session import (cookie, remoteuser_location, set_cookie,
                               token_of)
 
 CAP = 2
-BUSY_MS = 4000
+BUSY_MS = 8000
 # requests sent at once while the lock is held: more than every child's
 # places together (the harness's event MPM runs at most 2 children)
 BURST = 10
@@ -99,7 +99,7 @@ def check_burst(out, hold):
     assert len(waited) <= 2 * CAP, out
     assert len(fast) >= BURST - 2 * CAP, out
     for status, seconds, retry in fast:
-        assert seconds < 1.0, out  # not the busy timeout (4 s)
+        assert seconds < 1.5, out  # not the busy timeout (8 s)
         assert retry == "1", out
     for status, seconds, retry in waited:
         assert status in (200, 302), out
@@ -123,7 +123,7 @@ def test_first_logins_beyond_the_cap_get_503_at_once(gate):
         t0 = time.monotonic()
         r = gate.get("/app/env", cookie(token))
         assert r.status == 200 and r.env["REMOTE_USER"] == "alice"
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 1.5
         time.sleep(hold - 0.5)
     for t in threads:
         t.join()
