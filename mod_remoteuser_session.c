@@ -168,8 +168,8 @@ static rus_gate_t write_gate;
 /* RemoteUserStoreMaxWriters by default: half of the child's threads, at
  * least MAX_WRITERS_MIN. Writers can then never hold more than half of a
  * child's workers. Measured (make bench, ThreadsPerChild 32): with 16, a
- * legitimate load of 32 connections of first logins got 503 for 0.04 %
- * of its requests (44 % with 8), and a flood of them left the cookie
+ * legitimate load of 32 connections of first logins got 503 for 0.1 %
+ * of its requests or less (44 % with 8), and a flood of them left the cookie
  * load as much as a static flood of the same size did (with 8 as well). */
 #define MAX_WRITERS_MIN 2
 
