@@ -12,6 +12,12 @@ the machine and the client's own cost cancel out. Ratios are medians of
 those pairs; req/s, latencies and CPU per request are medians; RSS is the
 children's after the first measured run and after the last.
 
+cookie-under-flood runs the session load (16 connections) alone, under a
+flood of 400 connections of static requests and under a flood of 400
+connections of first logins (new trusted-header names), back to back on
+one server, and reports the ratios to the rate alone (target: 0.5 under
+the login flood).
+
     python3 bench/run.py [--duration 3] [--repeats 9] [--no-pin]
 """
 
@@ -37,9 +43,11 @@ from harness import Httpd, basic, sha_entry  # noqa: E402
 
 CACHE = os.path.join(HERE, "cache")
 RESULTS = os.path.join(HERE, "results")
-# Sessions are bound to ServerName and port; the bench's stores are built
-# once and reused across runs on any port, so its servers share a scope.
-VHOST = "scope=bench"
+# Every case's sessions are valid at every case's server (each has a port
+# of its own, and a session is bound to the port without a scope): COMMON
+# sets RemoteUserSessionScope SCOPE.
+SCOPE = "bench"
+VHOST = "scope=" + SCOPE
 SESSION_TOKENS = 1000     # tokens the wrk script cycles through
 
 COMMON = """
@@ -92,10 +100,24 @@ CASES = {
     Anonymous_MustGiveEmail off
     Require valid-user
     RemoteUserEngine On
+    RemoteUserSession On
     SetHandler remoteuser-login
 </Location>""",
 }
 CASES["session-1M"] = CASES["session"]
+# The session load of "session", while a second wrk floods /h with first
+# logins (a trusted-header name never seen before: a user INSERT and a
+# session INSERT each) on FLOOD_CONNECTIONS connections.
+CASES["cookie-under-flood"] = CASES["session"] + """
+<Location /h>
+    AuthType RemoteUser
+    Require valid-user
+    RemoteUserHeader X-Auth-User
+    RemoteUserTrustedProxy 127.0.0.1
+    RemoteUserSession On
+</Location>"""
+FLOOD_CONNECTIONS = 400
+COOKIE_CONNECTIONS = 16  # the legitimate load, as the review measured it
 
 TARGETS = {  # case: (reference case, minimum ratio)
     "session": ("bare", 0.95),
@@ -104,6 +126,9 @@ TARGETS = {  # case: (reference case, minimum ratio)
     "first-login": ("bare", 0.25),
     "session-1M": ("session", 0.95),
 }
+# cookie-under-flood: its req/s under the flood / its req/s alone, on the
+# same server, measured back to back
+FLOOD_TARGET = 0.5
 
 LUA_COOKIES = """
 -- requests are formatted once, in init() (when wrk knows the Host), not
@@ -152,6 +177,24 @@ function b64(data)
         for i = 1, 6 do c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0) end
         return bchars:sub(c + 1, c + 1)
     end) .. ({'', '==', '='})[#data %% 3 + 1])
+end
+"""
+
+LUA_FLOOD = """
+counter = 0
+prefix = nil
+setup = function(thread)
+    local f = io.open("/dev/urandom", "rb")
+    local raw = f:read(6)
+    f:close()
+    thread:set("prefix", "fl" .. raw:gsub(".", function(c)
+        return string.format("%02x", c:byte())
+    end))
+end
+request = function()
+    counter = counter + 1
+    return wrk.format("GET", "@PATH@",
+                      {["X-Auth-User"] = prefix .. "-" .. counter})
 end
 """
 
@@ -206,7 +249,7 @@ def store_file(n):
     """The cached store of n users (built once, copied for each run so
     every run starts from the same file)."""
     os.makedirs(CACHE, exist_ok=True)
-    cached = os.path.join(CACHE, "store-%d-v4.db" % n)
+    cached = os.path.join(CACHE, "store-%d-v4-%s.db" % (n, SCOPE))
     if not os.path.exists(cached):
         t0 = time.time()
         build_store(cached + ".tmp", n)
@@ -257,28 +300,39 @@ def server_cpu(h):
 
 
 def wrk(h, args, duration, connections, script=None):
+    cmd = wrk_cmd(h, args, duration, connections, script)
+    pin_server(h)
+    cpu0 = server_cpu(h)
+    t0 = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=duration + 60)
+    return wrk_result(h, proc.stdout, proc.stderr, duration, cpu0, t0)
+
+
+def wrk_cmd(h, args, duration, connections, script=None, timeout="10s"):
     cmd = ["wrk", "-t1" if PIN else "-t2", "-c%d" % connections,
-           "-d%ds" % duration, "--latency", "--timeout", "10s"]
+           "-d%ds" % duration, "--latency", "--timeout", timeout]
     if PIN:
         cmd = ["taskset", "-c", str(PIN[1])] + cmd
     if script:
         cmd += ["-s", script]
     # scripts set their own path
     cmd += args + ["http://127.0.0.1:%d/f/file.txt" % h.port]
-    pin_server(h)
-    cpu0 = server_cpu(h)
-    t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=duration + 60)
-    out = proc.stdout
-    if proc.stderr.strip():
+    return cmd
+
+
+def wrk_result(h, out, err, duration, cpu0, t0):
+    """wrk's figures, and the server's CPU since cpu0 (taken at t0)."""
+    if err.strip():
         # wrk reports a broken script on stderr and then silently sends
         # its default request: that would measure something else.
-        sys.exit("wrk: %s" % proc.stderr.strip())
+        sys.exit("wrk: %s" % err.strip())
     wall = time.time() - t0
     cpu = server_cpu(h) - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    lmax = re.search(r"^\s+Latency(?:\s+\S+){2}\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
     served = rps * duration
@@ -286,7 +340,9 @@ def wrk(h, args, duration, connections, script=None):
             "server_cores": cpu / wall,
             "cpu_us_per_req": cpu / served * 1e6 if served else 0,
             "non2xx": int(errors.group(1)) if errors else 0,
-            "socket_errors": sock.group(1) if sock else None}
+            "socket_errors": sock.group(1) if sock else None,
+            "max": lmax.group(1) if lmax else None,
+            "requests": int(total.group(1)) if total else 0}
 
 
 class Case:
@@ -305,9 +361,11 @@ class Case:
         # the module's defaults, RemoteUserCacheTTL included
         h = Httpd(body, store=store, users=["benchuser"], extra_modules=mods,
                   cache_ttl=self.cache_ttl)
-        os.makedirs(os.path.join(h.root, "htdocs", "f"))
-        with open(os.path.join(h.root, "htdocs", "f", "file.txt"), "w") as f:
-            f.write("x" * 99 + "\n")
+        for d in ("f", "h", "s"):
+            os.makedirs(os.path.join(h.root, "htdocs", d))
+            with open(os.path.join(h.root, "htdocs", d, "file.txt"),
+                      "w") as f:
+                f.write("x" * 99 + "\n")
         if self.n_users:
             shutil.copy(store_file(self.n_users), h.db_path)
             if os.geteuid() == 0:
@@ -319,7 +377,7 @@ class Case:
                          basic("benchuser")["Authorization"]]
         elif self.name == "header":
             self.args = ["-H", "X-Auth-User: benchuser"]
-        elif self.name.startswith("session"):
+        elif self.cookie_case():
             step = max(1, self.n_users // SESSION_TOKENS)
             tokens = os.path.join(h.root, "tokens.txt")
             with open(tokens, "w") as f:
@@ -328,6 +386,16 @@ class Case:
             self.script = os.path.join(h.root, "cookie.lua")
             with open(self.script, "w") as f:
                 f.write(LUA_COOKIES % tokens)
+        if self.name == "cookie-under-flood":
+            # the same flood on a static file without authentication: what
+            # any flood of that size costs the cookie load
+            self.flood_scripts = {}
+            for kind, path in (("logins", "/h/file.txt"),
+                               ("static", "/s/file.txt")):
+                self.flood_scripts[kind] = os.path.join(h.root,
+                                                        kind + ".lua")
+                with open(self.flood_scripts[kind], "w") as f:
+                    f.write(LUA_FLOOD.replace("@PATH@", path))
         elif self.name == "first-login":
             self.script = os.path.join(h.root, "login.lua")
             with open(self.script, "w") as f:
@@ -339,6 +407,53 @@ class Case:
         self.rss_start = children_rss(h)
         return self
 
+    def cookie_case(self):
+        """Driven with the session cookies of the store."""
+        return self.name.startswith("session") or self.name == "cookie-"\
+            "under-flood"
+
+    def measure_flood(self, duration):
+        """The cookie load alone, then while a flood of static requests
+        runs, then while a flood of first logins runs. Returns the run
+        under the logins, with the others and the ratios in it."""
+        alone = wrk(self.h, self.args, duration, COOKIE_CONNECTIONS,
+                    self.script)
+        static = self.under_flood(duration, "static")
+        under = self.under_flood(duration, "logins")
+        under["alone_rps"] = alone["rps"]
+        under["alone_max"] = alone["max"]
+        under["flood_ratio"] = under["rps"] / alone["rps"]
+        under["static_rps"] = static["rps"]
+        under["static_ratio"] = static["rps"] / alone["rps"]
+        return under
+
+    def under_flood(self, duration, kind):
+        """The cookie load while a second wrk floods the server (started
+        first, ended last)."""
+        flood_cmd = wrk_cmd(self.h, [], duration + 2, FLOOD_CONNECTIONS,
+                            self.flood_scripts[kind])
+        flood = subprocess.Popen(flood_cmd, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1)  # the flood is in full swing
+            # wrk's timeout at 2 s: a cookie request that waits that long
+            # counts as an error, not as a slow success
+            cmd = wrk_cmd(self.h, self.args, duration, COOKIE_CONNECTIONS,
+                          self.script, timeout="2s")
+            pin_server(self.h)
+            cpu0, t0 = server_cpu(self.h), time.time()
+            proc = subprocess.run(cmd, capture_output=True, text=True,
+                                  timeout=duration + 60)
+            under = wrk_result(self.h, proc.stdout, proc.stderr, duration,
+                               cpu0, t0)
+        finally:
+            fout, ferr = flood.communicate(timeout=duration + 60)
+        f = wrk_result(self.h, fout, ferr, duration + 2, 0, time.time())
+        under["flood_rps"] = f["rps"]
+        under["flood_non2xx"] = f["non2xx"]
+        under["flood_socket_errors"] = f["socket_errors"]
+        return under
+
     def users(self):
         con = sqlite3.connect(self.h.db_path)
         try:
@@ -347,6 +462,8 @@ class Case:
             con.close()
 
     def measure(self, duration, connections):
+        if self.name == "cookie-under-flood":
+            return self.measure_flood(duration)
         before = self.users() if self.name == "first-login" else 0
         r = wrk(self.h, self.args, duration, connections, self.script)
         if self.name == "first-login":
@@ -381,6 +498,9 @@ def main():
     ap.add_argument("--cache-ttl", type=int, default=None,
                     help="RemoteUserCacheTTL for every case (default: the "
                          "module's)")
+    ap.add_argument("--max-writers", type=int, default=None,
+                    help="RemoteUserStoreMaxWriters for every case "
+                         "(default: the module's)")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not bind httpd and wrk to separate CPUs")
     opts = ap.parse_args()
@@ -394,11 +514,15 @@ def main():
         PIN = (cpus[0], cpus[1])
 
     plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
-            ("session-1M", opts.million), ("first-login", 0)]
+            ("session-1M", opts.million), ("first-login", 0),
+            ("cookie-under-flood", 1000)]
     if opts.cases:
         wanted = opts.cases.split(",")
         plan = [(name, n) for name, n in plan if name in wanted]
     Case.cache_ttl = opts.cache_ttl
+    if opts.max_writers is not None:
+        global COMMON
+        COMMON += "RemoteUserStoreMaxWriters %d\n" % opts.max_writers
     for name, n in plan:
         if n:
             store_file(n)  # build caches before any timing
@@ -418,7 +542,7 @@ def main():
                 # the cookie cases: bare ignores the cookie), so the
                 # client's own cost is in both figures. The order flips
                 # every repeat (ABBA) so a steady drift cancels.
-                same = c.script if name.startswith("session") else None
+                same = c.script if c.cookie_case() else None
 
                 def run_bare():
                     bare_runs.append(wrk(servers["bare"].h, [],
@@ -445,6 +569,17 @@ def main():
                       % (name, rep + 1, results[name][-1]["rps"],
                          bare_runs[-1]["rps"], paired[name][-1]),
                       flush=True)
+                last = results[name][-1]
+                if "flood_ratio" in last:
+                    print("  %-12s        alone %8.0f req/s (max %s); under "
+                          "a static flood %.0f (%.3f); under the login "
+                          "flood %.0f (%.3f; max %s, socket errors %s), "
+                          "flood %.0f req/s, %d non-2xx"
+                          % ("", last["alone_rps"], last["alone_max"],
+                             last["static_rps"], last["static_ratio"],
+                             last["rps"], last["flood_ratio"], last["max"],
+                             last["socket_errors"], last["flood_rps"],
+                             last["flood_non2xx"]), flush=True)
     finally:
         for c in servers.values():
             if c.h is not None:
@@ -477,6 +612,23 @@ def main():
     for name, _ in plan:
         rows.append(row(name, results[name], statistics.median(paired[name])))
     by = {r["case"]: r for r in rows}
+    if "cookie-under-flood" in by:
+        runs = results["cookie-under-flood"]
+        r = by["cookie-under-flood"]
+        r["alone_rps"] = med(runs, "alone_rps")
+        r["flood_ratio"] = statistics.median(x["flood_ratio"] for x in runs)
+        r["flood_rps"] = med(runs, "flood_rps")
+        r["static_ratio"] = statistics.median(x["static_ratio"]
+                                              for x in runs)
+        r["flood_non2xx"] = sum(x["flood_non2xx"] for x in runs)
+        r["max_latency"] = [x["max"] for x in runs]
+        r["socket_errors"] = [x["socket_errors"] for x in runs]
+        r["target"] = ("%s under the login flood >= %.2f x alone: %.3f %s "
+                       "(under a static flood of the same size: %.3f)" % (
+                           "cookie-under-flood", FLOOD_TARGET,
+                           r["flood_ratio"],
+                           "met" if r["flood_ratio"] >= FLOOD_TARGET
+                           else "MISSED", r["static_ratio"]))
     for name, (ref, minimum) in TARGETS.items():
         if name not in by or ref not in by:
             continue

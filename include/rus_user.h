@@ -14,6 +14,7 @@
 #ifndef RUS_USER_H
 #define RUS_USER_H
 
+#include "rus_gate.h"
 #include "rus_store.h"
 
 /** How often last_login is written at most, in seconds. */
@@ -23,6 +24,9 @@
 typedef struct rus_user_policy_t {
     int create_unknown; /**< create a row for a name not in the store */
     int allow_inactive; /**< let users with is_active = 0 in */
+    rus_gate_t *gate;   /**< every write goes through it (NULL: none);
+                             when it is full a creation is refused and
+                             the last_login write skipped */
 } rus_user_policy_t;
 
 /** The decision about one name. */
@@ -39,16 +43,22 @@ typedef struct rus_resolution_t {
     int created;           /**< 1 when this call created the row */
     apr_status_t touch_rv; /**< the last_login write's result; it does not
                                 change the verdict */
+    int touch_skipped;     /**< 1: last_login was due, but the gate was
+                                full: not written (touch_rv APR_SUCCESS) */
 } rus_resolution_t;
 
 /**
  * Resolve a cleaned name through the store: find it, create it when
  * allowed, refuse it when inactive and not allowed, and record the login
- * (at most once per RUS_LOGIN_TOUCH_INTERVAL) when accepted.
+ * (at most once per RUS_LOGIN_TOUCH_INTERVAL) when accepted. The find is
+ * a read and never waits on @c policy->gate; the creation and the
+ * last_login write each hold a place in it while they run.
  * @param res   the outcome; written only on APR_SUCCESS
  * @param now   the time of the request, UNIX seconds
- * @return APR_SUCCESS when a verdict was reached (whatever it is), or the
- *         store's error; rus_store_error(conn) explains it
+ * @return APR_SUCCESS when a verdict was reached (whatever it is),
+ *         RUS_GATE_EFULL when the user must be created and the gate is
+ *         full (nothing was written), or the store's error;
+ *         rus_store_error(conn) explains it
  */
 apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
                               const char *username,

@@ -30,7 +30,12 @@ apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
             rv = APR_SUCCESS;
             goto leave;
         }
+        rv = rus_gate_enter(policy->gate);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
         rv = rus_user_create(conn, username, now, &out.user, &out.created, p);
+        rus_gate_leave(policy->gate);
     }
     if (rv != APR_SUCCESS) {
         goto leave;
@@ -41,13 +46,20 @@ apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
     }
     /* A just-created row carries last_login = now already; otherwise write
      * only when the recorded one is older than the interval, so most
-     * requests never take the write lock. */
+     * requests never take the write lock. Bookkeeping: with the gate full
+     * it waits for a later request rather than make this one wait. */
     if (!out.created
         && (out.user.last_login == 0
             || now - out.user.last_login >= RUS_LOGIN_TOUCH_INTERVAL)) {
-        out.touch_rv = rus_user_touch_login(conn, out.user.id, now,
-                                            RUS_LOGIN_TOUCH_INTERVAL);
-        if (out.touch_rv == APR_SUCCESS) {
+        if (rus_gate_enter(policy->gate) != APR_SUCCESS) {
+            out.touch_skipped = 1;
+        }
+        else {
+            out.touch_rv = rus_user_touch_login(conn, out.user.id, now,
+                                                RUS_LOGIN_TOUCH_INTERVAL);
+            rus_gate_leave(policy->gate);
+        }
+        if (!out.touch_skipped && out.touch_rv == APR_SUCCESS) {
             out.user.last_login = now;
         }
     }

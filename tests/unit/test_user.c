@@ -47,10 +47,10 @@ static void teardown(void)
     apr_pool_destroy(pool);
 }
 
-static const rus_user_policy_t create_on = { 1, 0 };
-static const rus_user_policy_t create_off = { 0, 0 };
-static const rus_user_policy_t allow_inactive = { 0, 1 };
-static const rus_user_policy_t allow_all = { 1, 1 };
+static const rus_user_policy_t create_on = { 1, 0, NULL };
+static const rus_user_policy_t create_off = { 0, 0, NULL };
+static const rus_user_policy_t allow_inactive = { 0, 1, NULL };
+static const rus_user_policy_t allow_all = { 1, 1, NULL };
 
 static long long last_login(void)
 {
@@ -284,6 +284,52 @@ START_TEST(test_store_error_leaves_resolution)
 }
 END_TEST
 
+/* With the write gate full, an unknown name is refused (nothing written)
+ * and a due last_login write is skipped; a known user is still let in,
+ * and once a place is free both writes happen again. */
+START_TEST(test_gate_full)
+{
+    rus_user_policy_t gated = { 1, 0, NULL };
+    rus_resolution_t res;
+    rus_gate_t gate;
+
+    rus_gate_init(&gate, 1);
+    gated.gate = &gate;
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "old", &gated, 1000, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.created, 1);
+    ck_assert_int_eq(rus_gate_inside(&gate), 0);
+
+    ck_assert_int_eq(rus_gate_enter(&gate), APR_SUCCESS); /* a writer */
+    res.verdict = RUS_VERDICT_INACTIVE;
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "new", &gated, 1000, pool),
+                     RUS_GATE_EFULL);
+    ck_assert_int_eq(res.verdict, RUS_VERDICT_INACTIVE); /* untouched */
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM users "
+                                          "WHERE username = 'new'"),
+                     0);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "old", &gated,
+                                      1000 + RUS_LOGIN_TOUCH_INTERVAL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.verdict, RUS_VERDICT_ACCEPT);
+    ck_assert_int_eq(res.touch_skipped, 1);
+    ck_assert_int_eq(res.touch_rv, APR_SUCCESS);
+    ck_assert_int_eq(res.user.last_login, 1000);
+    ck_assert_int_eq(last_login(), 1000);
+    rus_gate_leave(&gate);
+
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "old", &gated,
+                                      1000 + RUS_LOGIN_TOUCH_INTERVAL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.touch_skipped, 0);
+    ck_assert_int_eq(last_login(), 1000 + RUS_LOGIN_TOUCH_INTERVAL);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "new", &gated, 1000, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.created, 1);
+    ck_assert_int_eq(rus_gate_inside(&gate), 0);
+}
+END_TEST
+
 TCase *rus_user_test_case(void)
 {
     TCase *tc = tcase_create("user");
@@ -298,5 +344,6 @@ TCase *rus_user_test_case(void)
     tcase_add_test(tc, test_first_login_of_added_user);
     tcase_add_test(tc, test_touch_failure_keeps_verdict);
     tcase_add_test(tc, test_store_error_leaves_resolution);
+    tcase_add_test(tc, test_gate_full);
     return tc;
 }
