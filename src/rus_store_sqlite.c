@@ -347,6 +347,15 @@ static apr_status_t open_regular(int *pfd, const char *f, apr_pool_t *p,
         *pmsg = apr_psprintf(p, "%s is not a regular file", f);
         rv = APR_EINVAL;
     }
+    else if (st.st_nlink != 1) {
+        /* A hard link planted at the path (where the kernel allows it)
+         * names another file: root would hand that file over. */
+        *pmsg = apr_psprintf(p,
+                             "%s has %lu hard links; the store and its -wal "
+                             "and -shm files must have one",
+                             f, (unsigned long)st.st_nlink);
+        rv = APR_EINVAL;
+    }
 leave:
     if (rv != APR_SUCCESS && fd >= 0) {
         close(fd);

@@ -1022,6 +1022,30 @@ START_TEST(test_symlink_refused)
 }
 END_TEST
 
+/* A hard link at the store path (another file of root's, where the kernel
+ * lets the child user link to it) is refused before anything is handed
+ * over: the file keeps its owner. */
+START_TEST(test_hard_link_refused)
+{
+    const char *other = apr_pstrcat(pool, dir, "/someone-elses.db", NULL);
+    const char *msg = NULL, *warn = NULL;
+    rus_store_t *store = store_on(db);
+    rus_store_owner_t owner;
+
+    prepared(db);
+    ck_assert_int_eq(link(db, other), 0);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), APR_EINVAL);
+    ck_assert_msg(strstr(msg, "hard links") != NULL, "message: %s", msg);
+    owner.uid = (long)geteuid();
+    owner.gid = (long)getegid();
+    msg = NULL;
+    ck_assert_int_ne(rus_store_prepare(store, pool, &owner, &warn, &msg),
+                     APR_SUCCESS);
+    ck_assert_msg(msg != NULL && strstr(msg, "hard links") != NULL,
+                  "message: %s", msg ? msg : "(none)");
+}
+END_TEST
+
 /* A directory on the store's path that is a link is refused too. */
 START_TEST(test_symlinked_dir_refused)
 {
@@ -1267,6 +1291,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_pool_reopens_replaced_file);
     tcase_add_test(tc, test_pool_after_offline_replace);
     tcase_add_loop_test(tc, test_symlink_refused, 0, 3);
+    tcase_add_test(tc, test_hard_link_refused);
     tcase_add_test(tc, test_symlinked_dir_refused);
     tcase_add_test(tc, test_fifo_refused);
     tcase_add_test(tc, test_connect_refuses_symlink);
