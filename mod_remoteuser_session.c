@@ -307,29 +307,50 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+/* A whole number of @a unit from @a min to @a max, or the error. */
+static const char *parse_number(cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max,
+                                const char *unit, apr_int64_t *pout)
+{
+    apr_int64_t v;
+    char *end;
+
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of %s from "
+                            "%" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                            cmd->directive->directive, arg, unit, min, max);
+    }
+    *pout = v;
+    return NULL;
+}
+
+/* A server-wide number (GLOBAL_ONLY) into an int of the server config at
+ * the offset in cmd->info: RemoteUserStoreBusyTimeout (milliseconds),
+ * RemoteUserStoreMaxWriters (0: no limit), RemoteUserCacheTTL. */
+static const char *set_global_number(cmd_parms *cmd, const char *arg,
+                                     apr_int64_t max, const char *unit)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+
+    if (err == NULL) {
+        err = parse_number(cmd, arg, 0, max, unit, &v);
+    }
+    if (err == NULL) {
+        *(int *)((char *)server_conf(cmd->server) + (apr_size_t)cmd->info) =
+            (int)v;
+    }
+    return err;
+}
+
 /* RemoteUserStoreBusyTimeout MILLISECONDS */
 static const char *set_busy_timeout(cmd_parms *cmd, void *dummy,
                                     const char *arg)
 {
-    rus_server_conf *conf = server_conf(cmd->server);
-    apr_int64_t ms;
-    const char *err;
-    char *end;
-
     (void)dummy;
-    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    if (err != NULL) {
-        return err;
-    }
-    ms = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || ms < 0 || ms > 600000) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a number of milliseconds "
-                            "between 0 and 600000",
-                            cmd->directive->directive, arg);
-    }
-    conf->busy_timeout_ms = (int)ms;
-    return NULL;
+    return set_global_number(cmd, arg, 600000, "milliseconds");
 }
 
 /* Every RemoteUserHeader, RemoteUserRequestHeader and RemoteUserGroupsHeader
@@ -352,25 +373,8 @@ static void remember(apr_array_header_t **parr, apr_pool_t *p, const void *elt,
 /* RemoteUserStoreMaxWriters N (0: no limit) */
 static const char *set_max_writers(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    rus_server_conf *conf = server_conf(cmd->server);
-    apr_int64_t n;
-    const char *err;
-    char *end;
-
     (void)dummy;
-    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    if (err != NULL) {
-        return err;
-    }
-    n = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || n < 0 || n > 100000) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a number of writers between 0 "
-                            "(no limit) and 100000",
-                            cmd->directive->directive, arg);
-    }
-    conf->max_writers = (int)n;
-    return NULL;
+    return set_global_number(cmd, arg, 100000, "writers (0: no limit)");
 }
 
 /* RemoteUserHeader, RemoteUserRequestHeader, RemoteUserGroupsHeader: a
@@ -420,19 +424,7 @@ static const char *add_trusted(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *parse_seconds(cmd_parms *cmd, const char *arg,
                                  apr_int64_t min, apr_int64_t *pout)
 {
-    apr_int64_t v;
-    char *end;
-
-    v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || v < min || v > 315360000) {
-        return apr_psprintf(
-            cmd->pool,
-            "%s: '%s' is not a number of seconds from %" APR_INT64_T_FMT
-            " to 315360000",
-            cmd->directive->directive, arg, min);
-    }
-    *pout = v;
-    return NULL;
+    return parse_number(cmd, arg, min, 315360000, "seconds", pout);
 }
 
 /* RemoteUserSessionMaxAge / RemoteUserSessionIdleTimeout */
@@ -597,39 +589,15 @@ static const char *set_session_scope(cmd_parms *cmd, void *dummy,
 static const char *set_max_per_user(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
-    apr_int64_t v;
-    char *end;
-
-    v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || v < 0 || v > 100000) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a number from 0 to 100000",
-                            cmd->directive->directive, arg);
-    }
-    ((rus_dir_conf *)dconf)->max_per_user = v;
-    return NULL;
+    return parse_number(cmd, arg, 0, 100000, "sessions (0: no limit)",
+                        &((rus_dir_conf *)dconf)->max_per_user);
 }
 
 /* RemoteUserCacheTTL SECONDS */
 static const char *set_cache_ttl(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    rus_server_conf *conf = server_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    apr_int64_t v;
-    char *end;
-
     (void)dummy;
-    if (err != NULL) {
-        return err;
-    }
-    v = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end != '\0' || v < 0 || v > 60) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a number of seconds from 0 to 60",
-                            cmd->directive->directive, arg);
-    }
-    conf->cache_ttl = (int)v;
-    return NULL;
+    return set_global_number(cmd, arg, 60, "seconds");
 }
 
 static const command_rec rus_cmds[] = {
@@ -637,16 +605,19 @@ static const command_rec rus_cmds[] = {
                   "The user store, e.g. sqlite:/var/lib/apache2/"
                   "remoteuser_session/users.db (relative paths are "
                   "ServerRoot-relative)"),
-    AP_INIT_TAKE1("RemoteUserStoreBusyTimeout", set_busy_timeout, NULL,
+    AP_INIT_TAKE1("RemoteUserStoreBusyTimeout", set_busy_timeout,
+                  (void *)APR_OFFSETOF(rus_server_conf, busy_timeout_ms),
                   RSRC_CONF,
                   "Milliseconds to wait for a store lock held elsewhere "
                   "before answering 503 (default 5000)"),
-    AP_INIT_TAKE1("RemoteUserStoreMaxWriters", set_max_writers, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("RemoteUserStoreMaxWriters", set_max_writers,
+                  (void *)APR_OFFSETOF(rus_server_conf, max_writers), RSRC_CONF,
                   "Store writes (user creation, new session) that may wait "
                   "for the store's write lock at once per child; beyond "
                   "it a login gets 503 at once (default: half of "
                   "ThreadsPerChild, at least 2; 0: no limit)"),
-    AP_INIT_TAKE1("RemoteUserCacheTTL", set_cache_ttl, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("RemoteUserCacheTTL", set_cache_ttl,
+                  (void *)APR_OFFSETOF(rus_server_conf, cache_ttl), RSRC_CONF,
                   "Seconds a child reuses store answers about a user or a "
                   "session (default 2, 0: off); also the longest a change "
                   "made elsewhere takes to apply"),
@@ -1292,31 +1263,32 @@ static int rus_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
  * request of the chain so that internal redirects and subrequests with
  * another configuration reuse it instead of asking the store again. */
 typedef struct rus_req_state {
-    const char *raw;            /* the name as the front end gave it */
-    unsigned int flags;         /* the cleaning it went through */
-    const char *clean;          /* the cleaned name */
-    rus_user_t user;            /* the store's row */
-    int created;                /* this request created the row */
-    const char *header_name;    /* RemoteUserHeader that was accepted */
-    const char *header_value;   /* and the identity it carried */
-    int from_session;           /* the identity came from the session cookie */
-    int cookie_checked;         /* the Cookie header was looked at */
-    const char *cookie_hash;    /* stored form of the valid session cookie */
-    apr_int64_t cookie_user;    /* that session's user id, 0: none */
-    rus_session_t sess;         /* that session, last_seen as it was before
+    const char *raw;          /* the name as the front end gave it */
+    unsigned int flags;       /* the cleaning it went through */
+    const char *clean;        /* the cleaned name */
+    rus_user_t user;          /* the store's row */
+    int created;              /* this request created the row */
+    const char *header_name;  /* RemoteUserHeader that was accepted */
+    const char *header_value; /* and the identity it carried */
+    int from_session;         /* the identity came from the session cookie */
+    int cookie_checked;       /* the Cookie header was looked at */
+    const char *cookie_hash;  /* stored form of the valid session cookie */
+    apr_int64_t cookie_user;  /* that session's user id, 0: none */
+    rus_session_t sess;       /* that session, last_seen as it was before
                                  this request touched it */
-    apr_array_header_t *valid;  /* hashes of every valid session the request
+    const void *cookie_checked_for; /* the configuration it was judged by */
+    apr_array_header_t *valid;      /* hashes of every valid session the request
                                   came with (more than one: none is used);
                                   a login revokes them all */
-    int minted;                 /* a new session was issued in this chain */
-    const void *resolved_for;   /* the per-directory configuration under
+    int minted;                     /* a new session was issued in this chain */
+    const void *resolved_for;       /* the per-directory configuration under
                                   which the identity was last accepted */
-    const char *header_raw;     /* the identity header as the client sent
+    const char *header_raw;         /* the identity header as the client sent
                                   it (kept for an h2c upgrade) */
-    int header_restored;        /* ... and put back for mod_http2 */
-    const char *untrusted_name; /* a RemoteUserHeader that an untrusted */
-    rus_header_e untrusted_found;       /* peer sent, removed when the */
-    const char *untrusted_offender;     /* request was read, and how */
+    int header_restored;            /* ... and put back for mod_http2 */
+    const char *untrusted_name;     /* a RemoteUserHeader that an untrusted */
+    rus_header_e untrusted_found;   /* peer sent, removed when the */
+    const char *untrusted_offender; /* request was read, and how */
     const char *exported_user_header;   /* export headers set by the */
     const char *exported_groups_header; /* fixups, and on which request */
     const request_rec *exported_r;      /* and under which configuration */
@@ -1988,7 +1960,7 @@ static apr_array_header_t *cookie_hashes(request_rec *r,
     max = (int)(len / (strlen(attrs->name) + 2)) + 1;
     values = apr_palloc(r->pool, sizeof(*values) * (apr_size_t)max);
     n = rus_cookie_values(header, attrs->name, values, max, r->pool);
-    seen = apr_hash_make(r->pool);
+    seen = n > 1 ? apr_hash_make(r->pool) : NULL;
     for (i = 0; i < n; i++) {
         const char *hash = NULL;
 
@@ -1996,7 +1968,10 @@ static apr_array_header_t *cookie_hashes(request_rec *r,
             cookie_ignored(r, "malformed");
             continue;
         }
-        if (apr_hash_get(seen, hash, APR_HASH_KEY_STRING) == NULL) {
+        if (seen == NULL) {
+            APR_ARRAY_PUSH(hashes, const char *) = hash;
+        }
+        else if (apr_hash_get(seen, hash, APR_HASH_KEY_STRING) == NULL) {
             apr_hash_set(seen, hash, APR_HASH_KEY_STRING, hash);
             APR_ARRAY_PUSH(hashes, const char *) = hash;
         }
@@ -2045,6 +2020,7 @@ static int check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         return OK;
     }
     st->cookie_checked = 1;
+    st->cookie_checked_for = r->per_dir_config;
     st->valid = apr_array_make(keep, 1, sizeof(char *));
     if (cookie_prefixed(attrs.name) && !is_tls(r)) {
         cookie_ignored(r, "a __Host-/__Secure- cookie over plain HTTP");
@@ -2377,6 +2353,7 @@ static int rus_check_authn(request_rec *r)
          * a subrequest) holds it to its own MaxAge and IdleTimeout, with
          * last_seen as it was before this request. */
         state = st->cookie_hash != NULL && !st->minted
+                        && st->cookie_checked_for != r->per_dir_config
                     ? session_state(r, conf, &st->sess)
                     : RUS_SESSION_VALID;
         if (state != RUS_SESSION_VALID) {
@@ -2673,9 +2650,13 @@ static int rus_fixups_final(request_rec *r)
         && st->exported_for == r->per_dir_config) {
         return DECLINED; /* nothing moved since the fixups exported */
     }
-    ours = st != NULL && st->clean != NULL
-           && st->resolved_for == r->per_dir_config && engine_on(r, conf)
-           && htaccess_auth_dir(r) == NULL;
+    if (st == NULL) {
+        /* nothing of ours to take back; client copies still go */
+        scrub_headers(r, conf, 1);
+        return DECLINED;
+    }
+    ours = st->clean != NULL && st->resolved_for == r->per_dir_config
+           && engine_on(r, conf) && htaccess_auth_dir(r) == NULL;
     unexport_identity(r, st);
     scrub_headers(r, conf, 1);
     if (!ours) {
@@ -2745,12 +2726,16 @@ static const char *site_headers(request_rec *r)
 static int refuse_cross_site_login(request_rec *r, const char *user)
 {
     const char *name = ap_escape_html2(r->pool, user, 1);
-    const char *again =
-        ap_escape_html2(r->pool,
-                        apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
-                                    r->args ? "?" : "", r->args ? r->args : "",
-                                    NULL),
-                        1);
+    const char *here =
+        apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri), r->args ? "?" : "",
+                    r->args ? r->args : "", NULL);
+    const char *again;
+
+    /* a link, like a redirect, only to a local path ("//host" is not) */
+    if (!rus_redirect_safe(here)) {
+        here = "/";
+    }
+    again = ap_escape_html2(r->pool, here, 1);
 
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   RUSLOGNO(00080) "%s refused for user '%s': another site "
