@@ -22,8 +22,6 @@ the login flood).
 """
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import platform
@@ -33,89 +31,14 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
+import _path  # noqa: F401  (tests/ on the import path: the harness)
+from pyrus import Httpd, basic
+from pyrus.bench import (CASES, COMMON, LUA_COOKIES, RESULTS, SESSION_TOKENS,
+                         cookie_tokens, store_file)
+from pyrus.conf import static_files
 
-from harness import Httpd, basic, sha_entry  # noqa: E402
-
-CACHE = os.path.join(HERE, "cache")
-RESULTS = os.path.join(HERE, "results")
-# Every case's sessions are valid at every case's server (each has a port
-# of its own, and a session is bound to the port without a scope): COMMON
-# sets RemoteUserSessionScope SCOPE.
-SCOPE = "bench"
-VHOST = "scope=" + SCOPE
-SESSION_TOKENS = 1000     # tokens the wrk script cycles through
-
-COMMON = """
-ServerName bench.local
-RemoteUserSessionScope bench
-StartServers 2
-ServerLimit 4
-ThreadsPerChild 32
-MaxRequestWorkers 128
-MinSpareThreads 32
-MaxSpareThreads 128
-KeepAliveTimeout 30
-MaxKeepAliveRequests 0
-LogLevel error
-CustomLog /dev/null common
-DocumentRoot "@ROOT@/htdocs"
-<Directory "@ROOT@/htdocs">
-    Require all granted
-</Directory>
-"""
-
-BASIC = """AuthType Basic
-    AuthName bench
-    AuthBasicProvider file
-    AuthUserFile @HTPASSWD@
-    Require valid-user"""
-
-CASES = {
-    "bare": "",
-    "basic": "<Location /f>\n    %s\n</Location>" % BASIC,
-    "frontend": "<Location /f>\n    %s\n    RemoteUserEngine On\n</Location>"
-                % BASIC,
-    "header": """<Location /f>
-    AuthType RemoteUser
-    Require valid-user
-    RemoteUserHeader X-Auth-User
-    RemoteUserTrustedProxy 127.0.0.1
-</Location>""",
-    "session": """<Location /f>
-    AuthType RemoteUser
-    Require valid-user
-    RemoteUserSession On
-</Location>""",
-    "first-login": """<Location /login>
-    AuthType Basic
-    AuthName bench
-    AuthBasicProvider anon
-    Anonymous *
-    Anonymous_NoUserID off
-    Anonymous_MustGiveEmail off
-    Require valid-user
-    RemoteUserEngine On
-    RemoteUserSession On
-    SetHandler remoteuser-login
-</Location>""",
-}
-CASES["session-1M"] = CASES["session"]
-# The session load of "session", while a second wrk floods /h with first
-# logins (a trusted-header name never seen before: a user INSERT and a
-# session INSERT each) on FLOOD_CONNECTIONS connections.
-CASES["cookie-under-flood"] = CASES["session"] + """
-<Location /h>
-    AuthType RemoteUser
-    Require valid-user
-    RemoteUserHeader X-Auth-User
-    RemoteUserTrustedProxy 127.0.0.1
-    RemoteUserSession On
-</Location>"""
 FLOOD_CONNECTIONS = 400
 COOKIE_CONNECTIONS = 16  # the legitimate load, as the review measured it
 
@@ -129,23 +52,6 @@ TARGETS = {  # case: (reference case, minimum ratio)
 # cookie-under-flood: its req/s under the flood / its req/s alone, on the
 # same server, measured back to back
 FLOOD_TARGET = 0.5
-
-LUA_COOKIES = """
--- requests are formatted once, in init() (when wrk knows the Host), not
--- per request: the client must not be the bottleneck of the measurement
-reqs = {}
-init = function(args)
-    for line in io.lines("%s") do
-        reqs[#reqs + 1] = wrk.format("GET", "/f/file.txt",
-                                     {["Cookie"] = "remoteuser_session=" .. line})
-    end
-end
-counter = 0
-request = function()
-    counter = counter + 1
-    return reqs[(counter %% #reqs) + 1]
-end
-"""
 
 LUA_FIRST_LOGIN = """
 counter = 0
@@ -197,66 +103,6 @@ request = function()
                       {["X-Auth-User"] = prefix .. "-" .. counter})
 end
 """
-
-
-def token(i):
-    """Deterministic 256-bit token number i: cookie form and stored form."""
-    raw = hashlib.sha256(b"mod_remoteuser_session bench %d" % i).digest()
-    return (base64.urlsafe_b64encode(raw).decode().rstrip("="),
-            hashlib.sha256(raw).hexdigest())
-
-
-def build_store(path, n):
-    """A schema-3 store with n users and one live session each, written in
-    one transaction (the module migrates nothing: it is current)."""
-    con = sqlite3.connect(path)
-    con.executescript("""
-        PRAGMA journal_mode = WAL;
-        CREATE TABLE users (id INTEGER PRIMARY KEY,
-            username TEXT NOT NULL UNIQUE,
-            is_active INTEGER NOT NULL DEFAULT 1,
-            date_joined INTEGER NOT NULL, last_login INTEGER);
-        CREATE TABLE sessions (token_hash TEXT PRIMARY KEY,
-            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            vhost TEXT NOT NULL, created_at INTEGER NOT NULL,
-            last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL)
-            WITHOUT ROWID;
-        CREATE INDEX sessions_user ON sessions (user_id);
-        CREATE INDEX sessions_expires ON sessions (expires_at);
-        CREATE TABLE groups (id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE);
-        CREATE TABLE user_groups (
-            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            group_id INTEGER NOT NULL REFERENCES groups (id)
-                ON DELETE CASCADE,
-            PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;
-        CREATE INDEX user_groups_group ON user_groups (group_id);
-        PRAGMA user_version = 3;
-    """)
-    now = int(time.time())
-    far = now + 10 * 365 * 86400
-    with con:
-        con.executemany(
-            "INSERT INTO users VALUES (?, ?, 1, ?, ?)",
-            ((i, "user%07d" % i, now, now) for i in range(1, n + 1)))
-        con.executemany(
-            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-            ((token(i)[1], i, VHOST, now, far, far) for i in range(1, n + 1)))
-    con.close()
-
-
-def store_file(n):
-    """The cached store of n users (built once, copied for each run so
-    every run starts from the same file)."""
-    os.makedirs(CACHE, exist_ok=True)
-    cached = os.path.join(CACHE, "store-%d-v4-%s.db" % (n, SCOPE))
-    if not os.path.exists(cached):
-        t0 = time.time()
-        build_store(cached + ".tmp", n)
-        os.rename(cached + ".tmp", cached)
-        print("  built %s in %.1f s" % (cached, time.time() - t0),
-              flush=True)
-    return cached
 
 
 def children_rss(h):
@@ -361,11 +207,7 @@ class Case:
         # the module's defaults, RemoteUserCacheTTL included
         h = Httpd(body, store=store, users=["benchuser"], extra_modules=mods,
                   cache_ttl=self.cache_ttl)
-        for d in ("f", "h", "s"):
-            os.makedirs(os.path.join(h.root, "htdocs", d))
-            with open(os.path.join(h.root, "htdocs", d, "file.txt"),
-                      "w") as f:
-                f.write("x" * 99 + "\n")
+        static_files(h, "f", "h", "s")
         if self.n_users:
             shutil.copy(store_file(self.n_users), h.db_path)
             if os.geteuid() == 0:
@@ -379,10 +221,8 @@ class Case:
             self.args = ["-H", "X-Auth-User: benchuser"]
         elif self.cookie_case():
             step = max(1, self.n_users // SESSION_TOKENS)
-            tokens = os.path.join(h.root, "tokens.txt")
-            with open(tokens, "w") as f:
-                for i in range(1, self.n_users + 1, step):
-                    f.write(token(i)[0] + "\n")
+            tokens = cookie_tokens(os.path.join(h.root, "tokens.txt"),
+                                   self.n_users, step)
             self.script = os.path.join(h.root, "cookie.lua")
             with open(self.script, "w") as f:
                 f.write(LUA_COOKIES % tokens)

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
+import _path  # noqa: F401  (tests/ on the import path: the harness)
+from pyrus import Httpd, basic
+from pyrus.bench import BASIC, CASES, COMMON, RESULTS, cookie_tokens, \
+    store_file
+from pyrus.conf import static_files
 
-import run  # noqa: E402
-from harness import Httpd, basic  # noqa: E402
-
-CONF = run.COMMON + """
+CONF = COMMON + """
 <Location /f>
     AuthType RemoteUser
     Require valid-user
@@ -43,7 +42,7 @@ CONF = run.COMMON + """
     RemoteUserEngine On
 </Location>
 %s
-""" % (run.BASIC, run.CASES["first-login"])
+""" % (BASIC, CASES["first-login"])
 
 LUA = """
 reqs = {}
@@ -134,19 +133,11 @@ def soak(duration, warmup, connections, interval=2.0, label="soak",
               extra_modules=["authn_anon"], cache_ttl=None)
     result = {}
     try:
-        os.makedirs(os.path.join(h.root, "htdocs", "f"))
-        os.makedirs(os.path.join(h.root, "htdocs", "b"))
-        for d in ("f", "b"):
-            with open(os.path.join(h.root, "htdocs", d, "file.txt"),
-                      "w") as f:
-                f.write("x" * 99 + "\n")
-        shutil.copy(run.store_file(1000), h.db_path)
+        static_files(h, "f", "b")
+        shutil.copy(store_file(1000), h.db_path)
         if os.geteuid() == 0:
             shutil.chown(h.db_path, "www-data", "www-data")
-        tokens = os.path.join(h.root, "tokens.txt")
-        with open(tokens, "w") as f:
-            for i in range(1, 1001):
-                f.write(run.token(i)[0] + "\n")
+        tokens = cookie_tokens(os.path.join(h.root, "tokens.txt"), 1000)
         script = os.path.join(h.root, "soak.lua")
         with open(script, "w") as f:
             f.write(LUA.replace("@TOKENS@", tokens)
@@ -243,8 +234,8 @@ def main():
         r["warmup_s"], ", ".join("%.2f" % v for v in
                                  sorted(r["rss_slope_mib_per_min"].values()))
         or "n/a"))
-    os.makedirs(run.RESULTS, exist_ok=True)
-    out = os.path.join(run.RESULTS,
+    os.makedirs(RESULTS, exist_ok=True)
+    out = os.path.join(RESULTS,
                        time.strftime("soak-%Y%m%d-%H%M%S.json"))
     with open(out, "w") as f:
         json.dump(r, f, indent=1)

@@ -12,7 +12,6 @@ Each prints one line of figures (requests sent, failed, killed) that the
 issue note quotes."""
 
 import base64
-import hashlib
 import os
 import random
 import re
@@ -20,202 +19,12 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "integration"))
-
-from harness import RUN_USER, Httpd  # noqa: E402
-
-COOKIE = "remoteuser_session"
-SESSIONS = 200  # preloaded sessions the session requests cycle through
-
-# The load below is thousands of first logins a second, more than the
-# store can write: with the default RemoteUserStoreMaxWriters a share of
-# them get 503 at once (RUS00095), by design (tests/faults/
-# test_write_flood.py). These tests look for wrong or lost answers under
-# faults, so here every login waits for the store as before the cap.
-CONF = """
-RemoteUserStoreMaxWriters 0
-<Location /login>
-  AuthType Basic
-  AuthName faults
-  AuthBasicProvider anon
-  Anonymous *
-  Anonymous_NoUserID off
-  Anonymous_MustGiveEmail off
-  Require valid-user
-  RemoteUserEngine On
-  RemoteUserSession On
-  SetHandler remoteuser-login
-</Location>
-<Location /app/>
-  AuthType RemoteUser
-  AuthName faults
-  Require valid-user
-  RemoteUserSession On
-</Location>
-"""
-
-# Requests: 1 in 4 a first login with a user name never used before
-# (302), the rest session requests on a preloaded cookie (200). Anything
-# else that comes back is a failure; a request on a connection that died
-# gets no response at all and shows in wrk's socket errors.
-LUA = """
-local tokens = {}
-for line in io.lines("@TOKENS@") do tokens[#tokens + 1] = line end
-local threads = {}
-local close = @CLOSE@
-setup = function(thread)
-    local f = io.open("/dev/urandom", "rb")
-    local raw = f:read(6)
-    f:close()
-    thread:set("prefix", "f" .. raw:gsub(".", function(c)
-        return string.format("%02x", c:byte())
-    end))
-    table.insert(threads, thread)
-end
-init = function(args)
-    counter = 0
-    ok = 0
-    bad = 0
-    five = 0
-    statuses = ""
-end
-local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function enc(data)
-    return ((data:gsub('.', function(x)
-        local r, b = '', x:byte()
-        for i = 8, 1, -1 do
-            r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and '1' or '0')
-        end
-        return r
-    end) .. '0000'):gsub('%d%d%d?%d?%d?%d?', function(x)
-        if (#x < 6) then return '' end
-        local c = 0
-        for i = 1, 6 do
-            c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0)
-        end
-        return b64:sub(c + 1, c + 1)
-    end) .. ({'', '==', '='})[#data % 3 + 1])
-end
-request = function()
-    counter = counter + 1
-    local h = {}
-    if close then h["Connection"] = "close" end
-    if counter % 4 == 0 then
-        h["Authorization"] = "Basic " .. enc(prefix .. "-" .. counter .. ":x")
-        return wrk.format("GET", "/login", h)
-    end
-    h["Cookie"] = "@COOKIE@=" .. tokens[(counter % #tokens) + 1]
-    return wrk.format("GET", "/app/file.txt", h)
-end
-response = function(status, headers, body)
-    if status == 200 or status == 302 then
-        ok = ok + 1
-    else
-        bad = bad + 1
-        if status >= 500 then five = five + 1 end
-        if #statuses < 200 then statuses = statuses .. status .. " " end
-    end
-end
-done = function(summary, latency, requests)
-    local o, b, f, s = 0, 0, 0, ""
-    for _, t in ipairs(threads) do
-        o = o + t:get("ok")
-        b = b + t:get("bad")
-        f = f + t:get("five")
-        s = s .. t:get("statuses")
-    end
-    local e = summary.errors
-    io.write(string.format(
-        "RESULT ok=%d bad=%d 5xx=%d connect=%d read=%d write=%d " ..
-        "timeout=%d statuses=%s\\n",
-        o, b, f, e.connect, e.read, e.write, e.timeout, s))
-end
-"""
-
-
-def token(i):
-    raw = hashlib.sha256(b"mod_remoteuser_session faults %d" % i).digest()
-    return (base64.urlsafe_b64encode(raw).decode().rstrip("="),
-            hashlib.sha256(raw).hexdigest())
-
-
-class Load:
-    """wrk in the background for a bounded time."""
-
-    def __init__(self, h, seconds, connections=16, close=False):
-        tokens = os.path.join(h.root, "tokens.txt")
-        with open(tokens, "w") as f:
-            for i in range(1, SESSIONS + 1):
-                f.write(token(i)[0] + "\n")
-        script = os.path.join(h.root, "load.lua")
-        with open(script, "w") as f:
-            f.write(LUA.replace("@TOKENS@", tokens)
-                    .replace("@COOKIE@", COOKIE)
-                    .replace("@CLOSE@", "true" if close else "false"))
-        self.proc = subprocess.Popen(
-            ["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds,
-             "--timeout", "5s", "-s", script,
-             "http://127.0.0.1:%d/" % h.port],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.seconds = seconds
-
-    def result(self):
-        out, err = self.proc.communicate(timeout=self.seconds + 60)
-        assert not err.strip(), err  # a broken script must not pass
-        m = re.search(r"RESULT ok=(\d+) bad=(\d+) 5xx=(\d+) connect=(\d+) "
-                      r"read=(\d+) write=(\d+) timeout=(\d+) statuses=(.*)",
-                      out)
-        assert m, out
-        keys = ["ok", "bad", "5xx", "connect", "read", "write", "timeout"]
-        r = {k: int(v) for k, v in zip(keys, m.groups()[:7])}
-        r["statuses"] = m.group(8).strip()
-        r["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
-        return r
-
-
-def preload(h):
-    """SESSIONS users with a live session each, keyed for this vhost (the
-    vhost key is read off a session the module made itself)."""
-    r = h.get("/login", {"Authorization": "Basic " + base64.b64encode(
-        b"preload:x").decode()})
-    assert r.status == 302
-    vhost = h.rows("SELECT vhost FROM sessions")[0]["vhost"]
-    now = int(time.time())
-    con = sqlite3.connect(h.db_path, timeout=30)
-    with con:
-        for i in range(1, SESSIONS + 1):
-            con.execute("INSERT INTO users (username, is_active, "
-                        "date_joined, last_login) VALUES (?, 1, ?, ?)",
-                        ("pre%04d" % i, now, now))
-            uid = con.execute("SELECT id FROM users WHERE username = ?",
-                              ("pre%04d" % i,)).fetchone()[0]
-            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                        (token(i)[1], uid, vhost, now, now, now + 86400))
-    con.close()
-
-
-def store_is_sound(h):
-    """integrity_check ok, no duplicate users, no orphan sessions."""
-    con = sqlite3.connect(h.db_path, timeout=30)
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert con.execute(
-            "SELECT username FROM users GROUP BY username "
-            "HAVING COUNT(*) > 1").fetchall() == []
-        assert con.execute(
-            "SELECT COUNT(*) FROM sessions s LEFT JOIN users u "
-            "ON u.id = s.user_id WHERE u.id IS NULL").fetchone()[0] == 0
-        return (con.execute("SELECT COUNT(*) FROM users").fetchone()[0],
-                con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
-    finally:
-        con.close()
+from pyrus import RUN_USER, store_is_sound
+from pyrus.faults import COOKIE, SESSIONS, Load, preload, token
 
 
 def fds(pid):
@@ -238,38 +47,13 @@ def inherited_fds(h, pid):
                   and not t.startswith(h.store_dir))
 
 
-def new_server(**kw):
-    h = Httpd(CONF, users=[], extra_modules=["authn_anon"], **kw)
-    os.makedirs(os.path.join(h.root, "htdocs", "app"))
-    with open(os.path.join(h.root, "htdocs", "app", "file.txt"), "w") as f:
-        f.write("x" * 99 + "\n")
-    with open(h.conf, "a") as f:
-        f.write('DocumentRoot "%s/htdocs"\n<Directory "%s/htdocs">\n'
-                "  Require all granted\n</Directory>\n" % (h.root, h.root))
-    return h
-
-
-@pytest.fixture
-def server():
-    made = []
-
-    def make(**kw):
-        h = new_server(**kw)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.cleanup()
-
-
 def signal_lines(h, allowed=("(9)",)):
     """Children that died of a signal other than the ones we sent."""
     return [l for l in h.crashes() if not any(a in l for a in allowed)]
 
 
-def test_kill_children_under_load(server):
-    h = server().start()
+def test_kill_children_under_load(fault_server):
+    h = fault_server().start()
     preload(h)
     load = Load(h, seconds=8)
     kills = 0
@@ -306,8 +90,8 @@ def test_kill_children_under_load(server):
         COOKIE, token(1)[0])}).status == 200
 
 
-def test_graceful_restarts_under_load(server):
-    h = server().start()
+def test_graceful_restarts_under_load(fault_server):
+    h = fault_server().start()
     preload(h)
     # warm up, then look at what a child holds that is not its own
     Load(h, seconds=2).result()
@@ -368,8 +152,8 @@ def faulted(h, fault, undo):
     return during, after, r
 
 
-def test_store_unreadable_under_load(server):
-    h = server().start()
+def test_store_unreadable_under_load(fault_server):
+    h = fault_server().start()
     preload(h)
     mode = os.stat(h.db_path).st_mode
     during, after, r = faulted(h, lambda: os.chmod(h.db_path, 0),
@@ -388,14 +172,14 @@ def test_store_unreadable_under_load(server):
     assert "RUS00009" in h.error_log()
 
 
-def test_store_locked_under_load(server):
+def test_store_locked_under_load(fault_server):
     """Another process holds the store's write lock past the busy timeout
     (BEGIN IMMEDIATE). In WAL mode that blocks writers only: logins get
     503, sessions still read their row (200), as they should. (A lock
     that keeps readers out too, locking_mode=EXCLUSIVE, cannot be taken
     while httpd's connections are open.) Never a crash; all recovers."""
     mode = "writer"
-    h = server(busy_timeout=300).start()
+    h = fault_server(busy_timeout=300).start()
     preload(h)
     holder = {}
 
@@ -427,8 +211,8 @@ def mount_small_tmpfs(path, size):
                           capture_output=True).returncode == 0
 
 
-def test_disk_full(server):
-    h = server()
+def test_disk_full(fault_server):
+    h = fault_server()
     if os.geteuid() != 0 or not mount_small_tmpfs(h.store_dir, 4 << 20):
         pytest.skip("needs root to mount a small tmpfs for the store")
     try:

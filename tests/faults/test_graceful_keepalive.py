@@ -1,6 +1,6 @@
 """Keep-alive connections at graceful restarts (review finding 13): the
 module must not drop more than httpd itself does. The same keep-alive wrk
-load (bench/run.py's cookie script, 32 connections, 10 s) with the same 5
+load (the benchmark's cookie script, 32 connections, 10 s) with the same 5
 graceful restarts, once against bare httpd serving a static file and once
 against the module's cookie-session case; wrk's read errors (requests on a
 connection the server closed) are compared. About 30 s."""
@@ -9,16 +9,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "bench"))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-
-import run  # noqa: E402
-from harness import Httpd  # noqa: E402
+from pyrus import Httpd, static_files
+from pyrus.bench import CASES, COMMON, LUA_COOKIES, cookie_tokens, store_file
 
 SECONDS = 10
 RESTARTS = 5
@@ -26,23 +20,18 @@ RESTARTS = 5
 
 def restarts_under_keepalive(case):
     store = "sqlite:store/users.db" if case != "bare" else None
-    h = Httpd(run.COMMON + run.CASES[case], store=store,
+    h = Httpd(COMMON + CASES[case], store=store,
               users=["benchuser"], cache_ttl=None)
     try:
-        os.makedirs(os.path.join(h.root, "htdocs", "f"))
-        with open(os.path.join(h.root, "htdocs", "f", "file.txt"), "w") as f:
-            f.write("x" * 99 + "\n")
+        static_files(h, "f")
         if store:
-            shutil.copy(run.store_file(1000), h.db_path)
+            shutil.copy(store_file(1000), h.db_path)
             if os.geteuid() == 0:
                 shutil.chown(h.db_path, "www-data", "www-data")
-        tokens = os.path.join(h.root, "tokens.txt")
-        with open(tokens, "w") as f:
-            for i in range(1, 1001):
-                f.write(run.token(i)[0] + "\n")
+        tokens = cookie_tokens(os.path.join(h.root, "tokens.txt"), 1000)
         script = os.path.join(h.root, "cookie.lua")
         with open(script, "w") as f:
-            f.write(run.LUA_COOKIES % tokens)
+            f.write(LUA_COOKIES % tokens)
         h.start(malloc_checks=False)
         proc = subprocess.Popen(
             ["wrk", "-t2", "-c32", "-d%ds" % SECONDS, "--timeout", "5s",

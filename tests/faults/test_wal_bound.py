@@ -11,15 +11,13 @@ on it. Under mpm_event and mpm_prefork, about 25 s each."""
 
 import os
 import sqlite3
-import sys
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from test_faults import Load, preload, server, store_is_sound  # noqa: E402,F401
+from pyrus import store_is_sound
+from pyrus.faults import Load, preload
 
 # The documented bound (README, "The store"): one second of writes at most,
 # since one child empties the WAL every second. This load writes well under
@@ -73,8 +71,8 @@ def wal_size(h):
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
-def test_wal_stays_bounded_under_load(server, mpm):
-    h = server(mpm=mpm).start()
+def test_wal_stays_bounded_under_load(fault_server, mpm):
+    h = fault_server(mpm=mpm).start()
     preload(h)
     sizes = []
     with Readers(h.db_path) as readers:

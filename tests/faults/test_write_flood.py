@@ -9,21 +9,14 @@ cookie load keeps its workers.
 Bounded: 4 s alone, 4 s under the flood (wrk on 127.0.0.1), about 15 s
 with start and stop. Prints one line of figures."""
 
-import base64
-import hashlib
 import os
 import re
-import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "integration"))
-
-from harness import Httpd  # noqa: E402
+from pyrus import Httpd, preload, serve_htdocs, static_files, write_tokens
 
 SESSIONS = 300
 SECONDS = 4
@@ -87,12 +80,6 @@ end
 """
 
 
-def token(i):
-    raw = hashlib.sha256(b"mod_remoteuser_session flood %d" % i).digest()
-    return (base64.urlsafe_b64encode(raw).decode().rstrip("="),
-            hashlib.sha256(raw).hexdigest())
-
-
 def wrk(h, script, connections, seconds, timeout="2s"):
     return subprocess.Popen(
         ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds,
@@ -119,13 +106,8 @@ def server():
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         pytest.skip("wrk is not installed")
     h = Httpd(CONF, cache_ttl=None)
-    for d in ("app", "h"):
-        os.makedirs(os.path.join(h.root, "htdocs", d))
-        with open(os.path.join(h.root, "htdocs", d, "file.txt"), "w") as f:
-            f.write("x" * 99 + "\n")
-    with open(h.conf, "a") as f:
-        f.write('DocumentRoot "%s/htdocs"\n<Directory "%s/htdocs">\n'
-                '  Require all granted\n</Directory>\n' % (h.root, h.root))
+    static_files(h, "app", "h")
+    serve_htdocs(h)
     try:
         h.start(malloc_checks=False)
         yield h
@@ -136,28 +118,12 @@ def server():
         assert not crashes, crashes
 
 
-def preload(h):
-    now = int(time.time())
-    con = sqlite3.connect(h.db_path, timeout=30)
-    with con:
-        for i in range(1, SESSIONS + 1):
-            cur = con.execute("INSERT INTO users (username, is_active, "
-                              "date_joined, last_login) VALUES (?, 1, ?, ?)",
-                              ("pre%04d" % i, now, now))
-            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                        (token(i)[1], cur.lastrowid, "scope=flood", now,
-                         now, now + 86400))
-    con.close()
-    tokens = os.path.join(h.root, "tokens.txt")
-    with open(tokens, "w") as f:
-        for i in range(1, SESSIONS + 1):
-            f.write(token(i)[0] + "\n")
-    return tokens
-
-
 def test_cookie_load_survives_a_first_login_flood(server):
     h = server
-    tokens = preload(h)
+    # SESSIONS users with a live session each (RemoteUserSessionScope flood)
+    tokens = write_tokens(os.path.join(h.root, "tokens.txt"),
+                          preload(h.db_path, SESSIONS, "scope=flood",
+                                  "flood"))
     cookie = os.path.join(h.root, "cookie.lua")
     with open(cookie, "w") as f:
         f.write(COOKIE_LUA.replace("@TOKENS@", tokens))

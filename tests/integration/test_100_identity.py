@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic
+from pyrus import Httpd, basic, location
+from pyrus.fixtures import server_fixture, watched
 
 INVALID_NAMES = [
     b"bad\x01name",          # C0 control
@@ -28,17 +28,6 @@ USERS = ["alice", "bob", "carol", "dave", "erin", "ALICE", "Frank",
          "x" * 150, "\u00e9milie", "\u4e2d\u6587",
          "a'; DROP TABLE users; --", "wrongpw"] + [
     "par%02d" % i for i in range(1)] + INVALID_NAMES
-
-
-def location(path, *directives, auth=True):
-    out = ["<Location %s>" % path]
-    if auth:
-        out += ["  AuthType Basic", "  AuthName rus-test",
-                "  AuthBasicProvider file", "  AuthUserFile @HTPASSWD@",
-                "  Require valid-user"]
-    out += ["  " + d for d in directives]
-    out.append("</Location>")
-    return "\n".join(out)
 
 
 CONF = "\n".join([

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from harness import RUN_USER, basic
-from test_100_identity import location
+from pyrus import RUN_USER, basic, location
 
 CONF = location("/basic/", "RemoteUserEngine On")
 

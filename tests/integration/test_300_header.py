@@ -5,9 +5,8 @@ clients bound to 127.0.0.2 are not trusted."""
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic
-from test_100_identity import location
+from pyrus import Httpd, basic, location
+from pyrus.fixtures import server_fixture, watched
 
 HEADER_DIRECTIVES = ("RemoteUserHeader X-Auth-User",
                      "RemoteUserTrustedProxy 127.0.0.1 ::1")

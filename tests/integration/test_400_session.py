@@ -3,26 +3,15 @@ authentication method): Basic runs on /login only; everything under /app
 is authenticated by the server-side session cookie alone."""
 
 import base64
-import hashlib
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic
-from test_100_identity import location
-
-COOKIE = "remoteuser_session"
-GRACE = 3600  # RUS_CLOCK_GRACE: how long dead sessions are kept
-
-
-def remoteuser_location(path, *directives):
-    return location(path, *directives, auth=False).replace(
-        "<Location %s>" % path,
-        "<Location %s>\n  AuthType RemoteUser\n  AuthName Intranet\n"
-        "  Require valid-user" % path)
-
+from pyrus import (COOKIE, GRACE, VHOSTS, Httpd, basic, cookie, location,
+                   login, remoteuser_location, set_cookie, stored_hash,
+                   token_of)
+from pyrus.fixtures import server_fixture, watched
 
 CONF = "\n".join([
     remoteuser_location("/app/", "RemoteUserSession On",
@@ -42,15 +31,6 @@ CONF = "\n".join([
     location("/basic/", "RemoteUserEngine On", "RemoteUserSession On"),
 ])
 
-VHOSTS = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName a.test
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName b.test
-</VirtualHost>
-"""
-
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
 
 
@@ -67,42 +47,6 @@ srv = server_fixture(make_server)
 @pytest.fixture
 def app(srv):
     yield from watched(srv)
-
-
-def set_cookie(r):
-    """The session cookie's Set-Cookie header, or None."""
-    for v in r.headers.get_all("Set-Cookie") or []:
-        if v.startswith(COOKIE + "="):
-            return v
-    return None
-
-
-def token_of(r):
-    return set_cookie(r).split(";")[0].split("=", 1)[1]
-
-
-def cookie(token, host=None):
-    h = {"Cookie": "%s=%s" % (COOKIE, token)}
-    if host:
-        h["Host"] = host
-    return h
-
-
-def login(app, user, host=None, extra=None, nxt="/app/env"):
-    h = dict(basic(user))
-    if host:
-        h["Host"] = host
-    if extra:
-        h.update(extra)
-    r = app.get("/login?next=" + urllib.parse.quote(nxt, safe=""), h)
-    assert r.status == 302, r.body
-    return r
-
-
-def stored_hash(token):
-    raw = base64.urlsafe_b64decode(token + "=")
-    assert len(raw) == 32
-    return hashlib.sha256(raw).hexdigest()
 
 
 def test_login_flow(app):

@@ -3,18 +3,14 @@ and to proxied applications, and the remoteuser-admin command line against
 the store of a running httpd."""
 
 import json
-import os
 import subprocess
 import urllib.parse
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import TOP, Httpd, basic, sanitizer_env
-from test_100_identity import location
-from test_400_session import cookie, remoteuser_location, token_of
-
-ADMIN = os.environ.get("RUS_ADMIN", os.path.join(TOP, "remoteuser-admin"))
+from pyrus import (ADMIN, Httpd, basic, cookie, location, remoteuser_location,
+                   run_admin, sanitizer_env, token_of)
+from pyrus.fixtures import server_fixture, watched
 
 USERS = ["alice", "bob", "carol", "dave", "eve", "mallory", "newbie"]
 
@@ -76,19 +72,15 @@ def backend():
         h.cleanup()
 
 
-@pytest.fixture(scope="module")
-def srv(backend):
-    h = Httpd("", users=USERS,
+def make_server(mpm, backend):
+    h = Httpd("", users=USERS, mpm=mpm,
               extra_modules=["proxy", "proxy_http", "headers"])
     h.write_conf(conf(backend.port), "sqlite:store/users.db",
                  ["proxy", "proxy_http", "headers"])
-    try:
-        h.start()
-        yield h
-        h.stop()
-        assert not h.crashes(), h.crashes()
-    finally:
-        h.cleanup()
+    return h
+
+
+srv = server_fixture(make_server, mpms=None, needs=("backend",))
 
 
 @pytest.fixture
@@ -98,9 +90,7 @@ def app(srv):
 
 def admin(srv, *args, expect=0, config=False):
     where = ["--config", srv.conf] if config else ["--db", srv.db_path]
-    r = subprocess.run([ADMIN] + where + list(args), capture_output=True,
-                       text=True, timeout=30,
-                       env=sanitizer_env(srv.root, leaks=True))
+    r = run_admin(srv, *where, *args)
     assert r.returncode == expect, (args, r.returncode, r.stdout, r.stderr)
     if expect != 0:
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -24,27 +24,9 @@ import urllib.parse
 
 import pytest
 
-from conftest import watched
-from harness import Httpd, basic
-from test_100_identity import location
-from test_400_session import COOKIE, cookie, set_cookie, token_of
-
-def anon(path, *directives):
-    """A location whose front end accepts any user name (mod_authn_anon),
-    so hostile names reach the module as r->user."""
-    return location(path, *directives, auth=False).replace(
-        "<Location %s>" % path,
-        "<Location %s>\n  AuthType Basic\n  AuthName rus-test\n"
-        "  AuthBasicProvider anon\n  Anonymous *\n"
-        "  Anonymous_NoUserID off\n  Anonymous_MustGiveEmail off\n"
-        "  Require valid-user" % path)
-
-
-def session_location(path, *directives):
-    return location(path, *directives, auth=False).replace(
-        "<Location %s>" % path,
-        "<Location %s>\n  AuthType RemoteUser\n  AuthName Intranet\n"
-        "  Require valid-user" % path)
+from pyrus import (COOKIE, VHOSTS, Httpd, anon_location, basic, cookie,
+                   location, remoteuser_location, set_cookie, token_of)
+from pyrus.fixtures import server_fixture, watched
 
 
 class Backend(http.server.ThreadingHTTPServer):
@@ -102,49 +84,35 @@ def conf(backend_port):
                  "RemoteUserRequestHeader X-Remote-User",
                  "RemoteUserGroupsHeader X-Remote-Groups"),
         # rows 7, 8: any user name reaches the module
-        anon("/anon/", "RemoteUserEngine On"),
+        anon_location("/anon/", "RemoteUserEngine On"),
         # rows 3, 4, 6, 9, 10: sessions
-        session_location("/app/", "RemoteUserSession On",
-                         "RemoteUserLoginURL /login"),
+        remoteuser_location("/app/", "RemoteUserSession On",
+                            "RemoteUserLoginURL /login"),
         location("/login", "RemoteUserEngine On", "RemoteUserSession On",
                  "SetHandler remoteuser-login"),
         location("/logout", "SetHandler remoteuser-logout", auth=False),
         # row 5: the whole /px/ space is proxied, its login and logout
         # URLs included
         "ProxyPass /px/ http://127.0.0.1:%d/px/" % backend_port,
-        session_location("/px/app/", "RemoteUserSession On",
-                         "RemoteUserLoginURL /px/login"),
+        remoteuser_location("/px/app/", "RemoteUserSession On",
+                            "RemoteUserLoginURL /px/login"),
         location("/px/login", "RemoteUserEngine On", "RemoteUserSession On",
                  "SetHandler remoteuser-login"),
         location("/px/logout", "SetHandler remoteuser-logout", auth=False),
     ])
 
 
-VHOSTS = """
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName a.test
-</VirtualHost>
-<VirtualHost 127.0.0.1:@PORT@>
-    ServerName b.test
-</VirtualHost>
-"""
-
-
-@pytest.fixture(scope="module")
-def srv(backend):
+def make_server(mpm, backend):
     body = conf(backend.server_address[1])
-    h = Httpd(body, users=USERS,
+    h = Httpd(body, users=USERS, mpm=mpm,
               extra_modules=["authn_anon", "proxy", "proxy_http"])
     h.write_conf(body + VHOSTS.replace("@PORT@", str(h.port)),
                  "sqlite:store/users.db",
                  extra_modules=["authn_anon", "proxy", "proxy_http"])
-    try:
-        h.start()
-        yield h
-        h.stop()
-        assert not h.crashes(), h.crashes()
-    finally:
-        h.cleanup()
+    return h
+
+
+srv = server_fixture(make_server, mpms=None, needs=("backend",))
 
 
 @pytest.fixture

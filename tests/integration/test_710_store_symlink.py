@@ -12,14 +12,10 @@ import os
 import pwd
 import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
-from harness import RUN_USER, TOP, basic, sanitizer_env
-from test_100_identity import location
-
-ADMIN = os.environ.get("RUS_ADMIN", os.path.join(TOP, "remoteuser-admin"))
+from pyrus import RUN_USER, basic, location, run_admin
 
 CONF = (location("/basic/", "RemoteUserEngine On")
         + "\nAlias /static/ @ROOT@/static/\n"
@@ -173,9 +169,7 @@ def test_link_swapped_in_at_run_time_fails_closed(scratch):
 
 
 def admin(h, *args):
-    return subprocess.run([ADMIN, "--db", h.db_path] + list(args),
-                          capture_output=True, text=True, timeout=30,
-                          env=sanitizer_env(h.root, leaks=True))
+    return run_admin(h, "--db", h.db_path, *args)
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)

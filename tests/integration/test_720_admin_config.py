@@ -8,28 +8,20 @@ apache2ctl does, and a configuration httpd rejects is an error, not a guess.
 
 import json
 import os
-import subprocess
 
-from harness import HTTPD, MODDIR, TOP, basic, sanitizer_env
-from test_100_identity import location
-
-ADMIN = os.environ.get("RUS_ADMIN", os.path.join(TOP, "remoteuser-admin"))
+from pyrus import HTTPD, MODDIR, basic, location, run_admin
 
 APP = location("/app/", "RemoteUserEngine On")
 
 
 def admin(srv, *args, conf=None):
     """remoteuser-admin --config with the harness's httpd binary."""
-    return subprocess.run(
-        [ADMIN, "--config", conf or srv.conf] + list(args),
-        capture_output=True, text=True, timeout=60,
-        env=dict(sanitizer_env(srv.root, leaks=True), RUS_HTTPD=HTTPD))
+    return run_admin(srv, "--config", conf or srv.conf, *args, timeout=60,
+                     env={"RUS_HTTPD": HTTPD})
 
 
 def admin_db(srv, path, *args):
-    r = subprocess.run([ADMIN, "--db", path] + list(args),
-                       capture_output=True, text=True, timeout=30,
-                       env=sanitizer_env(srv.root, leaks=True))
+    r = run_admin(srv, "--db", path, *args)
     assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r.stdout
 

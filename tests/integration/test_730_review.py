@@ -15,11 +15,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic, free_port, sha_entry
-from test_100_identity import location
-from test_400_session import (COOKIE, cookie, remoteuser_location, set_cookie,
-                              stored_hash, token_of)
+from pyrus import (COOKIE, Httpd, basic, cookie, free_port, location,
+                   remoteuser_location, set_cookie, sha_entry, stored_hash,
+                   token_of)
+from pyrus.fixtures import server_fixture, watched
 
 # -- finding 2: .htaccess authors ---------------------------------------------
 

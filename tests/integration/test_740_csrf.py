@@ -17,11 +17,9 @@ import urllib.parse
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic
-from test_100_identity import location
-from test_400_session import (COOKIE, cookie, remoteuser_location, set_cookie,
-                              stored_hash, token_of)
+from pyrus import (COOKIE, Httpd, basic, cookie, location, remoteuser_location,
+                   set_cookie, stored_hash, token_of)
+from pyrus.fixtures import server_fixture, watched
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -15,11 +15,9 @@ import time
 
 import pytest
 
-from conftest import server_fixture, watched
-from harness import Httpd, basic
-from test_100_identity import location
-from test_400_session import (cookie, remoteuser_location, set_cookie,
-                              token_of)
+from pyrus import (Httpd, basic, cookie, location, remoteuser_location,
+                   set_cookie, token_of)
+from pyrus.fixtures import server_fixture, watched
 
 CAP = 2
 BUSY_MS = 8000

@@ -23,11 +23,9 @@ import time
 
 import pytest
 
-from conftest import watched
-from harness import SANITIZE, Httpd, basic
-from test_100_identity import location
-from test_400_session import cookie, login, remoteuser_location, \
-    stored_hash, token_of
+from pyrus import (SANITIZE, Httpd, basic, cookie, location, login,
+                   remoteuser_location, stored_hash, token_of)
+from pyrus.fixtures import watched
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 

@@ -13,10 +13,9 @@ import threading
 
 import pytest
 
-from conftest import watched
-from harness import Httpd, basic
-from test_100_identity import location
-from test_400_session import cookie, remoteuser_location, set_cookie, token_of
+from pyrus import (ENV_CGI, Httpd, basic, cookie, location,
+                   remoteuser_location, set_cookie, token_of)
+from pyrus.fixtures import server_fixture, watched
 
 
 class Echo(http.server.HTTPServer):
@@ -117,15 +116,8 @@ def conf(echo_port):
     ])
 
 
-ENV_CGI = """#!/bin/sh
-printf 'Content-Type: text/plain\\r\\n\\r\\n'
-env | LC_ALL=C sort
-"""
-
-
-@pytest.fixture(scope="module")
-def srv(echo):
-    h = Httpd("", users=["alice", "bob"],
+def make_server(mpm, echo):
+    h = Httpd("", users=["alice", "bob"], mpm=mpm,
               extra_modules=["dir", "negotiation", "proxy", "proxy_http",
                              "rewrite", "http2"])
     body = conf(echo.server_address[1]).replace("@PORT@", str(h.port))
@@ -139,13 +131,10 @@ def srv(echo):
         with open(p, "w") as f:
             f.write(ENV_CGI)
         os.chmod(p, 0o755)
-    try:
-        h.start()
-        yield h
-        h.stop()
-        assert not h.crashes(), h.crashes()
-    finally:
-        h.cleanup()
+    return h
+
+
+srv = server_fixture(make_server, mpms=None, needs=("echo",))
 
 
 @pytest.fixture

@@ -13,27 +13,10 @@ import tempfile
 import time
 import urllib.parse
 
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "integration"))
-
-from harness import Httpd, free_port  # noqa: E402
-
-COOKIE = "remoteuser_session"
-
-
-def location(path, *directives, auth=True):
-    assert not auth  # this file brings its own AuthType
-    return "\n".join(["<Location %s>" % path]
-                     + ["  " + d for d in directives] + ["</Location>"])
-
-
-def remoteuser_location(path, *directives):
-    return location(path, "AuthType RemoteUser", "AuthName Intranet",
-                    "Require valid-user", *directives, auth=False)
+from pyrus import COOKIE, Httpd, free_port, location, remoteuser_location
+from pyrus.fixtures import server_fixture
 
 REALM = "EXAMPLE.TEST"
 PASSWORDS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3"}
@@ -145,8 +128,7 @@ def realm():
     r.stop()
 
 
-@pytest.fixture(scope="module")
-def srv(realm):
+def make_server(mpm, realm):
     conf = "\n".join([
         location("/login", "RemoteUserEngine On", "RemoteUserSession On",
                  "RemoteUserStripRealm On", "SetHandler remoteuser-login",
@@ -159,21 +141,14 @@ def srv(realm):
                             "RemoteUserLoginURL /login"),
         location("/logout", "SetHandler remoteuser-logout", auth=False),
     ])
-    h = Httpd(conf, extra_modules=["auth_gssapi"])
+    # httpd (mod_auth_gssapi) reads the realm's krb5.conf
+    h = Httpd(conf, mpm=mpm, extra_modules=["auth_gssapi"],
+              env={"KRB5_CONFIG": realm.conf})
     h.write_conf(conf, "sqlite:store/users.db", ["auth_gssapi"])
-    saved = os.environ.get("KRB5_CONFIG")
-    os.environ["KRB5_CONFIG"] = realm.conf  # httpd inherits it
-    try:
-        h.start()
-        yield h
-        h.stop()
-        assert not h.crashes(), h.crashes()
-    finally:
-        h.cleanup()
-        if saved is None:
-            os.environ.pop("KRB5_CONFIG", None)
-        else:
-            os.environ["KRB5_CONFIG"] = saved
+    return h
+
+
+srv = server_fixture(make_server, mpms=None, needs=("realm",))
 
 
 def curl(h, env, path, *extra, negotiate=True, jar=None):

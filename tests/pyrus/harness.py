@@ -39,6 +39,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 
 
+def built(name):
+    """Where the build left `name`: build/<name> when it is there (the
+    layout of the build under build/), else <name> at the top."""
+    under = os.path.join(TOP, "build", name)
+    return under if os.path.exists(under) else os.path.join(TOP, name)
+
+
 def apxs(var):
     out = subprocess.run([os.environ.get("APXS", "apxs"), "-q", var],
                          check=True, capture_output=True, text=True)
@@ -47,8 +54,10 @@ def apxs(var):
 
 MODDIR = apxs("LIBEXECDIR")
 HTTPD = os.path.join(apxs("SBINDIR"), apxs("PROGNAME"))
-MODULE = os.environ.get("RUS_MODULE",
-                        os.path.join(TOP, "mod_remoteuser_session.so"))
+# The module and remoteuser-admin under test: RUS_MODULE and RUS_ADMIN
+# (the Makefile sets both), else what the build left.
+MODULE = os.environ.get("RUS_MODULE", built("mod_remoteuser_session.so"))
+ADMIN = os.environ.get("RUS_ADMIN", built("remoteuser-admin"))
 
 RUN_USER = "www-data" if os.geteuid() == 0 else None
 
@@ -93,6 +102,16 @@ def sanitizer_env(root, env=None, leaks=False):
                            % (leaks, logs))
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:log_path=%s/ubsan" % logs
     return env
+
+
+def run_admin(h, *args, timeout=30, env=None):
+    """remoteuser-admin ARGS... (give it --db or --config yourself) with the
+    environment of sanitizer_env(h.root, leaks=True), plus `env`; returns
+    the CompletedProcess (text), without checking it."""
+    return subprocess.run([ADMIN] + list(args), capture_output=True,
+                          text=True, timeout=timeout,
+                          env=dict(sanitizer_env(h.root, leaks=True),
+                                   **(env or {})))
 
 ENV_CGI = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
@@ -141,15 +160,18 @@ def basic(user, password="secret"):
 
 class Httpd:
     """One httpd under test. `body` is configuration appended after the
-    common part; `store` the RemoteUserStore argument (None: no store)."""
+    common part; `store` the RemoteUserStore argument (None: no store);
+    `env` variables added to httpd's environment at every start()."""
 
     def __init__(self, body="", store="sqlite:store/users.db", mpm="event",
-                 users=(), extra_modules=(), busy_timeout=None, cache_ttl=0):
+                 users=(), extra_modules=(), busy_timeout=None, cache_ttl=0,
+                 env=None):
         self.root = tempfile.mkdtemp(prefix="rus-it-")
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.mpm = mpm
         self.proc = None
+        self.start_env = dict(env or {})
         self.store_dir = os.path.join(self.root, "store")
         self.db_path = os.path.join(self.store_dir, "users.db")
         os.mkdir(self.store_dir, 0o750)
@@ -247,8 +269,9 @@ class Httpd:
         """Start in the foreground; tests run with glibc's malloc checks
         (MALLOC_CHECK_, MALLOC_PERTURB_), the benchmark without them.
         `env`: variables added to httpd's environment (an LD_PRELOAD there
-        comes after the sanitizer's runtime)."""
-        extra = dict(env or {})
+        comes after the sanitizer's runtime), after those given to the
+        constructor."""
+        extra = dict(self.start_env, **(env or {}))
         env = dict(os.environ)
         env.update(extra)
         if malloc_checks and not SANITIZE:
