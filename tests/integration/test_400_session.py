@@ -9,8 +9,8 @@ import urllib.parse
 import pytest
 
 from pyrus import (COOKIE, GRACE, VHOSTS, Httpd, basic, cookie, location,
-                   login, remoteuser_location, set_cookie, stored_hash,
-                   token_of)
+                   login, login_location, logout_location, remoteuser_location,
+                   set_cookie, stored_hash, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 CONF = "\n".join([
@@ -19,14 +19,10 @@ CONF = "\n".join([
     remoteuser_location("/idle/", "RemoteUserSession On",
                         "RemoteUserSessionIdleTimeout 60",
                         "RemoteUserLoginURL /login"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
-    location("/login-none", "RemoteUserEngine On", "RemoteUserSession On",
-             "RemoteUserSessionCookieSameSite None",
-             "SetHandler remoteuser-login"),
-    location("/logout", "SetHandler remoteuser-logout", auth=False),
-    location("/logoutget", "SetHandler remoteuser-logout",
-             "RemoteUserLogoutAllowGet On", auth=False),
+    login_location(),
+    login_location("/login-none", "RemoteUserSessionCookieSameSite None"),
+    logout_location(),
+    logout_location("/logoutget", "RemoteUserLogoutAllowGet On"),
     # a front end on every URL, sessions on top: the Persistent rules
     location("/basic/", "RemoteUserEngine On", "RemoteUserSession On"),
 ])

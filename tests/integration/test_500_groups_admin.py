@@ -8,8 +8,8 @@ import urllib.parse
 
 import pytest
 
-from pyrus import (ADMIN, Httpd, basic, cookie, location, remoteuser_location,
-                   run_admin, sanitizer_env, token_of)
+from pyrus import (ADMIN, Httpd, basic, cookie, location, login_location,
+                   remoteuser_location, run_admin, sanitizer_env, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 USERS = ["alice", "bob", "carol", "dave", "eve", "mallory", "newbie"]
@@ -40,8 +40,7 @@ def conf(backend_port):
         remoteuser_location("/sessgrp/", "RemoteUserSession On",
                             "RemoteUserLoginURL /login").replace(
             "Require valid-user", "Require remoteuser-group staff"),
-        location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
+        login_location(),
         location("/noengine/").replace("Require valid-user",
                                        "Require remoteuser-group staff"),
         # proxied application

@@ -25,7 +25,8 @@ import urllib.parse
 import pytest
 
 from pyrus import (COOKIE, VHOSTS, Httpd, anon_location, basic, cookie,
-                   location, remoteuser_location, set_cookie, token_of)
+                   location, login_location, logout_location,
+                   remoteuser_location, set_cookie, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 
@@ -88,17 +89,15 @@ def conf(backend_port):
         # rows 3, 4, 6, 9, 10: sessions
         remoteuser_location("/app/", "RemoteUserSession On",
                             "RemoteUserLoginURL /login"),
-        location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
-        location("/logout", "SetHandler remoteuser-logout", auth=False),
+        login_location(),
+        logout_location(),
         # row 5: the whole /px/ space is proxied, its login and logout
         # URLs included
         "ProxyPass /px/ http://127.0.0.1:%d/px/" % backend_port,
         remoteuser_location("/px/app/", "RemoteUserSession On",
                             "RemoteUserLoginURL /px/login"),
-        location("/px/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
-        location("/px/logout", "SetHandler remoteuser-logout", auth=False),
+        login_location("/px/login"),
+        logout_location("/px/logout"),
     ])
 
 

@@ -16,8 +16,8 @@ import urllib.parse
 import pytest
 
 from pyrus import (COOKIE, Httpd, basic, cookie, free_port, location,
-                   remoteuser_location, set_cookie, sha_entry, stored_hash,
-                   token_of)
+                   login_location, logout_location, remoteuser_location,
+                   set_cookie, sha_entry, stored_hash, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 # -- finding 2: .htaccess authors ---------------------------------------------
@@ -32,8 +32,7 @@ Alias /~trudy/ "@ROOT@/home/trudy/public_html/"
 """ + "\n".join([
     remoteuser_location("/admin/", "RemoteUserSession On",
                         "Require remoteuser-group staff"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
+    login_location(),
     # a login URL where the administrator did not turn sessions on
     location("/login-nosession", "RemoteUserEngine On",
              "SetHandler remoteuser-login"),
@@ -167,8 +166,7 @@ Alias /hdr/ "@ROOT@/htdocs/"
 """ + "\n".join([
     remoteuser_location("/app/", "RemoteUserSession On",
                         "RemoteUserLoginURL /login"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
+    login_location(),
     location("/hdr/", "RemoteUserEngine On", "RemoteUserHeader X-Remote-User",
              "RemoteUserTrustedProxy 127.0.0.1", auth=False).replace(
         "</Location>", "  AuthType RemoteUser\n  Require user alice\n"
@@ -255,9 +253,7 @@ def two_port_conf(p1, p2, scope=None):
         if scope:
             body.append("RemoteUserSessionScope %s" % scope)
         body += [remoteuser_location("/app/", "RemoteUserSession On"),
-                 location("/login", "RemoteUserEngine On",
-                          "RemoteUserSession On",
-                          "SetHandler remoteuser-login"),
+                 login_location(),
                  "</VirtualHost>"]
     return "\n".join(body)
 
@@ -304,9 +300,8 @@ def test_f4_scope_name_is_checked(scratch):
 
 SESS_CONF = "\n".join([
     remoteuser_location("/app/", "RemoteUserSession On"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
-    location("/logout", "SetHandler remoteuser-logout", auth=False),
+    login_location(),
+    logout_location(),
     # finding 8: a Basic location with sessions, for clients without cookies
     location("/api/", "RemoteUserEngine On", "RemoteUserSession On",
              "RemoteUserSessionMaxPerUser 3"),
@@ -460,8 +455,7 @@ def test_f5_host_prefixed_cookie(scratch):
     body = "\n".join([
         "RemoteUserSessionCookieName __Host-rus",
         "RemoteUserSessionCookieDomain example.test",
-        location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
+        login_location(),
         remoteuser_location("/app/", "RemoteUserSession On"),
         "Listen 127.0.0.1:%d" % tls,
         "<VirtualHost 127.0.0.1:%d>" % tls,
@@ -502,9 +496,8 @@ def test_f5_host_prefixed_cookie(scratch):
 def test_f10_no_request_after_logout_is_served(scratch):
     h = scratch("\n".join([
         remoteuser_location("/app/", "RemoteUserSession On"),
-        location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
-        location("/logout", "SetHandler remoteuser-logout", auth=False)]),
+        login_location(),
+        logout_location()]),
         users=["alice"], cache_ttl=10)
     h.start()
     late = []

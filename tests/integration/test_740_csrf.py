@@ -17,8 +17,9 @@ import urllib.parse
 
 import pytest
 
-from pyrus import (COOKIE, Httpd, basic, cookie, location, remoteuser_location,
-                   set_cookie, stored_hash, token_of)
+from pyrus import (COOKIE, Httpd, basic, cookie, login_location,
+                   logout_location, remoteuser_location, set_cookie,
+                   stored_hash, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,11 +40,9 @@ Alias /ssi/ "@ROOT@/ssi/"
 """ + "\n".join([
     remoteuser_location("/app/", "RemoteUserSession On",
                         "RemoteUserLoginURL /login"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
-    location("/logout", "SetHandler remoteuser-logout", auth=False),
-    location("/logoutget", "SetHandler remoteuser-logout",
-             "RemoteUserLogoutAllowGet On", auth=False),
+    login_location(),
+    logout_location(),
+    logout_location("/logoutget", "RemoteUserLogoutAllowGet On"),
 ])
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "mallory"]

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from pyrus import (Httpd, basic, cookie, location, remoteuser_location,
-                   set_cookie, token_of)
+from pyrus import (Httpd, basic, cookie, location, login_location,
+                   remoteuser_location, set_cookie, token_of)
 from pyrus.fixtures import server_fixture, watched
 
 CAP = 2
@@ -30,8 +30,7 @@ CONF = "\n".join([
     remoteuser_location("/app/", "RemoteUserSession On"),
     remoteuser_location("/h/", "RemoteUserHeader X-Remote-User",
                         "RemoteUserTrustedProxy 127.0.0.1"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
+    login_location(),
     location("/basic/", "RemoteUserEngine On", "RemoteUserSession On"),
     remoteuser_location("/hs/", "RemoteUserHeader X-Remote-User",
                         "RemoteUserTrustedProxy 127.0.0.1",

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from pyrus import (SANITIZE, Httpd, basic, cookie, location, login,
+from pyrus import (SANITIZE, Httpd, basic, cookie, login, login_location,
                    remoteuser_location, stored_hash, token_of)
 from pyrus.fixtures import watched
 
@@ -39,11 +39,9 @@ CONF = "\n".join([
     remoteuser_location("/idle/", "RemoteUserSession On",
                         "RemoteUserSessionIdleTimeout 60",
                         "RemoteUserLoginURL /login"),
-    location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-             "SetHandler remoteuser-login"),
+    login_location(),
     # sessions issued here have half an hour to live
-    location("/login-short", "RemoteUserEngine On", "RemoteUserSession On",
-             "RemoteUserSessionMaxAge 1800", "SetHandler remoteuser-login"),
+    login_location("/login-short", "RemoteUserSessionMaxAge 1800"),
 ])
 
 USERS = ["alice", "bob"]

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from pyrus import (ENV_CGI, Httpd, basic, cookie, location,
+from pyrus import (ENV_CGI, Httpd, basic, cookie, location, login_location,
                    remoteuser_location, set_cookie, token_of)
 from pyrus.fixtures import server_fixture, watched
 
@@ -92,8 +92,7 @@ def conf(echo_port):
         "    RemoteUserRequestHeader X-Remote-User",
         "  </Files>",
         "</Directory>",
-        location("/login", "RemoteUserEngine On", "RemoteUserSession On",
-                 "SetHandler remoteuser-login"),
+        login_location(),
         # finding 2: a login URL whose ErrorDocument is under it
         location("/xlogin", "RemoteUserEngine On", "RemoteUserSession On",
                  "SetHandler remoteuser-login",

@@ -15,7 +15,8 @@ import urllib.parse
 
 import pytest
 
-from pyrus import COOKIE, Httpd, free_port, location, remoteuser_location
+from pyrus import (COOKIE, Httpd, free_port, location, logout_location,
+                   remoteuser_location)
 from pyrus.fixtures import server_fixture
 
 REALM = "EXAMPLE.TEST"
@@ -139,7 +140,7 @@ def make_server(mpm, realm):
             "  GssapiBasicAuth Off\n  Require valid-user" % realm.keytab),
         remoteuser_location("/app/", "RemoteUserSession On",
                             "RemoteUserLoginURL /login"),
-        location("/logout", "SetHandler remoteuser-logout", auth=False),
+        logout_location(),
     ])
     # httpd (mod_auth_gssapi) reads the realm's krb5.conf
     h = Httpd(conf, mpm=mpm, extra_modules=["auth_gssapi"],

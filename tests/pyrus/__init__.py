@@ -30,8 +30,9 @@ What to import:
   server (make(mpm, *fixture values of `needs`)); `watched` fails a test on
   undeclared RUS ids at warn level or worse (app.allow(...) declares them);
   the `scratch` fixture gives a test servers of its own.
-- configuration: `location`, `remoteuser_location`, `anon_location`,
-  `vhosts`, `static_files`, `serve_htdocs` (pyrus.conf).
+- configuration: `location`, `remoteuser_location`, `login_location`,
+  `logout_location`, `anon_location`, `vhosts`, `static_files`,
+  `serve_htdocs` (pyrus.conf).
 - sessions: `COOKIE`, `login`, `cookie`, `set_cookie`, `token_of`,
   `stored_hash` (pyrus.session).
 - a store: a server's own is `h.db_path` (`h.rows()`, `h.execute()`); one
@@ -49,8 +50,9 @@ Makefile sets both), else build/<file> when it exists, else <file> at the
 top of the tree.
 """
 
-from .conf import (VHOSTS, anon_location, location, remoteuser_location,
-                   serve_htdocs, static_files, vhosts)
+from .conf import (VHOSTS, anon_location, location, login_location,
+                   logout_location, remoteuser_location, serve_htdocs,
+                   static_files, vhosts)
 from .harness import (ADMIN, ENV_CGI, HTTPD, MODDIR, MODULE, RUN_USER,
                       SANITIZE, TOP, Httpd, Response, basic, free_port,
                       run_admin, sanitizer_env, sha_entry)
@@ -62,8 +64,8 @@ __all__ = [
     "ADMIN", "COOKIE", "ENV_CGI", "GRACE", "HTTPD", "MODDIR", "MODULE",
     "RUN_USER", "SANITIZE", "TOP", "VHOSTS", "Httpd", "Response",
     "anon_location", "basic", "build_store", "cookie", "free_port",
-    "location", "login", "preload", "remoteuser_location", "run_admin",
-    "sanitizer_env", "serve_htdocs", "set_cookie", "sha_entry",
-    "static_files", "store_is_sound", "stored_hash", "token_of", "vhosts",
-    "write_tokens",
+    "location", "login", "login_location", "logout_location", "preload",
+    "remoteuser_location", "run_admin", "sanitizer_env", "serve_htdocs",
+    "set_cookie", "sha_entry", "static_files", "store_is_sound",
+    "stored_hash", "token_of", "vhosts", "write_tokens",
 ]

@@ -29,6 +29,19 @@ def remoteuser_location(path, *directives):
         "  Require valid-user" % path)
 
 
+def login_location(path="/login", *directives):
+    """A remoteuser-login handler behind Basic: the engine and sessions on,
+    then the directives, then SetHandler."""
+    return location(path, "RemoteUserEngine On", "RemoteUserSession On",
+                    *directives, "SetHandler remoteuser-login")
+
+
+def logout_location(path="/logout", *directives):
+    """A remoteuser-logout handler (no front end), then the directives."""
+    return location(path, "SetHandler remoteuser-logout", *directives,
+                    auth=False)
+
+
 def anon_location(path, *directives):
     """A location whose front end accepts any user name (mod_authn_anon,
     in extra_modules), so hostile names reach the module as r->user."""
