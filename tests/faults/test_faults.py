@@ -1,7 +1,8 @@
 """Faults under load, against a real httpd (make test-faults). Each test is
 bounded in time; the load is wrk on 127.0.0.1 with a Lua script that mixes
 first logins (a new user and session each) and session requests, and
-counts every response it gets by status.
+counts every response it gets by status (the server, the store and the
+load are pyrus.faults', shared with test_wal_bound.py).
 
 - children killed with SIGKILL in the middle of the load;
 - graceful restarts in the middle of the load;

@@ -126,7 +126,6 @@ end
 """
 
 
-
 def token(i):
     """Preloaded session token i: (cookie form, stored form)."""
     return store.token(i, SEED)
