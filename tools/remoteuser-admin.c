@@ -551,7 +551,7 @@ static int store_spec(const char *db, const char *config, const char *httpd,
                       const char **pspec)
 {
     if (db != NULL) {
-        *pspec = apr_pstrcat(P, "sqlite:", db, NULL);
+        *pspec = rus_store_file_spec(P, db);
         return 0;
     }
     if (config != NULL) {
@@ -948,7 +948,7 @@ static int cmd_db(rus_conn_t *conn, const rus_store_t *store, int argc,
     if (strcmp(sub, "info") == 0 && argc == 1) {
         rus_store_info_t info;
 
-        rv = rus_store_info(conn, &info);
+        rv = rus_store_info(conn, (apr_int64_t)time(NULL), &info);
         if (rv != APR_SUCCESS) {
             return status_exit(conn, rv, "info");
         }
@@ -976,19 +976,20 @@ static int cmd_db(rus_conn_t *conn, const rus_store_t *store, int argc,
     }
     if (strcmp(sub, "check") == 0 && argc == 1) {
         const char *result = NULL;
+        int ok = 0;
 
-        rv = rus_store_integrity(conn, &result, P);
+        rv = rus_store_integrity(conn, &ok, &result, P);
         if (rv != APR_SUCCESS) {
             return status_exit(conn, rv, "check");
         }
         if (json) {
-            printf("{\"ok\": %s, \"result\": %s}\n",
-                   strcmp(result, "ok") == 0 ? "true" : "false", js(result));
+            printf("{\"ok\": %s, \"result\": %s}\n", ok ? "true" : "false",
+                   js(result));
         }
         else {
             printf("%s\n", result);
         }
-        return strcmp(result, "ok") == 0 ? 0 : EXIT_FAILED;
+        return ok ? 0 : EXIT_FAILED;
     }
     return usage("db ");
 }
@@ -1083,7 +1084,7 @@ int main(int argc, const char *const *argv)
         if (rv == APR_SUCCESS) {
             rus_store_info_t info;
 
-            rv = rus_store_info(conn, &info);
+            rv = rus_store_info(conn, (apr_int64_t)time(NULL), &info);
             rus_store_disconnect(conn);
             if (rv == APR_SUCCESS) {
                 return done(apr_psprintf(P, "%s: schema version %d",

@@ -166,6 +166,7 @@ START_TEST(test_sessions_info_integrity)
     const char *result = NULL;
     rus_user_t u;
     rus_session_t s;
+    int ok = 0;
 
     ck_assert_int_eq(rus_user_add(conn, "ann", 1, 1, &u, pool), APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "a:80", 10, 20),
@@ -183,14 +184,16 @@ START_TEST(test_sessions_info_integrity)
                      APR_SUCCESS);
     ck_assert_int_eq(rows->nelts, 0);
 
-    ck_assert_int_eq(rus_store_info(conn, &info), APR_SUCCESS);
+    ck_assert_int_eq(rus_store_info(conn, 25, &info), APR_SUCCESS);
     ck_assert_int_eq(info.schema_version, 3);
     ck_assert_int_eq(info.users, 1);
     ck_assert_int_eq(info.groups, 0);
     ck_assert_int_eq(info.sessions, 2);
     ck_assert_int_eq(info.sessions_expired, 1);
 
-    ck_assert_int_eq(rus_store_integrity(conn, &result, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 1);
     ck_assert_str_eq(result, "ok");
 }
 END_TEST
