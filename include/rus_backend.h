@@ -22,7 +22,8 @@
  *     rus_user_t.groups may come in any order too.
  *
  * Required and optional callbacks (as curl's vtls does it):
- *   - required: the lifecycle (check, prepare, connect, validate,
+ *   - required: the strings scheme, example and restore_hint, the
+ *     lifecycle (check, prepare, connect, validate,
  *     disconnect) and what a request needs (user_find, user_create,
  *     user_touch, session_insert, session_find, session_touch,
  *     session_revoke, session_revoke_user, session_trim_user,
@@ -202,8 +203,8 @@ typedef apr_status_t rus_backend_integrity_cb(rus_conn_t *conn, int *pok,
 typedef apr_status_t rus_backend_checkpoint_cb(rus_conn_t *conn, int wait_ms,
                                                rus_store_checkpoint_t *result);
 
-/** A backend. The first block of callbacks is required, the rest optional
- *  (see the file comment). */
+/** A backend. Its strings and the first block of callbacks are required,
+ *  the rest optional (see the file comment). */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
     int location_is_path; /**< resolve relative locations against a root */
@@ -261,8 +262,8 @@ const rus_backend_t *rus_backend_find(const char *scheme, apr_size_t len);
 /** The known schemes for messages, "sqlite" or "sqlite, pgsql". */
 const char *rus_backend_schemes(apr_pool_t *p);
 
-/** The name of the first required callback @a backend lacks, or NULL when
- *  it has them all (see the file comment). */
+/** The name of the first required field or callback @a backend lacks
+ *  ("example", "session_touch"), or NULL when it has them all. */
 const char *rus_backend_missing(const rus_backend_t *backend);
 
 /** Write a formatted explanation into conn->error. */

@@ -61,12 +61,15 @@ const char *rus_backend_schemes(apr_pool_t *p)
 
 const char *rus_backend_missing(const rus_backend_t *b)
 {
-    /* The callbacks a request may reach (rus_backend.h), in the struct's
-     * order; the first missing one is named. */
+    /* The fields messages use and the callbacks a request may reach
+     * (rus_backend.h), in the struct's order; the first missing one is
+     * named. */
     const struct {
         const char *name;
         int present;
     } required[] = {
+        { "example", b->example != NULL },
+        { "restore_hint", b->restore_hint != NULL },
         { "check", b->check != NULL },
         { "prepare", b->prepare != NULL },
         { "connect", b->connect != NULL },
@@ -108,18 +111,16 @@ void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
     va_end(ap);
 }
 
-apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
-                              const char *spec, const char *root,
-                              const rus_store_options_t *opts,
-                              const char **pmsg)
+/* The backend a spec names, which must have what rus_backend.h requires;
+ * *plocation gets what follows the colon. */
+static apr_status_t spec_backend(const rus_backend_t **pbackend,
+                                 const char **plocation, apr_pool_t *p,
+                                 const char *spec, const char **pmsg)
 {
-    const rus_backend_t *backend = NULL;
-    const char *colon, *location, *missing;
-    rus_store_t *store;
+    const rus_backend_t *backend;
+    const char *colon = spec ? strchr(spec, ':') : NULL, *missing;
     apr_size_t slen;
-    apr_status_t rv;
 
-    colon = spec ? strchr(spec, ':') : NULL;
     if (colon == NULL || colon == spec) {
         *pmsg = apr_psprintf(p, "expected SCHEME:LOCATION, e.g. %s:%s",
                              rus_backends[0]->scheme, rus_backends[0]->example);
@@ -134,13 +135,29 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
     }
     missing = rus_backend_missing(backend);
     if (missing != NULL) {
-        *pmsg = apr_psprintf(p,
-                             "the %s backend lacks its required '%s' "
-                             "callback",
+        *pmsg = apr_psprintf(p, "the %s backend lacks its required '%s'",
                              backend->scheme, missing);
         return RUS_STORE_ESPEC;
     }
-    location = colon + 1;
+    *pbackend = backend;
+    *plocation = colon + 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
+                              const char *spec, const char *root,
+                              const rus_store_options_t *opts,
+                              const char **pmsg)
+{
+    const rus_backend_t *backend = NULL;
+    const char *location = NULL;
+    rus_store_t *store;
+    apr_status_t rv;
+
+    rv = spec_backend(&backend, &location, p, spec, pmsg);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     if (location[0] == '\0') {
         *pmsg = "the store location is empty";
         return RUS_STORE_ESPEC;

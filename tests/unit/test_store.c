@@ -146,6 +146,8 @@ START_TEST(test_backend_required_callbacks)
     ck_assert_str_eq(rus_backend_missing(&b), "session_touch");
     b.connect = NULL;
     ck_assert_str_eq(rus_backend_missing(&b), "connect");
+    b.restore_hint = NULL;
+    ck_assert_str_eq(rus_backend_missing(&b), "restore_hint");
 }
 END_TEST
 
