@@ -686,6 +686,64 @@ static void sqlite_disconnect(rus_conn_t *conn)
     c->db = NULL;
 }
 
+/* The pragmas every connection runs with. */
+static int configure(sqlite3 *db, const rus_store_options_t *opts)
+{
+    int rc;
+
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, opts->busy_timeout_ms);
+    /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
+     * A child keeps up to one connection per busy thread; with a large
+     * store the default made each of them grow its own copy of the same
+     * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
+     * store, 45 MiB with this), and was no faster: the kernel's page
+     * cache serves the rest. */
+    /* journal_size_limit: when a writer starts the WAL over after a
+     * checkpoint, a file grown larger is cut back to this size instead of
+     * staying at its high-water mark (rus_store_checkpoint() empties it
+     * anyway when it can). */
+    rc = sqlite3_exec(db,
+                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                      " PRAGMA cache_size = -512;"
+                      " PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !opts->auto_checkpoint) {
+        /* Someone calls sqlite_checkpoint() on a timer. Left on, every
+         * commit past 1000 WAL pages would run a checkpoint of its own in
+         * the request, and while one runs, that one cannot. */
+        rc =
+            sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+/* Prepare the statements of the request path once per connection. */
+static int prepare_request_stmts(sqlite_conn_t *c)
+{
+    const struct {
+        const char *sql;
+        sqlite3_stmt **pst;
+    } stmts[] = {
+        { SQL_USER_FIND, &c->user_find },
+        { SQL_USER_INSERT, &c->user_insert },
+        { SQL_USER_TOUCH, &c->user_touch },
+        { SQL_SESSION_INSERT, &c->session_insert },
+        { SQL_SESSION_FIND, &c->session_find },
+        { SQL_SESSION_TOUCH, &c->session_touch },
+        { SQL_SESSION_REVOKE, &c->session_revoke },
+        { SQL_SESSION_REVOKE_USER, &c->session_revoke_user },
+        { SQL_SESSION_PURGE, &c->session_purge },
+    };
+    int rc = SQLITE_OK;
+    size_t i;
+
+    for (i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        rc = prepare_stmt(c->db, stmts[i].sql, stmts[i].pst);
+    }
+    return rc;
+}
+
 static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
                                    apr_pool_t *cpool, apr_pool_t *ptemp,
                                    const char **pmsg)
@@ -704,37 +762,12 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
                              | SQLITE_OPEN_NOFOLLOW,
                          NULL);
-    if (rc != SQLITE_OK) {
-        goto fail;
+    if (rc == SQLITE_OK) {
+        rc = configure(c->db, &store->opts);
     }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, store->opts.busy_timeout_ms);
-    /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
-     * A child keeps up to one connection per busy thread; with a large
-     * store the default made each of them grow its own copy of the same
-     * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
-     * store, 45 MiB with this), and was no faster: the kernel's page
-     * cache serves the rest. */
-    /* journal_size_limit: when a writer starts the WAL over after a
-     * checkpoint, a file grown larger is cut back to this size instead of
-     * staying at its high-water mark (rus_store_checkpoint() empties it
-     * anyway when it can). */
-    rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                      " PRAGMA cache_size = -512;"
-                      " PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
-                      NULL, NULL, NULL);
-    if (rc == SQLITE_OK && !store->opts.auto_checkpoint) {
-        /* Someone calls sqlite_checkpoint() on a timer. Left on, every
-         * commit past 1000 WAL pages would run a checkpoint of its own in
-         * the request, and while one runs, that one cannot. */
-        rc = sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
-                          NULL);
+    if (rc == SQLITE_OK) {
+        rc = read_version(c->db, &version);
     }
-    if (rc != SQLITE_OK) {
-        goto fail;
-    }
-    rc = read_version(c->db, &version);
     if (rc != SQLITE_OK) {
         goto fail;
     }
@@ -746,32 +779,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
         rv = RUS_STORE_ESCHEMA;
         goto leave;
     }
-    rc = prepare_stmt(c->db, SQL_USER_FIND, &c->user_find);
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_USER_INSERT, &c->user_insert);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_USER_TOUCH, &c->user_touch);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_INSERT, &c->session_insert);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_FIND, &c->session_find);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_TOUCH, &c->session_touch);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE, &c->session_revoke);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE_USER,
-                          &c->session_revoke_user);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_PURGE, &c->session_purge);
-    }
+    rc = prepare_request_stmts(c);
     if (rc != SQLITE_OK) {
         goto fail;
     }
