@@ -16,7 +16,24 @@
  *   - on any other failure the backend writes a one-line explanation into
  *     conn->error, and sets conn->broken when the connection should not be
  *     reused;
- *   - outputs are written only on success.
+ *   - outputs are written only on success;
+ *   - lists may come back in any order: the facade sorts them (see each
+ *     function in rus_store.h for the order callers get), and the names in
+ *     rus_user_t.groups may come in any order too.
+ *
+ * Required and optional callbacks (as curl's vtls does it):
+ *   - required: the strings scheme, example and restore_hint, the
+ *     lifecycle (check, prepare, connect, validate,
+ *     disconnect) and what a request needs (user_find, user_create,
+ *     user_touch, session_insert, session_find, session_touch,
+ *     session_revoke, session_revoke_user, session_trim_user,
+ *     session_purge). rus_store_create() refuses a backend that lacks one
+ *     (RUS_STORE_ESPEC, naming it), so a request never meets a NULL;
+ *   - optional: the administration (user_list ... integrity) and
+ *     checkpoint. A NULL one makes the rus_store.h function return
+ *     APR_ENOTIMPL with conn->error saying what is missing; a NULL
+ *     checkpoint means the backend keeps no log, and rus_store_checkpoint()
+ *     succeeds with nothing to do.
  */
 #ifndef RUS_BACKEND_H
 #define RUS_BACKEND_H
@@ -166,10 +183,16 @@ typedef apr_status_t rus_backend_session_list_cb(rus_conn_t *conn,
                                                  apr_pool_t *p);
 typedef apr_status_t rus_backend_session_revoke_all_cb(rus_conn_t *conn,
                                                        int *pcount);
-typedef apr_status_t rus_backend_info_cb(rus_conn_t *conn,
+/** Counts as of @a now (UNIX seconds): a session is expired when its
+ *  expires_at <= @a now. */
+typedef apr_status_t rus_backend_info_cb(rus_conn_t *conn, apr_int64_t now,
                                          rus_store_info_t *info);
-typedef apr_status_t
-rus_backend_integrity_cb(rus_conn_t *conn, const char **presult, apr_pool_t *p);
+/** The backend's own consistency check: *pok 1 when it found nothing
+ *  wrong, else 0 with the problems in *presult, one per line; *presult is
+ *  the backend's report either way (e.g. "ok"). */
+typedef apr_status_t rus_backend_integrity_cb(rus_conn_t *conn, int *pok,
+                                              const char **presult,
+                                              apr_pool_t *p);
 
 /** Optional (NULL: the backend keeps no log to empty). See
  *  rus_store_checkpoint(): copy the backend's write-ahead log into the
@@ -180,10 +203,16 @@ rus_backend_integrity_cb(rus_conn_t *conn, const char **presult, apr_pool_t *p);
 typedef apr_status_t rus_backend_checkpoint_cb(rus_conn_t *conn, int wait_ms,
                                                rus_store_checkpoint_t *result);
 
-/** A backend. */
+/** A backend. Its strings and the first block of callbacks are required,
+ *  the rest optional (see the file comment). */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
     int location_is_path; /**< resolve relative locations against a root */
+    const char *example;  /**< a location for messages, "/var/lib/x/users.db" */
+    /** Advice for an administrator whose store was replaced under a
+     *  running httpd (RUS_STORE_ESTALE): how to restore instead, e.g.
+     *  "do not replace the store file of a running httpd: ..." */
+    const char *restore_hint;
     rus_backend_check_cb *check;
     rus_backend_prepare_cb *prepare;
     rus_backend_connect_cb *connect;
@@ -199,6 +228,7 @@ typedef struct rus_backend_t {
     rus_backend_session_revoke_user_cb *session_revoke_user;
     rus_backend_session_purge_cb *session_purge;
     rus_backend_session_trim_user_cb *session_trim_user;
+    /* optional from here on */
     rus_backend_user_list_cb *user_list;
     rus_backend_user_add_cb *user_add;
     rus_backend_user_set_active_cb *user_set_active;
@@ -220,6 +250,21 @@ typedef struct rus_backend_t {
 
 /** The SQLite backend (rus_store_sqlite.c). */
 extern const rus_backend_t rus_backend_sqlite;
+
+/** Every backend this build knows, NULL-terminated: the one registry that
+ *  rus_store_create() searches and rus_backend_schemes() lists. A new
+ *  backend adds one line to it in rus_store.c. */
+extern const rus_backend_t *const rus_backends[];
+
+/** The backend for @a scheme (@a len bytes, not terminated), or NULL. */
+const rus_backend_t *rus_backend_find(const char *scheme, apr_size_t len);
+
+/** The known schemes for messages, "sqlite" or "sqlite, pgsql". */
+const char *rus_backend_schemes(apr_pool_t *p);
+
+/** The name of the first required field or callback @a backend lacks
+ *  ("example", "session_touch"), or NULL when it has them all. */
+const char *rus_backend_missing(const rus_backend_t *backend);
 
 /** Write a formatted explanation into conn->error. */
 void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)

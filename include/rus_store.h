@@ -56,8 +56,9 @@ typedef struct rus_user_t {
     int is_active;           /**< 0 when an administrator disabled the user */
     apr_int64_t date_joined; /**< UNIX seconds */
     apr_int64_t last_login;  /**< UNIX seconds, 0 when never */
-    const char *groups;      /**< names of its groups, sorted, comma-
-                                  separated; "" when none */
+    const char *groups;      /**< names of its groups, sorted by strcmp()
+                                  (the facade sorts them), comma-separated;
+                                  "" when none */
 } rus_user_t;
 
 /** A row of the groups table. */
@@ -118,6 +119,13 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
                               const char *spec, const char *root,
                               const rus_store_options_t *opts,
                               const char **pmsg);
+
+/**
+ * The spec of a store kept in the file @a path, by the first registered
+ * backend whose locations are paths ("sqlite:PATH"): what
+ * remoteuser-admin --db PATH means, without the tool naming a backend.
+ */
+const char *rus_store_file_spec(apr_pool_t *p, const char *path);
 
 /** The store's spec with the location made absolute, for messages. */
 const char *rus_store_describe(const rus_store_t *store);
@@ -223,6 +231,13 @@ apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
 
 /* ---- administration (remoteuser-admin) ------------------------------ */
 
+/* A backend need not implement these (rus_backend.h): the ones it lacks
+ * return APR_ENOTIMPL, with rus_store_error() naming the operation. */
+
+/* The lists below come sorted by the facade, whatever order the backend
+ * returned: names compare by strcmp() (bytes, as SQLite's BINARY
+ * collation), which is a total order since names are unique. */
+
 /** All users, by name. @param pusers array of rus_user_t */
 apr_status_t rus_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
                            apr_pool_t *p);
@@ -270,7 +285,8 @@ apr_status_t rus_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
 apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
                                      apr_int64_t user_id);
 
-/** Sessions, newest first; of one user when @a user_id > 0.
+/** Sessions, newest first (created_at descending, then token_hash
+ *  ascending); of one user when @a user_id > 0.
  *  @param prows array of rus_session_row_t */
 apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
                               apr_array_header_t **prows, apr_pool_t *p);
@@ -278,13 +294,18 @@ apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
 /** Delete every session; *pcount gets how many. */
 apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount);
 
-/** Schema version and counts. */
-apr_status_t rus_store_info(rus_conn_t *conn, rus_store_info_t *info);
+/** Schema version and counts; sessions_expired counts the sessions with
+ *  expires_at <= @a now (UNIX seconds). */
+apr_status_t rus_store_info(rus_conn_t *conn, apr_int64_t now,
+                            rus_store_info_t *info);
 
-/** Run the database's own consistency check; *presult is "ok" or the
- *  problems found, one per line. */
-apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
-                                 apr_pool_t *p);
+/** Run the backend's own consistency check.
+ * @param pok      set to 1 when it found nothing wrong, else 0
+ * @param presult  the backend's report: its word for "fine" (SQLite: "ok")
+ *                 or the problems found, one per line
+ * @return APR_SUCCESS when the check ran (whatever it found), or an error */
+apr_status_t rus_store_integrity(rus_conn_t *conn, int *pok,
+                                 const char **presult, apr_pool_t *p);
 
 /**
  * Maintenance, for one process at a time on a timer: copy the store's

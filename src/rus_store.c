@@ -7,10 +7,14 @@
 
 /* The store facade: picks the backend for a spec and dispatches to it, and
  * keeps a per-process pool of connections for threaded callers. It holds no
- * query language of its own. */
+ * query language of its own, and knows no backend but through the registry
+ * below: the order of lists, the absence of optional callbacks and the
+ * words of the integrity check are settled here, the same for every
+ * backend. */
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,10 +26,75 @@
 #include "rus_backend.h"
 #include "rus_store.h"
 
-/* Every backend this build knows, by scheme. */
-static const rus_backend_t *const backends[] = {
+/* ---- the backend registry ------------------------------------------ */
+
+/* Every backend this build knows, by scheme; the first one's example is
+ * the one messages show. */
+const rus_backend_t *const rus_backends[] = {
     &rus_backend_sqlite,
+    NULL,
 };
+
+const rus_backend_t *rus_backend_find(const char *scheme, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; rus_backends[i] != NULL; i++) {
+        if (strlen(rus_backends[i]->scheme) == len
+            && strncmp(rus_backends[i]->scheme, scheme, len) == 0) {
+            return rus_backends[i];
+        }
+    }
+    return NULL;
+}
+
+const char *rus_backend_schemes(apr_pool_t *p)
+{
+    const char *out = "";
+    apr_size_t i;
+
+    for (i = 0; rus_backends[i] != NULL; i++) {
+        out = apr_pstrcat(p, out, i ? ", " : "", rus_backends[i]->scheme, NULL);
+    }
+    return out;
+}
+
+const char *rus_backend_missing(const rus_backend_t *b)
+{
+    /* The fields messages use and the callbacks a request may reach
+     * (rus_backend.h), in the struct's order; the first missing one is
+     * named. */
+    const struct {
+        const char *name;
+        int present;
+    } required[] = {
+        { "example", b->example != NULL },
+        { "restore_hint", b->restore_hint != NULL },
+        { "check", b->check != NULL },
+        { "prepare", b->prepare != NULL },
+        { "connect", b->connect != NULL },
+        { "validate", b->validate != NULL },
+        { "disconnect", b->disconnect != NULL },
+        { "user_find", b->user_find != NULL },
+        { "user_create", b->user_create != NULL },
+        { "user_touch", b->user_touch != NULL },
+        { "session_insert", b->session_insert != NULL },
+        { "session_find", b->session_find != NULL },
+        { "session_touch", b->session_touch != NULL },
+        { "session_revoke", b->session_revoke != NULL },
+        { "session_revoke_user", b->session_revoke_user != NULL },
+        { "session_purge", b->session_purge != NULL },
+        { "session_trim_user", b->session_trim_user != NULL },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (!required[i].present) {
+            return required[i].name;
+        }
+    }
+    return NULL;
+}
 
 void rus_store_options_default(rus_store_options_t *opts)
 {
@@ -42,35 +111,53 @@ void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The backend a spec names, which must have what rus_backend.h requires;
+ * *plocation gets what follows the colon. */
+static apr_status_t spec_backend(const rus_backend_t **pbackend,
+                                 const char **plocation, apr_pool_t *p,
+                                 const char *spec, const char **pmsg)
+{
+    const rus_backend_t *backend;
+    const char *colon = spec ? strchr(spec, ':') : NULL, *missing;
+    apr_size_t slen;
+
+    if (colon == NULL || colon == spec) {
+        *pmsg = apr_psprintf(p, "expected SCHEME:LOCATION, e.g. %s:%s",
+                             rus_backends[0]->scheme, rus_backends[0]->example);
+        return RUS_STORE_ESPEC;
+    }
+    slen = (apr_size_t)(colon - spec);
+    backend = rus_backend_find(spec, slen);
+    if (backend == NULL) {
+        *pmsg = apr_psprintf(p, "unknown store scheme '%.*s' (known: %s)",
+                             (int)slen, spec, rus_backend_schemes(p));
+        return RUS_STORE_ESPEC;
+    }
+    missing = rus_backend_missing(backend);
+    if (missing != NULL) {
+        *pmsg = apr_psprintf(p, "the %s backend lacks its required '%s'",
+                             backend->scheme, missing);
+        return RUS_STORE_ESPEC;
+    }
+    *pbackend = backend;
+    *plocation = colon + 1;
+    return APR_SUCCESS;
+}
+
 apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
                               const char *spec, const char *root,
                               const rus_store_options_t *opts,
                               const char **pmsg)
 {
     const rus_backend_t *backend = NULL;
-    const char *colon, *location;
+    const char *location = NULL;
     rus_store_t *store;
-    apr_size_t i, slen;
     apr_status_t rv;
 
-    colon = spec ? strchr(spec, ':') : NULL;
-    if (colon == NULL || colon == spec) {
-        *pmsg = "expected SCHEME:LOCATION, e.g. sqlite:/var/lib/x/users.db";
-        return RUS_STORE_ESPEC;
+    rv = spec_backend(&backend, &location, p, spec, pmsg);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    slen = (apr_size_t)(colon - spec);
-    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        if (strlen(backends[i]->scheme) == slen
-            && strncmp(backends[i]->scheme, spec, slen) == 0) {
-            backend = backends[i];
-        }
-    }
-    if (backend == NULL) {
-        *pmsg = apr_psprintf(p, "unknown store scheme '%.*s' (known: sqlite)",
-                             (int)slen, spec);
-        return RUS_STORE_ESPEC;
-    }
-    location = colon + 1;
     if (location[0] == '\0') {
         *pmsg = "the store location is empty";
         return RUS_STORE_ESPEC;
@@ -100,6 +187,21 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
     }
     *pstore = store;
     return APR_SUCCESS;
+}
+
+const char *rus_store_file_spec(apr_pool_t *p, const char *path)
+{
+    apr_size_t i;
+
+    for (i = 0; rus_backends[i] != NULL; i++) {
+        if (rus_backends[i]->location_is_path) {
+            break;
+        }
+    }
+    /* A build without a file backend: the spec names none, and
+     * rus_store_create() says which schemes there are. */
+    return apr_pstrcat(p, rus_backends[i] ? rus_backends[i]->scheme : "", ":",
+                       path, NULL);
 }
 
 const char *rus_store_describe(const rus_store_t *store)
@@ -233,21 +335,94 @@ int rus_store_error_is_transient(apr_status_t rv)
            || rv == APR_EAGAIN || rv == APR_FROM_OS_ERROR(EROFS);
 }
 
+/* ---- the order of what comes back ------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+    return strcmp(((const rus_user_t *)a)->username,
+                  ((const rus_user_t *)b)->username);
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(((const rus_group_t *)a)->name,
+                  ((const rus_group_t *)b)->name);
+}
+
+/* Newest first, then by hash: the order `session list` prints. */
+static int cmp_session_row(const void *a, const void *b)
+{
+    const rus_session_row_t *x = a, *y = b;
+
+    if (x->session.created_at != y->session.created_at) {
+        return x->session.created_at > y->session.created_at ? -1 : 1;
+    }
+    return strcmp(x->token_hash, y->token_hash);
+}
+
+static void sort_array(apr_array_header_t *a,
+                       int (*cmp)(const void *, const void *))
+{
+    if (a != NULL && a->nelts > 1) {
+        qsort(a->elts, (size_t)a->nelts, (size_t)a->elt_size, cmp);
+    }
+}
+
+/* A backend may list a user's groups in any order (SQL's group_concat()
+ * promises none): sort the names, so that everyone sees one order. */
+static void sort_groups(rus_user_t *user, apr_pool_t *p)
+{
+    apr_array_header_t *names;
+    char *copy, *tok, *last = NULL;
+
+    if (user->groups == NULL) {
+        user->groups = "";
+    }
+    if (strchr(user->groups, ',') == NULL) {
+        return;
+    }
+    names = apr_array_make(p, 8, sizeof(char *));
+    copy = apr_pstrdup(p, user->groups);
+    for (tok = apr_strtok(copy, ",", &last); tok != NULL;
+         tok = apr_strtok(NULL, ",", &last)) {
+        APR_ARRAY_PUSH(names, char *) = tok;
+    }
+    sort_array(names, cmp_str);
+    user->groups = apr_array_pstrcat(p, names, ',');
+}
+
 /* ---- users ---------------------------------------------------------- */
 
 apr_status_t rus_user_find(rus_conn_t *conn, const char *username,
                            rus_user_t *user, apr_pool_t *p)
 {
+    apr_status_t rv;
+
     conn->error[0] = '\0';
-    return conn->backend->user_find(conn, username, user, p);
+    rv = conn->backend->user_find(conn, username, user, p);
+    if (rv == APR_SUCCESS) {
+        sort_groups(user, p);
+    }
+    return rv;
 }
 
 apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
                              apr_int64_t now, rus_user_t *user, int *pcreated,
                              apr_pool_t *p)
 {
+    apr_status_t rv;
+
     conn->error[0] = '\0';
-    return conn->backend->user_create(conn, username, now, user, pcreated, p);
+    rv = conn->backend->user_create(conn, username, now, user, pcreated, p);
+    if (rv == APR_SUCCESS) {
+        sort_groups(user, p);
+    }
+    return rv;
 }
 
 apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
@@ -272,8 +447,14 @@ apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
                               rus_session_t *session, rus_user_t *user,
                               apr_pool_t *p)
 {
+    apr_status_t rv;
+
     conn->error[0] = '\0';
-    return conn->backend->session_find(conn, token_hash, session, user, p);
+    rv = conn->backend->session_find(conn, token_hash, session, user, p);
+    if (rv == APR_SUCCESS && user != NULL) {
+        sort_groups(user, p);
+    }
+    return rv;
 }
 
 apr_status_t rus_session_touch(rus_conn_t *conn, const char *token_hash,
@@ -312,103 +493,167 @@ apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
 
 /* ---- administration --------------------------------------------------- */
 
-/* Each one only clears the error text and dispatches. */
-#define DISPATCH(conn, call)          \
-    do {                              \
-        (conn)->error[0] = '\0';      \
-        return (conn)->backend->call; \
+/* An optional callback the backend lacks (rus_backend.h). */
+static apr_status_t not_implemented(rus_conn_t *conn, const char *what)
+{
+    rus_conn_set_error(conn, "the %s store cannot %s", conn->backend->scheme,
+                       what);
+    return APR_ENOTIMPL;
+}
+
+/* Clear the error text; fail with APR_ENOTIMPL when the backend lacks the
+ * optional callback @a cb; else return what it returns. */
+#define DISPATCH(conn, cb, what, args)              \
+    do {                                            \
+        (conn)->error[0] = '\0';                    \
+        if ((conn)->backend->cb == NULL) {          \
+            return not_implemented((conn), (what)); \
+        }                                           \
+        return (conn)->backend->cb args;            \
+    } while (0)
+
+/* The same, for the callbacks whose result the facade sorts: leaves the
+ * status in @a rv instead of returning it. */
+#define DISPATCH_RV(rv, conn, cb, what, args)       \
+    do {                                            \
+        (conn)->error[0] = '\0';                    \
+        if ((conn)->backend->cb == NULL) {          \
+            return not_implemented((conn), (what)); \
+        }                                           \
+        (rv) = (conn)->backend->cb args;            \
     } while (0)
 
 apr_status_t rus_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
                            apr_pool_t *p)
 {
-    DISPATCH(conn, user_list(conn, pusers, p));
+    apr_status_t rv;
+    int i;
+
+    DISPATCH_RV(rv, conn, user_list, "list users", (conn, pusers, p));
+    if (rv == APR_SUCCESS) {
+        for (i = 0; i < (*pusers)->nelts; i++) {
+            sort_groups(&APR_ARRAY_IDX(*pusers, i, rus_user_t), p);
+        }
+        sort_array(*pusers, cmp_user);
+    }
+    return rv;
 }
 
 apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
                           apr_int64_t now, int active, rus_user_t *user,
                           apr_pool_t *p)
 {
-    DISPATCH(conn, user_add(conn, username, now, active, user, p));
+    apr_status_t rv;
+
+    DISPATCH_RV(rv, conn, user_add, "add users",
+                (conn, username, now, active, user, p));
+    if (rv == APR_SUCCESS) {
+        sort_groups(user, p);
+    }
+    return rv;
 }
 
 apr_status_t rus_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
                                  int active)
 {
-    DISPATCH(conn, user_set_active(conn, user_id, active));
+    DISPATCH(conn, user_set_active, "enable or disable users",
+             (conn, user_id, active));
 }
 
 apr_status_t rus_user_delete(rus_conn_t *conn, apr_int64_t user_id)
 {
-    DISPATCH(conn, user_delete(conn, user_id));
+    DISPATCH(conn, user_delete, "delete users", (conn, user_id));
 }
 
 apr_status_t rus_user_rename(rus_conn_t *conn, apr_int64_t user_id,
                              const char *new_name)
 {
-    DISPATCH(conn, user_rename(conn, user_id, new_name));
+    DISPATCH(conn, user_rename, "rename users", (conn, user_id, new_name));
 }
 
 apr_status_t rus_group_list(rus_conn_t *conn, apr_array_header_t **pgroups,
                             apr_pool_t *p)
 {
-    DISPATCH(conn, group_list(conn, pgroups, p));
+    apr_status_t rv;
+
+    DISPATCH_RV(rv, conn, group_list, "list groups", (conn, pgroups, p));
+    if (rv == APR_SUCCESS) {
+        sort_array(*pgroups, cmp_group);
+    }
+    return rv;
 }
 
 apr_status_t rus_group_find(rus_conn_t *conn, const char *name,
                             rus_group_t *group, apr_pool_t *p)
 {
-    DISPATCH(conn, group_find(conn, name, group, p));
+    DISPATCH(conn, group_find, "look groups up", (conn, name, group, p));
 }
 
 apr_status_t rus_group_add(rus_conn_t *conn, const char *name)
 {
-    DISPATCH(conn, group_add(conn, name));
+    DISPATCH(conn, group_add, "add groups", (conn, name));
 }
 
 apr_status_t rus_group_delete(rus_conn_t *conn, apr_int64_t group_id)
 {
-    DISPATCH(conn, group_delete(conn, group_id));
+    DISPATCH(conn, group_delete, "delete groups", (conn, group_id));
 }
 
 apr_status_t rus_group_members(rus_conn_t *conn, apr_int64_t group_id,
                                apr_array_header_t **pnames, apr_pool_t *p)
 {
-    DISPATCH(conn, group_members(conn, group_id, pnames, p));
+    apr_status_t rv;
+
+    DISPATCH_RV(rv, conn, group_members, "list group members",
+                (conn, group_id, pnames, p));
+    if (rv == APR_SUCCESS) {
+        sort_array(*pnames, cmp_str);
+    }
+    return rv;
 }
 
 apr_status_t rus_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
                                   apr_int64_t user_id)
 {
-    DISPATCH(conn, group_add_member(conn, group_id, user_id));
+    DISPATCH(conn, group_add_member, "add group members",
+             (conn, group_id, user_id));
 }
 
 apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
                                      apr_int64_t user_id)
 {
-    DISPATCH(conn, group_remove_member(conn, group_id, user_id));
+    DISPATCH(conn, group_remove_member, "remove group members",
+             (conn, group_id, user_id));
 }
 
 apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
                               apr_array_header_t **prows, apr_pool_t *p)
 {
-    DISPATCH(conn, session_list(conn, user_id, prows, p));
+    apr_status_t rv;
+
+    DISPATCH_RV(rv, conn, session_list, "list sessions",
+                (conn, user_id, prows, p));
+    if (rv == APR_SUCCESS) {
+        sort_array(*prows, cmp_session_row);
+    }
+    return rv;
 }
 
 apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount)
 {
-    DISPATCH(conn, session_revoke_all(conn, pcount));
+    DISPATCH(conn, session_revoke_all, "revoke all sessions", (conn, pcount));
 }
 
-apr_status_t rus_store_info(rus_conn_t *conn, rus_store_info_t *info)
+apr_status_t rus_store_info(rus_conn_t *conn, apr_int64_t now,
+                            rus_store_info_t *info)
 {
-    DISPATCH(conn, info(conn, info));
+    DISPATCH(conn, info, "report its counts", (conn, now, info));
 }
 
-apr_status_t rus_store_integrity(rus_conn_t *conn, const char **presult,
-                                 apr_pool_t *p)
+apr_status_t rus_store_integrity(rus_conn_t *conn, int *pok,
+                                 const char **presult, apr_pool_t *p)
 {
-    DISPATCH(conn, integrity(conn, presult, p));
+    DISPATCH(conn, integrity, "check its integrity", (conn, pok, presult, p));
 }
 
 apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
@@ -493,9 +738,10 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
     apr_status_t rv;
 
     if (pool->replaced) {
-        *pmsg = "the store was replaced while this process had it open; "
-                "restart httpd (and do not replace the store file of a "
-                "running httpd: restore with sqlite3 .restore instead)";
+        *pmsg = apr_pstrcat(ptemp,
+                            "the store was replaced while this process had "
+                            "it open; restart httpd (and ",
+                            pool->store->backend->restore_hint, ")", NULL);
         return RUS_STORE_ESTALE;
     }
     conn = pool_pop(pool);
@@ -524,10 +770,11 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
             rus_store_release(pool, conn);
             return rv;
         }
-        /* The file was replaced underneath. Neither this connection (the
-         * old file) nor a new one (the new file with the old file's WAL
-         * still beside it, which SQLite would replay onto it) can be
-         * trusted: fail closed until the process is replaced. */
+        /* The store was replaced underneath. Neither this connection (the
+         * old store) nor a new one (the new store, with what the backend
+         * kept of the old one beside it, e.g. a write-ahead log it would
+         * replay onto it) can be trusted: fail closed until the process
+         * is replaced. */
         pool->replaced = 1;
         rus_store_disconnect(conn);
         return rus_store_acquire(pconn, pool, ptemp, pmsg);

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -687,6 +686,64 @@ static void sqlite_disconnect(rus_conn_t *conn)
     c->db = NULL;
 }
 
+/* The pragmas every connection runs with. */
+static int configure(sqlite3 *db, const rus_store_options_t *opts)
+{
+    int rc;
+
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, opts->busy_timeout_ms);
+    /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
+     * A child keeps up to one connection per busy thread; with a large
+     * store the default made each of them grow its own copy of the same
+     * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
+     * store, 45 MiB with this), and was no faster: the kernel's page
+     * cache serves the rest. */
+    /* journal_size_limit: when a writer starts the WAL over after a
+     * checkpoint, a file grown larger is cut back to this size instead of
+     * staying at its high-water mark (rus_store_checkpoint() empties it
+     * anyway when it can). */
+    rc = sqlite3_exec(db,
+                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                      " PRAGMA cache_size = -512;"
+                      " PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !opts->auto_checkpoint) {
+        /* Someone calls sqlite_checkpoint() on a timer. Left on, every
+         * commit past 1000 WAL pages would run a checkpoint of its own in
+         * the request, and while one runs, that one cannot. */
+        rc =
+            sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+/* Prepare the statements of the request path once per connection. */
+static int prepare_request_stmts(sqlite_conn_t *c)
+{
+    const struct {
+        const char *sql;
+        sqlite3_stmt **pst;
+    } stmts[] = {
+        { SQL_USER_FIND, &c->user_find },
+        { SQL_USER_INSERT, &c->user_insert },
+        { SQL_USER_TOUCH, &c->user_touch },
+        { SQL_SESSION_INSERT, &c->session_insert },
+        { SQL_SESSION_FIND, &c->session_find },
+        { SQL_SESSION_TOUCH, &c->session_touch },
+        { SQL_SESSION_REVOKE, &c->session_revoke },
+        { SQL_SESSION_REVOKE_USER, &c->session_revoke_user },
+        { SQL_SESSION_PURGE, &c->session_purge },
+    };
+    int rc = SQLITE_OK;
+    size_t i;
+
+    for (i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        rc = prepare_stmt(c->db, stmts[i].sql, stmts[i].pst);
+    }
+    return rc;
+}
+
 static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
                                    apr_pool_t *cpool, apr_pool_t *ptemp,
                                    const char **pmsg)
@@ -705,37 +762,12 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
                              | SQLITE_OPEN_NOFOLLOW,
                          NULL);
-    if (rc != SQLITE_OK) {
-        goto fail;
+    if (rc == SQLITE_OK) {
+        rc = configure(c->db, &store->opts);
     }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, store->opts.busy_timeout_ms);
-    /* cache_size: 512 KiB of page cache per connection instead of 2 MiB.
-     * A child keeps up to one connection per busy thread; with a large
-     * store the default made each of them grow its own copy of the same
-     * pages (child RSS 31 -> 103 MiB over a benchmark run on a 1M-session
-     * store, 45 MiB with this), and was no faster: the kernel's page
-     * cache serves the rest. */
-    /* journal_size_limit: when a writer starts the WAL over after a
-     * checkpoint, a file grown larger is cut back to this size instead of
-     * staying at its high-water mark (rus_store_checkpoint() empties it
-     * anyway when it can). */
-    rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                      " PRAGMA cache_size = -512;"
-                      " PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
-                      NULL, NULL, NULL);
-    if (rc == SQLITE_OK && !store->opts.auto_checkpoint) {
-        /* Someone calls sqlite_checkpoint() on a timer. Left on, every
-         * commit past 1000 WAL pages would run a checkpoint of its own in
-         * the request, and while one runs, that one cannot. */
-        rc = sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
-                          NULL);
+    if (rc == SQLITE_OK) {
+        rc = read_version(c->db, &version);
     }
-    if (rc != SQLITE_OK) {
-        goto fail;
-    }
-    rc = read_version(c->db, &version);
     if (rc != SQLITE_OK) {
         goto fail;
     }
@@ -747,32 +779,7 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
         rv = RUS_STORE_ESCHEMA;
         goto leave;
     }
-    rc = prepare_stmt(c->db, SQL_USER_FIND, &c->user_find);
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_USER_INSERT, &c->user_insert);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_USER_TOUCH, &c->user_touch);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_INSERT, &c->session_insert);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_FIND, &c->session_find);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_TOUCH, &c->session_touch);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE, &c->session_revoke);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_REVOKE_USER,
-                          &c->session_revoke_user);
-    }
-    if (rc == SQLITE_OK) {
-        rc = prepare_stmt(c->db, SQL_SESSION_PURGE, &c->session_purge);
-    }
+    rc = prepare_request_stmts(c);
     if (rc != SQLITE_OK) {
         goto fail;
     }
@@ -829,37 +836,12 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
 /* ==================================================================== */
 /* users                                                                */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* group_concat() promises no order: sort the names here. */
-static const char *sorted_groups(apr_pool_t *p, const char *list)
-{
-    apr_array_header_t *names;
-    char *copy, *tok, *last = NULL;
-
-    if (list == NULL || list[0] == '\0') {
-        return "";
-    }
-    if (strchr(list, ',') == NULL) {
-        return apr_pstrdup(p, list);
-    }
-    names = apr_array_make(p, 8, sizeof(char *));
-    copy = apr_pstrdup(p, list);
-    for (tok = apr_strtok(copy, ",", &last); tok != NULL;
-         tok = apr_strtok(NULL, ",", &last)) {
-        APR_ARRAY_PUSH(names, char *) = tok;
-    }
-    qsort(names->elts, (size_t)names->nelts, sizeof(char *), cmp_str);
-    return apr_array_pstrcat(p, names, ',');
-}
-
 /* Fill @user from USER_COLUMNS starting at column @at of the current row. */
 static void row_to_user(sqlite3_stmt *st, int at, rus_user_t *user,
                         apr_pool_t *p)
 {
+    const char *groups;
+
     user->id = sqlite3_column_int64(st, at);
     user->username =
         apr_pstrmemdup(p, (const char *)sqlite3_column_text(st, at + 1),
@@ -867,8 +849,9 @@ static void row_to_user(sqlite3_stmt *st, int at, rus_user_t *user,
     user->is_active = sqlite3_column_int(st, at + 2) != 0;
     user->date_joined = sqlite3_column_int64(st, at + 3);
     user->last_login = sqlite3_column_int64(st, at + 4); /* NULL reads 0 */
-    user->groups =
-        sorted_groups(p, (const char *)sqlite3_column_text(st, at + 5));
+    /* group_concat() promises no order; the facade sorts the names. */
+    groups = (const char *)sqlite3_column_text(st, at + 5);
+    user->groups = groups ? apr_pstrdup(p, groups) : "";
 }
 
 static apr_status_t sqlite_user_find(rus_conn_t *conn, const char *username,
@@ -1221,8 +1204,8 @@ static apr_status_t sqlite_user_list(rus_conn_t *conn,
     apr_status_t rv;
     int rc;
 
-    rv = query(c, &st, "list users",
-               "SELECT " USER_COLUMNS " FROM users u ORDER BY u.username", "");
+    rv =
+        query(c, &st, "list users", "SELECT " USER_COLUMNS " FROM users u", "");
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1322,8 +1305,8 @@ sqlite_group_list(rus_conn_t *conn, apr_array_header_t **pgroups, apr_pool_t *p)
     apr_status_t rv;
     int rc;
 
-    rv = query(c, &st, "list groups",
-               "SELECT " GROUP_COLUMNS " FROM groups g ORDER BY g.name", "");
+    rv = query(c, &st, "list groups", "SELECT " GROUP_COLUMNS " FROM groups g",
+               "");
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1385,8 +1368,7 @@ static apr_status_t sqlite_group_members(rus_conn_t *conn, apr_int64_t group_id,
 
     rv = query(c, &st, "list members",
                "SELECT u.username FROM user_groups ug"
-               " JOIN users u ON u.id = ug.user_id WHERE ug.group_id = ?1"
-               " ORDER BY u.username",
+               " JOIN users u ON u.id = ug.user_id WHERE ug.group_id = ?1",
                "i", group_id);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -1435,8 +1417,7 @@ static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
                "SELECT s.token_hash, u.username, s.vhost, s.created_at,"
                " s.last_seen, s.expires_at, s.user_id FROM sessions s"
                " JOIN users u ON u.id = s.user_id"
-               " WHERE ?1 <= 0 OR s.user_id = ?1"
-               " ORDER BY s.created_at DESC, s.token_hash",
+               " WHERE ?1 <= 0 OR s.user_id = ?1",
                "i", user_id);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -1503,7 +1484,8 @@ static apr_status_t sqlite_session_revoke_all(rus_conn_t *conn, int *pcount)
                 "DELETE FROM sessions", "");
 }
 
-static apr_status_t sqlite_info(rus_conn_t *conn, rus_store_info_t *info)
+static apr_status_t sqlite_info(rus_conn_t *conn, apr_int64_t now,
+                                rus_store_info_t *info)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     rus_store_info_t out;
@@ -1521,7 +1503,7 @@ static apr_status_t sqlite_info(rus_conn_t *conn, rus_store_info_t *info)
                " (SELECT COUNT(*) FROM groups),"
                " (SELECT COUNT(*) FROM sessions),"
                " (SELECT COUNT(*) FROM sessions WHERE expires_at <= ?1)",
-               "i", (apr_int64_t)time(NULL));
+               "i", now);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1538,8 +1520,9 @@ static apr_status_t sqlite_info(rus_conn_t *conn, rus_store_info_t *info)
     return finish(c, st, rc, "count rows");
 }
 
-static apr_status_t sqlite_integrity(rus_conn_t *conn, const char **presult,
-                                     apr_pool_t *p)
+/* PRAGMA integrity_check says "ok" on one row when it finds nothing. */
+static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
+                                     const char **presult, apr_pool_t *p)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     const char *result = NULL;
@@ -1560,6 +1543,7 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, const char **presult,
     rv = finish(c, st, rc, "integrity check");
     if (rv == APR_SUCCESS) {
         *presult = result ? result : "ok";
+        *pok = strcmp(*presult, "ok") == 0;
     }
     return rv;
 }
@@ -1618,6 +1602,9 @@ static apr_status_t sqlite_checkpoint(rus_conn_t *conn, int wait_ms,
 const rus_backend_t rus_backend_sqlite = {
     .scheme = "sqlite",
     .location_is_path = 1,
+    .example = "/var/lib/x/users.db",
+    .restore_hint = "do not replace the store file of a running httpd: "
+                    "restore with sqlite3 .restore instead",
     .check = sqlite_check,
     .prepare = sqlite_prepare,
     .connect = sqlite_connect,

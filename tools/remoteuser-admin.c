@@ -8,8 +8,14 @@
 /* remoteuser-admin: manage the user store of mod_remoteuser_session.
  *
  * Built from the same core as the module (rus_store, rus_username): the
- * same backend code, the same name rules, no second copy of any SQL. Safe
- * while httpd runs: SQLite in WAL mode with a busy timeout.
+ * same backend code, the same name rules, no second copy of any query. It
+ * knows the store only through rus_store.h: which backend answers is the
+ * spec's business. Safe while httpd runs (the backend's locking).
+ *
+ * Commands are a table (cmd_t): each command has its subcommands, each
+ * subcommand its number of operands, its own options and one function.
+ * Global options may come anywhere; apr_getopt_long takes them out, and
+ * an option it does not know stays an operand of the command.
  *
  * Exit codes: 0 success, 1 not found, 2 bad usage, 3 conflict or store
  * failure. Errors are one line on stderr. */
@@ -21,10 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <apr_file_info.h>
 #include <apr_general.h>
+#include <apr_getopt.h>
 #include <apr_lib.h>
 #include <apr_poll.h>
 #include <apr_strings.h>
@@ -53,12 +59,15 @@ static apr_pool_t *P; /* the process's pool */
 /* help                                                                 */
 
 static const char *const help_top =
-    "usage: remoteuser-admin [--db PATH | --config HTTPD.CONF [--httpd BIN]]\n"
+    "usage: remoteuser-admin [--db PATH | --store SPEC |\n"
+    "                         --config HTTPD.CONF [--httpd BIN]]\n"
     "                        [--json] COMMAND ...\n"
     "\n"
     "Manage the user store of mod_remoteuser_session.\n"
     "\n"
-    "  --db PATH            the SQLite store file\n"
+    "  --db PATH            the SQLite store file (--store sqlite:PATH)\n"
+    "  --store SPEC         the store, written as for RemoteUserStore:\n"
+    "                       SCHEME:LOCATION, e.g. sqlite:/var/lib/x/users.db\n"
     "  --config FILE        the store httpd uses with this configuration, as\n"
     "                       'BIN -t -f FILE -D DUMP_REMOTEUSER_STORE' reports"
     "\n"
@@ -399,73 +408,73 @@ static const char *one_line(capture_t *c)
     return out[0] ? out : "(no message)";
 }
 
-/* Ask httpd which store CONFIG gives the module: run
- *   HTTPD -t -f CONFIG -D DUMP_REMOTEUSER_STORE
- * from a clean environment, with argv (no shell parses CONFIG). When an
+/* The command line that asks httpd: argv and a clean environment. When an
  * envvars file sits beside CONFIG (Debian), it is sourced first, the way
  * apache2ctl does: APACHE_CONFDIR is CONFIG's directory, -d that
  * directory unless it is /etc/apache2, and $APACHE_ARGUMENTS follow. */
-static int resolve_config(const char *httpd, const char *config,
-                          const char **pspec)
+typedef struct httpd_cmd_t {
+    const char *argv[16];
+    const char *env[8];
+} httpd_cmd_t;
+
+static void httpd_command(httpd_cmd_t *cmd, const char *httpd, const char *file)
 {
     static const char *const keep[] = { "LD_PRELOAD", "ASAN_OPTIONS",
                                         "UBSAN_OPTIONS" };
-    const char *argv[16], *env[8], *dir, *envvars, *spec = NULL;
-    capture_t cap[2];
-    apr_procattr_t *attr;
-    apr_exit_why_e why;
-    apr_proc_t proc;
+    const char *dir, *envvars;
     apr_finfo_t fi;
-    apr_time_t deadline;
-    apr_status_t rv;
-    char *file = NULL, *slash;
-    int argc = 0, envc = 0, code = 0, i;
+    char *slash;
+    int argc = 0, envc = 0, i;
 
-    rv = apr_filepath_merge(&file, NULL, config, APR_FILEPATH_NOTRELATIVE, P);
-    if (rv != APR_SUCCESS) {
-        return fail(EXIT_USAGE, "%s: %s", config, apr_psprintf(P, "%pm", &rv));
-    }
     dir = apr_pstrdup(P, file);
     slash = strrchr(dir, '/');
     *slash = '\0';
     dir = dir[0] ? dir : "/";
     envvars = apr_pstrcat(P, dir, "/envvars", NULL);
 
-    env[envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                  "/sbin:/bin";
+    cmd->env[envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                       "/usr/bin:/sbin:/bin";
     /* These change how the binary runs (make test-asan), not what its
      * configuration says. */
     for (i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++) {
         const char *v = getenv(keep[i]);
 
         if (v != NULL) {
-            env[envc++] = apr_pstrcat(P, keep[i], "=", v, NULL);
+            cmd->env[envc++] = apr_pstrcat(P, keep[i], "=", v, NULL);
         }
     }
     if (apr_stat(&fi, envvars, APR_FINFO_TYPE, P) == APR_SUCCESS
         && fi.filetype == APR_REG) {
-        env[envc++] = apr_pstrcat(P, "APACHE_CONFDIR=", dir, NULL);
-        argv[argc++] = "/bin/sh";
-        argv[argc++] = "-c";
-        argv[argc++] = "set -f; . \"$1\"; shift; exec \"$@\" $APACHE_ARGUMENTS";
-        argv[argc++] = "sh";
-        argv[argc++] = envvars;
-        argv[argc++] = httpd;
+        cmd->env[envc++] = apr_pstrcat(P, "APACHE_CONFDIR=", dir, NULL);
+        cmd->argv[argc++] = "/bin/sh";
+        cmd->argv[argc++] = "-c";
+        cmd->argv[argc++] =
+            "set -f; . \"$1\"; shift; exec \"$@\" $APACHE_ARGUMENTS";
+        cmd->argv[argc++] = "sh";
+        cmd->argv[argc++] = envvars;
+        cmd->argv[argc++] = httpd;
         if (strcmp(dir, "/etc/apache2") != 0) {
-            argv[argc++] = "-d";
-            argv[argc++] = dir;
+            cmd->argv[argc++] = "-d";
+            cmd->argv[argc++] = dir;
         }
     }
     else {
-        argv[argc++] = httpd;
+        cmd->argv[argc++] = httpd;
     }
-    argv[argc++] = "-t";
-    argv[argc++] = "-f";
-    argv[argc++] = file;
-    argv[argc++] = "-D";
-    argv[argc++] = "DUMP_REMOTEUSER_STORE";
-    argv[argc] = NULL;
-    env[envc] = NULL;
+    cmd->argv[argc++] = "-t";
+    cmd->argv[argc++] = "-f";
+    cmd->argv[argc++] = file;
+    cmd->argv[argc++] = "-D";
+    cmd->argv[argc++] = "DUMP_REMOTEUSER_STORE";
+    cmd->argv[argc] = NULL;
+    cmd->env[envc] = NULL;
+}
+
+/* Start @a cmd with its stdout and stderr on pipes. */
+static apr_status_t httpd_start(const httpd_cmd_t *cmd, apr_proc_t *proc)
+{
+    apr_procattr_t *attr;
+    apr_status_t rv;
 
     rv = apr_procattr_create(&attr, P);
     if (rv == APR_SUCCESS) {
@@ -479,21 +488,26 @@ static int resolve_config(const char *httpd, const char *config,
         rv = apr_procattr_error_check_set(attr, 1);
     }
     if (rv == APR_SUCCESS) {
-        rv = apr_proc_create(&proc, argv[0], argv, env, attr, P);
+        rv = apr_proc_create(proc, cmd->argv[0], cmd->argv, cmd->env, attr, P);
     }
-    if (rv != APR_SUCCESS) {
-        return fail(EXIT_FAILED, "cannot run %s: %s", argv[0],
-                    apr_psprintf(P, "%pm", &rv));
-    }
+    return rv;
+}
 
-    /* Both pipes at once: a full stderr must not stall httpd. */
+/* Read both pipes at once until both end (a full stderr must not stall
+ * httpd), at most until @a deadline. @return APR_SUCCESS, or the error
+ * of apr_poll() (APR_TIMEUP past the deadline). */
+static apr_status_t httpd_capture(apr_proc_t *proc, capture_t cap[2],
+                                  apr_time_t deadline)
+{
+    apr_status_t rv;
+    int i;
+
     for (i = 0; i < 2; i++) {
-        cap[i].f = i == 0 ? proc.out : proc.err;
+        cap[i].f = i == 0 ? proc->out : proc->err;
         cap[i].buf = apr_palloc(P, HTTPD_OUTPUT_MAX + 1);
         cap[i].len = 0;
         cap[i].eof = 0;
     }
-    deadline = apr_time_now() + HTTPD_TIMEOUT;
     while (!cap[0].eof || !cap[1].eof) {
         apr_pollfd_t pfd[2];
         apr_int32_t npfd = 0, nready = 0;
@@ -515,16 +529,49 @@ static int resolve_config(const char *httpd, const char *config,
             continue;
         }
         if (rv != APR_SUCCESS) {
-            apr_proc_kill(&proc, SIGKILL);
-            apr_proc_wait(&proc, &code, &why, APR_WAIT);
-            return fail(EXIT_FAILED, "%s -t -f %s: no answer in %d s", httpd,
-                        file, (int)apr_time_sec(HTTPD_TIMEOUT));
+            return rv;
         }
         for (i = 0; i < npfd; i++) {
             if (pfd[i].rtnevents != 0) {
                 capture_read(pfd[i].client_data);
             }
         }
+    }
+    return APR_SUCCESS;
+}
+
+/* Ask httpd which store CONFIG gives the module: run
+ *   HTTPD -t -f CONFIG -D DUMP_REMOTEUSER_STORE
+ * from a clean environment, with argv (no shell parses CONFIG; see
+ * httpd_command() for envvars). */
+static int resolve_config(const char *httpd, const char *config,
+                          const char **pspec)
+{
+    const char *spec = NULL;
+    httpd_cmd_t cmd;
+    capture_t cap[2];
+    apr_exit_why_e why;
+    apr_proc_t proc;
+    apr_status_t rv;
+    char *file = NULL;
+    int code = 0;
+
+    rv = apr_filepath_merge(&file, NULL, config, APR_FILEPATH_NOTRELATIVE, P);
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_USAGE, "%s: %s", config, apr_psprintf(P, "%pm", &rv));
+    }
+    httpd_command(&cmd, httpd, file);
+    rv = httpd_start(&cmd, &proc);
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_FAILED, "cannot run %s: %s", cmd.argv[0],
+                    apr_psprintf(P, "%pm", &rv));
+    }
+    rv = httpd_capture(&proc, cap, apr_time_now() + HTTPD_TIMEOUT);
+    if (rv != APR_SUCCESS) {
+        apr_proc_kill(&proc, SIGKILL);
+        apr_proc_wait(&proc, &code, &why, APR_WAIT);
+        return fail(EXIT_FAILED, "%s -t -f %s: no answer in %d s", httpd, file,
+                    (int)apr_time_sec(HTTPD_TIMEOUT));
     }
     apr_file_close(proc.out);
     apr_file_close(proc.err);
@@ -546,12 +593,17 @@ static int resolve_config(const char *httpd, const char *config,
     return 0;
 }
 
-/* The store spec from --db or --config. */
-static int store_spec(const char *db, const char *config, const char *httpd,
-                      const char **pspec)
+/* The store spec from --db, --store or --config (main() saw to it that at
+ * most one is given). */
+static int store_spec(const char *db, const char *store, const char *config,
+                      const char *httpd, const char **pspec)
 {
     if (db != NULL) {
-        *pspec = apr_pstrcat(P, "sqlite:", db, NULL);
+        *pspec = rus_store_file_spec(P, db);
+        return 0;
+    }
+    if (store != NULL) {
+        *pspec = store;
         return 0;
     }
     if (config != NULL) {
@@ -563,11 +615,50 @@ static int store_spec(const char *db, const char *config, const char *httpd,
         }
         return resolve_config(httpd, config, pspec);
     }
-    return fail(EXIT_USAGE, "--db PATH or --config FILE is needed");
+    return fail(EXIT_USAGE, "--db PATH, --store SPEC or --config FILE is "
+                            "needed");
 }
 
 /* ==================================================================== */
 /* commands                                                             */
+
+/* What a command runs with: the open store, its operands (its name and
+ * its options taken out) and the values of its options. */
+typedef struct cmd_ctx_t {
+    const rus_store_t *store;
+    rus_conn_t *conn; /* NULL for a command that runs offline */
+    int argc;
+    const char *const *argv;
+    const char *user; /* --user NAME */
+    int inactive;     /* --inactive */
+} cmd_ctx_t;
+
+typedef int cmd_run_fn(cmd_ctx_t *ctx);
+
+/* Option ids. Above 255, so that none has a one-letter form (only -h
+ * does, as ever): a one-letter argument is an operand. */
+enum {
+    OPT_DB = 256,
+    OPT_STORE,
+    OPT_CONFIG,
+    OPT_HTTPD,
+    OPT_JSON,
+    OPT_VERSION,
+    OPT_USER,    /* subcommands: --user NAME */
+    OPT_INACTIVE /* subcommands: --inactive */
+};
+
+/* A command (user, group, ...) with its subcommands, or a subcommand. */
+typedef struct cmd_t {
+    const char *name;
+    const char *help;                /* commands: their --help text */
+    const struct cmd_t *subs;        /* commands: subcommands, NULL-ended */
+    int nargs;                       /* subcommands: operands it takes */
+    const apr_getopt_option_t *opts; /* subcommands: its options, or NULL */
+    int need_user;                   /* --user NAME is required */
+    int offline;                     /* runs before the store is opened */
+    cmd_run_fn *run;
+} cmd_t;
 
 /* Look up a user by name; report and return the exit code if absent. */
 static int need_user(rus_conn_t *conn, const char *name, rus_user_t *u)
@@ -620,484 +711,689 @@ static int valid_user_name(const char *name)
     return 0;
 }
 
-static int cmd_user(rus_conn_t *conn, int argc, const char *const *argv)
+static apr_int64_t now_sec(void)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
-    rus_user_t u;
-    apr_status_t rv;
-    int rc;
-
-    if (strcmp(sub, "list") == 0 && argc == 1) {
-        apr_array_header_t *users = NULL;
-        table_t *t;
-        int i;
-
-        rv = rus_user_list(conn, &users, P);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "list users");
-        }
-        if (json) {
-            printf("[");
-            for (i = 0; i < users->nelts; i++) {
-                print_user_json(&APR_ARRAY_IDX(users, i, rus_user_t),
-                                i + 1 < users->nelts ? ", " : "");
-            }
-            printf("]\n");
-            return 0;
-        }
-        t = table_new(6, "ID", "USERNAME", "ACTIVE", "JOINED", "LAST_LOGIN",
-                      "GROUPS");
-        for (i = 0; i < users->nelts; i++) {
-            rus_user_t *x = &APR_ARRAY_IDX(users, i, rus_user_t);
-
-            table_add(t, num(x->id), x->username, x->is_active ? "yes" : "no",
-                      when(x->date_joined), when(x->last_login),
-                      x->groups[0] ? x->groups : "-");
-        }
-        table_print(t);
-        return 0;
-    }
-    if (strcmp(sub, "show") == 0 && argc == 2) {
-        rc = need_user(conn, argv[1], &u);
-        if (rc != 0) {
-            return rc;
-        }
-        if (json) {
-            print_user_json(&u, "\n");
-            return 0;
-        }
-        printf("id:          %" APR_INT64_T_FMT "\n"
-               "username:    %s\nactive:      %s\njoined:      %s\n"
-               "last login:  %s\ngroups:      %s\n",
-               u.id, u.username, u.is_active ? "yes" : "no",
-               when(u.date_joined), when(u.last_login),
-               u.groups[0] ? u.groups : "-");
-        return 0;
-    }
-    if (strcmp(sub, "add") == 0
-        && (argc == 2 || (argc == 3 && strcmp(argv[2], "--inactive") == 0))) {
-        rc = valid_user_name(argv[1]);
-        if (rc != 0) {
-            return rc;
-        }
-        rv = rus_user_add(conn, argv[1], (apr_int64_t)time(NULL), argc == 2, &u,
-                          P);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, apr_psprintf(P, "user '%s'", argv[1]));
-        }
-        if (json) {
-            print_user_json(&u, "\n");
-            return 0;
-        }
-        return done(apr_psprintf(P, "added user %s (id %" APR_INT64_T_FMT "%s)",
-                                 u.username, u.id,
-                                 u.is_active ? "" : ", inactive"),
-                    NULL);
-    }
-    if ((strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0
-         || strcmp(sub, "delete") == 0)
-        && argc == 2) {
-        rc = need_user(conn, argv[1], &u);
-        if (rc != 0) {
-            return rc;
-        }
-        rv = strcmp(sub, "delete") == 0
-                 ? rus_user_delete(conn, u.id)
-                 : rus_user_set_active(conn, u.id, sub[0] == 'e');
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, sub);
-        }
-        return done(apr_psprintf(P, "%sd user %s",
-                                 sub[0] == 'e'   ? "enable"
-                                 : sub[1] == 'i' ? "disable"
-                                                 : "delete",
-                                 u.username),
-                    NULL);
-    }
-    if (strcmp(sub, "rename") == 0 && argc == 3) {
-        rc = need_user(conn, argv[1], &u);
-        if (rc == 0) {
-            rc = valid_user_name(argv[2]);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        rv = rus_user_rename(conn, u.id, argv[2]);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, apr_psprintf(P, "user '%s'", argv[2]));
-        }
-        return done(apr_psprintf(P, "renamed user %s to %s", argv[1], argv[2]),
-                    NULL);
-    }
-    return usage("user ");
+    return (apr_int64_t)apr_time_sec(apr_time_now());
 }
 
-static int cmd_group(rus_conn_t *conn, int argc, const char *const *argv)
+/* ---- user ----------------------------------------------------------- */
+
+static int user_list(cmd_ctx_t *ctx)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
+    apr_array_header_t *users = NULL;
+    apr_status_t rv;
+    table_t *t;
+    int i;
+
+    rv = rus_user_list(ctx->conn, &users, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "list users");
+    }
+    if (json) {
+        printf("[");
+        for (i = 0; i < users->nelts; i++) {
+            print_user_json(&APR_ARRAY_IDX(users, i, rus_user_t),
+                            i + 1 < users->nelts ? ", " : "");
+        }
+        printf("]\n");
+        return 0;
+    }
+    t = table_new(6, "ID", "USERNAME", "ACTIVE", "JOINED", "LAST_LOGIN",
+                  "GROUPS");
+    for (i = 0; i < users->nelts; i++) {
+        rus_user_t *x = &APR_ARRAY_IDX(users, i, rus_user_t);
+
+        table_add(t, num(x->id), x->username, x->is_active ? "yes" : "no",
+                  when(x->date_joined), when(x->last_login),
+                  x->groups[0] ? x->groups : "-");
+    }
+    table_print(t);
+    return 0;
+}
+
+static int user_show(cmd_ctx_t *ctx)
+{
+    rus_user_t u;
+    int rc = need_user(ctx->conn, ctx->argv[0], &u);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (json) {
+        print_user_json(&u, "\n");
+        return 0;
+    }
+    printf("id:          %" APR_INT64_T_FMT "\n"
+           "username:    %s\nactive:      %s\njoined:      %s\n"
+           "last login:  %s\ngroups:      %s\n",
+           u.id, u.username, u.is_active ? "yes" : "no", when(u.date_joined),
+           when(u.last_login), u.groups[0] ? u.groups : "-");
+    return 0;
+}
+
+static int user_add(cmd_ctx_t *ctx)
+{
+    const char *name = ctx->argv[0];
+    apr_status_t rv;
+    rus_user_t u;
+    int rc = valid_user_name(name);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_user_add(ctx->conn, name, now_sec(), !ctx->inactive, &u, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, apr_psprintf(P, "user '%s'", name));
+    }
+    if (json) {
+        print_user_json(&u, "\n");
+        return 0;
+    }
+    return done(apr_psprintf(P, "added user %s (id %" APR_INT64_T_FMT "%s)",
+                             u.username, u.id, u.is_active ? "" : ", inactive"),
+                NULL);
+}
+
+/* enable, disable and delete: find the user, change it, say so.
+ * @a active is 1 or 0 to set it, -1 to delete the user. */
+static int user_change(cmd_ctx_t *ctx, int active, const char *verb)
+{
+    apr_status_t rv;
+    rus_user_t u;
+    int rc = need_user(ctx->conn, ctx->argv[0], &u);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rv = active < 0 ? rus_user_delete(ctx->conn, u.id)
+                    : rus_user_set_active(ctx->conn, u.id, active);
+    if (rv != APR_SUCCESS) {
+        /* the subcommand's name: enable, disable, delete */
+        return status_exit(ctx->conn, rv,
+                           apr_pstrndup(P, verb, strlen(verb) - 1));
+    }
+    return done(apr_psprintf(P, "%s user %s", verb, u.username), NULL);
+}
+
+static int user_enable(cmd_ctx_t *ctx)
+{
+    return user_change(ctx, 1, "enabled");
+}
+
+static int user_disable(cmd_ctx_t *ctx)
+{
+    return user_change(ctx, 0, "disabled");
+}
+
+static int user_delete(cmd_ctx_t *ctx)
+{
+    return user_change(ctx, -1, "deleted");
+}
+
+static int user_rename(cmd_ctx_t *ctx)
+{
+    apr_status_t rv;
+    rus_user_t u;
+    int rc = need_user(ctx->conn, ctx->argv[0], &u);
+
+    if (rc == 0) {
+        rc = valid_user_name(ctx->argv[1]);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_user_rename(ctx->conn, u.id, ctx->argv[1]);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv,
+                           apr_psprintf(P, "user '%s'", ctx->argv[1]));
+    }
+    return done(apr_psprintf(P, "renamed user %s to %s", ctx->argv[0],
+                             ctx->argv[1]),
+                NULL);
+}
+
+/* ---- group ---------------------------------------------------------- */
+
+static int group_list(cmd_ctx_t *ctx)
+{
+    apr_array_header_t *groups = NULL;
+    table_t *t = table_new(3, "ID", "NAME", "MEMBERS");
+    apr_status_t rv;
+    int i;
+
+    rv = rus_group_list(ctx->conn, &groups, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "list groups");
+    }
+    if (json) {
+        printf("[");
+    }
+    for (i = 0; i < groups->nelts; i++) {
+        rus_group_t *x = &APR_ARRAY_IDX(groups, i, rus_group_t);
+
+        if (json) {
+            printf("{\"id\": %" APR_INT64_T_FMT
+                   ", \"name\": %s, \"members\": %d}%s",
+                   x->id, js(x->name), x->members,
+                   i + 1 < groups->nelts ? ", " : "");
+        }
+        table_add(t, num(x->id), x->name, num(x->members));
+    }
+    if (json) {
+        printf("]\n");
+    }
+    else {
+        table_print(t);
+    }
+    return 0;
+}
+
+static int group_add(cmd_ctx_t *ctx)
+{
+    const char *name = ctx->argv[0];
+    apr_status_t rv;
+
+    if (!rus_group_name_valid(name)) {
+        return fail(EXIT_USAGE,
+                    "'%s' is not a group name (no spaces, commas or "
+                    "control characters)",
+                    name);
+    }
+    rv = rus_group_add(ctx->conn, name);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, apr_psprintf(P, "group '%s'", name));
+    }
+    return done(apr_psprintf(P, "added group %s", name), NULL);
+}
+
+static int group_delete(cmd_ctx_t *ctx)
+{
+    apr_status_t rv;
+    rus_group_t g;
+    int rc = need_group(ctx->conn, ctx->argv[0], &g);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_group_delete(ctx->conn, g.id);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "delete group");
+    }
+    return done(apr_psprintf(P, "deleted group %s", g.name), NULL);
+}
+
+static int group_members(cmd_ctx_t *ctx)
+{
+    apr_array_header_t *names = NULL;
+    apr_status_t rv;
+    rus_group_t g;
+    int rc = need_group(ctx->conn, ctx->argv[0], &g), i;
+
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_group_members(ctx->conn, g.id, &names, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "list members");
+    }
+    if (json) {
+        printf("[");
+    }
+    for (i = 0; i < names->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(names, i, const char *);
+
+        if (json) {
+            printf("%s%s", js(n), i + 1 < names->nelts ? ", " : "");
+        }
+        else {
+            printf("%s\n", n);
+        }
+    }
+    if (json) {
+        printf("]\n");
+    }
+    return 0;
+}
+
+/* add-member and remove-member: GROUP USER. */
+static int group_membership(cmd_ctx_t *ctx, int add)
+{
+    apr_status_t rv;
     rus_group_t g;
     rus_user_t u;
+    int rc = need_group(ctx->conn, ctx->argv[0], &g);
+
+    if (rc == 0) {
+        rc = need_user(ctx->conn, ctx->argv[1], &u);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rv = add ? rus_group_add_member(ctx->conn, g.id, u.id)
+             : rus_group_remove_member(ctx->conn, g.id, u.id);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv,
+                           apr_psprintf(P, "membership of %s in %s", u.username,
+                                        g.name));
+    }
+    return done(apr_psprintf(P, "%s %s %s %s", add ? "added" : "removed",
+                             u.username, add ? "to" : "from", g.name),
+                NULL);
+}
+
+static int group_add_member(cmd_ctx_t *ctx)
+{
+    return group_membership(ctx, 1);
+}
+
+static int group_remove_member(cmd_ctx_t *ctx)
+{
+    return group_membership(ctx, 0);
+}
+
+/* ---- session -------------------------------------------------------- */
+
+static void print_session_json(const rus_session_row_t *x, const char *end)
+{
+    printf("{\"token_hash\": %s, \"username\": %s, \"vhost\": %s,"
+           " \"created_at\": %" APR_INT64_T_FMT
+           ", \"last_seen\": %" APR_INT64_T_FMT
+           ", \"expires_at\": %" APR_INT64_T_FMT "}%s",
+           js(x->token_hash), js(x->username), js(x->session.vhost),
+           x->session.created_at, x->session.last_seen, x->session.expires_at,
+           end);
+}
+
+static int session_list(cmd_ctx_t *ctx)
+{
+    apr_array_header_t *rows = NULL;
+    table_t *t = table_new(6, "SESSION", "USER", "VHOST", "CREATED",
+                           "LAST_SEEN", "EXPIRES");
     apr_status_t rv;
+    rus_user_t u;
     int rc, i;
 
-    if (strcmp(sub, "list") == 0 && argc == 1) {
-        apr_array_header_t *groups = NULL;
-        table_t *t = table_new(3, "ID", "NAME", "MEMBERS");
-
-        rv = rus_group_list(conn, &groups, P);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "list groups");
-        }
-        if (json) {
-            printf("[");
-        }
-        for (i = 0; i < groups->nelts; i++) {
-            rus_group_t *x = &APR_ARRAY_IDX(groups, i, rus_group_t);
-
-            if (json) {
-                printf("{\"id\": %" APR_INT64_T_FMT
-                       ", \"name\": %s, \"members\": %d}%s",
-                       x->id, js(x->name), x->members,
-                       i + 1 < groups->nelts ? ", " : "");
-            }
-            table_add(t, num(x->id), x->name, num(x->members));
-        }
-        if (json) {
-            printf("]\n");
-        }
-        else {
-            table_print(t);
-        }
-        return 0;
-    }
-    if (strcmp(sub, "add") == 0 && argc == 2) {
-        if (!rus_group_name_valid(argv[1])) {
-            return fail(EXIT_USAGE,
-                        "'%s' is not a group name (no spaces, commas or "
-                        "control characters)",
-                        argv[1]);
-        }
-        rv = rus_group_add(conn, argv[1]);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv,
-                               apr_psprintf(P, "group '%s'", argv[1]));
-        }
-        return done(apr_psprintf(P, "added group %s", argv[1]), NULL);
-    }
-    if ((strcmp(sub, "delete") == 0 || strcmp(sub, "members") == 0)
-        && argc == 2) {
-        rc = need_group(conn, argv[1], &g);
+    u.id = 0;
+    if (ctx->user != NULL) {
+        rc = need_user(ctx->conn, ctx->user, &u);
         if (rc != 0) {
             return rc;
         }
-        if (sub[0] == 'd') {
-            rv = rus_group_delete(conn, g.id);
-            if (rv != APR_SUCCESS) {
-                return status_exit(conn, rv, "delete group");
-            }
-            return done(apr_psprintf(P, "deleted group %s", g.name), NULL);
-        }
-        else {
-            apr_array_header_t *names = NULL;
-
-            rv = rus_group_members(conn, g.id, &names, P);
-            if (rv != APR_SUCCESS) {
-                return status_exit(conn, rv, "list members");
-            }
-            if (json) {
-                printf("[");
-            }
-            for (i = 0; i < names->nelts; i++) {
-                const char *n = APR_ARRAY_IDX(names, i, const char *);
-
-                if (json) {
-                    printf("%s%s", js(n), i + 1 < names->nelts ? ", " : "");
-                }
-                else {
-                    printf("%s\n", n);
-                }
-            }
-            if (json) {
-                printf("]\n");
-            }
-            return 0;
-        }
     }
-    if ((strcmp(sub, "add-member") == 0 || strcmp(sub, "remove-member") == 0)
-        && argc == 3) {
-        rc = need_group(conn, argv[1], &g);
-        if (rc == 0) {
-            rc = need_user(conn, argv[2], &u);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (sub[0] == 'a') {
-            rv = rus_group_add_member(conn, g.id, u.id);
-        }
-        else {
-            rv = rus_group_remove_member(conn, g.id, u.id);
-        }
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv,
-                               apr_psprintf(P, "membership of %s in %s",
-                                            u.username, g.name));
-        }
-        return done(apr_psprintf(P, "%s %s %s %s",
-                                 sub[0] == 'a' ? "added" : "removed",
-                                 u.username, sub[0] == 'a' ? "to" : "from",
-                                 g.name),
-                    NULL);
+    rv = rus_session_list(ctx->conn, u.id, &rows, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "list sessions");
     }
-    return usage("group ");
+    if (json) {
+        printf("[");
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        rus_session_row_t *x = &APR_ARRAY_IDX(rows, i, rus_session_row_t);
+
+        if (json) {
+            print_session_json(x, i + 1 < rows->nelts ? ", " : "");
+        }
+        /* The hash prefix identifies a row; the token is never known. */
+        table_add(t, apr_pstrndup(P, x->token_hash, 12), x->username,
+                  x->session.vhost, when(x->session.created_at),
+                  when(x->session.last_seen), when(x->session.expires_at));
+    }
+    if (json) {
+        printf("]\n");
+    }
+    else {
+        table_print(t);
+    }
+    return 0;
 }
 
-static int cmd_session(rus_conn_t *conn, int argc, const char *const *argv)
+static int session_revoke(cmd_ctx_t *ctx)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
+    apr_array_header_t *rows = NULL;
+    apr_status_t rv;
     rus_user_t u;
-    apr_status_t rv;
-    int rc, i, count = 0;
+    int rc = need_user(ctx->conn, ctx->user, &u);
 
-    if (strcmp(sub, "list") == 0
-        && (argc == 1 || (argc == 3 && strcmp(argv[1], "--user") == 0))) {
-        apr_array_header_t *rows = NULL;
-        table_t *t = table_new(6, "SESSION", "USER", "VHOST", "CREATED",
-                               "LAST_SEEN", "EXPIRES");
-
-        u.id = 0;
-        if (argc == 3) {
-            rc = need_user(conn, argv[2], &u);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-        rv = rus_session_list(conn, u.id, &rows, P);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "list sessions");
-        }
-        if (json) {
-            printf("[");
-        }
-        for (i = 0; i < rows->nelts; i++) {
-            rus_session_row_t *x = &APR_ARRAY_IDX(rows, i, rus_session_row_t);
-
-            if (json) {
-                printf("{\"token_hash\": %s, \"username\": %s, \"vhost\": %s,"
-                       " \"created_at\": %" APR_INT64_T_FMT
-                       ", \"last_seen\": %" APR_INT64_T_FMT
-                       ", \"expires_at\": %" APR_INT64_T_FMT "}%s",
-                       js(x->token_hash), js(x->username), js(x->session.vhost),
-                       x->session.created_at, x->session.last_seen,
-                       x->session.expires_at, i + 1 < rows->nelts ? ", " : "");
-            }
-            /* The hash prefix identifies a row; the token is never known. */
-            table_add(t, apr_pstrndup(P, x->token_hash, 12), x->username,
-                      x->session.vhost, when(x->session.created_at),
-                      when(x->session.last_seen), when(x->session.expires_at));
-        }
-        if (json) {
-            printf("]\n");
-        }
-        else {
-            table_print(t);
-        }
-        return 0;
+    if (rc != 0) {
+        return rc;
     }
-    if (strcmp(sub, "revoke") == 0 && argc == 3
-        && strcmp(argv[1], "--user") == 0) {
-        apr_array_header_t *rows = NULL;
-
-        rc = need_user(conn, argv[2], &u);
-        if (rc != 0) {
-            return rc;
-        }
-        rv = rus_session_list(conn, u.id, &rows, P);
-        if (rv == APR_SUCCESS) {
-            rv = rus_session_revoke_user(conn, u.id);
-        }
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "revoke sessions");
-        }
-        return done(apr_psprintf(P, "revoked %d session(s) of %s", rows->nelts,
-                                 u.username),
-                    apr_psprintf(P, "\"revoked\": %d", rows->nelts));
+    rv = rus_session_list(ctx->conn, u.id, &rows, P);
+    if (rv == APR_SUCCESS) {
+        rv = rus_session_revoke_user(ctx->conn, u.id);
     }
-    if ((strcmp(sub, "revoke-all") == 0 || strcmp(sub, "purge") == 0)
-        && argc == 1) {
-        rv = sub[0] == 'r'
-                 ? rus_session_revoke_all(conn, &count)
-                 : rus_session_purge(conn, (apr_int64_t)time(NULL), &count);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, sub);
-        }
-        return done(apr_psprintf(P, "%s %d session(s)",
-                                 sub[0] == 'r' ? "revoked" : "purged", count),
-                    apr_psprintf(P, "\"%s\": %d",
-                                 sub[0] == 'r' ? "revoked" : "purged", count));
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "revoke sessions");
     }
-    return usage("session ");
+    return done(apr_psprintf(P, "revoked %d session(s) of %s", rows->nelts,
+                             u.username),
+                apr_psprintf(P, "\"revoked\": %d", rows->nelts));
 }
 
-static int cmd_db(rus_conn_t *conn, const rus_store_t *store, int argc,
-                  const char *const *argv)
+/* revoke-all and purge: how many went, in words and in JSON. */
+static int session_counted(cmd_ctx_t *ctx, apr_status_t rv, int count,
+                           const char *verb)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv,
+                           strcmp(verb, "revoked") == 0 ? "revoke-all"
+                                                        : "purge");
+    }
+    return done(apr_psprintf(P, "%s %d session(s)", verb, count),
+                apr_psprintf(P, "\"%s\": %d", verb, count));
+}
+
+static int session_revoke_all(cmd_ctx_t *ctx)
+{
+    int count = 0;
+    apr_status_t rv = rus_session_revoke_all(ctx->conn, &count);
+
+    return session_counted(ctx, rv, count, "revoked");
+}
+
+static int session_purge(cmd_ctx_t *ctx)
+{
+    int count = 0;
+    apr_status_t rv = rus_session_purge(ctx->conn, now_sec(), &count);
+
+    return session_counted(ctx, rv, count, "purged");
+}
+
+/* ---- db ------------------------------------------------------------- */
+
+static int db_info(cmd_ctx_t *ctx)
+{
+    const char *where = rus_store_describe(ctx->store);
+    rus_store_info_t info;
     apr_status_t rv;
 
-    if (strcmp(sub, "info") == 0 && argc == 1) {
-        rus_store_info_t info;
-
-        rv = rus_store_info(conn, &info);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "info");
-        }
-        if (json) {
-            printf(
-                "{\"store\": %s, \"store_from\": %s, \"schema_version\": %d, \"users\": %" APR_INT64_T_FMT
-                ", \"groups\": %" APR_INT64_T_FMT
-                ", \"sessions\": %" APR_INT64_T_FMT
-                ", \"sessions_expired\": %" APR_INT64_T_FMT "}\n",
-                js(rus_store_describe(store)),
-                store_origin ? js(store_origin) : "null", info.schema_version,
-                info.users, info.groups, info.sessions, info.sessions_expired);
-            return 0;
-        }
-        printf(
-            "store:            %s%s%s%s\nschema version:   %d\nusers:            %" APR_INT64_T_FMT
-            "\ngroups:           %" APR_INT64_T_FMT
-            "\nsessions:         %" APR_INT64_T_FMT
-            "\nexpired sessions: %" APR_INT64_T_FMT "\n",
-            rus_store_describe(store), store_origin ? " (from " : "",
-            store_origin ? store_origin : "", store_origin ? ")" : "",
-            info.schema_version, info.users, info.groups, info.sessions,
-            info.sessions_expired);
+    rv = rus_store_info(ctx->conn, now_sec(), &info);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "info");
+    }
+    if (json) {
+        printf("{\"store\": %s, \"store_from\": %s, \"schema_version\": %d, "
+               "\"users\": %" APR_INT64_T_FMT ", \"groups\": %" APR_INT64_T_FMT
+               ", \"sessions\": %" APR_INT64_T_FMT
+               ", \"sessions_expired\": %" APR_INT64_T_FMT "}\n",
+               js(where), store_origin ? js(store_origin) : "null",
+               info.schema_version, info.users, info.groups, info.sessions,
+               info.sessions_expired);
         return 0;
     }
-    if (strcmp(sub, "check") == 0 && argc == 1) {
-        const char *result = NULL;
+    printf("store:            %s%s%s%s\n"
+           "schema version:   %d\n"
+           "users:            %" APR_INT64_T_FMT "\n"
+           "groups:           %" APR_INT64_T_FMT "\n"
+           "sessions:         %" APR_INT64_T_FMT "\n"
+           "expired sessions: %" APR_INT64_T_FMT "\n",
+           where, store_origin ? " (from " : "",
+           store_origin ? store_origin : "", store_origin ? ")" : "",
+           info.schema_version, info.users, info.groups, info.sessions,
+           info.sessions_expired);
+    return 0;
+}
 
-        rv = rus_store_integrity(conn, &result, P);
-        if (rv != APR_SUCCESS) {
-            return status_exit(conn, rv, "check");
-        }
-        if (json) {
-            printf("{\"ok\": %s, \"result\": %s}\n",
-                   strcmp(result, "ok") == 0 ? "true" : "false", js(result));
-        }
-        else {
-            printf("%s\n", result);
-        }
-        return strcmp(result, "ok") == 0 ? 0 : EXIT_FAILED;
+static int db_check(cmd_ctx_t *ctx)
+{
+    const char *result = NULL;
+    apr_status_t rv;
+    int ok = 0;
+
+    rv = rus_store_integrity(ctx->conn, &ok, &result, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "check");
     }
-    return usage("db ");
+    if (json) {
+        printf("{\"ok\": %s, \"result\": %s}\n", ok ? "true" : "false",
+               js(result));
+    }
+    else {
+        printf("%s\n", result);
+    }
+    return ok ? 0 : EXIT_FAILED;
+}
+
+/* Runs offline: creates the store, so it cannot be opened first. */
+static int db_migrate(cmd_ctx_t *ctx)
+{
+    const char *msg = NULL, *warn = NULL;
+    rus_conn_t *conn = NULL;
+    rus_store_info_t info;
+    apr_status_t rv;
+
+    rv = rus_store_prepare(ctx->store, P, NULL, &warn, &msg);
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_FAILED, "%s", msg);
+    }
+    rv = rus_store_connect(&conn, ctx->store, P, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_info(conn, now_sec(), &info);
+        rus_store_disconnect(conn);
+        if (rv == APR_SUCCESS) {
+            return done(apr_psprintf(P, "%s: schema version %d",
+                                     rus_store_describe(ctx->store),
+                                     info.schema_version),
+                        apr_psprintf(P, "\"schema_version\": %d",
+                                     info.schema_version));
+        }
+    }
+    return fail(EXIT_FAILED, "%s", msg ? msg : "cannot read the store");
+}
+
+/* ---- the command table ---------------------------------------------- */
+
+static const apr_getopt_option_t opts_user[] = {
+    { "user", OPT_USER, 1, "only the sessions of this user" },
+    { NULL, 0, 0, NULL },
+};
+
+static const apr_getopt_option_t opts_inactive[] = {
+    { "inactive", OPT_INACTIVE, 0, "add the user disabled" },
+    { NULL, 0, 0, NULL },
+};
+
+static const cmd_t user_cmds[] = {
+    { "list", NULL, NULL, 0, NULL, 0, 0, user_list },
+    { "show", NULL, NULL, 1, NULL, 0, 0, user_show },
+    { "add", NULL, NULL, 1, opts_inactive, 0, 0, user_add },
+    { "enable", NULL, NULL, 1, NULL, 0, 0, user_enable },
+    { "disable", NULL, NULL, 1, NULL, 0, 0, user_disable },
+    { "delete", NULL, NULL, 1, NULL, 0, 0, user_delete },
+    { "rename", NULL, NULL, 2, NULL, 0, 0, user_rename },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const cmd_t group_cmds[] = {
+    { "list", NULL, NULL, 0, NULL, 0, 0, group_list },
+    { "add", NULL, NULL, 1, NULL, 0, 0, group_add },
+    { "delete", NULL, NULL, 1, NULL, 0, 0, group_delete },
+    { "members", NULL, NULL, 1, NULL, 0, 0, group_members },
+    { "add-member", NULL, NULL, 2, NULL, 0, 0, group_add_member },
+    { "remove-member", NULL, NULL, 2, NULL, 0, 0, group_remove_member },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const cmd_t session_cmds[] = {
+    { "list", NULL, NULL, 0, opts_user, 0, 0, session_list },
+    { "revoke", NULL, NULL, 0, opts_user, 1, 0, session_revoke },
+    { "revoke-all", NULL, NULL, 0, NULL, 0, 0, session_revoke_all },
+    { "purge", NULL, NULL, 0, NULL, 0, 0, session_purge },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const cmd_t db_cmds[] = {
+    { "info", NULL, NULL, 0, NULL, 0, 0, db_info },
+    { "check", NULL, NULL, 0, NULL, 0, 0, db_check },
+    { "migrate", NULL, NULL, 0, NULL, 0, 1, db_migrate },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const cmd_t commands[] = {
+    { "user", help_user, user_cmds, 0, NULL, 0, 0, NULL },
+    { "group", help_group, group_cmds, 0, NULL, 0, 0, NULL },
+    { "session", help_session, session_cmds, 0, NULL, 0, 0, NULL },
+    { "db", help_db, db_cmds, 0, NULL, 0, 0, NULL },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const cmd_t *cmd_find(const cmd_t *table, const char *name)
+{
+    for (; table->name != NULL; table++) {
+        if (strcmp(table->name, name) == 0) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
+/* Take the options of @a sub out of @a argv (its name, then its operands
+ * and options) into @a ctx, the operands left into ctx->argc/argv.
+ * @return 0, or -1 when they do not fit the subcommand: then it is bad
+ *         usage. An option it does not know stays an operand (a name may
+ *         start with '-'), and so counts against its number of operands. */
+static int cmd_parse(const cmd_t *sub, int argc, const char *const *argv,
+                     cmd_ctx_t *ctx)
+{
+    apr_getopt_t *os;
+    const char *arg;
+    apr_status_t rv;
+    int ch;
+
+    ctx->argc = argc - 1;
+    ctx->argv = argv + 1;
+    if (sub->opts != NULL) {
+        /* apr_getopt skips argv[0] as a program name: here the name */
+        apr_getopt_init(&os, P, argc, argv);
+        os->interleave = 1;
+        os->errfn = NULL;
+        while ((rv = apr_getopt_long(os, sub->opts, &ch, &arg)) != APR_EOF) {
+            if (rv == APR_BADARG) {
+                return -1; /* an option without its value */
+            }
+            if (rv == APR_SUCCESS && ch == OPT_USER) {
+                ctx->user = arg;
+            }
+            else if (rv == APR_SUCCESS && ch == OPT_INACTIVE) {
+                ctx->inactive = 1;
+            }
+        }
+        ctx->argc = os->argc - os->ind;
+        ctx->argv = os->argv + os->ind;
+    }
+    if (ctx->argc != sub->nargs || (sub->need_user && ctx->user == NULL)) {
+        return -1;
+    }
+    return 0;
 }
 
 /* ==================================================================== */
 /* main                                                                 */
 
-int main(int argc, const char *const *argv)
+/* The global options, anywhere on the line. */
+static const apr_getopt_option_t global_opts[] = {
+    { "db", OPT_DB, 1, "the SQLite store file" },
+    { "store", OPT_STORE, 1, "the store, SCHEME:LOCATION" },
+    { "config", OPT_CONFIG, 1, "the store httpd uses with this configuration" },
+    { "httpd", OPT_HTTPD, 1, "the httpd binary for --config" },
+    { "json", OPT_JSON, 0, "machine-readable output" },
+    { "version", OPT_VERSION, 0, "print the version" },
+    { "help", 'h', 0, "print the help" },
+    { NULL, 0, 0, NULL },
+};
+
+/* What the global options said. */
+typedef struct global_t {
+    const char *db, *store, *config, *httpd;
+    int help;
+    int argc; /* the rest: COMMAND SUBCOMMAND ... */
+    const char *const *argv;
+} global_t;
+
+/* Parse the global options; the rest, unknown options included, stays
+ * in order for the command. @return -1 to go on, else the exit code. */
+static int parse_global(int argc, const char *const *argv, global_t *g)
 {
-    const char *db = NULL, *config = NULL, *httpd = NULL, *spec = NULL;
-    const char *msg = NULL, *warn = NULL;
-    const char **args;
-    rus_store_t *store = NULL;
-    rus_conn_t *conn = NULL;
-    int i, n = 0, rc;
+    apr_getopt_t *os;
+    const char *arg;
     apr_status_t rv;
+    int ch;
 
-    apr_app_initialize(&argc, &argv, NULL);
-    atexit(apr_terminate);
-    apr_pool_create(&P, NULL);
-
-    /* Global options anywhere; the rest is the command. */
-    args = apr_pcalloc(P, sizeof(char *) * (size_t)(argc + 1));
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+    memset(g, 0, sizeof(*g));
+    apr_getopt_init(&os, P, argc, argv);
+    os->interleave = 1;
+    os->errfn = NULL; /* an unknown option is the command's business */
+    while ((rv = apr_getopt_long(os, global_opts, &ch, &arg)) != APR_EOF) {
+        if (rv != APR_SUCCESS) {
+            continue; /* left among the operands, as an option without
+                         its value is */
+        }
+        switch (ch) {
+        case OPT_DB:
+            g->db = arg;
+            break;
+        case OPT_STORE:
+            g->store = arg;
+            break;
+        case OPT_CONFIG:
+            g->config = arg;
+            break;
+        case OPT_HTTPD:
+            g->httpd = arg;
+            break;
+        case OPT_JSON:
             json = 1;
-        }
-        else if ((strcmp(argv[i], "--db") == 0
-                  || strcmp(argv[i], "--config") == 0
-                  || strcmp(argv[i], "--httpd") == 0)
-                 && i + 1 < argc) {
-            *(argv[i][2] == 'd'   ? &db
-              : argv[i][2] == 'c' ? &config
-                                  : &httpd) = argv[i + 1];
-            i++;
-        }
-        else if (strcmp(argv[i], "--version") == 0) {
+            break;
+        case 'h':
+            g->help = 1;
+            break;
+        case OPT_VERSION:
             printf("remoteuser-admin (mod_remoteuser_session) %s\n",
                    RUS_VERSION);
             return 0;
         }
-        else {
-            args[n++] = argv[i];
-        }
     }
-    for (i = 0; i < n; i++) {
-        if (strcmp(args[i], "--help") == 0 || strcmp(args[i], "-h") == 0) {
-            const char *h = help_top;
+    g->argc = os->argc - os->ind;
+    g->argv = os->argv + os->ind;
+    return -1;
+}
 
-            if (n > 0 && strcmp(args[0], "user") == 0) {
-                h = help_user;
-            }
-            else if (n > 0 && strcmp(args[0], "group") == 0) {
-                h = help_group;
-            }
-            else if (n > 0 && strcmp(args[0], "session") == 0) {
-                h = help_session;
-            }
-            else if (n > 0 && strcmp(args[0], "db") == 0) {
-                h = help_db;
-            }
-            fputs(h, stdout);
-            return 0;
-        }
-    }
-    if (n == 0
-        || (strcmp(args[0], "user") != 0 && strcmp(args[0], "group") != 0
-            && strcmp(args[0], "session") != 0 && strcmp(args[0], "db") != 0)) {
-        return usage("");
-    }
-    if (db != NULL && config != NULL) {
+/* The store the options name, created but not opened. */
+static int open_spec(const global_t *g, rus_store_t **pstore)
+{
+    const char *spec = NULL, *msg = NULL;
+    int rc;
+
+    if (g->db != NULL && g->config != NULL) {
         return fail(EXIT_USAGE, "--db and --config exclude each other");
     }
-    if (httpd != NULL && config == NULL) {
+    if (g->store != NULL && (g->db != NULL || g->config != NULL)) {
+        return fail(EXIT_USAGE, "--store and --%s exclude each other",
+                    g->db != NULL ? "db" : "config");
+    }
+    if (g->httpd != NULL && g->config == NULL) {
         return fail(EXIT_USAGE, "--httpd goes with --config");
     }
-    rc = store_spec(db, config, httpd, &spec);
+    rc = store_spec(g->db, g->store, g->config, g->httpd, &spec);
     if (rc != 0) {
         return rc;
     }
-    /* From --config the spec is absolute; --db is relative to here. */
-    if (rus_store_create(&store, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
+    /* From --config the spec is absolute; --db and --store are relative
+     * to here. */
+    if (rus_store_create(pstore, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
         return fail(EXIT_USAGE, "%s: %s", spec, msg);
     }
-    if (strcmp(args[0], "db") == 0 && n == 2
-        && strcmp(args[1], "migrate") == 0) {
-        rv = rus_store_prepare(store, P, NULL, &warn, &msg);
-        if (rv != APR_SUCCESS) {
-            return fail(EXIT_FAILED, "%s", msg);
-        }
-        rv = rus_store_connect(&conn, store, P, &msg);
-        if (rv == APR_SUCCESS) {
-            rus_store_info_t info;
+    return 0;
+}
 
-            rv = rus_store_info(conn, &info);
-            rus_store_disconnect(conn);
-            if (rv == APR_SUCCESS) {
-                return done(apr_psprintf(P, "%s: schema version %d",
-                                         rus_store_describe(store),
-                                         info.schema_version),
-                            apr_psprintf(P, "\"schema_version\": %d",
-                                         info.schema_version));
-            }
-        }
-        return fail(EXIT_FAILED, "%s", msg ? msg : "cannot read the store");
-    }
+/* Open the store for a command that needs it. */
+static int open_store(const rus_store_t *store, rus_conn_t **pconn)
+{
+    const char *msg = NULL;
+    apr_status_t rv;
+
     rv = rus_store_check(store, P, &msg);
     if (rv == APR_SUCCESS) {
-        rv = rus_store_connect(&conn, store, P, &msg);
+        rv = rus_store_connect(pconn, store, P, &msg);
     }
     if (rv == APR_FROM_OS_ERROR(ELOOP)) {
         /* a symbolic link at the store: refused, nothing followed */
@@ -1109,18 +1405,54 @@ int main(int argc, const char *const *argv)
                     "httpd at startup or by 'db migrate')",
                     rus_store_describe(store), msg);
     }
-    if (strcmp(args[0], "user") == 0) {
-        rc = cmd_user(conn, n - 1, args + 1);
+    return 0;
+}
+
+int main(int argc, const char *const *argv)
+{
+    const cmd_t *cmd, *sub = NULL;
+    cmd_ctx_t ctx;
+    global_t g;
+    rus_store_t *store = NULL;
+    int rc;
+
+    apr_app_initialize(&argc, &argv, NULL);
+    atexit(apr_terminate);
+    apr_pool_create(&P, NULL);
+
+    rc = parse_global(argc, argv, &g);
+    if (rc >= 0) {
+        return rc;
     }
-    else if (strcmp(args[0], "group") == 0) {
-        rc = cmd_group(conn, n - 1, args + 1);
+    cmd = g.argc > 0 ? cmd_find(commands, g.argv[0]) : NULL;
+    if (g.help) {
+        fputs(cmd ? cmd->help : help_top, stdout);
+        return 0;
     }
-    else if (strcmp(args[0], "session") == 0) {
-        rc = cmd_session(conn, n - 1, args + 1);
+    if (cmd == NULL) {
+        return usage("");
     }
-    else {
-        rc = cmd_db(conn, store, n - 1, args + 1);
+    rc = open_spec(&g, &store);
+    if (rc != 0) {
+        return rc;
     }
-    rus_store_disconnect(conn);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.store = store;
+    if (g.argc > 1) {
+        sub = cmd_find(cmd->subs, g.argv[1]);
+    }
+    if (sub != NULL && cmd_parse(sub, g.argc - 1, g.argv + 1, &ctx) != 0) {
+        sub = NULL;
+    }
+    if (sub == NULL || !sub->offline) {
+        /* A bad subcommand is reported once the store opened, as ever. */
+        rc = open_store(store, &ctx.conn);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    rc = sub != NULL ? sub->run(&ctx)
+                     : usage(apr_pstrcat(P, cmd->name, " ", NULL));
+    rus_store_disconnect(ctx.conn);
     return rc;
 }

@@ -15,33 +15,23 @@
 #include "rus_store.h"
 #include "test_common.h"
 
+static rus_test_store_t ts;
 static apr_pool_t *pool;
-static const char *dir;
 static const char *db;
 static rus_conn_t *conn;
 
+/* The shared fixture on SQLite: these tests look at its rows. */
 static void setup(void)
 {
-    rus_store_t *store = NULL;
-    const char *msg = NULL, *warn = NULL;
-
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
-    ck_assert_int_eq(rus_store_create(&store, pool,
-                                      apr_pstrcat(pool, "sqlite:", db, NULL),
-                                      NULL, NULL, &msg),
-                     APR_SUCCESS);
-    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
-                     APR_SUCCESS);
-    ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg), APR_SUCCESS);
+    rus_test_store_open(&ts, 0);
+    pool = ts.pool;
+    db = ts.path;
+    conn = ts.conn;
 }
 
 static void teardown(void)
 {
-    rus_store_disconnect(conn);
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 START_TEST(test_users)
@@ -166,6 +156,7 @@ START_TEST(test_sessions_info_integrity)
     const char *result = NULL;
     rus_user_t u;
     rus_session_t s;
+    int ok = 0;
 
     ck_assert_int_eq(rus_user_add(conn, "ann", 1, 1, &u, pool), APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "a:80", 10, 20),
@@ -183,14 +174,16 @@ START_TEST(test_sessions_info_integrity)
                      APR_SUCCESS);
     ck_assert_int_eq(rows->nelts, 0);
 
-    ck_assert_int_eq(rus_store_info(conn, &info), APR_SUCCESS);
+    ck_assert_int_eq(rus_store_info(conn, 25, &info), APR_SUCCESS);
     ck_assert_int_eq(info.schema_version, 3);
     ck_assert_int_eq(info.users, 1);
     ck_assert_int_eq(info.groups, 0);
     ck_assert_int_eq(info.sessions, 2);
     ck_assert_int_eq(info.sessions_expired, 1);
 
-    ck_assert_int_eq(rus_store_integrity(conn, &result, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 1);
     ck_assert_str_eq(result, "ok");
 }
 END_TEST

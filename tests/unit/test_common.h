@@ -24,6 +24,40 @@ TCase *rus_admin_test_case(void);
 TCase *rus_cache_test_case(void);
 TCase *rus_origin_test_case(void);
 TCase *rus_gate_test_case(void);
+TCase *rus_store_contract_test_case(void);
+
+/* ---- the store fixture (test_store_fixture.c) ------------------------- */
+
+/* A backend the contract suite runs against: its name, and the spec of a
+ * fresh store of its own in the fresh directory @a dir. */
+typedef struct rus_test_backend_t {
+    const char *name;
+    const char *(*spec)(apr_pool_t *p, const char *dir);
+} rus_test_backend_t;
+
+extern const rus_test_backend_t rus_test_backends[];
+extern const int rus_test_backend_count;
+
+/* The one store fixture: a pool, a fresh directory, and (after
+ * rus_test_store_open) a store in it, prepared and connected. */
+typedef struct rus_test_store_t {
+    apr_pool_t *pool;
+    const char *dir;           /* removed by rus_test_store_close() */
+    const char *path;          /* DIR/users.db, for file backends */
+    const char *spec;          /* NULL after rus_test_store_dir() */
+    struct rus_store_t *store; /* NULL after rus_test_store_dir() */
+    struct rus_conn_t *conn;   /* NULL after rus_test_store_dir() */
+} rus_test_store_t;
+
+/* Only the pool and the directory (for tests that make their stores). */
+void rus_test_store_dir(rus_test_store_t *ts);
+
+/* A store of rus_test_backends[@a backend], prepared and connected. */
+void rus_test_store_open(rus_test_store_t *ts, int backend);
+
+/* Disconnect, remove the directory, destroy the pool; safe to call when
+ * nothing was opened. */
+void rus_test_store_close(rus_test_store_t *ts);
 
 /* A fresh temporary directory, path from @p: mkdtemp inside the run's own
  * mkdtemp directory under /tmp, which main() removes at the end (a failed

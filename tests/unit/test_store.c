@@ -19,24 +19,27 @@
 
 #include <sqlite3.h>
 
+#include "rus_backend.h"
 #include "rus_store.h"
 #include "test_common.h"
 
+static rus_test_store_t ts;
 static apr_pool_t *pool;
 static const char *dir;
 static const char *db;
 
+/* The shared fixture, directory only: these tests make their stores. */
 static void setup(void)
 {
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
+    rus_test_store_dir(&ts);
+    pool = ts.pool;
+    dir = ts.dir;
+    db = ts.path;
 }
 
 static void teardown(void)
 {
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 /* A store on @path, created and migrated. */
@@ -102,6 +105,114 @@ START_TEST(test_spec_refused)
                      RUS_STORE_ESPEC);
     ck_assert_ptr_null(store);
     ck_assert_ptr_nonnull(msg);
+}
+END_TEST
+
+/* ---- the backend registry and optional callbacks -------------------- */
+
+START_TEST(test_registry_names_schemes)
+{
+    rus_store_t *store = NULL;
+    const char *msg = NULL;
+
+    ck_assert_ptr_eq(rus_backend_find("sqlite", 6), &rus_backend_sqlite);
+    ck_assert_ptr_eq(rus_backend_find("sqlitex", 6), &rus_backend_sqlite);
+    ck_assert_ptr_null(rus_backend_find("sqlit", 5));
+    ck_assert_ptr_null(rus_backend_find("mysql", 5));
+    ck_assert_str_eq(rus_backend_schemes(pool), "sqlite");
+    ck_assert_int_eq(rus_store_create(&store, pool, "mysql:x", NULL, NULL,
+                                      &msg),
+                     RUS_STORE_ESPEC);
+    ck_assert_str_eq(msg, "unknown store scheme 'mysql' (known: sqlite)");
+    ck_assert_int_eq(rus_store_create(&store, pool, "users.db", NULL, NULL,
+                                      &msg),
+                     RUS_STORE_ESPEC);
+    ck_assert_str_eq(
+        msg, "expected SCHEME:LOCATION, e.g. sqlite:/var/lib/x/users.db");
+    ck_assert_str_eq(rus_store_file_spec(pool, "a/b.db"), "sqlite:a/b.db");
+}
+END_TEST
+
+START_TEST(test_backend_required_callbacks)
+{
+    rus_backend_t b = rus_backend_sqlite;
+
+    ck_assert_ptr_null(rus_backend_missing(&rus_backend_sqlite));
+    b.user_list = NULL; /* optional */
+    b.integrity = NULL;
+    b.checkpoint = NULL;
+    ck_assert_ptr_null(rus_backend_missing(&b));
+    b.session_touch = NULL;
+    ck_assert_str_eq(rus_backend_missing(&b), "session_touch");
+    b.connect = NULL;
+    ck_assert_str_eq(rus_backend_missing(&b), "connect");
+    b.restore_hint = NULL;
+    ck_assert_str_eq(rus_backend_missing(&b), "restore_hint");
+}
+END_TEST
+
+/* A backend without the administration: the facade answers APR_ENOTIMPL
+ * and says what is missing; it never calls through a NULL. */
+START_TEST(test_optional_callbacks_not_implemented)
+{
+    rus_backend_t b = rus_backend_sqlite;
+    rus_conn_t *conn = connected(prepared(db, -1));
+    const rus_backend_t *real = conn->backend;
+    apr_array_header_t *a = NULL;
+    rus_store_checkpoint_t cp;
+    rus_store_info_t info;
+    const char *result = NULL;
+    rus_group_t g;
+    rus_user_t u;
+    int n = 0, ok = 0;
+
+    b.scheme = "bare";
+    b.user_list = NULL;
+    b.user_add = NULL;
+    b.user_set_active = NULL;
+    b.user_delete = NULL;
+    b.user_rename = NULL;
+    b.group_list = NULL;
+    b.group_find = NULL;
+    b.group_add = NULL;
+    b.group_delete = NULL;
+    b.group_members = NULL;
+    b.group_add_member = NULL;
+    b.group_remove_member = NULL;
+    b.session_list = NULL;
+    b.session_revoke_all = NULL;
+    b.info = NULL;
+    b.integrity = NULL;
+    b.checkpoint = NULL;
+    conn->backend = &b;
+    ck_assert_int_eq(rus_user_list(conn, &a, pool), APR_ENOTIMPL);
+    ck_assert_str_eq(rus_store_error(conn), "the bare store cannot list users");
+    ck_assert_int_eq(rus_user_add(conn, "x", 1, 1, &u, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_user_set_active(conn, 1, 0), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_user_delete(conn, 1), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_user_rename(conn, 1, "y"), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_list(conn, &a, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_find(conn, "g", &g, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_add(conn, "g"), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_delete(conn, 1), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_members(conn, 1, &a, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_add_member(conn, 1, 1), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_group_remove_member(conn, 1, 1), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_session_list(conn, 0, &a, pool), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_session_revoke_all(conn, &n), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_store_info(conn, 1, &info), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_ENOTIMPL);
+    ck_assert_str_eq(rus_store_error(conn),
+                     "the bare store cannot check its integrity");
+    /* no log to keep small: nothing to do, and that is a success */
+    ck_assert_int_eq(rus_store_checkpoint(conn, 10, &cp), APR_SUCCESS);
+    ck_assert_int_eq(cp.log_before, 0);
+    ck_assert_int_eq(cp.emptied, 0);
+    /* the request path still works */
+    ck_assert_int_eq(rus_user_find(conn, "nobody", &u, pool), APR_ENOENT);
+    conn->backend = real;
+    rus_store_disconnect(conn);
 }
 END_TEST
 
@@ -716,6 +827,9 @@ TCase *rus_store_test_case(void)
     tcase_add_test(tc, test_spec_relative_to_root);
     tcase_add_loop_test(tc, test_spec_refused, 0,
                         sizeof(bad_specs) / sizeof(bad_specs[0]));
+    tcase_add_test(tc, test_registry_names_schemes);
+    tcase_add_test(tc, test_backend_required_callbacks);
+    tcase_add_test(tc, test_optional_callbacks_not_implemented);
     tcase_add_test(tc, test_check);
     tcase_add_test(tc, test_prepare_creates_schema);
     tcase_add_test(tc, test_prepare_migrates_version_1);

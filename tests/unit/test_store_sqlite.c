@@ -34,21 +34,23 @@
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
 
+static rus_test_store_t ts;
 static apr_pool_t *pool;
 static const char *dir;
 static const char *db;
 
+/* The shared fixture, directory only: these tests make their stores. */
 static void setup(void)
 {
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
+    rus_test_store_dir(&ts);
+    pool = ts.pool;
+    dir = ts.dir;
+    db = ts.path;
 }
 
 static void teardown(void)
 {
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 /* A store handle on @path with the default options. */

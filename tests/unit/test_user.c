@@ -16,35 +16,23 @@
 #include "rus_user.h"
 #include "test_common.h"
 
+static rus_test_store_t ts;
 static apr_pool_t *pool;
-static const char *dir;
 static const char *db;
-static rus_store_t *store;
 static rus_conn_t *conn;
 
+/* The shared fixture on SQLite: these tests look at its rows. */
 static void setup(void)
 {
-    const char *msg = NULL, *warn = NULL;
-
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
-    store = NULL;
-    ck_assert_int_eq(rus_store_create(&store, pool,
-                                      apr_pstrcat(pool, "sqlite:", db, NULL),
-                                      NULL, NULL, &msg),
-                     APR_SUCCESS);
-    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
-                     APR_SUCCESS);
-    conn = NULL;
-    ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg), APR_SUCCESS);
+    rus_test_store_open(&ts, 0);
+    pool = ts.pool;
+    db = ts.path;
+    conn = ts.conn;
 }
 
 static void teardown(void)
 {
-    rus_store_disconnect(conn);
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 static const rus_user_policy_t create_on = { 1, 0, NULL };

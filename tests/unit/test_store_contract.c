@@ -1,0 +1,531 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The store contract: what the glue and remoteuser-admin rely on, through
+ * rus_store.h alone, run once per backend of rus_test_backends[] (the
+ * loop index _i). A new backend passes this before anything else; what is
+ * particular to one backend (its files, its SQL) is tested in its own
+ * suite, e.g. test_store_sqlite.c. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "rus_session.h"
+#include "rus_store.h"
+#include "test_common.h"
+
+static rus_test_store_t ts;
+
+static void teardown(void)
+{
+    rus_test_store_close(&ts);
+}
+
+/* The fixture of backend @i; its connection. */
+static rus_conn_t *open_backend(int i)
+{
+    rus_test_store_open(&ts, i);
+    return ts.conn;
+}
+
+static rus_user_t added(rus_conn_t *conn, const char *name, int active)
+{
+    rus_user_t u;
+
+    ck_assert_msg(rus_user_add(conn, name, 1000, active, &u, ts.pool)
+                      == APR_SUCCESS,
+                  "add %s: %s", name, rus_store_error(conn));
+    return u;
+}
+
+static rus_group_t group(rus_conn_t *conn, const char *name)
+{
+    rus_group_t g;
+
+    ck_assert_int_eq(rus_group_find(conn, name, &g, ts.pool), APR_SUCCESS);
+    return g;
+}
+
+/* The strings of an array of char *, joined by ','. */
+static const char *joined(const apr_array_header_t *a)
+{
+    return apr_array_pstrcat(ts.pool, a, ',');
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ---- specs ------------------------------------------------------------ */
+
+START_TEST(test_contract_spec)
+{
+    const char *scheme = rus_test_backends[_i].name, *msg = NULL;
+    rus_store_t *store = NULL;
+
+    open_backend(_i);
+    ck_assert_int_eq(rus_store_check(ts.store, ts.pool, &msg), APR_SUCCESS);
+    ck_assert_str_ne(rus_store_describe(ts.store), "");
+    ck_assert_int_eq(rus_store_create(&store, ts.pool, "nosuch:x", NULL, NULL,
+                                      &msg),
+                     RUS_STORE_ESPEC);
+    ck_assert_ptr_nonnull(strstr(msg, "known: "));
+    ck_assert_ptr_nonnull(strstr(msg, scheme));
+    ck_assert_int_eq(rus_store_create(&store, ts.pool, "no-scheme", NULL, NULL,
+                                      &msg),
+                     RUS_STORE_ESPEC);
+    ck_assert_int_eq(rus_store_create(&store, ts.pool,
+                                      apr_pstrcat(ts.pool, scheme, ":", NULL),
+                                      NULL, NULL, &msg),
+                     RUS_STORE_ESPEC);
+}
+END_TEST
+
+/* ---- users on the request path ---------------------------------------- */
+
+START_TEST(test_contract_user_create_find)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_user_t u, v;
+    int created = -1;
+
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_gt(u.id, 0);
+    ck_assert_str_eq(u.username, "ann");
+    ck_assert_int_eq(u.is_active, 1);
+    ck_assert_int_eq(u.date_joined, 100);
+    ck_assert_int_eq(u.last_login, 100);
+    ck_assert_str_eq(u.groups, "");
+    /* a second create returns the row, changes nothing */
+    ck_assert_int_eq(rus_user_create(conn, "ann", 200, &v, &created, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(v.id, u.id);
+    ck_assert_int_eq(v.date_joined, 100);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &v, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(v.id, u.id);
+    /* names are exact */
+    ck_assert_int_eq(rus_user_find(conn, "Ann", &v, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_find(conn, "an", &v, ts.pool), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_contract_user_touch_login)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_user_t u;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, ts.pool),
+                     APR_SUCCESS);
+    /* written less than the interval ago: left alone */
+    ck_assert_int_eq(rus_user_touch_login(conn, u.id, 150, 60), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.last_login, 100);
+    ck_assert_int_eq(rus_user_touch_login(conn, u.id, 200, 60), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.last_login, 200);
+    /* never backwards */
+    ck_assert_int_eq(rus_user_touch_login(conn, u.id, 150, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.last_login, 200);
+}
+END_TEST
+
+/* Quotes, statement separators and wildcards are part of a name. */
+START_TEST(test_contract_text_is_data)
+{
+    static const char *const names[] = { "o'brien", "a\"b", "x; DROP users",
+                                         "100%",    "_",    "j\xc3\xb6rg" };
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *users = NULL;
+    rus_user_t u;
+    int i;
+
+    for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
+        added(conn, names[i], 1);
+        ck_assert_int_eq(rus_user_find(conn, names[i], &u, ts.pool),
+                         APR_SUCCESS);
+        ck_assert_str_eq(u.username, names[i]);
+    }
+    ck_assert_int_eq(rus_user_find(conn, "%", &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_list(conn, &users, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(users->nelts, 6);
+}
+END_TEST
+
+/* ---- users: administration -------------------------------------------- */
+
+START_TEST(test_contract_user_admin)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *users = NULL;
+    rus_user_t zed, amy, u;
+
+    zed = added(conn, "zed", 1);
+    amy = added(conn, "amy", 0);
+    ck_assert_int_eq(zed.is_active, 1);
+    ck_assert_int_eq(zed.date_joined, 1000);
+    ck_assert_int_eq(amy.is_active, 0);
+    ck_assert_int_eq(amy.last_login, 0); /* never logged in */
+    ck_assert_int_eq(rus_user_add(conn, "amy", 5, 1, &u, ts.pool), APR_EEXIST);
+
+    /* by name, whatever the backend's order */
+    ck_assert_int_eq(rus_user_list(conn, &users, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(users->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(users, 0, rus_user_t).username, "amy");
+    ck_assert_str_eq(APR_ARRAY_IDX(users, 1, rus_user_t).username, "zed");
+
+    ck_assert_int_eq(rus_user_rename(conn, zed.id, "amy"), APR_EEXIST);
+    ck_assert_int_eq(rus_user_rename(conn, zed.id, "bob"), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "zed", &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_find(conn, "bob", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, zed.id);
+
+    ck_assert_int_eq(rus_user_set_active(conn, amy.id, 1), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "amy", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.is_active, 1);
+    ck_assert_int_eq(rus_user_set_active(conn, amy.id + zed.id + 99, 0),
+                     APR_ENOENT);
+    ck_assert_int_eq(rus_user_delete(conn, amy.id + zed.id + 99), APR_ENOENT);
+    ck_assert_int_eq(rus_user_delete(conn, amy.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "amy", &u, ts.pool), APR_ENOENT);
+}
+END_TEST
+
+/* Disabling and deleting a user end its sessions; deleting also its
+ * memberships. The glue relies on both (a revoked user stays out). */
+START_TEST(test_contract_disable_and_delete_end_sessions)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_session_t s;
+    rus_user_t ann, bob, u;
+    rus_group_t g;
+
+    ann = added(conn, "ann", 1);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_SUCCESS);
+    g = group(conn, "staff");
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, bob.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "ha", ann.id, "v:80", 10, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "hb", bob.id, "v:80", 10, 9000),
+                     APR_SUCCESS);
+
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "ha", &s, &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(u.is_active, 0);
+
+    ck_assert_int_eq(rus_user_delete(conn, bob.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "hb", &s, &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(group(conn, "staff").members, 0);
+}
+END_TEST
+
+/* ---- groups ----------------------------------------------------------- */
+
+START_TEST(test_contract_groups)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *groups = NULL, *names = NULL;
+    rus_group_t staff, admins, b, x;
+    rus_user_t ann, bob, u;
+
+    ann = added(conn, "ann", 1);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add(conn, "admins"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add(conn, "b"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_EEXIST);
+    ck_assert_int_eq(rus_group_find(conn, "nope", &x, ts.pool), APR_ENOENT);
+    staff = group(conn, "staff");
+    admins = group(conn, "admins");
+    b = group(conn, "b");
+    ck_assert_str_eq(staff.name, "staff");
+    ck_assert_int_eq(staff.members, 0);
+
+    ck_assert_int_eq(rus_group_add_member(conn, staff.id, bob.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, staff.id, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, b.id, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, admins.id, ann.id),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, staff.id, ann.id), APR_EEXIST);
+
+    /* every list by name, a user's groups too */
+    ck_assert_int_eq(rus_group_list(conn, &groups, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(groups->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(groups, 0, rus_group_t).name, "admins");
+    ck_assert_str_eq(APR_ARRAY_IDX(groups, 1, rus_group_t).name, "b");
+    ck_assert_str_eq(APR_ARRAY_IDX(groups, 2, rus_group_t).name, "staff");
+    ck_assert_int_eq(APR_ARRAY_IDX(groups, 2, rus_group_t).members, 2);
+    ck_assert_int_eq(rus_group_members(conn, staff.id, &names, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(joined(names), "ann,bob");
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_str_eq(u.groups, "admins,b,staff");
+    ck_assert_int_eq(rus_user_find(conn, "bob", &u, ts.pool), APR_SUCCESS);
+    ck_assert_str_eq(u.groups, "staff");
+
+    ck_assert_int_eq(rus_group_remove_member(conn, b.id, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_remove_member(conn, b.id, ann.id), APR_ENOENT);
+    ck_assert_int_eq(rus_group_delete(conn, staff.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_find(conn, "staff", &x, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
+    ck_assert_str_eq(u.groups, "admins");
+    ck_assert_int_eq(rus_user_find(conn, "bob", &u, ts.pool), APR_SUCCESS);
+    ck_assert_str_eq(u.groups, "");
+}
+END_TEST
+
+/* ---- sessions on the request path ------------------------------------- */
+
+START_TEST(test_contract_sessions)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *rows = NULL;
+    rus_session_t s;
+    rus_user_t ann, bob, u;
+
+    ann = added(conn, "ann", 1);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_group_add(conn, "y"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add(conn, "x"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, group(conn, "y").id, ann.id),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, group(conn, "x").id, ann.id),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "a:80", 10, 1000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", ann.id, "b:443", 30, 2000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h3", bob.id, "a:80", 20, 3000),
+                     APR_SUCCESS);
+
+    /* a session comes with its user, groups sorted */
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(s.user_id, ann.id);
+    ck_assert_str_eq(s.vhost, "a:80");
+    ck_assert_int_eq(s.created_at, 10);
+    ck_assert_int_eq(s.last_seen, 10);
+    ck_assert_int_eq(s.expires_at, 1000);
+    ck_assert_int_eq(u.id, ann.id);
+    ck_assert_str_eq(u.username, "ann");
+    ck_assert_int_eq(u.is_active, 1);
+    ck_assert_str_eq(u.groups, "x,y");
+    ck_assert_int_eq(rus_session_find(conn, "h9", &s, &u, ts.pool), APR_ENOENT);
+
+    /* last_seen is now; a created_at in the future (the clock was ahead)
+     * comes back to now, and expires_at by as much */
+    ck_assert_int_eq(rus_session_touch(conn, "h1", 50), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(s.last_seen, 50);
+    ck_assert_int_eq(s.created_at, 10);
+    ck_assert_int_eq(s.expires_at, 1000);
+    ck_assert_int_eq(rus_session_touch(conn, "h1", 4), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(s.last_seen, 4);
+    ck_assert_int_eq(s.created_at, 4);
+    ck_assert_int_eq(s.expires_at, 994);
+
+    /* newest first; of one user */
+    ck_assert_int_eq(rus_session_list(conn, 0, &rows, ts.pool), APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 0, rus_session_row_t).token_hash,
+                     "h2");
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 1, rus_session_row_t).token_hash,
+                     "h3");
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 1, rus_session_row_t).username, "bob");
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 2, rus_session_row_t).token_hash,
+                     "h1");
+    ck_assert_int_eq(rus_session_list(conn, bob.id, &rows, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 1);
+
+    /* revoke one (twice is fine), then a user's */
+    ck_assert_int_eq(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_session_revoke_user(conn, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h2", &s, &u, ts.pool), APR_ENOENT);
+    ck_assert_int_eq(rus_session_find(conn, "h3", &s, &u, ts.pool),
+                     APR_SUCCESS);
+}
+END_TEST
+
+/* The one just issued stays, with the keep - 1 newest others; the hashes
+ * of the rest come back for the cache. */
+START_TEST(test_contract_trim_user)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *gone = NULL;
+    rus_session_t s;
+    rus_user_t ann, bob, u;
+
+    ann = added(conn, "ann", 1);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_session_insert(conn, "s1", ann.id, "v", 10, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "s2", ann.id, "v", 20, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "s3", ann.id, "v", 30, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "s4", ann.id, "v", 40, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "b1", bob.id, "v", 5, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_trim_user(conn, ann.id, 2, "s1", &gone,
+                                           ts.pool),
+                     APR_SUCCESS);
+    qsort(gone->elts, (size_t)gone->nelts, sizeof(char *), cmp_str);
+    ck_assert_str_eq(joined(gone), "s2,s3");
+    ck_assert_int_eq(rus_session_find(conn, "s1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "s4", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "b1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    /* nothing over the limit: nothing deleted */
+    ck_assert_int_eq(rus_session_trim_user(conn, ann.id, 2, "s4", &gone,
+                                           ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(gone->nelts, 0);
+}
+END_TEST
+
+/* Purge keeps what expired less than RUS_CLOCK_GRACE ago. */
+START_TEST(test_contract_purge_and_revoke_all)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t now = 100000;
+    rus_session_t s;
+    rus_user_t ann, u;
+    int count = -1;
+
+    ann = added(conn, "ann", 1);
+    ck_assert_int_eq(rus_session_insert(conn, "old", ann.id, "v", 1,
+                                        now - RUS_CLOCK_GRACE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "recent", ann.id, "v", 1,
+                                        now - RUS_CLOCK_GRACE + 1),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "live", ann.id, "v", 1, now + 10),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_purge(conn, now, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(rus_session_find(conn, "old", &s, &u, ts.pool),
+                     APR_ENOENT);
+    ck_assert_int_eq(rus_session_find(conn, "recent", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke_all(conn, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 2);
+    ck_assert_int_eq(rus_session_find(conn, "live", &s, &u, ts.pool),
+                     APR_ENOENT);
+}
+END_TEST
+
+/* ---- the store as a whole --------------------------------------------- */
+
+START_TEST(test_contract_info_integrity_checkpoint)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_store_checkpoint_t cp;
+    rus_store_info_t info;
+    const char *result = NULL;
+    apr_status_t rv;
+    rus_user_t ann;
+    int ok = -1;
+
+    ann = added(conn, "ann", 1);
+    added(conn, "bob", 0);
+    ck_assert_int_eq(rus_group_add(conn, "g"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v", 10, 20),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", ann.id, "v", 10, 50),
+                     APR_SUCCESS);
+
+    /* expired as of the caller's now: expires_at <= now */
+    ck_assert_int_eq(rus_store_info(conn, 20, &info), APR_SUCCESS);
+    ck_assert_int_gt(info.schema_version, 0);
+    ck_assert_int_eq(info.users, 2);
+    ck_assert_int_eq(info.groups, 1);
+    ck_assert_int_eq(info.sessions, 2);
+    ck_assert_int_eq(info.sessions_expired, 1);
+    ck_assert_int_eq(rus_store_info(conn, 19, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.sessions_expired, 0);
+    ck_assert_int_eq(rus_store_info(conn, 50, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.sessions_expired, 2);
+
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_ptr_nonnull(result);
+
+    rv = rus_store_checkpoint(conn, 100, &cp);
+    ck_assert_msg(rv == APR_SUCCESS || rv == APR_EBUSY, "checkpoint: %s",
+                  rus_store_error(conn));
+    ck_assert_int_ge(cp.log_before, cp.copied);
+    ck_assert_int_ge(cp.copied, 0);
+}
+END_TEST
+
+/* A pooled connection is given out again, and answers. */
+START_TEST(test_contract_pool)
+{
+    rus_store_pool_t *spool = NULL;
+    rus_conn_t *a = NULL, *b = NULL;
+    const char *msg = NULL;
+    rus_user_t u;
+    int created = 0;
+
+    open_backend(_i);
+    ck_assert_int_eq(rus_store_pool_create(&spool, ts.store, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_store_acquire(&a, spool, ts.pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_create(a, "ann", 1, &u, &created, ts.pool),
+                     APR_SUCCESS);
+    rus_store_release(spool, a);
+    ck_assert_int_eq(rus_store_acquire(&b, spool, ts.pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_str_eq(rus_store_error(b), "");
+    ck_assert_int_eq(rus_user_find(b, "ann", &u, ts.pool), APR_SUCCESS);
+    /* what one connection wrote, another sees */
+    ck_assert_int_eq(rus_user_find(ts.conn, "ann", &u, ts.pool), APR_SUCCESS);
+    rus_store_release(spool, b);
+}
+END_TEST
+
+TCase *rus_store_contract_test_case(void)
+{
+    TCase *tc = tcase_create("store_contract");
+    int n = rus_test_backend_count;
+
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_loop_test(tc, test_contract_spec, 0, n);
+    tcase_add_loop_test(tc, test_contract_user_create_find, 0, n);
+    tcase_add_loop_test(tc, test_contract_user_touch_login, 0, n);
+    tcase_add_loop_test(tc, test_contract_text_is_data, 0, n);
+    tcase_add_loop_test(tc, test_contract_user_admin, 0, n);
+    tcase_add_loop_test(tc, test_contract_disable_and_delete_end_sessions, 0,
+                        n);
+    tcase_add_loop_test(tc, test_contract_groups, 0, n);
+    tcase_add_loop_test(tc, test_contract_sessions, 0, n);
+    tcase_add_loop_test(tc, test_contract_trim_user, 0, n);
+    tcase_add_loop_test(tc, test_contract_purge_and_revoke_all, 0, n);
+    tcase_add_loop_test(tc, test_contract_info_integrity_checkpoint, 0, n);
+    tcase_add_loop_test(tc, test_contract_pool, 0, n);
+    return tc;
+}
