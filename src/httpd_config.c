@@ -17,14 +17,141 @@
 
 #include "httpd_private.h"
 
-#define MERGE_PTR(conf, base, add, f) \
-    (conf)->f = (add)->f ? (add)->f : (base)->f
-#define MERGE_FLAG(conf, base, add, f) \
-    (conf)->f = ((add)->f != UNSET) ? (add)->f : (base)->f
+/* ==================================================================== */
+/* defaults, create, merge                                              */
 
+/* What every setting is where no section set it: the one place a default
+ * is written (mod_md's defconf). Read through the getters below, never
+ * directly. NULL pointers have no default (not set: not used). */
+static const rus_dir_conf dir_defaults = {
+    .engine = 0,
+    .create_unknown = 1,
+    .allow_inactive = 0,
+    .strip_realm = 0,
+    .lowercase = 0,
+    .session = 0,
+    .cookie_name = COOKIE_NAME_DEFAULT,
+    .cookie_path = "/",
+    .cookie_secure = SECURE_AUTO,
+    .samesite = "Lax",
+    .max_age = RUS_SESSION_MAX_AGE_DEFAULT,
+    .idle_timeout = 0,
+    .max_per_user = MAX_PER_USER_DEFAULT,
+    .login_redirect = "/",
+    .logout_redirect = "/",
+    .logout_allow_get = 0,
+};
+
+/* The server settings' defaults. busy_timeout_ms and max_writers have
+ * none here: UNSET leaves them to the store's options and to the number
+ * of threads (write_gate_init). */
+static const rus_server_conf server_defaults = {
+    .busy_timeout_ms = UNSET,
+    .max_writers = UNSET,
+    .cache_ttl = CACHE_TTL_DEFAULT,
+    .trust_htaccess = 0,
+};
+
+#define DIR_GET(conf, f)     ((conf)->f != UNSET ? (conf)->f : dir_defaults.f)
+#define DIR_GET_STR(conf, f) ((conf)->f != NULL ? (conf)->f : dir_defaults.f)
+#define SERVER_GET(conf, f)  ((conf)->f != UNSET ? (conf)->f : server_defaults.f)
+
+int rus_conf_engine(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, engine);
+}
+
+int rus_conf_create_unknown(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, create_unknown);
+}
+
+int rus_conf_allow_inactive(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, allow_inactive);
+}
+
+int rus_conf_strip_realm(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, strip_realm);
+}
+
+int rus_conf_lowercase(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, lowercase);
+}
+
+int rus_conf_session(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, session);
+}
+
+const char *rus_conf_cookie_name(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, cookie_name);
+}
+
+const char *rus_conf_cookie_path(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, cookie_path);
+}
+
+int rus_conf_cookie_secure(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, cookie_secure);
+}
+
+const char *rus_conf_samesite(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, samesite);
+}
+
+apr_int64_t rus_conf_max_age(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, max_age);
+}
+
+apr_int64_t rus_conf_idle_timeout(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, idle_timeout);
+}
+
+apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, max_per_user);
+}
+
+const char *rus_conf_login_redirect(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, login_redirect);
+}
+
+const char *rus_conf_logout_redirect(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, logout_redirect);
+}
+
+int rus_conf_logout_allow_get(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, logout_allow_get);
+}
+
+int rus_conf_cache_ttl(const rus_server_conf *conf)
+{
+    return SERVER_GET(conf, cache_ttl);
+}
+
+int rus_conf_trust_htaccess(const rus_server_conf *conf)
+{
+    return SERVER_GET(conf, trust_htaccess);
+}
+
+/* Zeroed, so that a pointer not set is NULL ("not set here"); every
+ * number and flag starts UNSET, so that merging can tell "not said here"
+ * from "said Off here". */
 void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir)
 {
-    rus_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+    rus_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)dir;
     conf->engine = UNSET;
@@ -52,36 +179,60 @@ void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir)
     return conf;
 }
 
+/* The merge helpers, one per kind: the inner section's value when it set
+ * one, else the outer's. */
+static int merge_int(int base, int add)
+{
+    return add != UNSET ? add : base;
+}
+
+static apr_int64_t merge_int64(apr_int64_t base, apr_int64_t add)
+{
+    return add != UNSET ? add : base;
+}
+
+static const char *merge_str(const char *base, const char *add)
+{
+    return add != NULL ? add : base;
+}
+
+static void *merge_ptr(void *base, void *add)
+{
+    return add != NULL ? add : base;
+}
+
 /* An inner section inherits whatever it does not set itself. */
 void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     rus_dir_conf *base = basev, *add = addv;
-    rus_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+    rus_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    MERGE_FLAG(conf, base, add, engine);
-    MERGE_FLAG(conf, base, add, create_unknown);
-    MERGE_FLAG(conf, base, add, allow_inactive);
-    MERGE_FLAG(conf, base, add, strip_realm);
-    MERGE_FLAG(conf, base, add, lowercase);
-    conf->header = add->header ? add->header : base->header;
+    conf->engine = merge_int(base->engine, add->engine);
+    conf->create_unknown = merge_int(base->create_unknown, add->create_unknown);
+    conf->allow_inactive = merge_int(base->allow_inactive, add->allow_inactive);
+    conf->strip_realm = merge_int(base->strip_realm, add->strip_realm);
+    conf->lowercase = merge_int(base->lowercase, add->lowercase);
+    conf->header = merge_str(base->header, add->header);
     /* A section that lists trusted peers replaces the outer list: the
      * list in force is always one that is written down in one place. */
-    conf->trusted = add->trusted ? add->trusted : base->trusted;
-    MERGE_FLAG(conf, base, add, session);
-    MERGE_PTR(conf, base, add, cookie_name);
-    MERGE_PTR(conf, base, add, cookie_path);
-    MERGE_PTR(conf, base, add, cookie_domain);
-    MERGE_FLAG(conf, base, add, cookie_secure);
-    MERGE_PTR(conf, base, add, samesite);
-    MERGE_FLAG(conf, base, add, max_age);
-    MERGE_FLAG(conf, base, add, idle_timeout);
-    MERGE_FLAG(conf, base, add, max_per_user);
-    MERGE_PTR(conf, base, add, login_url);
-    MERGE_PTR(conf, base, add, login_redirect);
-    MERGE_PTR(conf, base, add, logout_redirect);
-    MERGE_FLAG(conf, base, add, logout_allow_get);
-    MERGE_PTR(conf, base, add, user_header);
-    MERGE_PTR(conf, base, add, groups_header);
+    conf->trusted = merge_ptr(base->trusted, add->trusted);
+    conf->session = merge_int(base->session, add->session);
+    conf->cookie_name = merge_str(base->cookie_name, add->cookie_name);
+    conf->cookie_path = merge_str(base->cookie_path, add->cookie_path);
+    conf->cookie_domain = merge_str(base->cookie_domain, add->cookie_domain);
+    conf->cookie_secure = merge_int(base->cookie_secure, add->cookie_secure);
+    conf->samesite = merge_str(base->samesite, add->samesite);
+    conf->max_age = merge_int64(base->max_age, add->max_age);
+    conf->idle_timeout = merge_int64(base->idle_timeout, add->idle_timeout);
+    conf->max_per_user = merge_int64(base->max_per_user, add->max_per_user);
+    conf->login_url = merge_str(base->login_url, add->login_url);
+    conf->login_redirect = merge_str(base->login_redirect, add->login_redirect);
+    conf->logout_redirect =
+        merge_str(base->logout_redirect, add->logout_redirect);
+    conf->logout_allow_get =
+        merge_int(base->logout_allow_get, add->logout_allow_get);
+    conf->user_header = merge_str(base->user_header, add->user_header);
+    conf->groups_header = merge_str(base->groups_header, add->groups_header);
     return conf;
 }
 
@@ -90,10 +241,15 @@ void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s)
     rus_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)s;
+    conf->store_spec = NULL;
+    conf->store_file = NULL;
+    conf->store_line = 0;
     conf->busy_timeout_ms = UNSET;
     conf->max_writers = UNSET;
     conf->cache_ttl = UNSET;
+    conf->store = NULL;
     conf->trust_htaccess = UNSET;
+    conf->session_scope = NULL;
     return conf;
 }
 
@@ -101,22 +257,19 @@ void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
     rus_server_conf *base = basev, *add = addv;
     rus_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    /* The three RemoteUserStore fields go together. */
+    const rus_server_conf *store_from = add->store_spec ? add : base;
 
-    conf->store_spec = add->store_spec ? add->store_spec : base->store_spec;
-    conf->store_file = add->store_spec ? add->store_file : base->store_file;
-    conf->store_line = add->store_spec ? add->store_line : base->store_line;
-    conf->busy_timeout_ms = add->busy_timeout_ms != UNSET
-                                ? add->busy_timeout_ms
-                                : base->busy_timeout_ms;
-    conf->max_writers =
-        add->max_writers != UNSET ? add->max_writers : base->max_writers;
-    conf->store = add->store ? add->store : base->store;
-    conf->cache_ttl =
-        add->cache_ttl != UNSET ? add->cache_ttl : base->cache_ttl;
-    conf->trust_htaccess = add->trust_htaccess != UNSET ? add->trust_htaccess
-                                                        : base->trust_htaccess;
-    conf->session_scope =
-        add->session_scope ? add->session_scope : base->session_scope;
+    conf->store_spec = store_from->store_spec;
+    conf->store_file = store_from->store_file;
+    conf->store_line = store_from->store_line;
+    conf->busy_timeout_ms =
+        merge_int(base->busy_timeout_ms, add->busy_timeout_ms);
+    conf->max_writers = merge_int(base->max_writers, add->max_writers);
+    conf->store = merge_ptr(base->store, add->store);
+    conf->cache_ttl = merge_int(base->cache_ttl, add->cache_ttl);
+    conf->trust_htaccess = merge_int(base->trust_htaccess, add->trust_htaccess);
+    conf->session_scope = merge_str(base->session_scope, add->session_scope);
     return conf;
 }
 
@@ -384,7 +537,7 @@ static const char *set_local_url(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_engine(cmd_parms *cmd, void *dconf, int on)
 {
     if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL
-        && FLAG(rus_httpd_server_conf(cmd->server)->trust_htaccess, 0) != 1) {
+        && rus_conf_trust_htaccess(rus_httpd_server_conf(cmd->server)) != 1) {
         return RUSLOGNO(00041) "RemoteUserEngine is not allowed in .htaccess "
                                "files unless the server configuration says "
                                "RemoteUserTrustHtaccess On";

@@ -75,10 +75,10 @@ unsigned int rus_httpd_clean_flags(const rus_dir_conf *conf)
 {
     unsigned int flags = 0;
 
-    if (FLAG(conf->strip_realm, 0)) {
+    if (rus_conf_strip_realm(conf)) {
         flags |= RUS_CLEAN_STRIP_REALM;
     }
-    if (FLAG(conf->lowercase, 0)) {
+    if (rus_conf_lowercase(conf)) {
         flags |= RUS_CLEAN_LOWERCASE;
     }
     return flags;
@@ -111,7 +111,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         && strcmp(st->raw, r->user) == 0) {
         /* Resolved earlier in this request chain: only the policy of this
          * location remains to be applied. */
-        if (!st->user.is_active && !FLAG(conf->allow_inactive, 0)) {
+        if (!st->user.is_active && !rus_conf_allow_inactive(conf)) {
             return rus_httpd_refuse_inactive(r, st->clean);
         }
         r->user = (char *)st->clean;
@@ -179,7 +179,7 @@ static int is_our_auth_type(request_rec *r)
  * makes no sense without the engine). */
 static int engine_on(request_rec *r, const rus_dir_conf *conf)
 {
-    return FLAG(conf->engine, 0) == 1 || is_our_auth_type(r);
+    return rus_conf_engine(conf) == 1 || is_our_auth_type(r);
 }
 
 /* The directory of a .htaccess file read for this request that may set
@@ -193,7 +193,7 @@ static const char *htaccess_auth_dir(request_rec *r)
     core_dir_config *core;
     int listed;
 
-    if (FLAG(rus_httpd_server_conf(r->server)->trust_htaccess, 0) == 1) {
+    if (rus_conf_trust_htaccess(rus_httpd_server_conf(r->server)) == 1) {
         return NULL;
     }
     /* httpd does not fill in htaccess_result's override_list (it is not
@@ -532,7 +532,7 @@ int rus_check_authn(request_rec *r)
             return status;
         }
     }
-    if (FLAG(conf->session, 0) == 1 && rus_httpd_store.pool != NULL) {
+    if (rus_conf_session(conf) == 1 && rus_httpd_store.pool != NULL) {
         /* Looked at even when the header named the user: a login as
          * someone else must end the session the request came with. */
         cookie_status = rus_httpd_check_session_cookie(r, conf);
@@ -811,7 +811,7 @@ int rus_fixups(request_rec *r)
      * the request already holds a valid one for the same user. The login
      * handler issues its own, always fresh. Never in an error document:
      * its chain began with a refusal. */
-    if (FLAG(conf->session, 0) == 1 && r->main == NULL && !st->from_session
+    if (rus_conf_session(conf) == 1 && r->main == NULL && !st->from_session
         && !st->minted && st->cookie_user != st->user.id
         && (r->handler == NULL || strcmp(r->handler, LOGIN_HANDLER) != 0)
         && !rus_httpd_chain_failed(r)) {

@@ -44,8 +44,9 @@ APLOG_USE_MODULE(remoteuser_session);
 
 #define UNSET (-1)
 
-/* Per-directory settings. Every flag starts UNSET so that merging can tell
- * "not said here" from "said Off here"; FLAG() applies the default. */
+/* Per-directory settings. Every flag and number starts UNSET and every
+ * pointer NULL, so that merging can tell "not said here" from "said Off
+ * here"; the rus_conf_*() getters apply the defaults. */
 typedef struct rus_dir_conf {
     int engine;                  /* RemoteUserEngine */
     int create_unknown;          /* RemoteUserCreateUnknown */
@@ -84,8 +85,6 @@ typedef struct rus_dir_conf {
 
 /* The AuthType this module implements by itself. */
 #define RUS_AUTH_TYPE "RemoteUser"
-
-#define FLAG(v, def) ((v) == UNSET ? (def) : (v))
 
 /* Server settings; only the main server's are used (GLOBAL_ONLY). */
 typedef struct rus_server_conf {
@@ -191,6 +190,27 @@ void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 rus_server_conf *rus_httpd_server_conf(const server_rec *s);
+
+/* Each setting as it applies: the value set, else its default (the one
+ * table of defaults in httpd_config.c). */
+int rus_conf_engine(const rus_dir_conf *conf);
+int rus_conf_create_unknown(const rus_dir_conf *conf);
+int rus_conf_allow_inactive(const rus_dir_conf *conf);
+int rus_conf_strip_realm(const rus_dir_conf *conf);
+int rus_conf_lowercase(const rus_dir_conf *conf);
+int rus_conf_session(const rus_dir_conf *conf);
+const char *rus_conf_cookie_name(const rus_dir_conf *conf);
+const char *rus_conf_cookie_path(const rus_dir_conf *conf);
+int rus_conf_cookie_secure(const rus_dir_conf *conf);
+const char *rus_conf_samesite(const rus_dir_conf *conf);
+apr_int64_t rus_conf_max_age(const rus_dir_conf *conf);
+apr_int64_t rus_conf_idle_timeout(const rus_dir_conf *conf);
+apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf);
+const char *rus_conf_login_redirect(const rus_dir_conf *conf);
+const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
+int rus_conf_logout_allow_get(const rus_dir_conf *conf);
+int rus_conf_cache_ttl(const rus_server_conf *conf);
+int rus_conf_trust_htaccess(const rus_server_conf *conf);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_store.c                                                    */

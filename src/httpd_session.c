@@ -65,12 +65,12 @@ static int is_tls(request_rec *r)
 static rus_cookie_attrs_t cookie_attrs(request_rec *r, const rus_dir_conf *conf)
 {
     rus_cookie_attrs_t a;
-    int secure = FLAG(conf->cookie_secure, SECURE_AUTO);
+    int secure = rus_conf_cookie_secure(conf);
 
-    a.name = conf->cookie_name ? conf->cookie_name : COOKIE_NAME_DEFAULT;
-    a.path = conf->cookie_path ? conf->cookie_path : "/";
+    a.name = rus_conf_cookie_name(conf);
+    a.path = rus_conf_cookie_path(conf);
     a.domain = conf->cookie_domain;
-    a.samesite = conf->samesite ? conf->samesite : "Lax";
+    a.samesite = rus_conf_samesite(conf);
     a.secure = secure == SECURE_ON || (secure == SECURE_AUTO && is_tls(r))
                || strcmp(a.samesite, "None") == 0 || cookie_prefixed(a.name);
     if (strncmp(a.name, "__Host-", 7) == 0) {
@@ -151,9 +151,8 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
                                             const rus_dir_conf *conf,
                                             const rus_session_t *sess)
 {
-    return rus_session_check(sess, vhost_key(r),
-                             FLAG(conf->max_age, RUS_SESSION_MAX_AGE_DEFAULT),
-                             FLAG(conf->idle_timeout, 0), rus_httpd_now_sec(r));
+    return rus_session_check(sess, vhost_key(r), rus_conf_max_age(conf),
+                             rus_conf_idle_timeout(conf), rus_httpd_now_sec(r));
 }
 
 /* A valid session found among the request's cookies. */
@@ -175,7 +174,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = rus_httpd_req_state(r, 1);
     apr_pool_t *keep = rus_httpd_chain_root(r)->pool;
-    apr_int64_t idle = FLAG(conf->idle_timeout, 0), now = rus_httpd_now_sec(r);
+    apr_int64_t idle = rus_conf_idle_timeout(conf), now = rus_httpd_now_sec(r);
     apr_array_header_t *hashes, *found;
     const char *msg = NULL;
     rus_conn_t *conn = NULL;
@@ -217,7 +216,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                           : RUS_SESSION_VALID;
         /* A store connection unless the session is fine from the cache. */
         if ((!c->cached || state != RUS_SESSION_VALID
-             || (!c->user.is_active && !FLAG(conf->allow_inactive, 0)))
+             || (!c->user.is_active && !rus_conf_allow_inactive(conf)))
             && conn == NULL) {
             rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
             if (rv != APR_SUCCESS) {
@@ -266,7 +265,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             found->nelts--;
             continue;
         }
-        if (!c->user.is_active && !FLAG(conf->allow_inactive, 0)) {
+        if (!c->user.is_active && !rus_conf_allow_inactive(conf)) {
             /* Disabled: every session of the user ends now (refused
              * either way; with writers queueing, at a later request). */
             rv = APR_SUCCESS;
@@ -361,8 +360,8 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
 {
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = rus_httpd_req_state(r, 1);
-    apr_int64_t max_age = FLAG(conf->max_age, RUS_SESSION_MAX_AGE_DEFAULT);
-    apr_int64_t max_per_user = FLAG(conf->max_per_user, MAX_PER_USER_DEFAULT);
+    apr_int64_t max_age = rus_conf_max_age(conf);
+    apr_int64_t max_per_user = rus_conf_max_per_user(conf);
     apr_int64_t now = rus_httpd_now_sec(r);
     const char *token = NULL, *hash = NULL, *msg = NULL;
     apr_uint32_t seen, now32 = (apr_uint32_t)now;
@@ -582,7 +581,7 @@ static int login_handler(request_rec *r)
                       LOGIN_HANDLER);
         return HTTP_FORBIDDEN;
     }
-    if (FLAG(conf->session, 0) != 1) {
+    if (rus_conf_session(conf) != 1) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00040) "%s where RemoteUserSession is not On: "
                                       "no session issued",
@@ -600,7 +599,7 @@ static int login_handler(request_rec *r)
             return status;
         }
     }
-    return redirect_next(r, conf->login_redirect ? conf->login_redirect : "/");
+    return redirect_next(r, rus_conf_login_redirect(conf));
 }
 
 /* SetHandler remoteuser-logout: revoke the session server-side, expire
@@ -616,7 +615,7 @@ static int logout_handler(request_rec *r)
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
-    int allow_get = FLAG(conf->logout_allow_get, 0) == 1;
+    int allow_get = rus_conf_logout_allow_get(conf) == 1;
     apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
     const char *msg = NULL, *one = NULL;
@@ -693,8 +692,7 @@ static int logout_handler(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   RUSLOGNO(00026) "logout: %d session cookie(s) revoked",
                   revoked);
-    return redirect_next(r,
-                         conf->logout_redirect ? conf->logout_redirect : "/");
+    return redirect_next(r, rus_conf_logout_redirect(conf));
 }
 
 /* The login and logout handlers answer main requests only: in a

@@ -63,7 +63,7 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
 {
     apr_status_t rv;
 
-    if (FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT) > 0) {
+    if (rus_conf_cache_ttl(conf) > 0) {
         apr_size_t size = rus_cache_size(CACHE_SLOTS);
         apr_shm_t *shm = NULL;
 
@@ -76,7 +76,7 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
         if (rv == APR_SUCCESS) {
             rus_httpd_store.cache =
                 rus_cache_init(apr_shm_baseaddr_get(shm), size, CACHE_SLOTS,
-                               FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT), pconf);
+                               rus_conf_cache_ttl(conf), pconf);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -307,8 +307,7 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
     if (rus_httpd_store.cache
         == NULL) { /* no shared memory: a cache of its own */
         rus_httpd_store.cache =
-            rus_cache_create(pchild, CACHE_SLOTS,
-                             FLAG(conf->cache_ttl, CACHE_TTL_DEFAULT));
+            rus_cache_create(pchild, CACHE_SLOTS, rus_conf_cache_ttl(conf));
     }
     rv = rus_store_pool_create(&rus_httpd_store.pool, conf->store, pchild);
     if (rv == APR_SUCCESS) {
@@ -388,7 +387,7 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                       r->pool)
         && res->user.last_login > 0
         && now - res->user.last_login < RUS_LOGIN_TOUCH_INTERVAL) {
-        res->verdict = (res->user.is_active || FLAG(conf->allow_inactive, 0))
+        res->verdict = (res->user.is_active || rus_conf_allow_inactive(conf))
                            ? RUS_VERDICT_ACCEPT
                            : RUS_VERDICT_INACTIVE;
         res->touch_rv = APR_SUCCESS;
@@ -402,8 +401,8 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
         return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
                                                 : HTTP_INTERNAL_SERVER_ERROR;
     }
-    policy.create_unknown = FLAG(conf->create_unknown, 1);
-    policy.allow_inactive = FLAG(conf->allow_inactive, 0);
+    policy.create_unknown = rus_conf_create_unknown(conf);
+    policy.allow_inactive = rus_conf_allow_inactive(conf);
     policy.gate = &rus_httpd_store.write_gate;
     rv = rus_user_resolve(res, conn, clean, &policy, now, r->pool);
     if (rv == RUS_GATE_EFULL) {
