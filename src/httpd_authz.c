@@ -13,24 +13,6 @@
 
 #include "httpd_private.h"
 
-/* Is @name one of the comma-separated @list? */
-static int in_list(const char *list, const char *name)
-{
-    apr_size_t n = strlen(name);
-    const char *c = list;
-
-    while (c != NULL && *c) {
-        const char *end = strchr(c, ',');
-        apr_size_t len = end ? (apr_size_t)(end - c) : strlen(c);
-
-        if (len == n && strncmp(c, name, n) == 0) {
-            return 1;
-        }
-        c = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
 /* Parse the group names once, at configuration time. */
 static const char *group_parse(cmd_parms *cmd, const char *args,
                                const void **parsed)
@@ -76,7 +58,8 @@ static authz_status group_check(request_rec *r, const char *require_args,
         return AUTHZ_GENERAL_ERROR;
     }
     for (i = 0; i < names->nelts; i++) {
-        if (in_list(st->user.groups, APR_ARRAY_IDX(names, i, const char *))) {
+        if (rus_group_list_has(st->user.groups,
+                               APR_ARRAY_IDX(names, i, const char *))) {
             return AUTHZ_GRANTED;
         }
     }

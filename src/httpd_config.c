@@ -10,6 +10,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "rus_header.h"
 #include "rus_net.h"
 #include "rus_redirect.h"
 #include "rus_session.h"
@@ -32,7 +33,7 @@ static const rus_dir_conf dir_defaults = {
     .session = 0,
     .cookie_name = COOKIE_NAME_DEFAULT,
     .cookie_path = "/",
-    .cookie_secure = SECURE_AUTO,
+    .cookie_secure = RUS_COOKIE_SECURE_AUTO,
     .samesite = "Lax",
     .max_age = RUS_SESSION_MAX_AGE_DEFAULT,
     .idle_timeout = 0,
@@ -372,17 +373,13 @@ static const char *set_max_writers(cmd_parms *cmd, void *dummy, const char *arg)
  * header field name (RFC 9110 token), stored at the offset in cmd->info. */
 static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *c;
-
     if (arg[0] == '\0') {
         return apr_psprintf(cmd->pool, "%s needs a header name",
                             cmd->directive->directive);
     }
-    for (c = arg; *c; c++) {
-        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
-                                cmd->directive->directive, arg);
-        }
+    if (!rus_http_token_valid(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                            cmd->directive->directive, arg);
     }
     *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
     remember((apr_size_t)cmd->info == APR_OFFSETOF(rus_dir_conf, header)
@@ -486,13 +483,13 @@ static const char *set_cookie_secure(cmd_parms *cmd, void *dconf,
     rus_dir_conf *conf = dconf;
 
     if (strcasecmp(arg, "auto") == 0) {
-        conf->cookie_secure = SECURE_AUTO;
+        conf->cookie_secure = RUS_COOKIE_SECURE_AUTO;
     }
     else if (strcasecmp(arg, "on") == 0) {
-        conf->cookie_secure = SECURE_ON;
+        conf->cookie_secure = RUS_COOKIE_SECURE_ON;
     }
     else if (strcasecmp(arg, "off") == 0) {
-        conf->cookie_secure = SECURE_OFF;
+        conf->cookie_secure = RUS_COOKIE_SECURE_OFF;
     }
     else {
         return apr_psprintf(cmd->pool, "%s takes Auto, On or Off",

@@ -60,7 +60,8 @@ typedef struct rus_dir_conf {
     const char *cookie_name;     /* RemoteUserSessionCookieName */
     const char *cookie_path;     /* RemoteUserSessionCookiePath */
     const char *cookie_domain;   /* RemoteUserSessionCookieDomain */
-    int cookie_secure;           /* RemoteUserSessionCookieSecure: SECURE_* */
+    int cookie_secure;           /* RemoteUserSessionCookieSecure:
+                                    rus_cookie_secure_e */
     const char *samesite;        /* RemoteUserSessionCookieSameSite */
     apr_int64_t max_age;         /* RemoteUserSessionMaxAge, UNSET */
     apr_int64_t idle_timeout;    /* RemoteUserSessionIdleTimeout, UNSET */
@@ -72,10 +73,6 @@ typedef struct rus_dir_conf {
     const char *user_header;     /* RemoteUserRequestHeader */
     const char *groups_header;   /* RemoteUserGroupsHeader */
 } rus_dir_conf;
-
-#define SECURE_OFF  0
-#define SECURE_ON   1
-#define SECURE_AUTO 2
 
 #define COOKIE_NAME_DEFAULT "remoteuser_session"
 #define LOGIN_HANDLER       "remoteuser-login"

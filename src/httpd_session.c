@@ -50,13 +50,6 @@ static const char *vhost_key(request_rec *r)
                         port);
 }
 
-/* A cookie name with the __Host- or __Secure- prefix (RFC 6265bis). */
-static int cookie_prefixed(const char *name)
-{
-    return strncmp(name, "__Host-", 7) == 0
-           || strncmp(name, "__Secure-", 9) == 0;
-}
-
 static int is_tls(request_rec *r)
 {
     return strcmp(ap_http_scheme(r), "https") == 0;
@@ -65,19 +58,12 @@ static int is_tls(request_rec *r)
 static rus_cookie_attrs_t cookie_attrs(request_rec *r, const rus_dir_conf *conf)
 {
     rus_cookie_attrs_t a;
-    int secure = rus_conf_cookie_secure(conf);
 
-    a.name = rus_conf_cookie_name(conf);
-    a.path = rus_conf_cookie_path(conf);
-    a.domain = conf->cookie_domain;
-    a.samesite = rus_conf_samesite(conf);
-    a.secure = secure == SECURE_ON || (secure == SECURE_AUTO && is_tls(r))
-               || strcmp(a.samesite, "None") == 0 || cookie_prefixed(a.name);
-    if (strncmp(a.name, "__Host-", 7) == 0) {
-        /* What browsers accept for the prefix, whatever else is set. */
-        a.path = "/";
-        a.domain = NULL;
-    }
+    rus_cookie_attrs_make(&a, rus_conf_cookie_name(conf),
+                          rus_conf_cookie_path(conf), conf->cookie_domain,
+                          rus_conf_samesite(conf),
+                          (rus_cookie_secure_e)rus_conf_cookie_secure(conf),
+                          is_tls(r));
     return a;
 }
 
@@ -162,7 +148,18 @@ typedef struct candidate_t {
     rus_user_t user;
     int cached;
     apr_uint32_t ticket;
+    rus_session_verdict_e verdict; /* what it is worth here */
 } candidate_t;
+
+/* This location's settings for a session verdict. */
+static void session_limits(request_rec *r, const rus_dir_conf *conf,
+                           rus_session_limits_t *lim)
+{
+    lim->vhost = vhost_key(r);
+    lim->max_age = rus_conf_max_age(conf);
+    lim->idle_timeout = rus_conf_idle_timeout(conf);
+    lim->allow_inactive = rus_conf_allow_inactive(conf);
+}
 
 /* Look at the session cookie(s) of this request once per chain. Exactly
  * one valid session is recorded in the request state (user row, hash);
@@ -174,8 +171,9 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = rus_httpd_req_state(r, 1);
     apr_pool_t *keep = rus_httpd_chain_root(r)->pool;
-    apr_int64_t idle = rus_conf_idle_timeout(conf), now = rus_httpd_now_sec(r);
+    apr_int64_t now = rus_httpd_now_sec(r);
     apr_array_header_t *hashes, *found;
+    rus_session_limits_t lim;
     const char *msg = NULL;
     rus_conn_t *conn = NULL;
     candidate_t *c;
@@ -188,7 +186,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     st->cookie_checked = 1;
     st->cookie_checked_for = r->per_dir_config;
     st->valid = apr_array_make(keep, 1, sizeof(char *));
-    if (cookie_prefixed(attrs.name) && !is_tls(r)) {
+    if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         rus_httpd_cookie_ignored(r,
                                  "a __Host-/__Secure- cookie over plain HTTP");
         return OK;
@@ -202,6 +200,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                       hashes->nelts, RUS_COOKIE_CANDIDATES_MAX);
         return OK;
     }
+    session_limits(r, conf, &lim);
     found = apr_array_make(r->pool, 1, sizeof(candidate_t));
     for (i = 0; i < hashes->nelts && status == OK; i++) {
         const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
@@ -212,11 +211,14 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         c->ticket = rus_cache_ticket(rus_httpd_store.cache, hash);
         c->cached = rus_cache_get(rus_httpd_store.cache, hash, now, &c->user,
                                   &c->sess, r->pool);
-        state = c->cached ? rus_httpd_session_state(r, conf, &c->sess)
-                          : RUS_SESSION_VALID;
+        c->verdict = c->cached
+                         ? rus_session_verdict(&c->sess, c->user.is_active,
+                                               &lim, now, &state)
+                         : RUS_SV_VALID;
         /* A store connection unless the session is fine from the cache. */
-        if ((!c->cached || state != RUS_SESSION_VALID
-             || (!c->user.is_active && !rus_conf_allow_inactive(conf)))
+        if ((!c->cached
+             || (c->verdict != RUS_SV_VALID
+                 && c->verdict != RUS_SV_VALID_TOUCH))
             && conn == NULL) {
             rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
             if (rv != APR_SUCCESS) {
@@ -238,7 +240,8 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                                               rus_store_error(conn));
                 break;
             }
-            state = rus_httpd_session_state(r, conf, &c->sess);
+            c->verdict = rus_session_verdict(&c->sess, c->user.is_active, &lim,
+                                             now, &state);
         }
         if (rus_text_check(c->user.username, strlen(c->user.username))
             != RUS_NAME_OK) {
@@ -249,10 +252,12 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             found->nelts--;
             continue;
         }
-        if (state != RUS_SESSION_VALID) {
+        if (c->verdict == RUS_SV_INVALID || c->verdict == RUS_SV_FOREIGN_VHOST
+            || c->verdict == RUS_SV_REVOKE_EXPIRED
+            || c->verdict == RUS_SV_REVOKE_IDLE) {
             rus_httpd_cookie_ignored(r, rus_session_state_str(state));
-            if ((state == RUS_SESSION_EXPIRED || state == RUS_SESSION_IDLE)
-                && rus_session_dead(&c->sess, idle, now)
+            if ((c->verdict == RUS_SV_REVOKE_EXPIRED
+                 || c->verdict == RUS_SV_REVOKE_IDLE)
                 && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
                 /* dead for good, beyond a clock jump: tidy up now (the
                  * row first, then the cache, so no reader can put it
@@ -265,7 +270,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
             found->nelts--;
             continue;
         }
-        if (!c->user.is_active && !rus_conf_allow_inactive(conf)) {
+        if (c->verdict == RUS_SV_USER_INACTIVE) {
             /* Disabled: every session of the user ends now (refused
              * either way; with writers queueing, at a later request). */
             rv = APR_SUCCESS;
@@ -301,7 +306,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         /* last_seen is bookkeeping (and under IdleTimeout, written well
          * before it matters): with writers queueing it waits for a later
          * request rather than make this one wait. */
-        if (rus_session_touch_due(&c->sess, idle, now)
+        if (c->verdict == RUS_SV_VALID_TOUCH
             && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
             if (conn == NULL) {
                 rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool,
@@ -370,7 +375,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     apr_status_t rv = APR_SUCCESS;
     int i, purged = 0;
 
-    if (cookie_prefixed(attrs.name) && !is_tls(r)) {
+    if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00038) "no session issued: cookie %s needs "
                                       "HTTPS, and this request came over "

@@ -24,6 +24,7 @@ TCase *rus_admin_test_case(void);
 TCase *rus_cache_test_case(void);
 TCase *rus_origin_test_case(void);
 TCase *rus_gate_test_case(void);
+TCase *rus_decide_test_case(void);
 
 /* A fresh temporary directory, path from @p: mkdtemp inside the run's own
  * mkdtemp directory under /tmp, which main() removes at the end (a failed
