@@ -141,7 +141,7 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
                              rus_conf_idle_timeout(conf), rus_httpd_now_sec(r));
 }
 
-/* A valid session found among the request's cookies. */
+/* A session found among the request's cookies. */
 typedef struct candidate_t {
     const char *hash;
     rus_session_t sess;
@@ -149,6 +149,7 @@ typedef struct candidate_t {
     int cached;
     apr_uint32_t ticket;
     rus_session_verdict_e verdict; /* what it is worth here */
+    int valid;                     /* a session, for this request */
 } candidate_t;
 
 /* This location's settings for a session verdict. */
@@ -159,6 +160,141 @@ static void session_limits(request_rec *r, const rus_dir_conf *conf,
     lim->max_age = rus_conf_max_age(conf);
     lim->idle_timeout = rus_conf_idle_timeout(conf);
     lim->allow_inactive = rus_conf_allow_inactive(conf);
+}
+
+/* Judge the candidate @a c (its hash set), from the cache or the store,
+ * and act on the verdict: c->valid tells whether it is a session.
+ * Malformed, unknown, expired, idle or foreign ones are simply not
+ * sessions (one dead for good is deleted). A store connection is taken
+ * into *pconn when needed, and left there for the caller to release.
+ * Returns OK, or the HTTP error to answer (store failure, inactive
+ * user). */
+static int candidate_judge(request_rec *r, candidate_t *c,
+                           const rus_session_limits_t *lim, apr_int64_t now,
+                           rus_conn_t **pconn)
+{
+    rus_session_state_e state = RUS_SESSION_VALID;
+    const char *msg = NULL;
+    apr_status_t rv;
+
+    c->valid = 0;
+    c->ticket = rus_cache_ticket(rus_httpd_store.cache, c->hash);
+    c->cached = rus_cache_get(rus_httpd_store.cache, c->hash, now, &c->user,
+                              &c->sess, r->pool);
+    c->verdict = c->cached ? rus_session_verdict(&c->sess, c->user.is_active,
+                                                 lim, now, &state)
+                           : RUS_SV_VALID;
+    /* A store connection unless the session is fine from the cache. */
+    if ((!c->cached
+         || (c->verdict != RUS_SV_VALID && c->verdict != RUS_SV_VALID_TOUCH))
+        && *pconn == NULL) {
+        rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
+        if (rv != APR_SUCCESS) {
+            *pconn = NULL;
+            return session_store_failed(r, rv, "looking up a session", msg);
+        }
+    }
+    if (!c->cached) {
+        rv = rus_session_find(*pconn, c->hash, &c->sess, &c->user, r->pool);
+        if (APR_STATUS_IS_ENOENT(rv)) {
+            rus_httpd_cookie_ignored(r, "unknown or revoked");
+            return OK;
+        }
+        if (rv != APR_SUCCESS) {
+            return session_store_failed(r, rv, "looking up a session",
+                                        rus_store_error(*pconn));
+        }
+        c->verdict =
+            rus_session_verdict(&c->sess, c->user.is_active, lim, now, &state);
+    }
+    if (rus_text_check(c->user.username, strlen(c->user.username))
+        != RUS_NAME_OK) {
+        /* Only a hand-edited store gets here; nothing from it goes
+         * into r->user, headers or logs unchecked. */
+        rus_httpd_cookie_ignored(r, "the user name in the store is not clean");
+        return OK;
+    }
+    switch (c->verdict) {
+    case RUS_SV_VALID:
+    case RUS_SV_VALID_TOUCH:
+        c->valid = 1;
+        return OK;
+    case RUS_SV_USER_INACTIVE:
+        /* Disabled: every session of the user ends now (refused either
+         * way; with writers queueing, at a later request). */
+        rv = APR_SUCCESS;
+        if (rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
+            rv = rus_httpd_revoke(*pconn, c->hash, c->user.id);
+            rus_gate_leave(&rus_httpd_store.write_gate);
+        }
+        else {
+            rus_httpd_revoke(NULL, c->hash, c->user.id);
+        }
+        return rv == APR_SUCCESS
+                   ? rus_httpd_refuse_inactive(r, c->user.username)
+                   : session_store_failed(r, rv, "revoking sessions",
+                                          rus_store_error(*pconn));
+    case RUS_SV_REVOKE_EXPIRED:
+    case RUS_SV_REVOKE_IDLE:
+        rus_httpd_cookie_ignored(r, rus_session_state_str(state));
+        /* dead for good, beyond a clock jump: tidy up now, unless
+         * writers are queueing; one just past its time (RUS_SV_INVALID)
+         * is left to the purge */
+        if (rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
+            rus_httpd_revoke(*pconn, c->hash, 0);
+            rus_gate_leave(&rus_httpd_store.write_gate);
+        }
+        return OK;
+    case RUS_SV_INVALID:
+    case RUS_SV_FOREIGN_VHOST:
+        break;
+    }
+    rus_httpd_cookie_ignored(r, rus_session_state_str(state));
+    return OK;
+}
+
+/* The one valid session of the request, recorded in its state; last_seen
+ * written when due, the cache refreshed. */
+static void candidate_use(request_rec *r, rus_req_state *st, candidate_t *c,
+                          apr_int64_t now, rus_conn_t **pconn)
+{
+    apr_pool_t *keep = rus_httpd_chain_root(r)->pool;
+    const char *msg = NULL;
+    apr_status_t rv;
+
+    st->sess = c->sess;
+    /* last_seen is bookkeeping (and under IdleTimeout, written well
+     * before it matters): with writers queueing it waits for a later
+     * request rather than make this one wait. */
+    if (c->verdict == RUS_SV_VALID_TOUCH
+        && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
+        if (*pconn == NULL) {
+            rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
+            *pconn = rv == APR_SUCCESS ? *pconn : NULL;
+        }
+        rv = *pconn ? rus_session_touch(*pconn, c->hash, now) : APR_EGENERAL;
+        rus_gate_leave(&rus_httpd_store.write_gate);
+        if (rv == APR_SUCCESS) {
+            rus_session_touched(&c->sess, now);
+            c->cached = 0; /* store the fresher copy */
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                          RUSLOGNO(00028) "could not record session "
+                                          "use: %s",
+                          *pconn ? rus_store_error(*pconn) : msg);
+        }
+    }
+    if (!c->cached) {
+        rus_cache_put(rus_httpd_store.cache, c->hash, now, c->ticket, &c->user,
+                      &c->sess);
+    }
+    st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
+    st->cookie_user = c->user.id;
+    st->user = c->user;
+    st->user.username = apr_pstrdup(keep, c->user.username);
+    st->user.groups = apr_pstrdup(keep, c->user.groups);
+    st->sess.vhost = apr_pstrdup(keep, c->sess.vhost);
 }
 
 /* Look at the session cookie(s) of this request once per chain. Exactly
@@ -174,14 +310,12 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     apr_int64_t now = rus_httpd_now_sec(r);
     apr_array_header_t *hashes, *found;
     rus_session_limits_t lim;
-    const char *msg = NULL;
     rus_conn_t *conn = NULL;
     candidate_t *c;
     int i, status = OK;
-    apr_status_t rv;
 
     if (st->cookie_checked) {
-        return OK;
+        goto leave;
     }
     st->cookie_checked = 1;
     st->cookie_checked_for = r->per_dir_config;
@@ -189,7 +323,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         rus_httpd_cookie_ignored(r,
                                  "a __Host-/__Secure- cookie over plain HTTP");
-        return OK;
+        goto leave;
     }
     hashes = cookie_hashes(r, &attrs);
     if (hashes->nelts > RUS_COOKIE_CANDIDATES_MAX) {
@@ -198,96 +332,24 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                                       "request (at most %d are looked at): "
                                       "treated as no session",
                       hashes->nelts, RUS_COOKIE_CANDIDATES_MAX);
-        return OK;
+        goto leave;
     }
     session_limits(r, conf, &lim);
     found = apr_array_make(r->pool, 1, sizeof(candidate_t));
-    for (i = 0; i < hashes->nelts && status == OK; i++) {
-        const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
-        rus_session_state_e state;
-
+    for (i = 0; i < hashes->nelts; i++) {
         c = apr_array_push(found);
-        c->hash = hash;
-        c->ticket = rus_cache_ticket(rus_httpd_store.cache, hash);
-        c->cached = rus_cache_get(rus_httpd_store.cache, hash, now, &c->user,
-                                  &c->sess, r->pool);
-        c->verdict = c->cached
-                         ? rus_session_verdict(&c->sess, c->user.is_active,
-                                               &lim, now, &state)
-                         : RUS_SV_VALID;
-        /* A store connection unless the session is fine from the cache. */
-        if ((!c->cached
-             || (c->verdict != RUS_SV_VALID
-                 && c->verdict != RUS_SV_VALID_TOUCH))
-            && conn == NULL) {
-            rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
-            if (rv != APR_SUCCESS) {
-                conn = NULL;
-                status =
-                    session_store_failed(r, rv, "looking up a session", msg);
-                break;
-            }
+        c->hash = APR_ARRAY_IDX(hashes, i, const char *);
+        status = candidate_judge(r, c, &lim, now, &conn);
+        if (status != OK) {
+            goto leave;
         }
-        if (!c->cached) {
-            rv = rus_session_find(conn, hash, &c->sess, &c->user, r->pool);
-            if (APR_STATUS_IS_ENOENT(rv)) {
-                rus_httpd_cookie_ignored(r, "unknown or revoked");
-                found->nelts--;
-                continue;
-            }
-            if (rv != APR_SUCCESS) {
-                status = session_store_failed(r, rv, "looking up a session",
-                                              rus_store_error(conn));
-                break;
-            }
-            c->verdict = rus_session_verdict(&c->sess, c->user.is_active, &lim,
-                                             now, &state);
-        }
-        if (rus_text_check(c->user.username, strlen(c->user.username))
-            != RUS_NAME_OK) {
-            /* Only a hand-edited store gets here; nothing from it goes
-             * into r->user, headers or logs unchecked. */
-            rus_httpd_cookie_ignored(r,
-                                     "the user name in the store is not clean");
+        if (!c->valid) {
             found->nelts--;
             continue;
         }
-        if (c->verdict == RUS_SV_INVALID || c->verdict == RUS_SV_FOREIGN_VHOST
-            || c->verdict == RUS_SV_REVOKE_EXPIRED
-            || c->verdict == RUS_SV_REVOKE_IDLE) {
-            rus_httpd_cookie_ignored(r, rus_session_state_str(state));
-            if ((c->verdict == RUS_SV_REVOKE_EXPIRED
-                 || c->verdict == RUS_SV_REVOKE_IDLE)
-                && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-                /* dead for good, beyond a clock jump: tidy up now (the
-                 * row first, then the cache, so no reader can put it
-                 * back), unless writers are queueing; one just past its
-                 * time is left to the purge */
-                rus_session_revoke(conn, hash);
-                rus_gate_leave(&rus_httpd_store.write_gate);
-                rus_cache_drop(rus_httpd_store.cache, hash);
-            }
-            found->nelts--;
-            continue;
-        }
-        if (c->verdict == RUS_SV_USER_INACTIVE) {
-            /* Disabled: every session of the user ends now (refused
-             * either way; with writers queueing, at a later request). */
-            rv = APR_SUCCESS;
-            if (rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-                rv = rus_session_revoke_user(conn, c->user.id);
-                rus_gate_leave(&rus_httpd_store.write_gate);
-            }
-            rus_cache_drop(rus_httpd_store.cache, hash);
-            status = rv == APR_SUCCESS
-                         ? rus_httpd_refuse_inactive(r, c->user.username)
-                         : session_store_failed(r, rv, "revoking sessions",
-                                                rus_store_error(conn));
-            break;
-        }
-        APR_ARRAY_PUSH(st->valid, const char *) = apr_pstrdup(keep, hash);
+        APR_ARRAY_PUSH(st->valid, const char *) = apr_pstrdup(keep, c->hash);
     }
-    if (status == OK && found->nelts > 1) {
+    if (found->nelts > 1) {
         candidate_t *a = &APR_ARRAY_IDX(found, 0, candidate_t);
         candidate_t *b = &APR_ARRAY_IDX(found, 1, candidate_t);
 
@@ -300,43 +362,11 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                       found->nelts, rus_httpd_log_name(r, a->user.username),
                       rus_httpd_log_name(r, b->user.username));
     }
-    else if (status == OK && found->nelts == 1) {
-        c = &APR_ARRAY_IDX(found, 0, candidate_t);
-        st->sess = c->sess;
-        /* last_seen is bookkeeping (and under IdleTimeout, written well
-         * before it matters): with writers queueing it waits for a later
-         * request rather than make this one wait. */
-        if (c->verdict == RUS_SV_VALID_TOUCH
-            && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-            if (conn == NULL) {
-                rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool,
-                                       &msg);
-                conn = rv == APR_SUCCESS ? conn : NULL;
-            }
-            rv = conn ? rus_session_touch(conn, c->hash, now) : APR_EGENERAL;
-            rus_gate_leave(&rus_httpd_store.write_gate);
-            if (rv == APR_SUCCESS) {
-                rus_session_touched(&c->sess, now);
-                c->cached = 0; /* store the fresher copy */
-            }
-            else {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
-                              RUSLOGNO(00028) "could not record session "
-                                              "use: %s",
-                              conn ? rus_store_error(conn) : msg);
-            }
-        }
-        if (!c->cached) {
-            rus_cache_put(rus_httpd_store.cache, c->hash, now, c->ticket,
-                          &c->user, &c->sess);
-        }
-        st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
-        st->cookie_user = c->user.id;
-        st->user = c->user;
-        st->user.username = apr_pstrdup(keep, c->user.username);
-        st->user.groups = apr_pstrdup(keep, c->user.groups);
-        st->sess.vhost = apr_pstrdup(keep, c->sess.vhost);
+    else if (found->nelts == 1) {
+        candidate_use(r, st, &APR_ARRAY_IDX(found, 0, candidate_t), now, &conn);
     }
+
+leave:
     rus_store_release(rus_httpd_store.pool, conn);
     return status;
 }
@@ -373,7 +403,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     apr_array_header_t *trimmed = NULL;
     rus_conn_t *conn = NULL;
     apr_status_t rv = APR_SUCCESS;
-    int i, purged = 0;
+    int i, purged = 0, gated = 0, status = OK;
 
     if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -381,51 +411,47 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                                       "HTTPS, and this request came over "
                                       "plain HTTP",
                       attrs.name);
-        return HTTP_FORBIDDEN;
+        status = HTTP_FORBIDDEN;
+        goto leave;
     }
     rv = rus_token_new(&token, &hash, r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RUSLOGNO(00024) "cannot draw a session token from the "
                                       "system random source");
-        return HTTP_INTERNAL_SERVER_ERROR;
+        status = HTTP_INTERNAL_SERVER_ERROR;
+        goto leave;
     }
     /* Everything below writes: it holds a place in the gate throughout. */
     if (rus_gate_enter(&rus_httpd_store.write_gate) != APR_SUCCESS) {
-        return rus_httpd_store_writes_full(r, "issuing a session");
+        status = rus_httpd_store_writes_full(r, "issuing a session");
+        goto leave;
     }
+    gated = 1;
     rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
-        rus_gate_leave(&rus_httpd_store.write_gate);
-        return session_store_failed(r, rv, "creating a session", msg);
+        conn = NULL;
+        status = session_store_failed(r, rv, "creating a session", msg);
+        goto leave;
     }
     for (i = 0; st->valid != NULL && i < st->valid->nelts; i++) {
-        rv = rus_session_revoke(conn, APR_ARRAY_IDX(st->valid, i, char *));
+        rv = rus_httpd_revoke(conn, APR_ARRAY_IDX(st->valid, i, char *), 0);
         if (rv != APR_SUCCESS) {
             break;
         }
-        rus_cache_drop(rus_httpd_store.cache,
-                       APR_ARRAY_IDX(st->valid, i, char *));
     }
     if (rv == APR_SUCCESS) {
         rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
                                 now + max_age);
     }
     if (rv == APR_SUCCESS && max_per_user > 0) {
-        rv = rus_session_trim_user(conn, st->user.id, (int)max_per_user, hash,
-                                   &trimmed, r->pool);
+        rv = rus_httpd_trim(conn, st->user.id, (int)max_per_user, hash,
+                            &trimmed, r->pool);
     }
     if (rv != APR_SUCCESS) {
-        int status = session_store_failed(r, rv, "creating a session",
-                                          rus_store_error(conn));
-
-        rus_store_release(rus_httpd_store.pool, conn);
-        rus_gate_leave(&rus_httpd_store.write_gate);
-        return status;
-    }
-    for (i = 0; trimmed != NULL && i < trimmed->nelts; i++) {
-        rus_cache_drop(rus_httpd_store.cache,
-                       APR_ARRAY_IDX(trimmed, i, char *));
+        status = session_store_failed(r, rv, "creating a session",
+                                      rus_store_error(conn));
+        goto leave;
     }
     if (trimmed != NULL && trimmed->nelts > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -446,9 +472,6 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                           RUSLOGNO(00029) "purged %d expired sessions", purged);
         }
     }
-    rus_store_release(rus_httpd_store.pool, conn);
-    rus_gate_leave(&rus_httpd_store.write_gate);
-
     add_cookie_header(r, rus_cookie_header(r->pool, &attrs, token, max_age));
     ap_log_rerror(
         APLOG_MARK, APLOG_INFO, 0, r,
@@ -459,7 +482,13 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     st->cookie_user = st->user.id;
     st->valid = NULL;
     st->minted = 1;
-    return OK;
+
+leave:
+    rus_store_release(rus_httpd_store.pool, conn);
+    if (gated) {
+        rus_gate_leave(&rus_httpd_store.write_gate);
+    }
+    return status;
 }
 
 /* Redirect to the decoded `next` parameter when it is a safe local path,
@@ -624,7 +653,7 @@ static int logout_handler(request_rec *r)
     apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
     const char *msg = NULL, *one = NULL;
-    int i, revoked = 0;
+    int i, revoked = 0, status;
     rus_site_e site;
     apr_status_t rv;
 
@@ -634,7 +663,8 @@ static int logout_handler(request_rec *r)
         if (allow_get) {
             r->allowed |= AP_METHOD_BIT << M_GET;
         }
-        return HTTP_METHOD_NOT_ALLOWED;
+        status = HTTP_METHOD_NOT_ALLOWED;
+        goto leave;
     }
     site = request_site(r);
     if (site == RUS_SITE_CROSS
@@ -644,7 +674,8 @@ static int logout_handler(request_rec *r)
                       RUSLOGNO(00081) "%s refused: this %s is not "
                                       "same-origin (%s); nothing revoked",
                       LOGOUT_HANDLER, r->method, site_headers(r));
-        return HTTP_FORBIDDEN;
+        status = HTTP_FORBIDDEN;
+        goto leave;
     }
     ap_discard_request_body(r);
     /* Every well-formed token sent, however many (within the Cookie
@@ -658,37 +689,33 @@ static int logout_handler(request_rec *r)
                                           "user store was refused at the "
                                           "last restart",
                           LOGOUT_HANDLER);
-            return HTTP_SERVICE_UNAVAILABLE;
+            status = HTTP_SERVICE_UNAVAILABLE;
+            goto leave;
         }
         if (rus_httpd_store.pool == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           RUSLOGNO(00033) "%s needs a RemoteUserStore to "
                                           "revoke sessions in",
                           LOGOUT_HANDLER);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            status = HTTP_INTERNAL_SERVER_ERROR;
+            goto leave;
         }
         rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
         if (rv != APR_SUCCESS) {
-            return session_store_failed(r, rv, "revoking a session", msg);
+            conn = NULL;
+            status = session_store_failed(r, rv, "revoking a session", msg);
+            goto leave;
         }
     }
     for (i = 0; i < hashes->nelts; i++) {
-        const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
-
-        /* The row first, then the cache: a request that read the row
-         * before the delete cannot put it back after the drop. */
-        rv = rus_session_revoke(conn, hash);
+        rv = rus_httpd_revoke(conn, APR_ARRAY_IDX(hashes, i, const char *), 0);
         if (rv != APR_SUCCESS) {
-            int status = session_store_failed(r, rv, "revoking a session",
-                                              rus_store_error(conn));
-
-            rus_store_release(rus_httpd_store.pool, conn);
-            return status;
+            status = session_store_failed(r, rv, "revoking a session",
+                                          rus_store_error(conn));
+            goto leave;
         }
-        rus_cache_drop(rus_httpd_store.cache, hash);
         revoked++;
     }
-    rus_store_release(rus_httpd_store.pool, conn);
     if (rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
                           &one, 1, r->pool)
         > 0) {
@@ -697,7 +724,11 @@ static int logout_handler(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   RUSLOGNO(00026) "logout: %d session cookie(s) revoked",
                   revoked);
-    return redirect_next(r, rus_conf_logout_redirect(conf));
+    status = redirect_next(r, rus_conf_logout_redirect(conf));
+
+leave:
+    rus_store_release(rus_httpd_store.pool, conn);
+    return status;
 }
 
 /* The login and logout handlers answer main requests only: in a
