@@ -219,22 +219,6 @@ int rus_httpd_store_writes_full(request_rec *r, const char *what);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
 
-/* End sessions in the store and drop the cached answer with it, in that
- * order: a request that read the row before the write cannot put it back
- * after the drop. With @a user_id > 0 every session of that user ends,
- * else the session of @a hash; the cache entry of @a hash goes in either
- * case, and whatever the write returned (a dropped entry is only read
- * again). With a NULL @a conn (writers are queueing: no write now) only
- * the entry goes. Returns the store write's status. */
-apr_status_t rus_httpd_revoke(rus_conn_t *conn, const char *hash,
-                              apr_int64_t user_id);
-
-/* rus_session_trim_user(), and the cache entry of every session it ended
- * dropped with it. */
-apr_status_t rus_httpd_trim(rus_conn_t *conn, apr_int64_t user_id, int keep,
-                            const char *newest, apr_array_header_t **ptrimmed,
-                            apr_pool_t *p);
-
 /* -------------------------------------------------------------------- */
 /* src/httpd_identity.c                                                 */
 

@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 
 #include "rus_cache.h"
+#include "rus_cookie.h"
 #include "rus_gate.h"
 #include "rus_origin.h"
 #include "rus_redirect.h"
@@ -92,44 +93,32 @@ void rus_httpd_cookie_ignored(request_rec *r, const char *why)
                   RUSLOGNO(00022) "session cookie ignored: %s", why);
 }
 
+/* rus_cookie_note_fn: the core's notes as RUS00022 debug lines. */
+static void cookie_note(void *baton, const char *why)
+{
+    rus_httpd_cookie_ignored(baton, why);
+}
+
+/* What the cookie path needs of this child: its store, cache and gate. */
+static void cookie_env(request_rec *r, rus_cookie_env_t *env)
+{
+    env->spool = rus_httpd_store.pool;
+    env->cache = rus_httpd_store.cache;
+    env->gate = &rus_httpd_store.write_gate;
+    env->note = cookie_note;
+    env->baton = r;
+}
+
 /* The stored forms (hashes) of the distinct well-formed tokens sent in
- * cookies of our name, in order, within RUS_COOKIE_HEADER_MAX. Malformed
- * values are skipped here, so junk cannot hide a real cookie. */
+ * cookies of our name (rus_cookie_hashes()). */
 static apr_array_header_t *cookie_hashes(request_rec *r,
                                          const rus_cookie_attrs_t *attrs)
 {
-    const char *header = apr_table_get(r->headers_in, "Cookie");
-    apr_array_header_t *hashes = apr_array_make(r->pool, 2, sizeof(char *));
-    apr_hash_t *seen;
-    const char **values;
-    apr_size_t len;
-    int i, n, max;
+    rus_cookie_env_t env;
 
-    len = header ? strlen(header) : 0;
-    if (len == 0 || len > RUS_COOKIE_HEADER_MAX) {
-        return hashes;
-    }
-    /* every cookie of ours takes at least "NAME=x" and a separator */
-    max = (int)(len / (strlen(attrs->name) + 2)) + 1;
-    values = apr_palloc(r->pool, sizeof(*values) * (apr_size_t)max);
-    n = rus_cookie_values(header, attrs->name, values, max, r->pool);
-    seen = n > 1 ? apr_hash_make(r->pool) : NULL;
-    for (i = 0; i < n; i++) {
-        const char *hash = NULL;
-
-        if (rus_token_hash(&hash, values[i], r->pool) != APR_SUCCESS) {
-            rus_httpd_cookie_ignored(r, "malformed");
-            continue;
-        }
-        if (seen == NULL) {
-            APR_ARRAY_PUSH(hashes, const char *) = hash;
-        }
-        else if (apr_hash_get(seen, hash, APR_HASH_KEY_STRING) == NULL) {
-            apr_hash_set(seen, hash, APR_HASH_KEY_STRING, hash);
-            APR_ARRAY_PUSH(hashes, const char *) = hash;
-        }
-    }
-    return hashes;
+    cookie_env(r, &env);
+    return rus_cookie_hashes(apr_table_get(r->headers_in, "Cookie"),
+                             attrs->name, &env, r->pool);
 }
 
 /* This location's limits on a session: MaxAge from created_at, idle. */
@@ -141,17 +130,6 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
                              rus_conf_idle_timeout(conf), rus_httpd_now_sec(r));
 }
 
-/* A session found among the request's cookies. */
-typedef struct candidate_t {
-    const char *hash;
-    rus_session_t sess;
-    rus_user_t user;
-    int cached;
-    apr_uint32_t ticket;
-    rus_session_verdict_e verdict; /* what it is worth here */
-    int valid;                     /* a session, for this request */
-} candidate_t;
-
 /* This location's settings for a session verdict. */
 static void session_limits(request_rec *r, const rus_dir_conf *conf,
                            rus_session_limits_t *lim)
@@ -162,160 +140,24 @@ static void session_limits(request_rec *r, const rus_dir_conf *conf,
     lim->allow_inactive = rus_conf_allow_inactive(conf);
 }
 
-/* Judge the candidate @a c (its hash set), from the cache or the store,
- * and act on the verdict: c->valid tells whether it is a session.
- * Malformed, unknown, expired, idle or foreign ones are simply not
- * sessions (one dead for good is deleted). A store connection is taken
- * into *pconn when needed, and left there for the caller to release.
- * Returns OK, or the HTTP error to answer (store failure, inactive
+/* Look at the session cookie(s) of this request once per chain, through
+ * rus_cookie_lookup(): exactly one valid session is recorded in the
+ * request state (user row, hash); malformed, unknown, expired, idle or
+ * foreign ones are simply not sessions, and two different valid ones are
+ * none. Returns OK, or the HTTP error to answer (store failure, inactive
  * user). */
-static int candidate_judge(request_rec *r, candidate_t *c,
-                           const rus_session_limits_t *lim, apr_int64_t now,
-                           rus_conn_t **pconn)
-{
-    rus_session_state_e state = RUS_SESSION_VALID;
-    const char *msg = NULL;
-    apr_status_t rv;
-
-    c->valid = 0;
-    c->ticket = rus_cache_ticket(rus_httpd_store.cache, c->hash);
-    c->cached = rus_cache_get(rus_httpd_store.cache, c->hash, now, &c->user,
-                              &c->sess, r->pool);
-    c->verdict = c->cached ? rus_session_verdict(&c->sess, c->user.is_active,
-                                                 lim, now, &state)
-                           : RUS_SV_VALID;
-    /* A store connection unless the session is fine from the cache. */
-    if ((!c->cached
-         || (c->verdict != RUS_SV_VALID && c->verdict != RUS_SV_VALID_TOUCH))
-        && *pconn == NULL) {
-        rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
-        if (rv != APR_SUCCESS) {
-            *pconn = NULL;
-            return session_store_failed(r, rv, "looking up a session", msg);
-        }
-    }
-    if (!c->cached) {
-        rv = rus_session_find(*pconn, c->hash, &c->sess, &c->user, r->pool);
-        if (APR_STATUS_IS_ENOENT(rv)) {
-            rus_httpd_cookie_ignored(r, "unknown or revoked");
-            return OK;
-        }
-        if (rv != APR_SUCCESS) {
-            return session_store_failed(r, rv, "looking up a session",
-                                        rus_store_error(*pconn));
-        }
-        c->verdict =
-            rus_session_verdict(&c->sess, c->user.is_active, lim, now, &state);
-    }
-    if (rus_text_check(c->user.username, strlen(c->user.username))
-        != RUS_NAME_OK) {
-        /* Only a hand-edited store gets here; nothing from it goes
-         * into r->user, headers or logs unchecked. */
-        rus_httpd_cookie_ignored(r, "the user name in the store is not clean");
-        return OK;
-    }
-    switch (c->verdict) {
-    case RUS_SV_VALID:
-    case RUS_SV_VALID_TOUCH:
-        c->valid = 1;
-        return OK;
-    case RUS_SV_USER_INACTIVE:
-        /* Disabled: every session of the user ends now (refused either
-         * way; with writers queueing, at a later request). */
-        rv = APR_SUCCESS;
-        if (rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-            rv = rus_httpd_revoke(*pconn, c->hash, c->user.id);
-            rus_gate_leave(&rus_httpd_store.write_gate);
-        }
-        else {
-            rus_httpd_revoke(NULL, c->hash, c->user.id);
-        }
-        return rv == APR_SUCCESS
-                   ? rus_httpd_refuse_inactive(r, c->user.username)
-                   : session_store_failed(r, rv, "revoking sessions",
-                                          rus_store_error(*pconn));
-    case RUS_SV_REVOKE_EXPIRED:
-    case RUS_SV_REVOKE_IDLE:
-        rus_httpd_cookie_ignored(r, rus_session_state_str(state));
-        /* dead for good, beyond a clock jump: tidy up now, unless
-         * writers are queueing; one just past its time (RUS_SV_INVALID)
-         * is left to the purge */
-        if (rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-            rus_httpd_revoke(*pconn, c->hash, 0);
-            rus_gate_leave(&rus_httpd_store.write_gate);
-        }
-        return OK;
-    case RUS_SV_INVALID:
-    case RUS_SV_FOREIGN_VHOST:
-        break;
-    }
-    rus_httpd_cookie_ignored(r, rus_session_state_str(state));
-    return OK;
-}
-
-/* The one valid session of the request, recorded in its state; last_seen
- * written when due, the cache refreshed. */
-static void candidate_use(request_rec *r, rus_req_state *st, candidate_t *c,
-                          apr_int64_t now, rus_conn_t **pconn)
-{
-    apr_pool_t *keep = rus_httpd_chain_root(r)->pool;
-    const char *msg = NULL;
-    apr_status_t rv;
-
-    st->sess = c->sess;
-    /* last_seen is bookkeeping (and under IdleTimeout, written well
-     * before it matters): with writers queueing it waits for a later
-     * request rather than make this one wait. */
-    if (c->verdict == RUS_SV_VALID_TOUCH
-        && rus_gate_enter(&rus_httpd_store.write_gate) == APR_SUCCESS) {
-        if (*pconn == NULL) {
-            rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
-            *pconn = rv == APR_SUCCESS ? *pconn : NULL;
-        }
-        rv = *pconn ? rus_session_touch(*pconn, c->hash, now) : APR_EGENERAL;
-        rus_gate_leave(&rus_httpd_store.write_gate);
-        if (rv == APR_SUCCESS) {
-            rus_session_touched(&c->sess, now);
-            c->cached = 0; /* store the fresher copy */
-        }
-        else {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
-                          RUSLOGNO(00028) "could not record session "
-                                          "use: %s",
-                          *pconn ? rus_store_error(*pconn) : msg);
-        }
-    }
-    if (!c->cached) {
-        rus_cache_put(rus_httpd_store.cache, c->hash, now, c->ticket, &c->user,
-                      &c->sess);
-    }
-    st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
-    st->cookie_user = c->user.id;
-    st->user = c->user;
-    st->user.username = apr_pstrdup(keep, c->user.username);
-    st->user.groups = apr_pstrdup(keep, c->user.groups);
-    st->sess.vhost = apr_pstrdup(keep, c->sess.vhost);
-}
-
-/* Look at the session cookie(s) of this request once per chain. Exactly
- * one valid session is recorded in the request state (user row, hash);
- * malformed, unknown, expired, idle or foreign ones are simply not
- * sessions, and two different valid ones are none. Returns OK, or the
- * HTTP error to answer (store failure, inactive user). */
 int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
 {
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     rus_req_state *st = rus_httpd_req_state(r, 1);
     apr_pool_t *keep = rus_httpd_chain_root(r)->pool;
-    apr_int64_t now = rus_httpd_now_sec(r);
-    apr_array_header_t *hashes, *found;
     rus_session_limits_t lim;
-    rus_conn_t *conn = NULL;
-    candidate_t *c;
-    int i, status = OK;
+    rus_cookie_lookup_t lk;
+    rus_cookie_env_t env;
+    int i;
 
     if (st->cookie_checked) {
-        goto leave;
+        return OK;
     }
     st->cookie_checked = 1;
     st->cookie_checked_for = r->per_dir_config;
@@ -323,52 +165,55 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         rus_httpd_cookie_ignored(r,
                                  "a __Host-/__Secure- cookie over plain HTTP");
-        goto leave;
+        return OK;
     }
-    hashes = cookie_hashes(r, &attrs);
-    if (hashes->nelts > RUS_COOKIE_CANDIDATES_MAX) {
+    session_limits(r, conf, &lim);
+    cookie_env(r, &env);
+    rus_cookie_lookup(&lk, apr_table_get(r->headers_in, "Cookie"), attrs.name,
+                      &lim, rus_httpd_now_sec(r), &env, r->pool);
+    for (i = 0; i < lk.valid->nelts; i++) {
+        APR_ARRAY_PUSH(st->valid, const char *) =
+            apr_pstrdup(keep, APR_ARRAY_IDX(lk.valid, i, const char *));
+    }
+    switch (lk.outcome) {
+    case RUS_COOKIE_NONE:
+        break;
+    case RUS_COOKIE_TOO_MANY:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       RUSLOGNO(00036) "%d different session cookies in one "
                                       "request (at most %d are looked at): "
                                       "treated as no session",
-                      hashes->nelts, RUS_COOKIE_CANDIDATES_MAX);
-        goto leave;
-    }
-    session_limits(r, conf, &lim);
-    found = apr_array_make(r->pool, 1, sizeof(candidate_t));
-    for (i = 0; i < hashes->nelts; i++) {
-        c = apr_array_push(found);
-        c->hash = APR_ARRAY_IDX(hashes, i, const char *);
-        status = candidate_judge(r, c, &lim, now, &conn);
-        if (status != OK) {
-            goto leave;
-        }
-        if (!c->valid) {
-            found->nelts--;
-            continue;
-        }
-        APR_ARRAY_PUSH(st->valid, const char *) = apr_pstrdup(keep, c->hash);
-    }
-    if (found->nelts > 1) {
-        candidate_t *a = &APR_ARRAY_IDX(found, 0, candidate_t);
-        candidate_t *b = &APR_ARRAY_IDX(found, 1, candidate_t);
-
-        /* A cookie planted from a sibling domain or over plain HTTP sits
-         * next to the user's own: neither can be told from the other. */
+                      lk.count, RUS_COOKIE_CANDIDATES_MAX);
+        break;
+    case RUS_COOKIE_AMBIGUOUS:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       RUSLOGNO(00037) "%d different valid sessions in one "
                                       "request (users '%s' and '%s'): "
                                       "treated as no session",
-                      found->nelts, rus_httpd_log_name(r, a->user.username),
-                      rus_httpd_log_name(r, b->user.username));
+                      lk.count, rus_httpd_log_name(r, lk.user.username),
+                      rus_httpd_log_name(r, lk.other_user));
+        break;
+    case RUS_COOKIE_INACTIVE:
+        return rus_httpd_refuse_inactive(r, lk.user.username);
+    case RUS_COOKIE_STORE_FAILED:
+        return session_store_failed(r, lk.rv, lk.what, lk.msg);
+    case RUS_COOKIE_ONE:
+        if (lk.touch_rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.touch_rv, r,
+                          RUSLOGNO(00028) "could not record session "
+                                          "use: %s",
+                          lk.touch_msg);
+        }
+        st->sess = lk.sess;
+        st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
+        st->cookie_user = lk.user.id;
+        st->user = lk.user;
+        st->user.username = apr_pstrdup(keep, lk.user.username);
+        st->user.groups = apr_pstrdup(keep, lk.user.groups);
+        st->sess.vhost = apr_pstrdup(keep, lk.sess.vhost);
+        break;
     }
-    else if (found->nelts == 1) {
-        candidate_use(r, st, &APR_ARRAY_IDX(found, 0, candidate_t), now, &conn);
-    }
-
-leave:
-    rus_store_release(rus_httpd_store.pool, conn);
-    return status;
+    return OK;
 }
 
 /* Take the identity from the recorded session: r->user, and the request
@@ -435,7 +280,8 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
         goto leave;
     }
     for (i = 0; st->valid != NULL && i < st->valid->nelts; i++) {
-        rv = rus_httpd_revoke(conn, APR_ARRAY_IDX(st->valid, i, char *), 0);
+        rv = rus_cookie_revoke(conn, rus_httpd_store.cache,
+                               APR_ARRAY_IDX(st->valid, i, char *), 0);
         if (rv != APR_SUCCESS) {
             break;
         }
@@ -445,8 +291,8 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                                 now + max_age);
     }
     if (rv == APR_SUCCESS && max_per_user > 0) {
-        rv = rus_httpd_trim(conn, st->user.id, (int)max_per_user, hash,
-                            &trimmed, r->pool);
+        rv = rus_cookie_trim(conn, rus_httpd_store.cache, st->user.id,
+                             (int)max_per_user, hash, &trimmed, r->pool);
     }
     if (rv != APR_SUCCESS) {
         status = session_store_failed(r, rv, "creating a session",
@@ -708,7 +554,8 @@ static int logout_handler(request_rec *r)
         }
     }
     for (i = 0; i < hashes->nelts; i++) {
-        rv = rus_httpd_revoke(conn, APR_ARRAY_IDX(hashes, i, const char *), 0);
+        rv = rus_cookie_revoke(conn, rus_httpd_store.cache,
+                               APR_ARRAY_IDX(hashes, i, const char *), 0);
         if (rv != APR_SUCCESS) {
             status = session_store_failed(r, rv, "revoking a session",
                                           rus_store_error(conn));

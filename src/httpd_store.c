@@ -357,13 +357,9 @@ int rus_httpd_store_writes_full(request_rec *r, const char *what)
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res)
 {
-    apr_int64_t now = rus_httpd_now_sec(r);
     rus_user_policy_t policy;
-    rus_conn_t *conn = NULL;
-    const char *msg = NULL, *key;
-    apr_uint32_t ticket;
+    rus_user_lookup_t lk;
     apr_status_t rv;
-    int status = OK;
 
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -371,109 +367,46 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                                       "last restart (RUS00052/RUS00053): "
                                       "503 until it is fixed and httpd "
                                       "restarted");
-        status = HTTP_SERVICE_UNAVAILABLE;
-        goto leave;
+        return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00012) "RemoteUserEngine is On here but no "
                                       "store is available (is "
                                       "RemoteUserStore set?)");
-        status = HTTP_INTERNAL_SERVER_ERROR;
-        goto leave;
-    }
-    /* A user seen moments ago, whose last_login needs no write yet, is
-     * answered from the cache: the request never touches the store. */
-    memset(res, 0, sizeof(*res));
-    key = apr_pstrcat(r->pool, "u:", clean, NULL);
-    if (rus_cache_get(rus_httpd_store.cache, key, now, &res->user, NULL,
-                      r->pool)
-        && res->user.last_login > 0
-        && now - res->user.last_login < RUS_LOGIN_TOUCH_INTERVAL) {
-        res->verdict = (res->user.is_active || rus_conf_allow_inactive(conf))
-                           ? RUS_VERDICT_ACCEPT
-                           : RUS_VERDICT_INACTIVE;
-        res->touch_rv = APR_SUCCESS;
-        goto leave;
-    }
-    ticket = rus_cache_ticket(rus_httpd_store.cache, key);
-    rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
-    if (rv != APR_SUCCESS) {
-        conn = NULL;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RUSLOGNO(00009) "user store unavailable: %s", msg);
-        status = rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
-                                                  : HTTP_INTERNAL_SERVER_ERROR;
-        goto leave;
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     policy.create_unknown = rus_conf_create_unknown(conf);
     policy.allow_inactive = rus_conf_allow_inactive(conf);
     policy.gate = &rus_httpd_store.write_gate;
-    rv = rus_user_resolve(res, conn, clean, &policy, now, r->pool);
+    rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store.cache,
+                         clean, &policy, rus_httpd_now_sec(r), r->pool);
     if (rv == RUS_GATE_EFULL) {
-        status =
-            rus_httpd_store_writes_full(r,
-                                        apr_pstrcat(r->pool, "creating user '",
-                                                    rus_httpd_log_name(r,
-                                                                       clean),
-                                                    "'", NULL));
-        goto leave;
+        return rus_httpd_store_writes_full(
+            r, apr_pstrcat(r->pool, "creating user '",
+                           rus_httpd_log_name(r, clean), "'", NULL));
     }
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      RUSLOGNO(00009) "user store unavailable: %s", lk.msg);
+    }
+    else if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       RUSLOGNO(00010) "user store failed resolving user "
                                       "'%s': %s",
-                      rus_httpd_log_name(r, clean), rus_store_error(conn));
-        status = rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
-                                                  : HTTP_INTERNAL_SERVER_ERROR;
-        goto leave;
+                      rus_httpd_log_name(r, clean), lk.msg);
     }
-    if (res->touch_rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
+        return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
+                                                : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (lk.res.touch_rv != APR_SUCCESS) {
         /* Bookkeeping only: the user is known and allowed. */
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, res->touch_rv, r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.res.touch_rv, r,
                       RUSLOGNO(00013) "could not record the login of user "
                                       "'%s': %s",
-                      rus_httpd_log_name(r, clean), rus_store_error(conn));
+                      rus_httpd_log_name(r, clean), lk.msg);
     }
-    if (res->verdict != RUS_VERDICT_UNKNOWN) {
-        rus_cache_put(rus_httpd_store.cache, key, now, ticket, &res->user,
-                      NULL);
-    }
-
-leave:
-    rus_store_release(rus_httpd_store.pool, conn);
-    return status;
-}
-
-/* ==================================================================== */
-/* ending sessions: the store write and the cache drop together         */
-
-apr_status_t rus_httpd_revoke(rus_conn_t *conn, const char *hash,
-                              apr_int64_t user_id)
-{
-    apr_status_t rv = APR_SUCCESS;
-
-    if (conn != NULL) {
-        rv = user_id > 0 ? rus_session_revoke_user(conn, user_id)
-                         : rus_session_revoke(conn, hash);
-    }
-    rus_cache_drop(rus_httpd_store.cache, hash);
-    return rv;
-}
-
-apr_status_t rus_httpd_trim(rus_conn_t *conn, apr_int64_t user_id, int keep,
-                            const char *newest, apr_array_header_t **ptrimmed,
-                            apr_pool_t *p)
-{
-    apr_status_t rv;
-    int i;
-
-    rv = rus_session_trim_user(conn, user_id, keep, newest, ptrimmed, p);
-    for (i = 0;
-         rv == APR_SUCCESS && *ptrimmed != NULL && i < (*ptrimmed)->nelts;
-         i++) {
-        rus_cache_drop(rus_httpd_store.cache,
-                       APR_ARRAY_IDX(*ptrimmed, i, const char *));
-    }
-    return rv;
+    *res = lk.res;
+    return OK;
 }

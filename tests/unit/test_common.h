@@ -25,6 +25,8 @@ TCase *rus_cache_test_case(void);
 TCase *rus_origin_test_case(void);
 TCase *rus_gate_test_case(void);
 TCase *rus_decide_test_case(void);
+TCase *rus_lookup_test_case(void);
+TCase *rus_cookie_test_case(void);
 
 /* A fresh temporary directory, path from @p: mkdtemp inside the run's own
  * mkdtemp directory under /tmp, which main() removes at the end (a failed
