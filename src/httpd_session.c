@@ -231,6 +231,54 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
     r->ap_auth_type = (char *)RUS_AUTH_TYPE;
 }
 
+/* Housekeeping rides on logins, at most every PURGE_INTERVAL per child:
+ * the cookie path itself never writes for it. */
+static void purge_if_due(request_rec *r, rus_conn_t *conn, apr_int64_t now)
+{
+    apr_uint32_t seen, now32 = (apr_uint32_t)now;
+    int purged = 0;
+
+    seen = apr_atomic_read32(&last_purge);
+    if (now32 - seen >= PURGE_INTERVAL
+        && apr_atomic_cas32(&last_purge, now32, seen) == seen) {
+        if (rus_session_purge(conn, now, &purged) == APR_SUCCESS
+            && purged > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          RUSLOGNO(00029) "purged %d expired sessions", purged);
+        }
+    }
+}
+
+/* The writes of a login: every valid session the request came with
+ * revoked, the new one (@a hash) inserted, the user's oldest beyond
+ * @a max_per_user (0: no limit) trimmed into *ptrimmed; each with its
+ * cache drop. Stops at the first failure, which it returns. */
+static apr_status_t replace_sessions(request_rec *r, rus_conn_t *conn,
+                                     const rus_req_state *st, const char *hash,
+                                     apr_int64_t max_age,
+                                     apr_int64_t max_per_user,
+                                     apr_array_header_t **ptrimmed)
+{
+    apr_int64_t now = rus_httpd_now_sec(r);
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; st->valid != NULL && i < st->valid->nelts; i++) {
+        rv = rus_cookie_revoke(conn, rus_httpd_store.cache,
+                               APR_ARRAY_IDX(st->valid, i, char *), 0);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
+                            now + max_age);
+    if (rv == APR_SUCCESS && max_per_user > 0) {
+        rv = rus_cookie_trim(conn, rus_httpd_store.cache, st->user.id,
+                             (int)max_per_user, hash, ptrimmed, r->pool);
+    }
+    return rv;
+}
+
 /* Issue a new session for the resolved user of this request chain and
  * queue its cookie. Every valid session the request came with is revoked:
  * a login never adopts an incoming token. The user's oldest sessions
@@ -244,11 +292,10 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     apr_int64_t max_per_user = rus_conf_max_per_user(conf);
     apr_int64_t now = rus_httpd_now_sec(r);
     const char *token = NULL, *hash = NULL, *msg = NULL;
-    apr_uint32_t seen, now32 = (apr_uint32_t)now;
     apr_array_header_t *trimmed = NULL;
     rus_conn_t *conn = NULL;
     apr_status_t rv = APR_SUCCESS;
-    int i, purged = 0, gated = 0, status = OK;
+    int gated = 0, status = OK;
 
     if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -279,21 +326,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
         status = session_store_failed(r, rv, "creating a session", msg);
         goto leave;
     }
-    for (i = 0; st->valid != NULL && i < st->valid->nelts; i++) {
-        rv = rus_cookie_revoke(conn, rus_httpd_store.cache,
-                               APR_ARRAY_IDX(st->valid, i, char *), 0);
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
-                                now + max_age);
-    }
-    if (rv == APR_SUCCESS && max_per_user > 0) {
-        rv = rus_cookie_trim(conn, rus_httpd_store.cache, st->user.id,
-                             (int)max_per_user, hash, &trimmed, r->pool);
-    }
+    rv = replace_sessions(r, conn, st, hash, max_age, max_per_user, &trimmed);
     if (rv != APR_SUCCESS) {
         status = session_store_failed(r, rv, "creating a session",
                                       rus_store_error(conn));
@@ -307,17 +340,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                       trimmed->nelts, rus_httpd_log_name(r, st->user.username),
                       max_per_user);
     }
-    /* Housekeeping rides on logins, at most every PURGE_INTERVAL per
-     * child: the cookie path itself never writes for it. */
-    seen = apr_atomic_read32(&last_purge);
-    if (now32 - seen >= PURGE_INTERVAL
-        && apr_atomic_cas32(&last_purge, now32, seen) == seen) {
-        if (rus_session_purge(conn, now, &purged) == APR_SUCCESS
-            && purged > 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          RUSLOGNO(00029) "purged %d expired sessions", purged);
-        }
-    }
+    purge_if_due(r, conn, now);
     add_cookie_header(r, rus_cookie_header(r->pool, &attrs, token, max_age));
     ap_log_rerror(
         APLOG_MARK, APLOG_INFO, 0, r,
@@ -482,6 +505,37 @@ static int login_handler(request_rec *r)
     return redirect_next(r, rus_conf_login_redirect(conf));
 }
 
+/* A store connection for the logout to revoke in, into *pconn: OK, or the
+ * HTTP status to answer (logged here). */
+static int logout_connect(request_rec *r, rus_conn_t **pconn)
+{
+    const char *msg = NULL;
+    apr_status_t rv;
+
+    *pconn = NULL;
+    if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00055) "%s cannot revoke sessions: the "
+                                      "user store was refused at the "
+                                      "last restart",
+                      LOGOUT_HANDLER);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (rus_httpd_store.pool == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00033) "%s needs a RemoteUserStore to "
+                                      "revoke sessions in",
+                      LOGOUT_HANDLER);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
+    if (rv != APR_SUCCESS) {
+        *pconn = NULL;
+        return session_store_failed(r, rv, "revoking a session", msg);
+    }
+    return OK;
+}
+
 /* SetHandler remoteuser-logout: revoke the session server-side, expire
  * the cookie, redirect. POST only unless RemoteUserLogoutAllowGet: a
  * cross-site GET (an image tag) must not log people out. A POST must be
@@ -498,7 +552,7 @@ static int logout_handler(request_rec *r)
     int allow_get = rus_conf_logout_allow_get(conf) == 1;
     apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
-    const char *msg = NULL, *one = NULL;
+    const char *one = NULL;
     int i, revoked = 0, status;
     rus_site_e site;
     apr_status_t rv;
@@ -529,27 +583,8 @@ static int logout_handler(request_rec *r)
      * not leave the user's session alive. */
     hashes = cookie_hashes(r, &attrs);
     if (hashes->nelts > 0) {
-        if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          RUSLOGNO(00055) "%s cannot revoke sessions: the "
-                                          "user store was refused at the "
-                                          "last restart",
-                          LOGOUT_HANDLER);
-            status = HTTP_SERVICE_UNAVAILABLE;
-            goto leave;
-        }
-        if (rus_httpd_store.pool == NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          RUSLOGNO(00033) "%s needs a RemoteUserStore to "
-                                          "revoke sessions in",
-                          LOGOUT_HANDLER);
-            status = HTTP_INTERNAL_SERVER_ERROR;
-            goto leave;
-        }
-        rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
-        if (rv != APR_SUCCESS) {
-            conn = NULL;
-            status = session_store_failed(r, rv, "revoking a session", msg);
+        status = logout_connect(r, &conn);
+        if (status != OK) {
             goto leave;
         }
     }

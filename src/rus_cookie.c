@@ -120,6 +120,9 @@ static void store_failed(cookie_walk_t *w, apr_status_t rv, const char *what,
     w->out->msg = msg;
 }
 
+static int candidate_act(cookie_walk_t *w, candidate_t *c,
+                         rus_session_state_e state);
+
 /* Judge the candidate @a c (its hash set), from the cache or the store,
  * and act on the verdict: c->valid tells whether it is a session.
  * Returns 0 to go on, 1 when the lookup ends here (*w->out says why). */
@@ -169,6 +172,17 @@ static int candidate_judge(cookie_walk_t *w, candidate_t *c)
         note(env, "the user name in the store is not clean");
         return 0;
     }
+    return candidate_act(w, c, state);
+}
+
+/* Act on the verdict of a candidate whose session and user were read
+ * (@a state: the session's, for the note). Returns as candidate_judge(). */
+static int candidate_act(cookie_walk_t *w, candidate_t *c,
+                         rus_session_state_e state)
+{
+    const rus_cookie_env_t *env = w->env;
+    apr_status_t rv;
+
     switch (c->verdict) {
     case RUS_SV_VALID:
     case RUS_SV_VALID_TOUCH:
