@@ -314,14 +314,14 @@ static void rus_register_hooks(apr_pool_t *p)
     (void)p;
     /* Strip client copies of our headers as early as per-dir config
      * allows. */
-    ap_hook_header_parser(rus_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_header_parser(rus_httpd_header_parser, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_pre_config(rus_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(rus_post_read_request, NULL, NULL,
+    ap_hook_post_read_request(rus_httpd_post_read_request, NULL, NULL,
                               APR_HOOK_FIRST);
     /* around core's Upgrade handler (h2c) */
-    ap_hook_handler(rus_h2c_restore, NULL, core_module_name,
+    ap_hook_handler(rus_httpd_h2c_restore, NULL, core_module_name,
                     APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(rus_h2c_rescrub, core_module_name, NULL,
+    ap_hook_handler(rus_httpd_h2c_rescrub, core_module_name, NULL,
                     APR_HOOK_REALLY_FIRST);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "remoteuser-group",
                               AUTHZ_PROVIDER_VERSION, &rus_httpd_group_provider,
@@ -336,15 +336,15 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_child_init(rus_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before the front ends (mod_auth_basic, mod_auth_gssapi...): a
      * trusted header wins over them, and AuthType RemoteUser is ours. */
-    ap_hook_check_authn(rus_check_authn, NULL, NULL, APR_HOOK_FIRST,
+    ap_hook_check_authn(rus_httpd_check_authn, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     /* Before mod_authz_core (APR_HOOK_LAST), so Require sees the cleaned
      * name; per configuration, so same-config subrequests skip it. */
-    ap_hook_check_authz(rus_check_authz, NULL, NULL, APR_HOOK_FIRST,
+    ap_hook_check_authz(rus_httpd_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_fixups(rus_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(rus_httpd_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     /* After mod_dir's and mod_negotiation's fast redirects. */
-    ap_hook_fixups(rus_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_fixups(rus_httpd_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter(PRIVATE_FILTER, rus_httpd_private_filter, NULL,
                               AP_FTYPE_CONTENT_SET + 5);
     /* remoteuser-login and remoteuser-logout, by handler name, and before
@@ -352,7 +352,8 @@ static void rus_register_hooks(apr_pool_t *p)
      * SetHandler said, so a ProxyPass covering the login or logout URL
      * would send them to the back end: no login, no revocation
      * (CVE-2019-3878 class). */
-    ap_hook_handler(rus_handler, NULL, handler_succ, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(rus_httpd_handler, NULL, handler_succ,
+                    APR_HOOK_REALLY_FIRST);
 }
 
 module AP_MODULE_DECLARE_DATA remoteuser_session_module = {

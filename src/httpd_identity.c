@@ -289,7 +289,7 @@ static int alike_any(const apr_array_header_t *names, const char *name)
  *   no section (a RewriteRule [P] or ProxyPass back to this server, say)
  *   forwards the client's copy to where it would come from a trusted
  *   peer. */
-int rus_post_read_request(request_rec *r)
+int rus_httpd_post_read_request(request_rec *r)
 {
     const char *conn, *tok;
     rus_req_state *st;
@@ -362,7 +362,7 @@ static int wants_h2c(request_rec *r)
  * anew. The identity header this module consumed goes back for it, just
  * before that handler, and away again right after it if the connection
  * stays HTTP/1.1. */
-int rus_h2c_restore(request_rec *r)
+int rus_httpd_h2c_restore(request_rec *r)
 {
     rus_req_state *st;
 
@@ -375,7 +375,7 @@ int rus_h2c_restore(request_rec *r)
     return DECLINED;
 }
 
-int rus_h2c_rescrub(request_rec *r)
+int rus_httpd_h2c_rescrub(request_rec *r)
 {
     rus_req_state *st = rus_httpd_req_state(r, 0);
 
@@ -510,7 +510,7 @@ static int no_identity(request_rec *r, const rus_dir_conf *conf)
 /* Authentication, first in line: the trusted header (when configured)
  * wins over the location's front end; without one, AuthType RemoteUser
  * answers 401 and any other AuthType is left to its module. */
-int rus_check_authn(request_rec *r)
+int rus_httpd_check_authn(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
@@ -571,7 +571,7 @@ int rus_check_authn(request_rec *r)
 /* Authorization, first in line: by now the front end has authenticated
  * the request (r->user is set). Resolve the user, then decline so that
  * mod_authz_core evaluates Require against the cleaned name. */
-int rus_check_authz(request_rec *r)
+int rus_httpd_check_authz(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
@@ -611,7 +611,7 @@ static void scrub_headers(request_rec *r, const rus_dir_conf *conf,
 /* Early, on the main request, before anything (a 401 or 403 page, a
  * module that answers the request itself) can pass the client's copies of
  * the export headers on. */
-int rus_header_parser(request_rec *r)
+int rus_httpd_header_parser(request_rec *r)
 {
     scrub_headers(r,
                   ap_get_module_config(r->per_dir_config,
@@ -786,7 +786,7 @@ void rus_httpd_mark_private(request_rec *r)
  * formats). Done here rather than in authz because requests that skip
  * authorization (same-configuration subrequests and internal redirects)
  * must see it too. */
-int rus_fixups(request_rec *r)
+int rus_httpd_fixups(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
@@ -829,7 +829,7 @@ int rus_fixups(request_rec *r)
  * section's rules only. Here the section in force decides again: client
  * copies of its identity and export headers go, and the identity is
  * exported only if this very section accepted it. */
-int rus_fixups_final(request_rec *r)
+int rus_httpd_fixups_final(request_rec *r)
 {
     const rus_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);

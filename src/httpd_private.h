@@ -233,14 +233,14 @@ int rus_httpd_refuse_inactive(request_rec *r, const char *name);
 int rus_httpd_chain_failed(const request_rec *r);
 void rus_httpd_mark_private(request_rec *r);
 apr_status_t rus_httpd_private_filter(ap_filter_t *f, apr_bucket_brigade *bb);
-int rus_post_read_request(request_rec *r);
-int rus_h2c_restore(request_rec *r);
-int rus_h2c_rescrub(request_rec *r);
-int rus_check_authn(request_rec *r);
-int rus_check_authz(request_rec *r);
-int rus_header_parser(request_rec *r);
-int rus_fixups(request_rec *r);
-int rus_fixups_final(request_rec *r);
+int rus_httpd_post_read_request(request_rec *r);
+int rus_httpd_h2c_restore(request_rec *r);
+int rus_httpd_h2c_rescrub(request_rec *r);
+int rus_httpd_check_authn(request_rec *r);
+int rus_httpd_check_authz(request_rec *r);
+int rus_httpd_header_parser(request_rec *r);
+int rus_httpd_fixups(request_rec *r);
+int rus_httpd_fixups_final(request_rec *r);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_session.c                                                  */
@@ -252,7 +252,7 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
 void rus_httpd_cookie_ignored(request_rec *r, const char *why);
 void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf);
 int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
-int rus_handler(request_rec *r);
+int rus_httpd_handler(request_rec *r);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_authz.c                                                    */

@@ -617,7 +617,7 @@ leave:
  * subrequest (an SSI include, mod_rewrite's lookahead) a session minted
  * would never reach the browser and a revoked one would end the page's
  * own session. */
-int rus_handler(request_rec *r)
+int rus_httpd_handler(request_rec *r)
 {
     if (r->handler == NULL) {
         return DECLINED;
