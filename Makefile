@@ -117,6 +117,11 @@ check-logids:
 	        { echo "RUS$$id is not in docs/log-ids.md" >&2; exit 1; }; \
 	done
 
+# Every conf member created and merged; every directive in the README.
+.PHONY: check-config
+check-config:
+	@sh scripts/check-config.sh
+
 format:
 	$(CLANG_FORMAT) -i $(STYLE_FILES)
 

@@ -69,4 +69,11 @@ void rus_header_remove_alike(apr_table_t *headers, const char *name);
 apr_status_t rus_header_value(const char **pvalue, rus_name_error_e *perr,
                               apr_pool_t *p, const char *raw);
 
+/**
+ * Is @a s an RFC 9110 token (1*tchar: ASCII letters, digits and
+ * !#$%&'*+-.^_`|~)? Header field names and cookie names are tokens.
+ * @return 1 if so, 0 if not (NULL and "" are not)
+ */
+int rus_http_token_valid(const char *s);
+
 #endif /* RUS_HEADER_H */

@@ -122,6 +122,43 @@ int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
 int rus_cookie_values(const char *header, const char *name, const char **values,
                       int max, apr_pool_t *p);
 
+/** What a session found for a request's cookie is worth, and what the
+ *  glue does about it. */
+typedef enum {
+    RUS_SV_VALID = 0,      /**< use it */
+    RUS_SV_VALID_TOUCH,    /**< use it, and write last_seen now */
+    RUS_SV_INVALID,        /**< no session (expired or idle only just, or
+                                older than the MaxAge here): ignore it */
+    RUS_SV_REVOKE_EXPIRED, /**< expired for good: ignore it and delete it */
+    RUS_SV_REVOKE_IDLE,    /**< idle for good: ignore it and delete it */
+    RUS_SV_FOREIGN_VHOST,  /**< issued for another scope: ignore it */
+    RUS_SV_USER_INACTIVE   /**< its user is inactive: refuse, and revoke
+                                every session of the user */
+} rus_session_verdict_e;
+
+/** The settings a session is judged by, at one location. */
+typedef struct rus_session_limits_t {
+    const char *vhost;        /**< the scope of this request (vhost key) */
+    apr_int64_t max_age;      /**< seconds from created_at, 0 for none */
+    apr_int64_t idle_timeout; /**< seconds, 0 for none */
+    int allow_inactive;       /**< inactive users may use their sessions */
+} rus_session_limits_t;
+
+/**
+ * Judge a stored session and its user for a request at @a now: the
+ * session's own state first (rus_session_check()), a session that is not
+ * valid being deleted only when rus_session_dead() says so; then the user;
+ * then whether last_seen is due (rus_session_touch_due()).
+ * @param user_active  the user row's is_active
+ * @param pstate       if not NULL, the session's state, for the log line
+ * @return the verdict
+ */
+rus_session_verdict_e rus_session_verdict(const rus_session_t *s,
+                                          int user_active,
+                                          const rus_session_limits_t *lim,
+                                          apr_int64_t now,
+                                          rus_session_state_e *pstate);
+
 /** Attributes of the session cookie. */
 typedef struct rus_cookie_attrs_t {
     const char *name;     /**< cookie name */
@@ -130,6 +167,31 @@ typedef struct rus_cookie_attrs_t {
     const char *samesite; /**< "Lax", "Strict" or "None" */
     int secure;           /**< add Secure */
 } rus_cookie_attrs_t;
+
+/** RemoteUserSessionCookieSecure. */
+typedef enum {
+    RUS_COOKIE_SECURE_OFF = 0,
+    RUS_COOKIE_SECURE_ON = 1,
+    RUS_COOKIE_SECURE_AUTO = 2 /**< Secure over TLS */
+} rus_cookie_secure_e;
+
+/**
+ * Is @a name a cookie name with the __Host- or __Secure- prefix (RFC
+ * 6265bis)? Such a cookie is only set, and only read, over TLS.
+ * @return 1 if so, else 0
+ */
+int rus_cookie_name_prefixed(const char *name);
+
+/**
+ * The session cookie's attributes from the settings: Secure when
+ * @a secure is On, or Auto over TLS (@a tls), and always under
+ * SameSite=None or a prefixed name; a __Host- cookie gets Path=/ and no
+ * Domain, whatever is set. The strings are not copied.
+ */
+void rus_cookie_attrs_make(rus_cookie_attrs_t *a, const char *name,
+                           const char *path, const char *domain,
+                           const char *samesite, rus_cookie_secure_e secure,
+                           int tls);
 
 /**
  * A Set-Cookie header value: the cookie with @a value and Max-Age

@@ -14,6 +14,7 @@
 #ifndef RUS_USER_H
 #define RUS_USER_H
 
+#include "rus_cache.h"
 #include "rus_gate.h"
 #include "rus_store.h"
 
@@ -64,5 +65,38 @@ apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
                               const char *username,
                               const rus_user_policy_t *policy, apr_int64_t now,
                               apr_pool_t *p);
+
+/** Where rus_user_lookup() failed. */
+typedef enum {
+    RUS_LOOKUP_CONNECT = 0, /**< no store connection could be had */
+    RUS_LOOKUP_RESOLVE      /**< the store failed while resolving */
+} rus_lookup_stage_e;
+
+/** The outcome of rus_user_lookup(). */
+typedef struct rus_user_lookup_t {
+    rus_resolution_t res;     /**< the verdict, on APR_SUCCESS */
+    int cached;               /**< 1: answered from the cache alone */
+    rus_lookup_stage_e stage; /**< where it failed, on an error */
+    const char *msg;          /**< the store's explanation of an error,
+                                   or of a failed last_login write
+                                   (res.touch_rv); NULL otherwise */
+} rus_user_lookup_t;
+
+/**
+ * The user resolution of a request, in one call: a user seen moments ago
+ * whose last_login needs no write yet is answered from @a cache (key
+ * "u:" + @a username) without touching the store; otherwise a connection
+ * is taken from @a spool for rus_user_resolve(), released before
+ * returning, and the answer (unless UNKNOWN) goes into the cache, under
+ * the ticket taken before the store was read.
+ * @param out    the outcome, always written
+ * @param cache  may be NULL (no cache)
+ * @return APR_SUCCESS with out->res, RUS_GATE_EFULL (nothing written), or
+ *         the store's error, with out->stage and out->msg
+ */
+apr_status_t rus_user_lookup(rus_user_lookup_t *out, rus_store_pool_t *spool,
+                             rus_cache_t *cache, const char *username,
+                             const rus_user_policy_t *policy, apr_int64_t now,
+                             apr_pool_t *p);
 
 #endif /* RUS_USER_H */

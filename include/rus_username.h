@@ -86,4 +86,12 @@ rus_name_error_e rus_text_check(const char *s, apr_size_t len);
  */
 int rus_group_name_valid(const char *name);
 
+/**
+ * Is @a name one of the comma-separated names of @a list (compared
+ * exactly, byte for byte, without trimming)?
+ * @param list  a user's groups as stored; NULL is an empty list
+ * @return 1 if so, else 0
+ */
+int rus_group_list_has(const char *list, const char *name);
+
 #endif /* RUS_USERNAME_H */

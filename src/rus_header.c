@@ -103,3 +103,24 @@ apr_status_t rus_header_value(const char **pvalue, rus_name_error_e *perr,
     *pvalue = apr_pstrmemdup(p, raw, len);
     return APR_SUCCESS;
 }
+
+/* RFC 9110 tchar. */
+static int is_tchar(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9')
+           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int rus_http_token_valid(const char *s)
+{
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!is_tchar(*s)) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -11,6 +11,7 @@
 
 #include <apr_strings.h>
 
+#include "rus_header.h"
 #include "rus_session.h"
 
 void rus_session_clamp(rus_session_t *s, apr_int64_t now)
@@ -97,24 +98,70 @@ int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
 }
 
 /* RFC 6265 cookie-name = token (RFC 9110). */
-static int is_token_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-           || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 int rus_cookie_name_valid(const char *name)
 {
-    if (name == NULL || *name == '\0') {
-        return 0;
+    return rus_http_token_valid(name);
+}
+
+int rus_cookie_name_prefixed(const char *name)
+{
+    return strncmp(name, "__Host-", 7) == 0
+           || strncmp(name, "__Secure-", 9) == 0;
+}
+
+void rus_cookie_attrs_make(rus_cookie_attrs_t *a, const char *name,
+                           const char *path, const char *domain,
+                           const char *samesite, rus_cookie_secure_e secure,
+                           int tls)
+{
+    a->name = name;
+    a->path = path;
+    a->domain = domain;
+    a->samesite = samesite;
+    a->secure = secure == RUS_COOKIE_SECURE_ON
+                || (secure == RUS_COOKIE_SECURE_AUTO && tls)
+                || strcmp(samesite, "None") == 0
+                || rus_cookie_name_prefixed(name);
+    if (strncmp(name, "__Host-", 7) == 0) {
+        /* What browsers accept for the prefix, whatever else is set. */
+        a->path = "/";
+        a->domain = NULL;
     }
-    for (; *name; name++) {
-        if (!is_token_char(*name)) {
-            return 0;
-        }
+}
+
+rus_session_verdict_e rus_session_verdict(const rus_session_t *s,
+                                          int user_active,
+                                          const rus_session_limits_t *lim,
+                                          apr_int64_t now,
+                                          rus_session_state_e *pstate)
+{
+    rus_session_state_e state;
+
+    state =
+        rus_session_check(s, lim->vhost, lim->max_age, lim->idle_timeout, now);
+    if (pstate != NULL) {
+        *pstate = state;
     }
-    return 1;
+    switch (state) {
+    case RUS_SESSION_VALID:
+        break;
+    case RUS_SESSION_OTHER_VHOST:
+        return RUS_SV_FOREIGN_VHOST;
+    case RUS_SESSION_EXPIRED:
+        return rus_session_dead(s, lim->idle_timeout, now)
+                   ? RUS_SV_REVOKE_EXPIRED
+                   : RUS_SV_INVALID;
+    case RUS_SESSION_IDLE:
+        return rus_session_dead(s, lim->idle_timeout, now) ? RUS_SV_REVOKE_IDLE
+                                                           : RUS_SV_INVALID;
+    default:
+        return RUS_SV_INVALID;
+    }
+    if (!user_active && !lim->allow_inactive) {
+        return RUS_SV_USER_INACTIVE;
+    }
+    return rus_session_touch_due(s, lim->idle_timeout, now) ? RUS_SV_VALID_TOUCH
+                                                            : RUS_SV_VALID;
 }
 
 int rus_cookie_values(const char *header, const char *name, const char **values,

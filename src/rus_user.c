@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include <apr_strings.h>
+
 #include "rus_user.h"
 
 apr_status_t rus_user_resolve(rus_resolution_t *res, rus_conn_t *conn,
@@ -68,5 +70,47 @@ leave:
     if (rv == APR_SUCCESS) {
         *res = out;
     }
+    return rv;
+}
+
+apr_status_t rus_user_lookup(rus_user_lookup_t *out, rus_store_pool_t *spool,
+                             rus_cache_t *cache, const char *username,
+                             const rus_user_policy_t *policy, apr_int64_t now,
+                             apr_pool_t *p)
+{
+    const char *key = apr_pstrcat(p, "u:", username, NULL);
+    rus_conn_t *conn = NULL;
+    apr_uint32_t ticket;
+    apr_status_t rv = APR_SUCCESS;
+
+    memset(out, 0, sizeof(*out));
+    if (rus_cache_get(cache, key, now, &out->res.user, NULL, p)
+        && out->res.user.last_login > 0
+        && now - out->res.user.last_login < RUS_LOGIN_TOUCH_INTERVAL) {
+        out->res.verdict = (out->res.user.is_active || policy->allow_inactive)
+                               ? RUS_VERDICT_ACCEPT
+                               : RUS_VERDICT_INACTIVE;
+        out->res.touch_rv = APR_SUCCESS;
+        out->cached = 1;
+        goto leave;
+    }
+    ticket = rus_cache_ticket(cache, key);
+    out->stage = RUS_LOOKUP_CONNECT;
+    rv = rus_store_acquire(&conn, spool, p, &out->msg);
+    if (rv != APR_SUCCESS) {
+        conn = NULL;
+        goto leave;
+    }
+    out->stage = RUS_LOOKUP_RESOLVE;
+    rv = rus_user_resolve(&out->res, conn, username, policy, now, p);
+    if (rv != APR_SUCCESS || out->res.touch_rv != APR_SUCCESS) {
+        out->msg = apr_pstrdup(p, rus_store_error(conn));
+    }
+    if (rv == APR_SUCCESS && out->res.verdict != RUS_VERDICT_UNKNOWN) {
+        rus_cache_put(cache, key, now, ticket, &out->res.user, NULL);
+    }
+
+leave:
+    rus_store_release(spool, conn);
     return rv;
 }

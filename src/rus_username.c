@@ -247,3 +247,20 @@ int rus_group_name_valid(const char *name)
     return len > 0 && len <= RUS_USERNAME_MAX && strpbrk(name, " ,") == NULL
            && rus_text_check(name, len) == RUS_NAME_OK;
 }
+
+int rus_group_list_has(const char *list, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *c = list;
+
+    while (c != NULL && *c) {
+        const char *end = strchr(c, ',');
+        apr_size_t len = end ? (apr_size_t)(end - c) : strlen(c);
+
+        if (len == n && strncmp(c, name, n) == 0) {
+            return 1;
+        }
+        c = end ? end + 1 : NULL;
+    }
+    return 0;
+}

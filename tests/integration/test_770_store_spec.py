@@ -8,10 +8,7 @@ import json
 import os
 import subprocess
 
-from harness import TOP, basic, sanitizer_env
-from test_100_identity import location
-
-ADMIN = os.environ.get("RUS_ADMIN", os.path.join(TOP, "remoteuser-admin"))
+from pyrus import ADMIN, basic, location, sanitizer_env
 
 APP = location("/app/", "RemoteUserEngine On")
 

@@ -129,6 +129,9 @@ int main(void)
     suite_add_tcase(suite, rus_origin_test_case());
     suite_add_tcase(suite, rus_gate_test_case());
     suite_add_tcase(suite, rus_store_contract_test_case());
+    suite_add_tcase(suite, rus_decide_test_case());
+    suite_add_tcase(suite, rus_lookup_test_case());
+    suite_add_tcase(suite, rus_cookie_test_case());
 
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

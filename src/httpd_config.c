@@ -1,0 +1,714 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The directives: command table, create and merge, setters. */
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "rus_header.h"
+#include "rus_net.h"
+#include "rus_redirect.h"
+#include "rus_session.h"
+#include "rus_store.h"
+
+#include "httpd_private.h"
+
+/* ==================================================================== */
+/* defaults, create, merge                                              */
+
+/* What every setting is where no section set it: the one place a default
+ * is written (mod_md's defconf). Read through the getters below, never
+ * directly. NULL pointers have no default (not set: not used). */
+static const rus_dir_conf dir_defaults = {
+    .engine = 0,
+    .create_unknown = 1,
+    .allow_inactive = 0,
+    .strip_realm = 0,
+    .lowercase = 0,
+    .session = 0,
+    .cookie_name = COOKIE_NAME_DEFAULT,
+    .cookie_path = "/",
+    .cookie_secure = RUS_COOKIE_SECURE_AUTO,
+    .samesite = "Lax",
+    .max_age = RUS_SESSION_MAX_AGE_DEFAULT,
+    .idle_timeout = 0,
+    .max_per_user = MAX_PER_USER_DEFAULT,
+    .login_redirect = "/",
+    .logout_redirect = "/",
+    .logout_allow_get = 0,
+};
+
+/* The server settings' defaults. busy_timeout_ms and max_writers have
+ * none here: UNSET leaves them to the store's options and to the number
+ * of threads (write_gate_init). */
+static const rus_server_conf server_defaults = {
+    .busy_timeout_ms = UNSET,
+    .max_writers = UNSET,
+    .cache_ttl = CACHE_TTL_DEFAULT,
+    .trust_htaccess = 0,
+};
+
+#define DIR_GET(conf, f)     ((conf)->f != UNSET ? (conf)->f : dir_defaults.f)
+#define DIR_GET_STR(conf, f) ((conf)->f != NULL ? (conf)->f : dir_defaults.f)
+#define SERVER_GET(conf, f)  ((conf)->f != UNSET ? (conf)->f : server_defaults.f)
+
+int rus_conf_engine(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, engine);
+}
+
+int rus_conf_create_unknown(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, create_unknown);
+}
+
+int rus_conf_allow_inactive(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, allow_inactive);
+}
+
+int rus_conf_strip_realm(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, strip_realm);
+}
+
+int rus_conf_lowercase(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, lowercase);
+}
+
+int rus_conf_session(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, session);
+}
+
+const char *rus_conf_cookie_name(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, cookie_name);
+}
+
+const char *rus_conf_cookie_path(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, cookie_path);
+}
+
+int rus_conf_cookie_secure(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, cookie_secure);
+}
+
+const char *rus_conf_samesite(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, samesite);
+}
+
+apr_int64_t rus_conf_max_age(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, max_age);
+}
+
+apr_int64_t rus_conf_idle_timeout(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, idle_timeout);
+}
+
+apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, max_per_user);
+}
+
+const char *rus_conf_login_redirect(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, login_redirect);
+}
+
+const char *rus_conf_logout_redirect(const rus_dir_conf *conf)
+{
+    return DIR_GET_STR(conf, logout_redirect);
+}
+
+int rus_conf_logout_allow_get(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, logout_allow_get);
+}
+
+int rus_conf_cache_ttl(const rus_server_conf *conf)
+{
+    return SERVER_GET(conf, cache_ttl);
+}
+
+int rus_conf_trust_htaccess(const rus_server_conf *conf)
+{
+    return SERVER_GET(conf, trust_htaccess);
+}
+
+/* Zeroed, so that a pointer not set is NULL ("not set here"); every
+ * number and flag starts UNSET, so that merging can tell "not said here"
+ * from "said Off here". */
+void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    rus_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->engine = UNSET;
+    conf->create_unknown = UNSET;
+    conf->allow_inactive = UNSET;
+    conf->strip_realm = UNSET;
+    conf->lowercase = UNSET;
+    conf->header = NULL;
+    conf->trusted = NULL;
+    conf->session = UNSET;
+    conf->cookie_name = NULL;
+    conf->cookie_path = NULL;
+    conf->cookie_domain = NULL;
+    conf->cookie_secure = UNSET;
+    conf->samesite = NULL;
+    conf->max_age = UNSET;
+    conf->idle_timeout = UNSET;
+    conf->max_per_user = UNSET;
+    conf->login_url = NULL;
+    conf->login_redirect = NULL;
+    conf->logout_redirect = NULL;
+    conf->logout_allow_get = UNSET;
+    conf->user_header = NULL;
+    conf->groups_header = NULL;
+    return conf;
+}
+
+/* The merge helpers, one per kind: the inner section's value when it set
+ * one, else the outer's. */
+static int merge_int(int base, int add)
+{
+    return add != UNSET ? add : base;
+}
+
+static apr_int64_t merge_int64(apr_int64_t base, apr_int64_t add)
+{
+    return add != UNSET ? add : base;
+}
+
+static const char *merge_str(const char *base, const char *add)
+{
+    return add != NULL ? add : base;
+}
+
+static void *merge_ptr(void *base, void *add)
+{
+    return add != NULL ? add : base;
+}
+
+/* An inner section inherits whatever it does not set itself. */
+void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rus_dir_conf *base = basev, *add = addv;
+    rus_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->engine = merge_int(base->engine, add->engine);
+    conf->create_unknown = merge_int(base->create_unknown, add->create_unknown);
+    conf->allow_inactive = merge_int(base->allow_inactive, add->allow_inactive);
+    conf->strip_realm = merge_int(base->strip_realm, add->strip_realm);
+    conf->lowercase = merge_int(base->lowercase, add->lowercase);
+    conf->header = merge_str(base->header, add->header);
+    /* A section that lists trusted peers replaces the outer list: the
+     * list in force is always one that is written down in one place. */
+    conf->trusted = merge_ptr(base->trusted, add->trusted);
+    conf->session = merge_int(base->session, add->session);
+    conf->cookie_name = merge_str(base->cookie_name, add->cookie_name);
+    conf->cookie_path = merge_str(base->cookie_path, add->cookie_path);
+    conf->cookie_domain = merge_str(base->cookie_domain, add->cookie_domain);
+    conf->cookie_secure = merge_int(base->cookie_secure, add->cookie_secure);
+    conf->samesite = merge_str(base->samesite, add->samesite);
+    conf->max_age = merge_int64(base->max_age, add->max_age);
+    conf->idle_timeout = merge_int64(base->idle_timeout, add->idle_timeout);
+    conf->max_per_user = merge_int64(base->max_per_user, add->max_per_user);
+    conf->login_url = merge_str(base->login_url, add->login_url);
+    conf->login_redirect = merge_str(base->login_redirect, add->login_redirect);
+    conf->logout_redirect =
+        merge_str(base->logout_redirect, add->logout_redirect);
+    conf->logout_allow_get =
+        merge_int(base->logout_allow_get, add->logout_allow_get);
+    conf->user_header = merge_str(base->user_header, add->user_header);
+    conf->groups_header = merge_str(base->groups_header, add->groups_header);
+    return conf;
+}
+
+void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    rus_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->store_spec = NULL;
+    conf->store_file = NULL;
+    conf->store_line = 0;
+    conf->busy_timeout_ms = UNSET;
+    conf->max_writers = UNSET;
+    conf->cache_ttl = UNSET;
+    conf->store = NULL;
+    conf->trust_htaccess = UNSET;
+    conf->session_scope = NULL;
+    return conf;
+}
+
+void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rus_server_conf *base = basev, *add = addv;
+    rus_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    /* The three RemoteUserStore fields go together. */
+    const rus_server_conf *store_from = add->store_spec ? add : base;
+
+    conf->store_spec = store_from->store_spec;
+    conf->store_file = store_from->store_file;
+    conf->store_line = store_from->store_line;
+    conf->busy_timeout_ms =
+        merge_int(base->busy_timeout_ms, add->busy_timeout_ms);
+    conf->max_writers = merge_int(base->max_writers, add->max_writers);
+    conf->store = merge_ptr(base->store, add->store);
+    conf->cache_ttl = merge_int(base->cache_ttl, add->cache_ttl);
+    conf->trust_htaccess = merge_int(base->trust_htaccess, add->trust_htaccess);
+    conf->session_scope = merge_str(base->session_scope, add->session_scope);
+    return conf;
+}
+
+rus_server_conf *rus_httpd_server_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &remoteuser_session_module);
+}
+
+/* RemoteUserStore SCHEME:LOCATION: checked for form here, so a typo is
+ * reported with its line number; opened at startup. */
+static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    rus_server_conf *conf = rus_httpd_server_conf(cmd->server);
+    const char *err, *msg = NULL;
+    rus_store_t *store;
+
+    (void)dummy;
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+    if (rus_store_create(&store, cmd->pool, arg, ap_server_root, NULL, &msg)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->directive->directive,
+                            arg, msg);
+    }
+    /* The last RemoteUserStore wins; remoteuser-admin --config shows
+     * which one it was (DUMP_REMOTEUSER_STORE). */
+    conf->store_spec = arg;
+    conf->store_file = cmd->directive->filename;
+    conf->store_line = cmd->directive->line_num;
+    return NULL;
+}
+
+/* A whole number of @a unit from @a min to @a max, or the error. */
+static const char *parse_number(cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max,
+                                const char *unit, apr_int64_t *pout)
+{
+    apr_int64_t v;
+    char *end;
+
+    v = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of %s from "
+                            "%" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                            cmd->directive->directive, arg, unit, min, max);
+    }
+    *pout = v;
+    return NULL;
+}
+
+/* A server-wide number (GLOBAL_ONLY) into an int of the server config at
+ * the offset in cmd->info: RemoteUserStoreBusyTimeout (milliseconds),
+ * RemoteUserStoreMaxWriters (0: no limit), RemoteUserCacheTTL. */
+static const char *set_global_number(cmd_parms *cmd, const char *arg,
+                                     apr_int64_t max, const char *unit)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+
+    if (err == NULL) {
+        err = parse_number(cmd, arg, 0, max, unit, &v);
+    }
+    if (err == NULL) {
+        *(int *)((char *)rus_httpd_server_conf(cmd->server)
+                 + (apr_size_t)cmd->info) = (int)v;
+    }
+    return err;
+}
+
+/* RemoteUserStoreBusyTimeout MILLISECONDS */
+static const char *set_busy_timeout(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    (void)dummy;
+    return set_global_number(cmd, arg, 600000, "milliseconds");
+}
+
+rus_httpd_seen_t rus_httpd_seen;
+
+static void remember(apr_array_header_t **parr, apr_pool_t *p, const void *elt,
+                     int size)
+{
+    if (*parr == NULL) {
+        *parr = apr_array_make(p, 4, size);
+    }
+    memcpy(apr_array_push(*parr), elt, (apr_size_t)size);
+}
+
+/* RemoteUserStoreMaxWriters N (0: no limit) */
+static const char *set_max_writers(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    return set_global_number(cmd, arg, 100000, "writers (0: no limit)");
+}
+
+/* RemoteUserHeader, RemoteUserRequestHeader, RemoteUserGroupsHeader: a
+ * header field name (RFC 9110 token), stored at the offset in cmd->info. */
+static const char *set_header(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    if (arg[0] == '\0') {
+        return apr_psprintf(cmd->pool, "%s needs a header name",
+                            cmd->directive->directive);
+    }
+    if (!rus_http_token_valid(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                            cmd->directive->directive, arg);
+    }
+    *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
+    remember((apr_size_t)cmd->info == APR_OFFSETOF(rus_dir_conf, header)
+                 ? &rus_httpd_seen.identity_headers
+                 : &rus_httpd_seen.export_headers,
+             cmd->pool, &arg, (int)sizeof(arg));
+    return NULL;
+}
+
+/* RemoteUserTrustedProxy ADDR[/BITS]...: each argument adds a block. */
+static const char *add_trusted(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    const char *msg = NULL;
+    rus_cidr_t cidr;
+
+    if (rus_cidr_parse(&cidr, arg, cmd->pool, &msg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive,
+                            msg);
+    }
+    if (conf->trusted == NULL) {
+        conf->trusted = apr_array_make(cmd->pool, 4, sizeof(rus_cidr_t));
+    }
+    APR_ARRAY_PUSH(conf->trusted, rus_cidr_t) = cidr;
+    remember(&rus_httpd_seen.trusted, cmd->pool, &cidr, (int)sizeof(cidr));
+    return NULL;
+}
+
+/* A number of seconds, 0 .. ten years. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg,
+                                 apr_int64_t min, apr_int64_t *pout)
+{
+    return parse_number(cmd, arg, min, 315360000, "seconds", pout);
+}
+
+/* RemoteUserSessionMaxAge / RemoteUserSessionIdleTimeout */
+static const char *set_seconds(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    int max_age = cmd->info != NULL;
+
+    return parse_seconds(cmd, arg, max_age ? 1 : 0,
+                         max_age ? &conf->max_age : &conf->idle_timeout);
+}
+
+/* RemoteUserSessionCookieName: an RFC 6265 token. */
+static const char *set_cookie_name(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    if (!rus_cookie_name_valid(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a cookie name",
+                            cmd->directive->directive, arg);
+    }
+    ((rus_dir_conf *)dconf)->cookie_name = arg;
+    return NULL;
+}
+
+/* A cookie attribute value: printable, no ';' or ',' or space. */
+static const char *check_attr(cmd_parms *cmd, const char *arg)
+{
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == ';' || *c == ',') {
+            return apr_psprintf(cmd->pool, "%s: '%s' cannot go in a cookie",
+                                cmd->directive->directive, arg);
+        }
+    }
+    return arg[0] ? NULL
+                  : apr_psprintf(cmd->pool, "%s needs a value",
+                                 cmd->directive->directive);
+}
+
+static const char *set_cookie_path(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = check_attr(cmd, arg);
+
+    if (err == NULL && arg[0] != '/') {
+        err = apr_psprintf(cmd->pool, "%s: '%s' does not start with '/'",
+                           cmd->directive->directive, arg);
+    }
+    if (err == NULL) {
+        ((rus_dir_conf *)dconf)->cookie_path = arg;
+    }
+    return err;
+}
+
+static const char *set_cookie_domain(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    const char *err = check_attr(cmd, arg);
+
+    if (err == NULL) {
+        ((rus_dir_conf *)dconf)->cookie_domain = arg;
+    }
+    return err;
+}
+
+static const char *set_cookie_secure(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "auto") == 0) {
+        conf->cookie_secure = RUS_COOKIE_SECURE_AUTO;
+    }
+    else if (strcasecmp(arg, "on") == 0) {
+        conf->cookie_secure = RUS_COOKIE_SECURE_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        conf->cookie_secure = RUS_COOKIE_SECURE_OFF;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s takes Auto, On or Off",
+                            cmd->directive->directive);
+    }
+    return NULL;
+}
+
+static const char *set_samesite(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    static const char *const values[] = { "Lax", "Strict", "None" };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        if (strcasecmp(arg, values[i]) == 0) {
+            ((rus_dir_conf *)dconf)->samesite = values[i];
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "%s takes Lax, Strict or None",
+                        cmd->directive->directive);
+}
+
+/* RemoteUserLoginURL / RemoteUserLoginRedirect / RemoteUserLogoutRedirect:
+ * local paths, held to the same rule as the redirects they configure. */
+static const char *set_local_url(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    if (!rus_redirect_safe(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a local path (it must start "
+                            "with a single '/')",
+                            cmd->directive->directive, arg);
+    }
+    *(const char **)((char *)dconf + (apr_size_t)cmd->info) = arg;
+    return NULL;
+}
+
+/* RemoteUserEngine On|Off. In a .htaccess file only where the
+ * administrator said RemoteUserTrustHtaccess On for the virtual host: the
+ * author of the file would otherwise choose, with their own AuthUserFile,
+ * which store user a request maps to. */
+static const char *set_engine(cmd_parms *cmd, void *dconf, int on)
+{
+    if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL
+        && rus_conf_trust_htaccess(rus_httpd_server_conf(cmd->server)) != 1) {
+        return RUSLOGNO(00041) "RemoteUserEngine is not allowed in .htaccess "
+                               "files unless the server configuration says "
+                               "RemoteUserTrustHtaccess On";
+    }
+    ((rus_dir_conf *)dconf)->engine = on;
+    return NULL;
+}
+
+/* RemoteUserTrustHtaccess On|Off (server config, virtual host) */
+static const char *set_trust_htaccess(cmd_parms *cmd, void *dummy, int on)
+{
+    (void)dummy;
+    rus_httpd_server_conf(cmd->server)->trust_htaccess = on;
+    return NULL;
+}
+
+/* RemoteUserSessionScope NAME (server config, virtual host) */
+static const char *set_session_scope(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    const char *c;
+
+    (void)dummy;
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("._-", *c)) {
+            break;
+        }
+    }
+    if (arg[0] == '\0' || *c != '\0' || c - arg > 64) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a scope name (1 to 64 letters, "
+                            "digits, '.', '_' or '-')",
+                            cmd->directive->directive, arg);
+    }
+    rus_httpd_server_conf(cmd->server)->session_scope = arg;
+    return NULL;
+}
+
+/* RemoteUserSessionMaxPerUser N (0: no limit) */
+static const char *set_max_per_user(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    return parse_number(cmd, arg, 0, 100000, "sessions (0: no limit)",
+                        &((rus_dir_conf *)dconf)->max_per_user);
+}
+
+/* RemoteUserCacheTTL SECONDS */
+static const char *set_cache_ttl(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    return set_global_number(cmd, arg, 60, "seconds");
+}
+
+const command_rec rus_httpd_cmds[] = {
+    AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
+                  "The user store, e.g. sqlite:/var/lib/apache2/"
+                  "remoteuser_session/users.db (relative paths are "
+                  "ServerRoot-relative)"),
+    AP_INIT_TAKE1("RemoteUserStoreBusyTimeout", set_busy_timeout,
+                  (void *)APR_OFFSETOF(rus_server_conf, busy_timeout_ms),
+                  RSRC_CONF,
+                  "Milliseconds to wait for a store lock held elsewhere "
+                  "before answering 503 (default 5000)"),
+    AP_INIT_TAKE1("RemoteUserStoreMaxWriters", set_max_writers,
+                  (void *)APR_OFFSETOF(rus_server_conf, max_writers), RSRC_CONF,
+                  "Store writes (user creation, new session) that may wait "
+                  "for the store's write lock at once per child; beyond "
+                  "it a login gets 503 at once (default: half of "
+                  "ThreadsPerChild, at least 2; 0: no limit)"),
+    AP_INIT_TAKE1("RemoteUserCacheTTL", set_cache_ttl,
+                  (void *)APR_OFFSETOF(rus_server_conf, cache_ttl), RSRC_CONF,
+                  "Seconds a child reuses store answers about a user or a "
+                  "session (default 2, 0: off); also the longest a change "
+                  "made elsewhere takes to apply"),
+    AP_INIT_FLAG("RemoteUserEngine", set_engine, NULL,
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                 "On: resolve this location's authenticated user through "
+                 "the store (default Off; in .htaccess only with "
+                 "RemoteUserTrustHtaccess On)"),
+    AP_INIT_FLAG("RemoteUserTrustHtaccess", set_trust_htaccess, NULL, RSRC_CONF,
+                 "On: .htaccess files may turn the engine on, and where "
+                 "they may set authentication the front end's user is "
+                 "still trusted (default Off)"),
+    AP_INIT_TAKE1("RemoteUserSessionScope", set_session_scope, NULL, RSRC_CONF,
+                  "Name shared by the virtual hosts (and the hosts of a "
+                  "fleet) whose sessions are valid at each other (default: "
+                  "each virtual host its own, by name and port)"),
+    AP_INIT_TAKE1("RemoteUserSessionMaxPerUser", set_max_per_user, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Sessions a user may hold; a new login revokes the oldest "
+                  "beyond it (default 20, 0: no limit)"),
+    AP_INIT_FLAG("RemoteUserCreateUnknown", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, create_unknown),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: create users not yet in the store (default On)"),
+    AP_INIT_FLAG("RemoteUserAllowInactive", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, allow_inactive),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: let users marked inactive in (default Off)"),
+    AP_INIT_FLAG("RemoteUserStripRealm", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, strip_realm),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: alice@EXAMPLE.COM and EXAMPLE\\alice become alice "
+                 "(default Off)"),
+    AP_INIT_FLAG("RemoteUserLowercase", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, lowercase),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: fold user names to lower case (ASCII; default Off)"),
+    AP_INIT_TAKE1("RemoteUserHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, header),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Take the identity from this request header, sent by a "
+                  "trusted proxy (RemoteUserTrustedProxy)"),
+    AP_INIT_ITERATE("RemoteUserTrustedProxy", add_trusted, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "IP addresses or CIDR blocks of the peers allowed to "
+                    "send RemoteUserHeader"),
+    AP_INIT_FLAG("RemoteUserSession", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, session),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: a session cookie authenticates here, and logins here "
+                 "get one (default Off)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieName", set_cookie_name, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Name of the session cookie (default remoteuser_session)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookiePath", set_cookie_path, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Path attribute of the session cookie (default /)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieDomain", set_cookie_domain, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Domain attribute of the session cookie (default none: "
+                  "host-only)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieSecure", set_cookie_secure, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Auto (Secure over TLS), On or Off (default Auto)"),
+    AP_INIT_TAKE1("RemoteUserSessionCookieSameSite", set_samesite, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Lax, Strict or None (default Lax; None forces Secure)"),
+    AP_INIT_TAKE1("RemoteUserSessionMaxAge", set_seconds, (void *)1,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds a session lives (default 1209600, two weeks)"),
+    AP_INIT_TAKE1("RemoteUserSessionIdleTimeout", set_seconds, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds without use after which a session ends (default "
+                  "0: never)"),
+    AP_INIT_TAKE1("RemoteUserLoginURL", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, login_url),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Under AuthType RemoteUser, where GET/HEAD without a "
+                  "session are sent (with ?next=)"),
+    AP_INIT_TAKE1("RemoteUserLoginRedirect", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, login_redirect),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Where remoteuser-login sends the browser without a safe "
+                  "next (default /)"),
+    AP_INIT_TAKE1("RemoteUserLogoutRedirect", set_local_url,
+                  (void *)APR_OFFSETOF(rus_dir_conf, logout_redirect),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Where remoteuser-logout sends the browser without a safe "
+                  "next (default /)"),
+    AP_INIT_FLAG("RemoteUserLogoutAllowGet", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(rus_dir_conf, logout_allow_get),
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: remoteuser-logout also accepts GET (default Off: POST "
+                 "only)"),
+    AP_INIT_TAKE1("RemoteUserRequestHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, user_header),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Request header that carries the resolved user name to "
+                  "proxied applications"),
+    AP_INIT_TAKE1("RemoteUserGroupsHeader", set_header,
+                  (void *)APR_OFFSETOF(rus_dir_conf, groups_header),
+                  RSRC_CONF | ACCESS_CONF,
+                  "Request header that carries the user's groups "
+                  "(comma-separated) to proxied applications"),
+    { NULL }
+};

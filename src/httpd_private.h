@@ -1,0 +1,262 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The httpd glue's private header: what the files of the glue
+ * (mod_remoteuser_session.c and src/httpd_*.c) share. Only they include
+ * it; the core under src/rus_* and include/ never sees httpd. In the
+ * style of mod_md's mod_md_private.h. */
+#ifndef RUS_HTTPD_PRIVATE_H
+#define RUS_HTTPD_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+
+#include <apr_tables.h>
+
+#include "rus_cache.h"
+#include "rus_gate.h"
+#include "rus_header.h"
+#include "rus_session.h"
+#include "rus_store.h"
+#include "rus_user.h"
+
+#if !AP_MODULE_MAGIC_AT_LEAST(20120211, 0)
+#error "mod_remoteuser_session needs Apache httpd 2.4 or later"
+#endif
+
+/* Our own log ids, listed in docs/log-ids.md. */
+#define RUSLOGNO(n) "RUS" #n ": "
+
+APLOG_USE_MODULE(remoteuser_session);
+
+/* ==================================================================== */
+/* configuration                                                        */
+
+#define UNSET (-1)
+
+/* Per-directory settings. Every flag and number starts UNSET and every
+ * pointer NULL, so that merging can tell "not said here" from "said Off
+ * here"; the rus_conf_*() getters apply the defaults. */
+typedef struct rus_dir_conf {
+    int engine;                  /* RemoteUserEngine */
+    int create_unknown;          /* RemoteUserCreateUnknown */
+    int allow_inactive;          /* RemoteUserAllowInactive */
+    int strip_realm;             /* RemoteUserStripRealm */
+    int lowercase;               /* RemoteUserLowercase */
+    const char *header;          /* RemoteUserHeader, NULL: r->user only */
+    apr_array_header_t *trusted; /* RemoteUserTrustedProxy (rus_cidr_t),
+                                    NULL: not set here */
+    int session;                 /* RemoteUserSession */
+    const char *cookie_name;     /* RemoteUserSessionCookieName */
+    const char *cookie_path;     /* RemoteUserSessionCookiePath */
+    const char *cookie_domain;   /* RemoteUserSessionCookieDomain */
+    int cookie_secure;           /* RemoteUserSessionCookieSecure:
+                                    rus_cookie_secure_e */
+    const char *samesite;        /* RemoteUserSessionCookieSameSite */
+    apr_int64_t max_age;         /* RemoteUserSessionMaxAge, UNSET */
+    apr_int64_t idle_timeout;    /* RemoteUserSessionIdleTimeout, UNSET */
+    apr_int64_t max_per_user;    /* RemoteUserSessionMaxPerUser, UNSET */
+    const char *login_url;       /* RemoteUserLoginURL */
+    const char *login_redirect;  /* RemoteUserLoginRedirect */
+    const char *logout_redirect; /* RemoteUserLogoutRedirect */
+    int logout_allow_get;        /* RemoteUserLogoutAllowGet */
+    const char *user_header;     /* RemoteUserRequestHeader */
+    const char *groups_header;   /* RemoteUserGroupsHeader */
+} rus_dir_conf;
+
+#define COOKIE_NAME_DEFAULT "remoteuser_session"
+#define LOGIN_HANDLER       "remoteuser-login"
+#define LOGOUT_HANDLER      "remoteuser-logout"
+/* RemoteUserSessionMaxPerUser's default. */
+#define MAX_PER_USER_DEFAULT 20
+
+/* The AuthType this module implements by itself. */
+#define RUS_AUTH_TYPE "RemoteUser"
+
+/* Server settings; only the main server's are used (GLOBAL_ONLY). */
+typedef struct rus_server_conf {
+    const char *store_spec; /* RemoteUserStore, as written */
+    const char *store_file; /* the file of the RemoteUserStore that won */
+    int store_line;         /* and its line */
+    int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
+    int max_writers;        /* RemoteUserStoreMaxWriters, UNSET: default */
+    int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
+    rus_store_t *store;     /* built in check_config */
+    /* Per virtual host (merged): */
+    int trust_htaccess;        /* RemoteUserTrustHtaccess, UNSET: Off */
+    const char *session_scope; /* RemoteUserSessionScope, NULL: the vhost */
+} rus_server_conf;
+
+/* Seconds store answers are reused (RemoteUserCacheTTL). */
+#define CACHE_TTL_DEFAULT 2
+
+/* ==================================================================== */
+/* requests                                                             */
+
+/* What one top-level request learned about its user, kept on the first
+ * request of the chain so that internal redirects and subrequests with
+ * another configuration reuse it instead of asking the store again. */
+typedef struct rus_req_state {
+    const char *raw;          /* the name as the front end gave it */
+    unsigned int flags;       /* the cleaning it went through */
+    const char *clean;        /* the cleaned name */
+    rus_user_t user;          /* the store's row */
+    int created;              /* this request created the row */
+    const char *header_name;  /* RemoteUserHeader that was accepted */
+    const char *header_value; /* and the identity it carried */
+    int from_session;         /* the identity came from the session cookie */
+    int cookie_checked;       /* the Cookie header was looked at */
+    const char *cookie_hash;  /* stored form of the valid session cookie */
+    apr_int64_t cookie_user;  /* that session's user id, 0: none */
+    rus_session_t sess;       /* that session, last_seen as it was before
+                                 this request touched it */
+    const void *cookie_checked_for; /* the configuration it was judged by */
+    apr_array_header_t *valid;      /* hashes of every valid session the request
+                                  came with (more than one: none is used);
+                                  a login revokes them all */
+    int minted;                     /* a new session was issued in this chain */
+    const void *resolved_for;       /* the per-directory configuration under
+                                  which the identity was last accepted */
+    const char *header_raw;         /* the identity header as the client sent
+                                  it (kept for an h2c upgrade) */
+    int header_restored;            /* ... and put back for mod_http2 */
+    const char *untrusted_name;     /* a RemoteUserHeader that an untrusted */
+    rus_header_e untrusted_found;   /* peer sent, removed when the */
+    const char *untrusted_offender; /* request was read, and how */
+    const char *exported_user_header;   /* export headers set by the */
+    const char *exported_groups_header; /* fixups, and on which request */
+    const request_rec *exported_r;      /* and under which configuration */
+    const void *exported_for;
+    const char *source; /* "frontend", "header" or "session" */
+} rus_req_state;
+
+/* What every section of the configuration said, for what
+ * post_read_request does before any section is known: every
+ * RemoteUserHeader, RemoteUserRequestHeader and RemoteUserGroupsHeader name
+ * and every RemoteUserTrustedProxy block anywhere in the server. Rebuilt
+ * at each configuration read (pre_config), in pconf. */
+typedef struct rus_httpd_seen_t {
+    apr_array_header_t *identity_headers; /* const char * */
+    apr_array_header_t *export_headers;   /* const char * */
+    apr_array_header_t *trusted;          /* rus_cidr_t */
+} rus_httpd_seen_t;
+
+extern rus_httpd_seen_t rus_httpd_seen;
+
+/* The store as this generation and this child have it. */
+typedef struct rus_httpd_store_t {
+    /* This child's connections to the store, made in child_init. NULL
+     * when no store is configured or it could not be set up: requests
+     * then fail. */
+    rus_store_pool_t *pool;
+    /* Set when this generation's store was refused at a restart (its
+     * files untouched): httpd stays up, children open no connection, and
+     * requests needing the store get 503 until the store is fixed and
+     * httpd restarted again. Reset by every configuration pass. */
+    int refused;
+    /* The cache of store answers, in memory shared by every child of this
+     * generation (made in post_config, before fork); NULL when
+     * RemoteUserCacheTTL is 0. */
+    rus_cache_t *cache;
+    /* Store writes that may wait for the store's write lock, in flight at
+     * once in this child (RemoteUserStoreMaxWriters, set in child_init);
+     * beyond it a login answers 503 at once and bookkeeping writes are
+     * skipped, so that writers never hold every worker. Reads never pass
+     * it. */
+    rus_gate_t write_gate;
+} rus_httpd_store_t;
+
+extern rus_httpd_store_t rus_httpd_store;
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_config.c                                                   */
+
+extern const command_rec rus_httpd_cmds[];
+void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir);
+void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s);
+void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+rus_server_conf *rus_httpd_server_conf(const server_rec *s);
+
+/* Each setting as it applies: the value set, else its default (the one
+ * table of defaults in httpd_config.c). */
+int rus_conf_engine(const rus_dir_conf *conf);
+int rus_conf_create_unknown(const rus_dir_conf *conf);
+int rus_conf_allow_inactive(const rus_dir_conf *conf);
+int rus_conf_strip_realm(const rus_dir_conf *conf);
+int rus_conf_lowercase(const rus_dir_conf *conf);
+int rus_conf_session(const rus_dir_conf *conf);
+const char *rus_conf_cookie_name(const rus_dir_conf *conf);
+const char *rus_conf_cookie_path(const rus_dir_conf *conf);
+int rus_conf_cookie_secure(const rus_dir_conf *conf);
+const char *rus_conf_samesite(const rus_dir_conf *conf);
+apr_int64_t rus_conf_max_age(const rus_dir_conf *conf);
+apr_int64_t rus_conf_idle_timeout(const rus_dir_conf *conf);
+apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf);
+const char *rus_conf_login_redirect(const rus_dir_conf *conf);
+const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
+int rus_conf_logout_allow_get(const rus_dir_conf *conf);
+int rus_conf_cache_ttl(const rus_server_conf *conf);
+int rus_conf_trust_htaccess(const rus_server_conf *conf);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_store.c                                                    */
+
+void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
+                              const rus_server_conf *conf);
+void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s);
+int rus_httpd_store_writes_full(request_rec *r, const char *what);
+int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
+                            const char *clean, rus_resolution_t *res);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_identity.c                                                 */
+
+#define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
+
+request_rec *rus_httpd_chain_root(request_rec *r);
+rus_req_state *rus_httpd_req_state(request_rec *r, int create);
+const char *rus_httpd_log_name(request_rec *r, const char *name);
+apr_int64_t rus_httpd_now_sec(request_rec *r);
+unsigned int rus_httpd_clean_flags(const rus_dir_conf *conf);
+int rus_httpd_refuse_inactive(request_rec *r, const char *name);
+int rus_httpd_chain_failed(const request_rec *r);
+void rus_httpd_mark_private(request_rec *r);
+apr_status_t rus_httpd_private_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+int rus_httpd_post_read_request(request_rec *r);
+int rus_httpd_h2c_restore(request_rec *r);
+int rus_httpd_h2c_rescrub(request_rec *r);
+int rus_httpd_check_authn(request_rec *r);
+int rus_httpd_check_authz(request_rec *r);
+int rus_httpd_header_parser(request_rec *r);
+int rus_httpd_fixups(request_rec *r);
+int rus_httpd_fixups_final(request_rec *r);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_session.c                                                  */
+
+int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf);
+rus_session_state_e rus_httpd_session_state(request_rec *r,
+                                            const rus_dir_conf *conf,
+                                            const rus_session_t *sess);
+void rus_httpd_cookie_ignored(request_rec *r, const char *why);
+void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf);
+int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
+int rus_httpd_handler(request_rec *r);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_authz.c                                                    */
+
+extern const authz_provider rus_httpd_group_provider;
+
+#endif /* RUS_HTTPD_PRIVATE_H */

@@ -1,0 +1,412 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/* The store as the glue uses it: this child's connections, the shared
+ * answer cache, the write gate, the checkpoint thread, and the lookup of a
+ * user on behalf of a request. */
+
+#include <apr_atomic.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+#include "ap_mpm.h"
+
+#include "rus_cache.h"
+#include "rus_gate.h"
+#include "rus_store.h"
+#include "rus_user.h"
+#include "rus_username.h"
+
+#include "httpd_private.h"
+
+rus_httpd_store_t rus_httpd_store;
+
+/* When the next store checkpoint is due (milliseconds, wrapping), in
+ * memory shared by every child of this generation (made in post_config):
+ * the child whose thread moves it forward checkpoints, so one process does
+ * per interval however many children there are. NULL when the shared
+ * memory could not be had: each child then checkpoints on its own. */
+static apr_uint32_t *checkpoint_due;
+
+/* The store's WAL is emptied once per CHECKPOINT_INTERVAL_MS by one child;
+ * each child's thread looks CHECKPOINT_TICK_MS apart whether it is its
+ * turn. The checkpoint waits at most CHECKPOINT_WAIT_MS for other
+ * connections (writers wait that long plus the copy, far below
+ * RemoteUserStoreBusyTimeout). A warning after CHECKPOINT_WARN_AFTER
+ * failed attempts in a row. */
+#define CHECKPOINT_INTERVAL_MS 250
+#define CHECKPOINT_TICK_MS     100
+#define CHECKPOINT_WAIT_MS     20
+#define CHECKPOINT_WARN_AFTER  100
+
+/* RemoteUserStoreMaxWriters by default: half of the child's threads, at
+ * least MAX_WRITERS_MIN. Writers can then never hold more than half of a
+ * child's workers. Measured (make bench, ThreadsPerChild 32): with 16, a
+ * legitimate load of 32 connections of first logins got 503 for 0.1 %
+ * of its requests or less (44 % with 8), and a flood of them left the cookie
+ * load as much as a static flood of the same size did (with 8 as well). */
+#define MAX_WRITERS_MIN 2
+
+#define CACHE_SLOTS 4096
+
+/* post_config, in the parent: the shared memory of this generation for
+ * the answer cache and for the checkpoint election. */
+void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
+                              const rus_server_conf *conf)
+{
+    apr_status_t rv;
+
+    if (rus_conf_cache_ttl(conf) > 0) {
+        apr_size_t size = rus_cache_size(CACHE_SLOTS);
+        apr_shm_t *shm = NULL;
+
+        /* Anonymous shared memory, inherited by the children: a logout in
+         * one child drops the entry for all of them, and each answer is
+         * looked up once per TTL for the whole server, not once per
+         * child. It goes with pconf; children of the previous generation
+         * keep their mapping until they exit. */
+        rv = apr_shm_create(&shm, size, NULL, pconf);
+        if (rv == APR_SUCCESS) {
+            rus_httpd_store.cache =
+                rus_cache_init(apr_shm_baseaddr_get(shm), size, CACHE_SLOTS,
+                               rus_conf_cache_ttl(conf), pconf);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         RUSLOGNO(00034) "cannot make %" APR_SIZE_T_FMT
+                                         " bytes of shared memory for the "
+                                         "answer cache; each child keeps "
+                                         "its own",
+                         size);
+        }
+    }
+    checkpoint_due = NULL;
+    {
+        apr_shm_t *shm = NULL;
+
+        /* Like the cache, anonymous and inherited; goes with pconf. */
+        rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+        if (rv == APR_SUCCESS) {
+            checkpoint_due = apr_shm_baseaddr_get(shm);
+            apr_atomic_set32(checkpoint_due, 0);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         RUSLOGNO(00060) "no shared memory to elect the "
+                                         "child that checkpoints the store: "
+                                         "every child does, every 250 ms");
+        }
+    }
+}
+
+/* ==================================================================== */
+/* store maintenance: one thread per child, one checkpoint per interval  */
+
+typedef struct rus_checkpointer {
+    const rus_store_t *store;
+    server_rec *s;
+    apr_thread_mutex_t *lock; /* guards stop */
+    apr_thread_cond_t *wake;  /* signalled to stop */
+    int stop;                 /* the child is exiting */
+    apr_thread_t *thread;
+    apr_uint32_t own_due; /* when checkpoint_due is NULL */
+    int failures;         /* attempts in a row that did not empty it */
+} rus_checkpointer;
+
+/* Nonzero when this process won the interval starting now: the due time
+ * is moved forward by whoever swaps it first. */
+static int checkpoint_claim(rus_checkpointer *cp)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_as_msec(apr_time_now());
+    apr_uint32_t *due = checkpoint_due ? checkpoint_due : &cp->own_due;
+    apr_uint32_t when = apr_atomic_read32(due);
+
+    if ((apr_int32_t)(now - when) < 0) {
+        return 0; /* not yet (the difference survives the wrap) */
+    }
+    return apr_atomic_cas32(due, now + CHECKPOINT_INTERVAL_MS, when) == when;
+}
+
+/* One turn: checkpoint on the thread's own connection. Failures are told
+ * once per streak, not every second. */
+static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
+                            apr_pool_t *ptemp)
+{
+    rus_store_checkpoint_t res;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+    apr_time_t t0 = apr_time_now();
+    apr_status_t rv;
+
+    rv = rus_store_acquire(&conn, spool, ptemp, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
+        msg = apr_pstrdup(ptemp, rus_store_error(conn));
+        rus_store_release(spool, conn);
+    }
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, cp->s,
+                     "store checkpoint: %" APR_INT64_T_FMT
+                     " WAL frames copied and emptied in %" APR_TIME_T_FMT " us",
+                     res.copied, apr_time_now() - t0);
+        cp->failures = 0;
+        return;
+    }
+    cp->failures++;
+    /* Whoever looks next, in a tick, tries again. */
+    apr_atomic_set32(checkpoint_due ? checkpoint_due : &cp->own_due,
+                     (apr_uint32_t)apr_time_as_msec(apr_time_now()));
+    if (APR_STATUS_IS_EBUSY(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, cp->s,
+                     "store checkpoint incomplete (%" APR_INT64_T_FMT
+                     " of %" APR_INT64_T_FMT " WAL frames copied): %s",
+                     res.copied, res.log_before, msg);
+        if (cp->failures == CHECKPOINT_WARN_AFTER) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cp->s,
+                         RUSLOGNO(00061) "the store's WAL could not be "
+                                         "emptied %d times in a row: "
+                                         "another process keeps reading "
+                                         "or writing it for longer than "
+                                         "%d ms; it grows until that "
+                                         "stops",
+                         cp->failures, CHECKPOINT_WAIT_MS);
+        }
+        return;
+    }
+    if (cp->failures == 1) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
+                     RUSLOGNO(00062) "store checkpoint failed: %s (told "
+                                     "once until it works again)",
+                     msg ? msg : "");
+    }
+}
+
+/* The thread: wakes every tick, checkpoints when it wins the interval,
+ * and ends as soon as checkpoint_stop() signals. */
+static void *APR_THREAD_FUNC checkpoint_main(apr_thread_t *thd, void *data)
+{
+    rus_checkpointer *cp = data;
+    rus_store_pool_t *spool = NULL;
+    apr_pool_t *p = NULL, *ptemp = NULL;
+    apr_status_t rv;
+
+    /* Its own unmanaged pool: pchild is not for other threads. */
+    rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (rv == APR_SUCCESS) {
+        rv = apr_pool_create(&ptemp, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_pool_create(&spool, cp->store, p);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
+                     RUSLOGNO(00063) "the store checkpoint thread cannot "
+                                     "start in this child");
+        goto leave;
+    }
+    apr_thread_mutex_lock(cp->lock);
+    while (!cp->stop) {
+        apr_thread_cond_timedwait(cp->wake, cp->lock,
+                                  apr_time_from_msec(CHECKPOINT_TICK_MS));
+        if (cp->stop) {
+            break;
+        }
+        apr_thread_mutex_unlock(cp->lock);
+        if (checkpoint_claim(cp)) {
+            checkpoint_once(cp, spool, ptemp);
+            apr_pool_clear(ptemp);
+        }
+        apr_thread_mutex_lock(cp->lock);
+    }
+    apr_thread_mutex_unlock(cp->lock);
+
+leave:
+    if (p != NULL) {
+        apr_pool_destroy(p); /* closes its connection */
+    }
+    apr_thread_exit(thd, rv);
+    return NULL;
+}
+
+/* pchild pre-cleanup: stop the thread and wait for it; that is at most one
+ * checkpoint (CHECKPOINT_WAIT_MS plus the copy), never a tick. */
+static apr_status_t checkpoint_stop(void *data)
+{
+    rus_checkpointer *cp = data;
+    apr_status_t trv;
+
+    apr_thread_mutex_lock(cp->lock);
+    cp->stop = 1;
+    apr_thread_cond_signal(cp->wake);
+    apr_thread_mutex_unlock(cp->lock);
+    apr_thread_join(&trv, cp->thread);
+    return APR_SUCCESS;
+}
+
+/* Start this child's checkpoint thread. */
+static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
+                             const rus_store_t *store)
+{
+    rus_checkpointer *cp = apr_pcalloc(pchild, sizeof(*cp));
+    apr_status_t rv;
+
+    cp->store = store;
+    cp->s = s;
+    rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&cp->wake, pchild);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&cp->thread, NULL, checkpoint_main, cp, pchild);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     RUSLOGNO(00064) "cannot start the store checkpoint "
+                                     "thread in this child; if no child "
+                                     "has one, the store's WAL grows "
+                                     "under load");
+        return;
+    }
+    /* A pre-cleanup: it runs before pchild's subpools go, the thread's
+     * own among them. */
+    apr_pool_pre_cleanup_register(pchild, cp, checkpoint_stop);
+}
+
+/* This child's write gate: RemoteUserStoreMaxWriters, or by default half
+ * of its threads (at least MAX_WRITERS_MIN). */
+static void write_gate_init(const rus_server_conf *conf)
+{
+    int threads = 0, cap = conf->max_writers;
+
+    if (cap == UNSET) {
+        if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+            threads = 0;
+        }
+        cap = threads / 2 > MAX_WRITERS_MIN ? threads / 2 : MAX_WRITERS_MIN;
+    }
+    rus_gate_init(&rus_httpd_store.write_gate, (apr_uint32_t)cap);
+}
+
+/* After fork: this child's own connections, closed with pchild. */
+void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    rus_server_conf *conf = rus_httpd_server_conf(s);
+    apr_status_t rv;
+
+    if (conf->store == NULL || rus_httpd_store.refused) {
+        return;
+    }
+    write_gate_init(conf);
+    if (rus_httpd_store.cache
+        == NULL) { /* no shared memory: a cache of its own */
+        rus_httpd_store.cache =
+            rus_cache_create(pchild, CACHE_SLOTS, rus_conf_cache_ttl(conf));
+    }
+    rv = rus_store_pool_create(&rus_httpd_store.pool, conf->store, pchild);
+    if (rv == APR_SUCCESS) {
+        /* The store file's availability is looked at once a second per
+         * connection, not at every request. */
+        rus_store_pool_set_check_interval(rus_httpd_store.pool,
+                                          apr_time_from_sec(1));
+    }
+    if (rv != APR_SUCCESS) {
+        rus_httpd_store.pool = NULL;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     RUSLOGNO(00005) "cannot set up store connections in "
+                                     "this child; requests needing the "
+                                     "store will fail");
+        return;
+    }
+    checkpoint_start(pchild, s, conf->store);
+}
+
+/* Per child: when a refused write was last logged as a warning. */
+static apr_uint32_t gate_warned;
+
+/* A store write refused because RemoteUserStoreMaxWriters of them are in
+ * flight in this child: 503 at once, with Retry-After, logged here (a
+ * warning at most once a second per child, the rest at debug level: a
+ * flood must not turn into one of log lines). */
+int rus_httpd_store_writes_full(request_rec *r, const char *what)
+{
+    apr_uint32_t now32 = (apr_uint32_t)rus_httpd_now_sec(r);
+    apr_uint32_t seen = apr_atomic_read32(&gate_warned);
+    int level = APLOG_DEBUG;
+
+    if (now32 != seen && apr_atomic_cas32(&gate_warned, now32, seen) == seen) {
+        level = APLOG_WARNING;
+    }
+    ap_log_rerror(APLOG_MARK, level, 0, r,
+                  RUSLOGNO(00095) "%s refused: %u store writes already in "
+                                  "flight in this child "
+                                  "(RemoteUserStoreMaxWriters): 503",
+                  what, rus_gate_inside(&rus_httpd_store.write_gate));
+    apr_table_setn(r->err_headers_out, "Retry-After", "1");
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Ask the store about a cleaned name. Returns OK with *res filled in, or
+ * the HTTP status to answer with (the cause is logged here). */
+int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
+                            const char *clean, rus_resolution_t *res)
+{
+    rus_user_policy_t policy;
+    rus_user_lookup_t lk;
+    apr_status_t rv;
+
+    if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00054) "the user store was refused at the "
+                                      "last restart (RUS00052/RUS00053): "
+                                      "503 until it is fixed and httpd "
+                                      "restarted");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (rus_httpd_store.pool == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00012) "RemoteUserEngine is On here but no "
+                                      "store is available (is "
+                                      "RemoteUserStore set?)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    policy.create_unknown = rus_conf_create_unknown(conf);
+    policy.allow_inactive = rus_conf_allow_inactive(conf);
+    policy.gate = &rus_httpd_store.write_gate;
+    rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store.cache,
+                         clean, &policy, rus_httpd_now_sec(r), r->pool);
+    if (rv == RUS_GATE_EFULL) {
+        return rus_httpd_store_writes_full(
+            r, apr_pstrcat(r->pool, "creating user '",
+                           rus_httpd_log_name(r, clean), "'", NULL));
+    }
+    if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      RUSLOGNO(00009) "user store unavailable: %s", lk.msg);
+    }
+    else if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      RUSLOGNO(00010) "user store failed resolving user "
+                                      "'%s': %s",
+                      rus_httpd_log_name(r, clean), lk.msg);
+    }
+    if (rv != APR_SUCCESS) {
+        return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
+                                                : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (lk.res.touch_rv != APR_SUCCESS) {
+        /* Bookkeeping only: the user is known and allowed. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.res.touch_rv, r,
+                      RUSLOGNO(00013) "could not record the login of user "
+                                      "'%s': %s",
+                      rus_httpd_log_name(r, clean), lk.msg);
+    }
+    *res = lk.res;
+    return OK;
+}
