@@ -276,6 +276,8 @@ MANDIR     ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
 SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
 
+# apxs installs the built .so as it is (its "dlname not found ... Assuming
+# installing a .so" note is expected: there is no libtool archive).
 install: $(MODULE_SO) $(ADMIN_BIN)
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n remoteuser_session \
