@@ -1,9 +1,14 @@
 # mod_remoteuser_session - build, test, demo.
 #
-#   make              build mod_remoteuser_session.so with apxs
-#   make test         style + layering checks, unit tests, integration tests
-#                     against a real httpd, unit tests under ASan+UBSan;
-#                     ends with the totals
+#   make              build/mod_remoteuser_session.so and build/remoteuser-admin
+#   make check        the quick loop (about a minute or two on an idle
+#                     machine): the static checks, the unit tests and the
+#                     integration tests against a real httpd
+#   make test         the full CI run: the static checks, unit tests,
+#                     integration tests, unit tests under ASan+UBSan, the
+#                     integration tests against an ASan+UBSan module, unit
+#                     tests under valgrind, faults, fuzzing; ends with the
+#                     totals (tests/run-all.sh)
 #   make test-asan    the integration suite against an ASan+UBSan module
 #   make unit-valgrind  the unit tests under valgrind memcheck
 #   make test-faults  faults under load (kill -9, restarts, store faults)
@@ -12,10 +17,20 @@
 #   make soak         3 minutes of mixed load: WAL size, child RSS slope
 #   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
 #   make install      install the module with apxs (DESTDIR honoured)
+#   make clean        remove build/ (and demo-run/): the tree as checked out
+#
+# Everything is built under build/: each core source (src/rus_*.c) is
+# compiled once into build/obj/ (PIC) and archived into build/libruscore.a,
+# which the module, remoteuser-admin and the unit tests link. The
+# sanitizer and fuzzing builds have their own instrumented copies under
+# build/asan/ and build/fuzz/. The module exports only its module record
+# (mod_remoteuser_session.map, asserted by check-symbols). The version is
+# the one in the top-level VERSION file.
 
 APXS       ?= apxs
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
+AR         ?= ar
 # Debian's own interpreter: it is the one python3-pytest installs into.
 PYTHON     ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 CLANG_FORMAT ?= clang-format
@@ -24,14 +39,25 @@ MODULE   = mod_remoteuser_session
 CORE_SRC = $(wildcard src/rus_*.c)
 CORE_HDR = $(wildcard include/rus_*.h)
 GLUE_SRC = $(MODULE).c $(wildcard src/httpd_*.c)
+ADMIN_SRC = $(wildcard tools/*.c)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+
+# The one place the version is kept; debian/changelog, the man page and
+# the README must agree with it (check-version).
+VERSION := $(shell cat VERSION)
+VERSION_CPPFLAGS = -DRUS_VERSION='"$(VERSION)"'
 
 WARNINGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
            -Wshadow -Wformat-security -Wwrite-strings
 
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS   := $(shell $(PKG_CONFIG) --libs sqlite3)
+# SHA-256 of the session tokens (src/rus_token.c).
+CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto)
+CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypto)
 
-# The core and its unit tests build without httpd: APR, APR-util, SQLite.
+# The core and its unit tests build without httpd: APR, APR-util, SQLite,
+# libcrypto.
 APR_CONFIG ?= $(shell which apr-1-config)
 APU_CONFIG ?= $(shell which apu-1-config)
 APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \
@@ -41,38 +67,98 @@ APR_LIBS   := $(shell $(APU_CONFIG) --link-ld --libs) \
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check)
 
-UNIT_SRC = $(wildcard tests/unit/*.c)
-UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARNINGS) -Wno-missing-prototypes \
-              -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CHECK_CFLAGS)
-UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CHECK_LIBS) -lpthread
-SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
-            -fno-sanitize-recover=all
+# httpd's compiler flags (as apxs -c would use them) and headers.
+APXS_CFLAGS  := $(shell $(APXS) -q CFLAGS)
+APXS_CPPFLAGS := $(shell $(APXS) -q EXTRA_CPPFLAGS) \
+                 -I$(shell $(APXS) -q INCLUDEDIR)
 
 BUILD = build
+OBJ   = $(BUILD)/obj
 
-.PHONY: all test unit unit-asan integration check-style check-layering \
-        check-headers check-logids check-symbols format bench soak package test-package test-faults demo install clean
+# CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags under
+# debian/rules) come last, so that they win.
+CORE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) -Iinclude $(APR_CFLAGS) \
+              $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS) $(CFLAGS) \
+              $(CPPFLAGS)
+GLUE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) $(APXS_CPPFLAGS) -Isrc \
+              -Iinclude $(APR_CFLAGS) $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
+              $(CFLAGS) $(CPPFLAGS)
 
 ADMIN = remoteuser-admin
 # remoteuser-admin --config runs this httpd unless told otherwise.
 HTTPD_BIN := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q PROGNAME)
 ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS) -DRUS_HTTPD_DEFAULT='"$(HTTPD_BIN)"'
+               $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
+               -DRUS_HTTPD_DEFAULT='"$(HTTPD_BIN)"'
 
-all: $(MODULE).so $(ADMIN)
+UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARNINGS) -Wno-missing-prototypes \
+              -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CHECK_CFLAGS) \
+              $(VERSION_CPPFLAGS)
+UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lpthread
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+
+# Objects: build/obj/<source path>.o, with their header dependencies
+# (-MMD) in build/obj/<source path>.d.
+CORE_OBJ  = $(CORE_SRC:%.c=$(OBJ)/%.o)
+GLUE_OBJ  = $(GLUE_SRC:%.c=$(OBJ)/%.o)
+ADMIN_OBJ = $(ADMIN_SRC:%.c=$(OBJ)/%.o)
+UNIT_OBJ  = $(UNIT_SRC:%.c=$(OBJ)/%.o)
+CORE_LIB  = $(BUILD)/libruscore.a
+DEPFLAGS  = -MMD -MP
+
+MODULE_SO  = $(BUILD)/$(MODULE).so
+ADMIN_BIN  = $(BUILD)/$(ADMIN)
+# Only the module record is exported; everything else, the core included,
+# is local to the .so (httpd loads modules RTLD_GLOBAL).
+MODULE_MAP = $(MODULE).map
+MODULE_LDFLAGS = -shared -Wl,--version-script=$(MODULE_MAP) \
+                 -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
+
+# What the Python suites are told to load (tests/integration/harness.py).
+RUS_PATHS = RUS_MODULE=$(CURDIR)/$(MODULE_SO) RUS_ADMIN=$(CURDIR)/$(ADMIN_BIN)
+
+.PHONY: all check test unit unit-asan integration check-style \
+        check-layering check-headers check-logids check-symbols \
+        check-version format bench soak package test-package test-faults \
+        demo install clean
+
+all: $(MODULE_SO) $(ADMIN_BIN)
+
+$(CORE_OBJ): $(OBJ)/%.o: %.c VERSION
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(GLUE_OBJ): $(OBJ)/%.o: %.c VERSION | check-layering
+	@mkdir -p $(@D)
+	$(CC) $(GLUE_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(ADMIN_OBJ): $(OBJ)/%.o: %.c VERSION
+	@mkdir -p $(@D)
+	$(CC) $(ADMIN_CFLAGS) $(CFLAGS) $(CPPFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(UNIT_OBJ): $(OBJ)/%.o: %.c VERSION
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(CORE_OBJ)
+
+$(MODULE_SO): $(GLUE_OBJ) $(CORE_LIB) $(MODULE_MAP)
+	$(CC) $(MODULE_LDFLAGS) -o $@ $(GLUE_OBJ) $(CORE_LIB) $(SQLITE_LIBS) \
+	    $(CRYPTO_LIBS)
 
 # The admin tool links the same core and backend as the module.
-$(ADMIN): tools/remoteuser-admin.c $(CORE_SRC) $(CORE_HDR)
-	$(CC) $(ADMIN_CFLAGS) -o $@ tools/remoteuser-admin.c $(CORE_SRC) \
-	    $(APR_LIBS) $(SQLITE_LIBS)
+$(ADMIN_BIN): $(ADMIN_OBJ) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) $(APR_LIBS) \
+	    $(SQLITE_LIBS) $(CRYPTO_LIBS)
 
-$(MODULE).so: $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) | check-layering
-	$(APXS) -c -o $(MODULE).la -Iinclude $(SQLITE_CFLAGS) \
-	    $(addprefix -Wc$(comma),$(WARNINGS)) \
-	    $(GLUE_SRC) $(CORE_SRC) $(SQLITE_LIBS)
-	cp .libs/$(MODULE).so $@
+$(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
+	$(CC) -o $@ $(UNIT_OBJ) $(CORE_LIB) $(UNIT_LIBS)
 
-comma := ,
+-include $(CORE_OBJ:.o=.d) $(GLUE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
+         $(UNIT_OBJ:.o=.d)
 
 # The core must stay httpd-free: no httpd header in src/rus_* or include/.
 check-layering:
@@ -82,29 +168,46 @@ check-layering:
 	    echo "layering violation: httpd headers included by $$bad" >&2; exit 1; \
 	fi
 
-# httpd loads modules RTLD_GLOBAL: every exported symbol but the module
-# record carries the rus_ prefix.
-check-symbols: $(MODULE).so
-	@bad=$$(nm -D --defined-only $(MODULE).so | awk '{print $$3}' | \
-	    grep -v -e '^rus_' -e '^remoteuser_session_module$$'); \
-	if [ -n "$$bad" ]; then echo "unprefixed exported symbols: $$bad" >&2; exit 1; fi
+# httpd loads modules RTLD_GLOBAL: the module exports its module record
+# and nothing else (the version script); undefined imports do not count.
+check-symbols: $(MODULE_SO)
+	@syms=$$(nm -D --defined-only $(MODULE_SO) | awk '{print $$3}'); \
+	if [ "$$syms" != remoteuser_session_module ]; then \
+	    echo "$(MODULE_SO) exports more than remoteuser_session_module:" \
+	        $$syms >&2; exit 1; fi
+
+# The VERSION file is the version; debian/changelog's top entry (which
+# Debian's tools read), the man page and the README's startup line must
+# say the same.
+check-version:
+	@v='$(VERSION)'; \
+	echo "$$v" | grep -qE '^[0-9]+\.[0-9]+\.[0-9]+$$' || \
+	    { echo "VERSION: '$$v' is not N.N.N" >&2; exit 1; }; \
+	d=$$(sed -n '1s/^[^ ]* (\([^)-]*\)\(-[^)]*\)\{0,1\}).*/\1/p' debian/changelog); \
+	[ "$$d" = "$$v" ] || \
+	    { echo "debian/changelog is at '$$d', VERSION at $$v" >&2; exit 1; }; \
+	grep -q "^\.TH .* \"mod_remoteuser_session $$v\"" docs/remoteuser-admin.8 || \
+	    { echo "docs/remoteuser-admin.8: .TH does not say $$v" >&2; exit 1; }; \
+	grep -q "mod_remoteuser_session/$$v, store" README.md || \
+	    { echo "README.md: the RUS00001 example does not say $$v" >&2; exit 1; }
 
 # Every public header compiles on its own.
 check-headers:
 	@for h in $(CORE_HDR); do \
 	    echo "#include \"$$(basename $$h)\"" | \
-	        $(CC) -fsyntax-only $(WARNINGS) -Iinclude $(APR_CFLAGS) -x c - \
+	        $(CC) -fsyntax-only $(WARNINGS) -Iinclude $(APR_CFLAGS) \
+	            $(VERSION_CPPFLAGS) -x c - \
 	        || { echo "$$h is not self-contained" >&2; exit 1; }; \
 	done
 
 STYLE_FILES = $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) $(UNIT_SRC) \
-              tools/remoteuser-admin.c \
+              $(ADMIN_SRC) \
               $(wildcard tests/unit/*.h)
 
 check-style:
 	$(CLANG_FORMAT) --dry-run --Werror $(STYLE_FILES)
 	@if grep -nE '\b(sprintf|strcpy|strcat|strncpy|strtok|atoi|atol|sscanf|gmtime|localtime|strerror)[[:space:]]*\(' \
-	    $(GLUE_SRC) $(CORE_SRC) tools/remoteuser-admin.c; then \
+	    $(GLUE_SRC) $(CORE_SRC) $(ADMIN_SRC); then \
 	    echo "banned function used (see STYLE.md)" >&2; exit 1; fi
 
 # Every log id used in the code is documented, once per call site.
@@ -125,14 +228,6 @@ check-config:
 format:
 	$(CLANG_FORMAT) -i $(STYLE_FILES)
 
-$(BUILD)/unit: $(UNIT_SRC) $(CORE_SRC) $(CORE_HDR) $(wildcard tests/unit/*.h)
-	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRC) $(CORE_SRC) $(UNIT_LIBS)
-
-$(BUILD)/unit-asan: $(UNIT_SRC) $(CORE_SRC) $(CORE_HDR) $(wildcard tests/unit/*.h)
-	@mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) $(SAN_FLAGS) -o $@ $(UNIT_SRC) $(CORE_SRC) $(UNIT_LIBS)
-
 unit: $(BUILD)/unit
 	$(BUILD)/unit
 
@@ -140,38 +235,42 @@ unit-asan: $(BUILD)/unit-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/unit-asan
 
-integration: $(MODULE).so $(ADMIN)
-	RUS_MODULE=$(CURDIR)/$(MODULE).so RUS_ADMIN=$(CURDIR)/$(ADMIN) \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+integration: $(MODULE_SO) $(ADMIN_BIN)
+	$(RUS_PATHS) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
 	    tests/kerberos
 
 # Faults under load against a real httpd: kill -9, graceful restarts,
 # unreadable and locked store, disk full (tests/faults). About a minute.
-test-faults: $(MODULE).so $(ADMIN)
-	RUS_MODULE=$(CURDIR)/$(MODULE).so RUS_ADMIN=$(CURDIR)/$(ADMIN) \
-	    $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/faults
+test-faults: $(MODULE_SO) $(ADMIN_BIN)
+	$(RUS_PATHS) $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/faults
 
 test-package:
-	RUS_TEST_PACKAGE=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
+	RUS_TEST_PACKAGE=1 $(RUS_PATHS) $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
 
-test: $(MODULE).so $(ADMIN) $(BUILD)/unit $(BUILD)/unit-asan
+# The quick loop: the static checks, then the unit and integration tests.
+check: check-style check-layering check-headers check-logids check-symbols \
+        check-version
+	@$(MAKE) -s unit
+	@$(MAKE) -s integration
+
+test: $(MODULE_SO) $(ADMIN_BIN) $(BUILD)/unit $(BUILD)/unit-asan
 	@sh tests/run-all.sh
 
 include tests/sanitize.mk
 include tests/fuzz/fuzz.mk
 
 # Bounded load on 127.0.0.1 only; see bench/run.py --help.
-bench: $(MODULE).so
-	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) bench/run.py $(BENCH_ARGS)
+bench: $(MODULE_SO) $(ADMIN_BIN)
+	$(RUS_PATHS) $(PYTHON) bench/run.py $(BENCH_ARGS)
 
 # 3 minutes of 70 % cookie, 20 % Basic, 10 % first-login requests on
 # 127.0.0.1: the largest and last PATH-wal, and each child's RSS slope
 # after a 30 s warm-up; see bench/soak.py --help (SOAK_ARGS).
-soak: $(MODULE).so
-	RUS_MODULE=$(CURDIR)/$(MODULE).so $(PYTHON) bench/soak.py $(SOAK_ARGS)
+soak: $(MODULE_SO) $(ADMIN_BIN)
+	$(RUS_PATHS) $(PYTHON) bench/soak.py $(SOAK_ARGS)
 
-demo: $(MODULE).so
-	@sh scripts/demo.sh
+demo: $(MODULE_SO)
+	@RUS_MODULE=$(CURDIR)/$(MODULE_SO) sh scripts/demo.sh
 
 # make install [DESTDIR=...] [APXS=...] [PREFIX=/usr]: the module into
 # httpd's module directory (via apxs), remoteuser-admin into sbin, its man
@@ -182,11 +281,13 @@ MANDIR     ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
 SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
 
-install: $(MODULE).so $(ADMIN)
+# apxs installs the built .so as it is (its "dlname not found ... Assuming
+# installing a .so" note is expected: there is no libtool archive).
+install: $(MODULE_SO) $(ADMIN_BIN)
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n remoteuser_session \
-	    $(MODULE).la
-	install -D -m 0755 $(ADMIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
+	    $(MODULE_SO)
+	install -D -m 0755 $(ADMIN_BIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
 	install -D -m 0644 docs/remoteuser-admin.8 \
 	    $(DESTDIR)$(MANDIR)/man8/remoteuser-admin.8
 	install -D -m 0644 conf/remoteuser_session.load \
@@ -202,5 +303,4 @@ package:
 	ls $(BUILD)/package/*.deb
 
 clean:
-	rm -rf $(BUILD) .libs src/.libs *.la *.lo *.slo *.o src/*.la src/*.lo \
-	    src/*.slo src/*.o $(MODULE).so $(ADMIN) demo-run
+	rm -rf $(BUILD) demo-run

@@ -8,10 +8,15 @@
 /**
  * @file rus_version.h
  * @brief The project's version, shown at httpd startup and by the tools.
+ *
+ * The version is kept in the top-level VERSION file only; the Makefile
+ * passes it as -DRUS_VERSION='"N.N.N"' to every compilation.
  */
 #ifndef RUS_VERSION_H
 #define RUS_VERSION_H
 
-#define RUS_VERSION "0.1.0"
+#ifndef RUS_VERSION
+#error "RUS_VERSION comes from the top-level VERSION file: build with make"
+#endif
 
 #endif /* RUS_VERSION_H */

@@ -9,7 +9,7 @@ PORT=${DEMO_PORT:-8080}
 APXS=${APXS:-apxs}
 MODDIR=$($APXS -q LIBEXECDIR)
 HTTPD="$($APXS -q SBINDIR)/$($APXS -q PROGNAME)"
-MODULE="$TOP/mod_remoteuser_session.so"
+MODULE=${RUS_MODULE:-$TOP/build/mod_remoteuser_session.so}
 
 mkdir -p "$DIR/run" "$DIR/store"
 chmod 755 "$DIR" "$DIR/run"

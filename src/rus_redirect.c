@@ -145,6 +145,11 @@ apr_status_t rus_query_param(const char **pvalue, const char *args,
     return APR_ENOENT;
 }
 
+/* Not apr_pescape_urlencoded(): it writes ' ' as '+', leaves '*' and
+ * escapes '~', in lower-case hex (the form encoding of HTML, not RFC 3986's
+ * unreserved set that the login link and its tests promise). Nor
+ * apr_pescape_path_segment(): it leaves '&', '=' and '+' as they are, which
+ * would cut or change a query value. */
 const char *rus_url_encode(apr_pool_t *p, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -3,7 +3,8 @@
 # totals. Exits non-zero when any stage failed or ran no test.
 #
 #   checks       clang-format, banned functions, layering, header hygiene,
-#                log ids documented, exported symbols prefixed
+#                log ids documented, only the module record exported, the
+#                version the same everywhere
 #   unit         Check unit tests of the core
 #   integration  pytest against real httpd instances
 #   unit-asan    the unit tests again under AddressSanitizer + UBSan
@@ -64,7 +65,7 @@ run_stage() {
 
 echo "==== checks"
 if ! $MAKE -s check-style check-layering check-headers check-logids \
-    check-symbols; then
+    check-symbols check-version; then
     failed_stages="$failed_stages checks"
 fi
 

@@ -13,32 +13,62 @@
 #                       children Check and the tests fork; an error or a
 #                       definite leak in any process fails the run.
 #
-# The sanitized module is compiled with gcc directly, not apxs: apxs/libtool
-# write .lo/.slo next to the sources and .libs/ in the top directory, which
-# belong to the normal build.
+# Each source is compiled once more with the sanitizers, into
+# $(ASAN_DIR)/obj/: the core into $(ASAN_DIR)/libruscore.a, linked by the
+# sanitized module, remoteuser-admin and unit tests ($(BUILD)/unit-asan).
 
 ASAN_DIR = $(BUILD)/asan
+ASAN_OBJ = $(ASAN_DIR)/obj
 
 # The flags apxs would use, without its -O2 and _FORTIFY_SOURCE (the
 # fortified wrappers hide some accesses from ASan).
-ASAN_MOD_CFLAGS = -g -O1 -fPIC $(SAN_FLAGS) $(WARNINGS) \
-                  $(shell $(APXS) -q EXTRA_CPPFLAGS) \
-                  -I$(shell $(APXS) -q INCLUDEDIR) $(APR_CFLAGS) \
-                  -Iinclude $(SQLITE_CFLAGS)
+ASAN_CORE_CFLAGS = -g -O1 -fPIC $(SAN_FLAGS) $(WARNINGS) -Iinclude \
+                   $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) \
+                   $(VERSION_CPPFLAGS)
+ASAN_GLUE_CFLAGS = $(ASAN_CORE_CFLAGS) $(APXS_CPPFLAGS) -Isrc
+
+ASAN_CORE_OBJ  = $(CORE_SRC:%.c=$(ASAN_OBJ)/%.o)
+ASAN_GLUE_OBJ  = $(GLUE_SRC:%.c=$(ASAN_OBJ)/%.o)
+ASAN_ADMIN_OBJ = $(ADMIN_SRC:%.c=$(ASAN_OBJ)/%.o)
+ASAN_UNIT_OBJ  = $(UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
+ASAN_CORE_LIB  = $(ASAN_DIR)/libruscore.a
+
+$(ASAN_CORE_OBJ): $(ASAN_OBJ)/%.o: %.c VERSION tests/sanitize.mk
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CORE_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(ASAN_GLUE_OBJ): $(ASAN_OBJ)/%.o: %.c VERSION tests/sanitize.mk \
+        | check-layering
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_GLUE_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(ASAN_ADMIN_OBJ): $(ASAN_OBJ)/%.o: %.c VERSION tests/sanitize.mk
+	@mkdir -p $(@D)
+	$(CC) $(ADMIN_CFLAGS) -O1 $(SAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(ASAN_UNIT_OBJ): $(ASAN_OBJ)/%.o: %.c VERSION tests/sanitize.mk
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(ASAN_CORE_LIB): $(ASAN_CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(ASAN_CORE_OBJ)
 
 # Loaded into an uninstrumented httpd: libasan/libubsan are DT_NEEDED of
 # the module, and the harness preloads libasan so that it comes first.
-$(ASAN_DIR)/$(MODULE).so: $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) \
-        tests/sanitize.mk | check-layering
-	@mkdir -p $(ASAN_DIR)
-	$(CC) $(ASAN_MOD_CFLAGS) -shared -o $@ $(GLUE_SRC) $(CORE_SRC) \
-	    $(SQLITE_LIBS)
+$(ASAN_DIR)/$(MODULE).so: $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(MODULE_MAP)
+	$(CC) $(SAN_FLAGS) -shared -Wl,--version-script=$(MODULE_MAP) -o $@ \
+	    $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(SQLITE_LIBS) $(CRYPTO_LIBS)
 
-$(ASAN_DIR)/$(ADMIN): tools/remoteuser-admin.c $(CORE_SRC) $(CORE_HDR) \
-        tests/sanitize.mk
-	@mkdir -p $(ASAN_DIR)
-	$(CC) $(ADMIN_CFLAGS) -O1 $(SAN_FLAGS) -o $@ tools/remoteuser-admin.c \
-	    $(CORE_SRC) $(APR_LIBS) $(SQLITE_LIBS)
+$(ASAN_DIR)/$(ADMIN): $(ASAN_ADMIN_OBJ) $(ASAN_CORE_LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $(ASAN_ADMIN_OBJ) $(ASAN_CORE_LIB) \
+	    $(APR_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS)
+
+$(BUILD)/unit-asan: $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB) $(UNIT_LIBS)
+
+-include $(ASAN_CORE_OBJ:.o=.d) $(ASAN_GLUE_OBJ:.o=.d) \
+         $(ASAN_ADMIN_OBJ:.o=.d) $(ASAN_UNIT_OBJ:.o=.d)
 
 .PHONY: test-asan unit-valgrind
 

@@ -12,41 +12,49 @@
 FUZZ_CLANG   ?= clang
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?= cookie token header username redirect cidr
-FUZZ_CFLAGS  = -g -O1 -std=gnu99 -fsanitize=fuzzer,address,undefined \
+FUZZ_DIR     = $(BUILD)/fuzz
+FUZZ_OBJ     = $(FUZZ_DIR)/obj
+# The core is compiled once with the fuzzer's instrumentation into
+# $(FUZZ_DIR)/libruscore.a; each target takes from it what it calls (none
+# needs SQLite).
+FUZZ_CFLAGS  = -g -O1 -std=gnu99 -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=all -fno-omit-frame-pointer \
                $(WARNINGS) -Itests/fuzz -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS)
-
-# The core sources each target needs (none needs SQLite).
-FUZZ_SRC_cookie   = src/rus_session.c src/rus_token.c
-FUZZ_SRC_token    = src/rus_token.c
-FUZZ_SRC_header   = src/rus_header.c src/rus_username.c
-FUZZ_SRC_username = src/rus_username.c
-FUZZ_SRC_redirect = src/rus_redirect.c
-FUZZ_SRC_cidr     = src/rus_net.c
+               $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS)
+FUZZ_LINK    = -fsanitize=fuzzer,address,undefined
 
 # fuzz_common.c replaces apr_palloc()/apr_pcalloc() during an input (see
 # fuzz_common.h); exported, they also serve libapr's own calls.
 FUZZ_LDFLAGS = -Wl,--export-dynamic-symbol=apr_palloc \
                -Wl,--export-dynamic-symbol=apr_pcalloc
 
-FUZZ_COMMON = tests/fuzz/fuzz_common.c tests/fuzz/fuzz_common.h \
-              tests/fuzz/fuzz.mk
-FUZZ_BINS   = $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+FUZZ_CORE_OBJ = $(CORE_SRC:%.c=$(FUZZ_OBJ)/%.o)
+FUZZ_SRC      = tests/fuzz/fuzz_common.c \
+                $(addprefix tests/fuzz/fuzz_,$(addsuffix .c,$(FUZZ_TARGETS)))
+FUZZ_SRC_OBJ  = $(FUZZ_SRC:%.c=$(FUZZ_OBJ)/%.o)
+FUZZ_CORE_LIB = $(FUZZ_DIR)/libruscore.a
+FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
-define FUZZ_RULE
-$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_COMMON) \
-        $(FUZZ_SRC_$(1)) $(CORE_HDR)
-	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CLANG) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c \
-	    tests/fuzz/fuzz_common.c $(FUZZ_SRC_$(1)) $(FUZZ_LDFLAGS) \
-	    $(APR_LIBS) -ldl
-endef
-$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+$(FUZZ_CORE_OBJ) $(FUZZ_SRC_OBJ): $(FUZZ_OBJ)/%.o: %.c VERSION \
+        tests/fuzz/fuzz.mk
+	@mkdir -p $(@D)
+	$(FUZZ_CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(FUZZ_CORE_LIB): $(FUZZ_CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(FUZZ_CORE_OBJ)
+
+$(FUZZ_BINS): $(FUZZ_DIR)/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o \
+        $(FUZZ_OBJ)/tests/fuzz/fuzz_common.o $(FUZZ_CORE_LIB)
+	$(FUZZ_CLANG) $(FUZZ_LINK) -o $@ $< \
+	    $(FUZZ_OBJ)/tests/fuzz/fuzz_common.o $(FUZZ_CORE_LIB) \
+	    $(FUZZ_LDFLAGS) $(APR_LIBS) $(CRYPTO_LIBS) -ldl
+
+-include $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRC_OBJ:.o=.d)
 
 .PHONY: fuzz fuzz-build
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@sh tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
