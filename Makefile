@@ -201,7 +201,7 @@ check-headers:
 	done
 
 STYLE_FILES = $(GLUE_SRC) $(CORE_SRC) $(CORE_HDR) $(UNIT_SRC) \
-              $(ADMIN_SRC) \
+              $(ADMIN_SRC) $(wildcard src/httpd_*.h) \
               $(wildcard tests/unit/*.h)
 
 check-style:
@@ -249,7 +249,7 @@ test-package:
 
 # The quick loop: the static checks, then the unit and integration tests.
 check: check-style check-layering check-headers check-logids check-symbols \
-        check-version
+        check-version check-config
 	@$(MAKE) -s unit
 	@$(MAKE) -s integration
 

@@ -65,7 +65,7 @@ run_stage() {
 
 echo "==== checks"
 if ! $MAKE -s check-style check-layering check-headers check-logids \
-    check-symbols check-version; then
+    check-symbols check-version check-config; then
     failed_stages="$failed_stages checks"
 fi
 
