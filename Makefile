@@ -71,6 +71,9 @@ CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check)
 APXS_CFLAGS  := $(shell $(APXS) -q CFLAGS)
 APXS_CPPFLAGS := $(shell $(APXS) -q EXTRA_CPPFLAGS) \
                  -I$(shell $(APXS) -q INCLUDEDIR)
+# httpd's hardening (-D_FORTIFY_SOURCE=2 on Debian), for every object of
+# ours, the core and the CLI included, as apxs -c gave the old build.
+HARDEN_CPPFLAGS := $(shell $(APXS) -q CPPFLAGS)
 
 BUILD = build
 OBJ   = $(BUILD)/obj
@@ -78,16 +81,17 @@ OBJ   = $(BUILD)/obj
 # CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags under
 # debian/rules) come last, so that they win.
 CORE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-              $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS) $(CFLAGS) \
-              $(CPPFLAGS)
+              $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS) \
+              $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
 GLUE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) $(APXS_CPPFLAGS) -Isrc \
               -Iinclude $(APR_CFLAGS) $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
-              $(CFLAGS) $(CPPFLAGS)
+              $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 ADMIN = remoteuser-admin
 # remoteuser-admin --config runs this httpd unless told otherwise.
 HTTPD_BIN := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q PROGNAME)
-ADMIN_CFLAGS = -g -O2 -std=gnu99 $(WARNINGS) -Iinclude $(APR_CFLAGS) \
+ADMIN_CFLAGS = -g -O2 -std=gnu99 -fstack-protector-strong $(HARDEN_CPPFLAGS) \
+               $(WARNINGS) -Iinclude $(APR_CFLAGS) \
                $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
                -DRUS_HTTPD_DEFAULT='"$(HTTPD_BIN)"'
 
@@ -151,7 +155,7 @@ $(MODULE_SO): $(GLUE_OBJ) $(CORE_LIB) $(MODULE_MAP)
 
 # The admin tool links the same core and backend as the module.
 $(ADMIN_BIN): $(ADMIN_OBJ) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) $(APR_LIBS) \
+	$(CC) -Wl,-z,relro -Wl,-z,now $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) $(APR_LIBS) \
 	    $(SQLITE_LIBS) $(CRYPTO_LIBS)
 
 $(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
