@@ -203,6 +203,30 @@ typedef apr_status_t rus_backend_integrity_cb(rus_conn_t *conn, int *pok,
 typedef apr_status_t rus_backend_checkpoint_cb(rus_conn_t *conn, int wait_ms,
                                                rus_store_checkpoint_t *result);
 
+/** Every watch starts with this. */
+struct rus_watch_t {
+    const struct rus_backend_t *backend; /**< who implements it */
+};
+
+/* The answer cache's invalidation (optional, all four or none; NULL: the
+ * cache is not used, see rus_coherence.h). See rus_store_watch() and the
+ * functions after it. A backend shared across hosts (PostgreSQL) marks
+ * with something every host can read cheaply, and must hand out change
+ * ids that never go below one already read (commit order). */
+typedef apr_status_t rus_backend_watch_cb(rus_conn_t *conn,
+                                          rus_watch_t **pwatch, apr_pool_t *p);
+typedef apr_status_t rus_backend_watch_mark_cb(rus_watch_t *watch,
+                                               apr_int64_t now,
+                                               rus_store_mark_t *mark,
+                                               const char **pmsg);
+typedef apr_status_t rus_backend_changes_since_cb(rus_conn_t *conn,
+                                                  apr_int64_t since,
+                                                  rus_change_fn *fn,
+                                                  void *baton,
+                                                  apr_int64_t *plast);
+typedef apr_status_t
+rus_backend_changes_prune_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
+
 /** A backend. Its strings and the first block of callbacks are required,
  *  the rest optional (see the file comment). */
 typedef struct rus_backend_t {
@@ -246,6 +270,10 @@ typedef struct rus_backend_t {
     rus_backend_info_cb *info;
     rus_backend_integrity_cb *integrity;
     rus_backend_checkpoint_cb *checkpoint; /**< optional, may be NULL */
+    rus_backend_watch_cb *watch;           /**< optional, see above */
+    rus_backend_watch_mark_cb *watch_mark;
+    rus_backend_changes_since_cb *changes_since;
+    rus_backend_changes_prune_cb *changes_prune;
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */

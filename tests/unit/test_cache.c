@@ -92,7 +92,7 @@ START_TEST(test_cache_put_after_drop_is_refused)
     rus_cache_t *c = rus_cache_create(pool, 16, 10);
     rus_user_t u = user_named("ann", ""), out;
     rus_session_t s = { 7, "a:80", 1, 2, 3 }, so;
-    apr_uint32_t ticket;
+    rus_cache_ticket_t ticket;
 
     ticket = rus_cache_ticket(c, "tok");
     rus_cache_drop(c, "tok"); /* the revocation, after its commit */
