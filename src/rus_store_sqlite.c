@@ -1684,6 +1684,7 @@ typedef struct sqlite_watch_t {
     dev_t dev;               /* identity of the mapped file */
     ino_t ino;
     apr_int64_t checked_sec; /* when the path was last looked at */
+    int replaced;            /* seen replaced or removed: for good */
 } sqlite_watch_t;
 
 static apr_status_t watch_unmap(void *data)
@@ -1779,9 +1780,12 @@ static apr_status_t sqlite_watch_mark(rus_watch_t *watch, apr_int64_t now,
         __atomic_store_n(&w->checked_sec, now, __ATOMIC_RELAXED);
         if (stat(w->shm_path, &sb) != 0 || sb.st_dev != w->dev
             || sb.st_ino != w->ino) {
-            *pmsg = "the WAL index was replaced";
-            return RUS_STORE_ESTALE;
+            __atomic_store_n(&w->replaced, 1, __ATOMIC_SEQ_CST);
         }
+    }
+    if (__atomic_load_n(&w->replaced, __ATOMIC_SEQ_CST)) {
+        *pmsg = "the WAL index was replaced or removed";
+        return RUS_STORE_ESTALE;
     }
     for (i = 0; i < WAL_HDR_WORDS; i++) {
         a[i] = __atomic_load_n(&w->hdr[i], __ATOMIC_RELAXED);

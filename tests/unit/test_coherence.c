@@ -384,6 +384,27 @@ START_TEST(test_coh_one_process_applies_for_all)
 }
 END_TEST
 
+/* A WAL index replaced underneath (the store file replaced, which the
+ * store pool refuses from then on too) is noticed within a second: the
+ * watch is given up and the cache not used. */
+START_TEST(test_coh_replaced_wal_index_means_no_cache)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh = rus_coh_create(ts.store, cache, ts.pool);
+    const char *warn = NULL;
+    char cmd[512];
+
+    synced(coh);
+    apr_snprintf(cmd, sizeof(cmd),
+                 "cp '%s-shm' '%s-new' && mv '%s-new' '%s-shm'", ts.path,
+                 ts.path, ts.path, ts.path);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_ne(rus_coh_sync(coh, NOW + 1, &warn, ts.pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(warn);
+    ck_assert_msg(strstr(warn, "replaced") != NULL, "%s", warn);
+}
+END_TEST
+
 TCase *rus_coherence_test_case(void)
 {
     TCase *tc = tcase_create("coherence");
@@ -395,6 +416,7 @@ TCase *rus_coherence_test_case(void)
     tcase_add_test(tc, test_coh_bookkeeping_invalidates_nothing);
     tcase_add_test(tc, test_coh_unwatchable_store_means_no_cache);
     tcase_add_test(tc, test_coh_one_process_applies_for_all);
+    tcase_add_test(tc, test_coh_replaced_wal_index_means_no_cache);
     tcase_set_timeout(tc, 60);
     return tc;
 }
