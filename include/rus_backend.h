@@ -29,11 +29,14 @@
  *     session_revoke, session_revoke_user, session_trim_user,
  *     session_purge). rus_store_create() refuses a backend that lacks one
  *     (RUS_STORE_ESPEC, naming it), so a request never meets a NULL;
- *   - optional: the administration (user_list ... integrity) and
- *     checkpoint. A NULL one makes the rus_store.h function return
+ *   - optional: the administration (user_list ... integrity),
+ *     checkpoint, and the change watch (watch, watch_mark, changes_since,
+ *     changes_prune). A NULL one makes the rus_store.h function return
  *     APR_ENOTIMPL with conn->error saying what is missing; a NULL
  *     checkpoint means the backend keeps no log, and rus_store_checkpoint()
- *     succeeds with nothing to do.
+ *     succeeds with nothing to do; without watch, watch_mark and
+ *     changes_since the answer cache is not used (rus_coherence.h), and
+ *     a NULL changes_prune has nothing to prune.
  */
 #ifndef RUS_BACKEND_H
 #define RUS_BACKEND_H

@@ -89,7 +89,10 @@ static const char *const migrations[] = {
     "CREATE TRIGGER changes_user_delete AFTER DELETE ON users BEGIN"
     " INSERT INTO changes (user_id, at) VALUES (OLD.id, " CHANGE_NOW ");"
     " END;"
-    "CREATE TRIGGER changes_session_delete AFTER DELETE ON sessions BEGIN"
+    /* An expired session is refused from the cache as from the store: the
+     * purge of expired sessions logs nothing. */
+    "CREATE TRIGGER changes_session_delete AFTER DELETE ON sessions"
+    " WHEN OLD.expires_at > " CHANGE_NOW " BEGIN"
     " INSERT INTO changes (user_id, session_hash, at)"
     " VALUES (OLD.user_id, OLD.token_hash, " CHANGE_NOW ");"
     " END;"

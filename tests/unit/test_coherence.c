@@ -26,6 +26,10 @@
 
 #define NOW 5000
 
+/* Sessions expire long after the real clock's now: the store logs the
+ * deletion of a live session only. */
+#define LATER APR_INT64_C(4000000000)
+
 static rus_test_store_t ts;
 static rus_user_t alice, bob;
 
@@ -55,13 +59,13 @@ static void setup(void)
                      APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(ts.conn, g.id, bob.id), APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(ts.conn, HASH_A1, alice.id, "v:80", NOW,
-                                        NOW + 3600),
+                                        LATER),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(ts.conn, HASH_A2, alice.id, "v:80", NOW,
-                                        NOW + 3600),
+                                        LATER),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(ts.conn, HASH_B1, bob.id, "v:80", NOW,
-                                        NOW + 3600),
+                                        LATER),
                      APR_SUCCESS);
 }
 
@@ -278,6 +282,7 @@ START_TEST(test_coh_bookkeeping_invalidates_nothing)
     apr_uint64_t base;
     long long logged =
         rus_test_sql_int(ts.path, "SELECT COUNT(*) FROM changes");
+    int purged = 0;
 
     synced(coh);
     base = rus_coh_invalidations(coh); /* the setup's own changes */
@@ -290,10 +295,19 @@ START_TEST(test_coh_bookkeeping_invalidates_nothing)
                      " expires_at = expires_at - MAX(created_at - 10, 0),"
                      " created_at = MIN(created_at, 10)"
                      " WHERE token_hash = '" HASH_B1 "'");
+    commit_elsewhere(
+        "INSERT INTO sessions (token_hash, user_id, vhost,"
+        " created_at, last_seen, expires_at)"
+        " SELECT 'c3', id, 'v:80', 5000, 5000, 4000000000 FROM users"
+        " WHERE username = 'bob'");
+    /* the purge of an expired session (another user's, expired by the
+     * real clock) */
     commit_elsewhere("INSERT INTO sessions (token_hash, user_id, vhost,"
                      " created_at, last_seen, expires_at)"
-                     " SELECT 'c3', id, 'v:80', 5000, 5000, 9000 FROM users"
+                     " SELECT 'old', id, 'v:80', 10, 10, 20 FROM users"
                      " WHERE username = 'bob'");
+    ck_assert_int_eq(rus_session_purge(ts.conn, 100000, &purged), APR_SUCCESS);
+    ck_assert_int_eq(purged, 1);
     /* and the module's own, through the store */
     ck_assert_int_eq(rus_session_touch(ts.conn, HASH_A2, NOW + 10),
                      APR_SUCCESS);
