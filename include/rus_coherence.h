@@ -62,7 +62,8 @@ apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
                           apr_pool_t *p);
 
 /** Cache keys and user generations this process dropped because the
- *  store reported a change. */
+ *  store reported a change (emptying the cache for a read of too many
+ *  changes counts as one). */
 apr_uint64_t rus_coh_invalidations(rus_coh_t *coh);
 
 #endif /* RUS_COHERENCE_H */

@@ -346,8 +346,13 @@ typedef struct rus_change_t {
     apr_int64_t at;           /**< UNIX seconds of the commit */
 } rus_change_t;
 
-/** Called for each change, in id order; a non-success stops the walk. */
+/** Called for each change, in id order; a non-success stops the walk.
+ *  RUS_CHANGES_ENOUGH stops it too, as a success: the caller will drop
+ *  everything instead (see rus_store_changes_since()). */
 typedef apr_status_t rus_change_fn(void *baton, const rus_change_t *change);
+
+/** What a rus_change_fn returns to stop a walk it finds too long. */
+#define RUS_CHANGES_ENOUGH (APR_OS_START_USERERR + 5)
 
 /** A cheap detector of commits made by anyone to one store. */
 typedef struct rus_watch_t rus_watch_t;
@@ -383,9 +388,13 @@ apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
 /**
  * Call @a fn for each change with an id greater than @a since, in id
  * order, from one read of the store; *plast receives the greatest id
- * seen (@a since when there was none).
- * @return APR_SUCCESS, APR_ENOTIMPL when the backend keeps no change log,
- *         or the first failure (conn->error, or what @a fn returned)
+ * seen (@a since when there was none). When @a fn returns
+ * RUS_CHANGES_ENOUGH, the walk stops and *plast receives the greatest id
+ * in the log as of a later read: the caller must then drop every answer
+ * (after this returns), as if it had been told of every change up to it.
+ * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so),
+ *         APR_ENOTIMPL when the backend keeps no change log, or the first
+ *         failure (conn->error, or what @a fn returned)
  */
 apr_status_t rus_store_changes_since(rus_conn_t *conn, apr_int64_t since,
                                      rus_change_fn *fn, void *baton,

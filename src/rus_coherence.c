@@ -27,6 +27,11 @@
 /* Attempts at reading a whole mark while commits are being recorded. */
 #define MARK_TRIES 3
 
+/* Past this many changes in one read (remoteuser-admin session
+ * revoke-all on a large store), the cache is emptied instead of dropping
+ * them one by one while this process's requests wait. */
+#define CHANGES_MAX 256
+
 struct rus_coh_t {
     const rus_store_t *store;
     rus_cache_t *cache;
@@ -39,6 +44,7 @@ struct rus_coh_t {
     apr_uint32_t applied[RUS_STORE_MARK_WORDS]; /* 0s: none recorded */
     int failing;   /* a warning was given for this streak */
     char why[256]; /* the reason of the current failure */
+    int walked;    /* changes in the current read */
     apr_uint64_t invalidations;
 };
 
@@ -142,6 +148,9 @@ static apr_status_t apply_one(void *baton, const rus_change_t *change)
 {
     rus_coh_t *coh = baton;
 
+    if (++coh->walked > CHANGES_MAX) {
+        return RUS_CHANGES_ENOUGH;
+    }
     if (change->session_hash != NULL) {
         rus_cache_drop(coh->cache, change->session_hash);
     }
@@ -186,7 +195,14 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     if (since < coh->last_id) {
         since = coh->last_id;
     }
+    coh->walked = 0;
     rv = rus_store_changes_since(coh->conn, since, apply_one, coh, &last);
+    if (rv == RUS_CHANGES_ENOUGH) {
+        /* after the read of the last id: whatever it covers goes */
+        rus_cache_flush(coh->cache);
+        __atomic_add_fetch(&coh->invalidations, 1, __ATOMIC_RELAXED);
+        rv = APR_SUCCESS;
+    }
     if (rv != APR_SUCCESS) {
         /* The watch still works: the next call reads the log again. */
         mark_record(coh, NULL);

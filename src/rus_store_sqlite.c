@@ -1848,6 +1848,25 @@ static apr_status_t sqlite_changes_since(rus_conn_t *conn, apr_int64_t since,
         sqlite3_reset(c->changes_since);
         sqlite3_clear_bindings(c->changes_since);
     }
+    if (rv == RUS_CHANGES_ENOUGH) {
+        /* The caller drops everything after this: the newest id now. */
+        sqlite3_stmt *st = NULL;
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT MAX(id) FROM changes", -1, &st,
+                                NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (sqlite3_column_int64(st, 0) > last) {
+                last = sqlite3_column_int64(st, 0);
+            }
+            rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            return conn_fail(c, rc, "find the last change");
+        }
+        *plast = last;
+        return rv;
+    }
     if (rv == APR_SUCCESS) {
         *plast = last;
     }

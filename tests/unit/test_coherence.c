@@ -419,6 +419,41 @@ START_TEST(test_coh_replaced_wal_index_means_no_cache)
 }
 END_TEST
 
+/* A read of more than 256 changes (a mass revocation) empties the cache
+ * instead of dropping them one by one, and goes on from the newest. */
+START_TEST(test_coh_many_changes_flush)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh = rus_coh_create(ts.store, cache, ts.pool);
+    apr_uint64_t base;
+
+    synced(coh);
+    base = rus_coh_invalidations(coh);
+    commit_elsewhere("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                     " SELECT i + 1 FROM n WHERE i < 300)"
+                     " INSERT INTO sessions (token_hash, user_id, vhost,"
+                     " created_at, last_seen, expires_at)"
+                     " SELECT 'm' || i, 1, 'v:80', 5000, 5000, 4000000000"
+                     " FROM n");
+    synced(coh);
+    cache_all(cache);
+    ck_assert_str_eq(hits(cache), "11111");
+    commit_elsewhere("DELETE FROM sessions WHERE token_hash LIKE 'm%'");
+    synced(coh);
+    /* bob had nothing to do with it: the price of a mass change */
+    ck_assert_str_eq(hits(cache), "00000");
+    ck_assert_int_eq(rus_coh_invalidations(coh) - base, 256 + 1);
+    cache_all(cache);
+    ck_assert_str_eq(hits(cache), "11111");
+    synced(coh);
+    ck_assert_str_eq(hits(cache), "11111");
+    commit_elsewhere("DELETE FROM sessions WHERE token_hash = '" HASH_B1 "'");
+    synced(coh);
+    ck_assert_str_eq(hits(cache), "11110");
+    ck_assert_int_eq(rus_coh_invalidations(coh) - base, 256 + 2);
+}
+END_TEST
+
 TCase *rus_coherence_test_case(void)
 {
     TCase *tc = tcase_create("coherence");
@@ -431,6 +466,7 @@ TCase *rus_coherence_test_case(void)
     tcase_add_test(tc, test_coh_unwatchable_store_means_no_cache);
     tcase_add_test(tc, test_coh_one_process_applies_for_all);
     tcase_add_test(tc, test_coh_replaced_wal_index_means_no_cache);
+    tcase_add_test(tc, test_coh_many_changes_flush);
     tcase_set_timeout(tc, 60);
     return tc;
 }
