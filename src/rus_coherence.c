@@ -48,6 +48,18 @@ struct rus_coh_t {
     apr_uint64_t invalidations;
 };
 
+/* The pool's cleanup: the connection goes with it (the watches' pools,
+ * its subpools, are gone by then). */
+static apr_status_t coh_cleanup(void *data)
+{
+    rus_coh_t *coh = data;
+
+    rus_store_disconnect(coh->conn);
+    coh->conn = NULL;
+    coh->watch = NULL;
+    return APR_SUCCESS;
+}
+
 rus_coh_t *rus_coh_create(const rus_store_t *store, rus_cache_t *cache,
                           apr_pool_t *p)
 {
@@ -65,6 +77,8 @@ rus_coh_t *rus_coh_create(const rus_store_t *store, rus_cache_t *cache,
                != APR_SUCCESS) {
         return NULL;
     }
+    apr_pool_cleanup_register(coh->pool, coh, coh_cleanup,
+                              apr_pool_cleanup_null);
     return coh;
 }
 
