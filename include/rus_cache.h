@@ -92,6 +92,9 @@ void rus_cache_flush(rus_cache_t *cache);
  *  (shared) cache, 0 at first; rus_cache_set_applied() only moves it up. */
 apr_int64_t rus_cache_applied(rus_cache_t *cache);
 void rus_cache_set_applied(rus_cache_t *cache, apr_int64_t id);
+/** Set it to @a id even when that is lower (the store's log went
+ *  backwards; the cache was flushed first). */
+void rus_cache_reset_applied(rus_cache_t *cache, apr_int64_t id);
 
 /** This process's hits and misses of rus_cache_get() (a NULL cache
  *  counts nothing). */

@@ -392,6 +392,9 @@ apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
  * RUS_CHANGES_ENOUGH, the walk stops and *plast receives the greatest id
  * in the log as of a later read: the caller must then drop every answer
  * (after this returns), as if it had been told of every change up to it.
+ * The same, without calling @a fn, when the log went backwards (its
+ * highest id ever is below @a since: the store was restored from a copy
+ * without logging what that changed); *plast is then below @a since.
  * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so),
  *         APR_ENOTIMPL when the backend keeps no change log, or the first
  *         failure (conn->error, or what @a fn returned)

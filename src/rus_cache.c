@@ -389,6 +389,13 @@ void rus_cache_set_applied(rus_cache_t *cache, apr_int64_t id)
     }
 }
 
+void rus_cache_reset_applied(rus_cache_t *cache, apr_int64_t id)
+{
+    if (cache != NULL) {
+        __atomic_store_n(&cache->hdr->applied, id, __ATOMIC_SEQ_CST);
+    }
+}
+
 void rus_cache_stats(rus_cache_t *cache, apr_uint64_t *phits,
                      apr_uint64_t *pmisses)
 {

@@ -215,6 +215,10 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
         /* after the read of the last id: whatever it covers goes */
         rus_cache_flush(coh->cache);
         __atomic_add_fetch(&coh->invalidations, 1, __ATOMIC_RELAXED);
+        if (last < since) {
+            /* the log went backwards (a restore): start over from it */
+            rus_cache_reset_applied(coh->cache, last);
+        }
         rv = APR_SUCCESS;
     }
     if (rv != APR_SUCCESS) {

@@ -1819,6 +1819,30 @@ static apr_status_t sqlite_changes_since(rus_conn_t *conn, apr_int64_t since,
     rus_change_t ch;
     int rc = SQLITE_OK;
 
+    if (since > 0) {
+        /* AUTOINCREMENT's high-water mark never goes down, unless the
+         * file was restored from a copy (sqlite3 .restore) */
+        sqlite3_stmt *st = NULL;
+        apr_int64_t high = 0;
+
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT seq FROM sqlite_sequence"
+                                " WHERE name = 'changes'",
+                                -1, &st, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            high = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            return conn_fail(c, rc, "read the change log's last id");
+        }
+        if (high < since) {
+            *plast = high;
+            return RUS_CHANGES_ENOUGH;
+        }
+        rc = SQLITE_OK;
+    }
     if (c->changes_since == NULL) {
         rc = prepare_stmt(c->db, SQL_CHANGES_SINCE, &c->changes_since);
     }

@@ -454,6 +454,65 @@ START_TEST(test_coh_many_changes_flush)
 }
 END_TEST
 
+/* Restore the store from @a copy in another process, as sqlite3's .restore
+ * does it (the backup API, pages copied into the live file: no trigger
+ * fires). */
+static void restore_elsewhere(const char *copy)
+{
+    pid_t pid = fork();
+    int status = 0;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sqlite3 *src = NULL, *dst = NULL;
+        sqlite3_backup *b;
+        int rc = sqlite3_open(copy, &src);
+
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_open(ts.path, &dst);
+        }
+        if (rc == SQLITE_OK) {
+            sqlite3_busy_timeout(dst, 5000);
+            b = sqlite3_backup_init(dst, "main", src, "main");
+            rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+            rc = rc == SQLITE_DONE ? sqlite3_backup_finish(b) : rc;
+        }
+        sqlite3_close(src);
+        sqlite3_close(dst);
+        _exit(rc == SQLITE_OK ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "restore failed");
+}
+
+/* A store restored from an older copy (whose change log ends before what
+ * the cache applied) empties the cache, and later changes are seen. */
+START_TEST(test_coh_restored_store_flushes)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh = rus_coh_create(ts.store, cache, ts.pool);
+    const char *copy = apr_pstrcat(ts.pool, ts.dir, "/copy.db", NULL);
+
+    synced(coh);
+    rus_test_sql(ts.path, apr_psprintf(ts.pool, "VACUUM INTO '%s'", copy));
+    /* after the copy: bob disabled and enabled again (logged) */
+    commit_elsewhere("UPDATE users SET is_active = 0 WHERE username = 'bob';"
+                     "UPDATE users SET is_active = 1 WHERE username = 'bob'");
+    synced(coh);
+    cache_all(cache);
+    ck_assert_str_eq(hits(cache), "11111");
+    restore_elsewhere(copy);
+    synced(coh);
+    ck_assert_str_eq(hits(cache), "00000");
+    /* the log goes on from the restored one */
+    cache_all(cache);
+    commit_elsewhere("UPDATE users SET is_active = 0 WHERE username = 'alice'");
+    synced(coh);
+    ck_assert_str_eq(hits(cache), "01001");
+}
+END_TEST
+
 TCase *rus_coherence_test_case(void)
 {
     TCase *tc = tcase_create("coherence");
@@ -467,6 +526,7 @@ TCase *rus_coherence_test_case(void)
     tcase_add_test(tc, test_coh_one_process_applies_for_all);
     tcase_add_test(tc, test_coh_replaced_wal_index_means_no_cache);
     tcase_add_test(tc, test_coh_many_changes_flush);
+    tcase_add_test(tc, test_coh_restored_store_flushes);
     tcase_set_timeout(tc, 60);
     return tc;
 }
