@@ -29,11 +29,14 @@
  *     session_revoke, session_revoke_user, session_trim_user,
  *     session_purge). rus_store_create() refuses a backend that lacks one
  *     (RUS_STORE_ESPEC, naming it), so a request never meets a NULL;
- *   - optional: the administration (user_list ... integrity) and
- *     checkpoint. A NULL one makes the rus_store.h function return
+ *   - optional: the administration (user_list ... integrity),
+ *     checkpoint, and the change watch (watch, watch_mark, changes_since,
+ *     changes_prune). A NULL one makes the rus_store.h function return
  *     APR_ENOTIMPL with conn->error saying what is missing; a NULL
  *     checkpoint means the backend keeps no log, and rus_store_checkpoint()
- *     succeeds with nothing to do.
+ *     succeeds with nothing to do; without watch, watch_mark and
+ *     changes_since the answer cache is not used (rus_coherence.h), and
+ *     a NULL changes_prune has nothing to prune.
  */
 #ifndef RUS_BACKEND_H
 #define RUS_BACKEND_H
@@ -203,6 +206,30 @@ typedef apr_status_t rus_backend_integrity_cb(rus_conn_t *conn, int *pok,
 typedef apr_status_t rus_backend_checkpoint_cb(rus_conn_t *conn, int wait_ms,
                                                rus_store_checkpoint_t *result);
 
+/** Every watch starts with this. */
+struct rus_watch_t {
+    const struct rus_backend_t *backend; /**< who implements it */
+};
+
+/* The answer cache's invalidation (optional, all four or none; NULL: the
+ * cache is not used, see rus_coherence.h). See rus_store_watch() and the
+ * functions after it. A backend shared across hosts (PostgreSQL) marks
+ * with something every host can read cheaply, and must hand out change
+ * ids that never go below one already read (commit order). */
+typedef apr_status_t rus_backend_watch_cb(rus_conn_t *conn,
+                                          rus_watch_t **pwatch, apr_pool_t *p);
+typedef apr_status_t rus_backend_watch_mark_cb(rus_watch_t *watch,
+                                               apr_int64_t now,
+                                               rus_store_mark_t *mark,
+                                               const char **pmsg);
+typedef apr_status_t rus_backend_changes_since_cb(rus_conn_t *conn,
+                                                  apr_int64_t since,
+                                                  rus_change_fn *fn,
+                                                  void *baton,
+                                                  apr_int64_t *plast);
+typedef apr_status_t
+rus_backend_changes_prune_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
+
 /** A backend. Its strings and the first block of callbacks are required,
  *  the rest optional (see the file comment). */
 typedef struct rus_backend_t {
@@ -246,6 +273,10 @@ typedef struct rus_backend_t {
     rus_backend_info_cb *info;
     rus_backend_integrity_cb *integrity;
     rus_backend_checkpoint_cb *checkpoint; /**< optional, may be NULL */
+    rus_backend_watch_cb *watch;           /**< optional, see above */
+    rus_backend_watch_mark_cb *watch_mark;
+    rus_backend_changes_since_cb *changes_since;
+    rus_backend_changes_prune_cb *changes_prune;
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */

@@ -12,10 +12,11 @@
  *        inherit its memory.
  *
  * It keeps the hot path off the database: a cookie or a known user seen
- * again within the TTL is answered from memory. The price is a bound on
- * how late changes made elsewhere are seen (another server sharing the
- * store, a user disabled by remoteuser-admin): at most the TTL. Changes
- * made by a process sharing the cache drop their entries at once.
+ * again is answered from memory. Changes committed to the store by anyone
+ * reach it through rus_coherence.h, which drops the answers they make
+ * wrong (rus_cache_drop, rus_cache_drop_user); the TTL bounds an answer's
+ * age in any case. Changes made by a process sharing the cache drop their
+ * entries at once.
  * Lock-free (one seqlock per slot), safe across threads and processes; no
  * system call on any path.
  */
@@ -27,6 +28,9 @@
 #include "rus_store.h"
 
 typedef struct rus_cache_t rus_cache_t;
+
+/** See rus_cache_ticket(). */
+typedef apr_uint64_t rus_cache_ticket_t;
 
 /** Bytes of memory a cache of @a slots entries needs. */
 apr_size_t rus_cache_size(int slots);
@@ -59,21 +63,42 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
 
 /**
  * Take a ticket for @a key before asking the store about it. A put with
- * it is refused once @a key (or another key of its set) was dropped in
- * the meantime, so an answer read before a revocation committed never
+ * it is refused once @a key (or another key of its set) was dropped, or
+ * any user's answers dropped (rus_cache_drop_user), in the meantime, so an answer read before a revocation committed never
  * comes back after the revocation's drop.
  */
-apr_uint32_t rus_cache_ticket(rus_cache_t *cache, const char *key);
+rus_cache_ticket_t rus_cache_ticket(rus_cache_t *cache, const char *key);
 
 /** Remember @a user (and @a session, may be NULL) under @a key, unless a
  *  drop happened since @a ticket was taken. Entries too large for a slot
  *  are simply not cached. */
 void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
-                   apr_uint32_t ticket, const rus_user_t *user,
+                   rus_cache_ticket_t ticket, const rus_user_t *user,
                    const rus_session_t *session);
 
 /** Forget @a key now. Call it after the store write that made the entry
  *  wrong has committed (logout, revocation, a write by this process). */
 void rus_cache_drop(rus_cache_t *cache, const char *key);
+
+/** Forget every answer about the user @a user_id (the user's own entry
+ *  and those of the user's sessions) without knowing their keys: the
+ *  entries of users in the same bucket of ids go too. */
+void rus_cache_drop_user(rus_cache_t *cache, apr_int64_t user_id);
+
+/** Forget every answer. */
+void rus_cache_flush(rus_cache_t *cache);
+
+/** The change id up to which every change has been applied to this
+ *  (shared) cache, 0 at first; rus_cache_set_applied() only moves it up. */
+apr_int64_t rus_cache_applied(rus_cache_t *cache);
+void rus_cache_set_applied(rus_cache_t *cache, apr_int64_t id);
+/** Set it to @a id even when that is lower (the store's log went
+ *  backwards; the cache was flushed first). */
+void rus_cache_reset_applied(rus_cache_t *cache, apr_int64_t id);
+
+/** This process's hits and misses of rus_cache_get() (a NULL cache
+ *  counts nothing). */
+void rus_cache_stats(rus_cache_t *cache, apr_uint64_t *phits,
+                     apr_uint64_t *pmisses);
 
 #endif /* RUS_CACHE_H */

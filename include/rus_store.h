@@ -328,6 +328,90 @@ apr_status_t rus_store_integrity(rus_conn_t *conn, int *pok,
 apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
                                   rus_store_checkpoint_t *result);
 
+/* ---- what changed: the answer cache's invalidation ------------------- */
+
+/**
+ * One committed change that can make a cached answer wrong, from the
+ * store's change log: a user disabled, enabled, renamed or deleted, a
+ * membership or a group changed (user_id set, session_hash NULL: every
+ * answer about that user), or a session deleted or altered (session_hash
+ * set: that session's answer). Bookkeeping (last_login, last_seen, new
+ * sessions) is never logged. Every writer of the store feeds the log, not
+ * only this module (SQLite: triggers in the schema).
+ */
+typedef struct rus_change_t {
+    apr_int64_t id;           /**< increasing in commit order */
+    apr_int64_t user_id;      /**< 0 when unknown */
+    const char *session_hash; /**< NULL: the change is about the user */
+    apr_int64_t at;           /**< UNIX seconds of the commit */
+} rus_change_t;
+
+/** Called for each change, in id order; a non-success stops the walk.
+ *  RUS_CHANGES_ENOUGH stops it too, as a success: the caller will drop
+ *  everything instead (see rus_store_changes_since()). */
+typedef apr_status_t rus_change_fn(void *baton, const rus_change_t *change);
+
+/** What a rus_change_fn returns to stop a walk it finds too long. */
+#define RUS_CHANGES_ENOUGH (APR_OS_START_USERERR + 5)
+
+/** A cheap detector of commits made by anyone to one store. */
+typedef struct rus_watch_t rus_watch_t;
+
+/** The store's commit state as a watch reads it; equal marks mean that
+ *  nothing committed in between. Opaque words. */
+#define RUS_STORE_MARK_WORDS 12
+typedef struct rus_store_mark_t {
+    apr_uint32_t w[RUS_STORE_MARK_WORDS];
+} rus_store_mark_t;
+
+/**
+ * Set up a commit detector on @a conn, which must stay open as long as
+ * the watch is used (it keeps what the watch reads in place).
+ * @return APR_SUCCESS; APR_ENOTIMPL when the backend has none (its
+ *         conn->error says so); another error (conn->error) when the store
+ *         cannot be watched now, e.g. not in WAL mode
+ */
+apr_status_t rus_store_watch(rus_watch_t **pwatch, rus_conn_t *conn,
+                             apr_pool_t *p);
+
+/**
+ * Read the commit state, without a system call at most once per second
+ * of @a now (UNIX seconds). Safe from any thread.
+ * @return APR_SUCCESS with *mark filled in; APR_EAGAIN when a commit was
+ *         being recorded at that moment (no mark: try again or treat as
+ *         changed); another error when the watch no longer works (the
+ *         store replaced, an unknown layout), with a reason in *pmsg
+ */
+apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
+                                  rus_store_mark_t *mark, const char **pmsg);
+
+/**
+ * Call @a fn for each change with an id greater than @a since, in id
+ * order, from one read of the store; *plast receives the greatest id
+ * seen (@a since when there was none). When @a fn returns
+ * RUS_CHANGES_ENOUGH, the walk stops and *plast receives the greatest id
+ * in the log as of a later read: the caller must then drop every answer
+ * (after this returns), as if it had been told of every change up to it.
+ * The same, without calling @a fn, when the log went backwards (its
+ * highest id ever is below @a since: the store was restored from a copy
+ * without logging what that changed); *plast is then below @a since.
+ * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so),
+ *         APR_ENOTIMPL when the backend keeps no change log, or the first
+ *         failure (conn->error, or what @a fn returned)
+ */
+apr_status_t rus_store_changes_since(rus_conn_t *conn, apr_int64_t since,
+                                     rus_change_fn *fn, void *baton,
+                                     apr_int64_t *plast);
+
+/**
+ * Forget the changes committed before @a before (UNIX seconds); keep them
+ * at least as long as a cached answer may live. *pcount gets how many.
+ * @return APR_SUCCESS (nothing to do when the backend keeps no log), or
+ *         an error as rus_store_error() explains
+ */
+apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
+                                     int *pcount);
+
 /* ---- sessions --------------------------------------------------------- */
 
 /**

@@ -168,6 +168,10 @@ typedef struct rus_httpd_store_t {
      * generation (made in post_config, before fork); NULL when
      * RemoteUserCacheTTL is 0. */
     rus_cache_t *cache;
+    /* This child's view of the store's changes, which keeps the cache
+     * true to the store (made in child_init; NULL without a cache). A
+     * request uses the cache only through rus_httpd_store_cache(). */
+    struct rus_coh_t *coh;
     /* Store writes that may wait for the store's write lock, in flight at
      * once in this child (RemoteUserStoreMaxWriters, set in child_init);
      * beyond it a login answers 503 at once and bookkeeping writes are
@@ -216,6 +220,7 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
                               const rus_server_conf *conf);
 void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s);
 int rus_httpd_store_writes_full(request_rec *r, const char *what);
+rus_cache_t *rus_httpd_store_cache(request_rec *r);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
 

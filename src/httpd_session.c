@@ -103,7 +103,7 @@ static void cookie_note(void *baton, const char *why)
 static void cookie_env(request_rec *r, rus_cookie_env_t *env)
 {
     env->spool = rus_httpd_store.pool;
-    env->cache = rus_httpd_store.cache;
+    env->cache = rus_httpd_store_cache(r);
     env->gate = &rus_httpd_store.write_gate;
     env->note = cookie_note;
     env->baton = r;

@@ -19,6 +19,7 @@
 #include "ap_mpm.h"
 
 #include "rus_cache.h"
+#include "rus_coherence.h"
 #include "rus_gate.h"
 #include "rus_store.h"
 #include "rus_user.h"
@@ -55,6 +56,13 @@ static apr_uint32_t *checkpoint_due;
 #define MAX_WRITERS_MIN 2
 
 #define CACHE_SLOTS 4096
+
+/* The store's change log is pruned once per CHANGES_PRUNE_MS by the child
+ * that checkpoints, of the rows older than the cache TTL and at least
+ * CHANGES_KEEP_MIN seconds: a process that has not read them yet can
+ * then only hold answers that have expired anyway. */
+#define CHANGES_PRUNE_MS 30000
+#define CHANGES_KEEP_MIN 60
 
 /* post_config, in the parent: the shared memory of this generation for
  * the answer cache and for the checkpoint election. */
@@ -111,6 +119,8 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
 
 typedef struct rus_checkpointer {
     const rus_store_t *store;
+    apr_int64_t keep_changes; /* seconds the change log is kept */
+    apr_time_t pruned_at;     /* when this thread last pruned it */
     server_rec *s;
     apr_thread_mutex_t *lock; /* guards stop */
     apr_thread_cond_t *wake;  /* signalled to stop */
@@ -146,6 +156,20 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
     apr_status_t rv;
 
     rv = rus_store_acquire(&conn, spool, ptemp, &msg);
+    if (rv == APR_SUCCESS
+        && t0 - cp->pruned_at >= apr_time_from_msec(CHANGES_PRUNE_MS)) {
+        int pruned = 0;
+        apr_status_t prv =
+            rus_store_changes_prune(conn, apr_time_sec(t0) - cp->keep_changes,
+                                    &pruned);
+
+        cp->pruned_at = t0;
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, prv, cp->s,
+                     "store change log: %d rows older than %" APR_INT64_T_FMT
+                     " s pruned%s%s",
+                     pruned, cp->keep_changes, prv ? ": " : "",
+                     prv ? rus_store_error(conn) : "");
+    }
     if (rv == APR_SUCCESS) {
         rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
         msg = apr_pstrdup(ptemp, rus_store_error(conn));
@@ -252,12 +276,16 @@ static apr_status_t checkpoint_stop(void *data)
 
 /* Start this child's checkpoint thread. */
 static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
-                             const rus_store_t *store)
+                             const rus_server_conf *conf)
 {
     rus_checkpointer *cp = apr_pcalloc(pchild, sizeof(*cp));
     apr_status_t rv;
 
-    cp->store = store;
+    cp->store = conf->store;
+    cp->keep_changes =
+        (rus_conf_cache_ttl(conf) > CHANGES_KEEP_MIN ? rus_conf_cache_ttl(conf)
+                                                     : CHANGES_KEEP_MIN)
+        + 1;
     cp->s = s;
     rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
@@ -294,6 +322,46 @@ static void write_gate_init(const rus_server_conf *conf)
     rus_gate_init(&rus_httpd_store.write_gate, (apr_uint32_t)cap);
 }
 
+/* pchild cleanup: how the answer cache served this child. */
+static apr_status_t cache_stats_log(void *data)
+{
+    server_rec *s = data;
+    apr_uint64_t hits, misses;
+
+    rus_cache_stats(rus_httpd_store.cache, &hits, &misses);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 RUSLOGNO(
+                     00196) "answer cache in this child: %" APR_UINT64_T_FMT
+                            " hits, %" APR_UINT64_T_FMT
+                            " misses, %" APR_UINT64_T_FMT " invalidations",
+                 hits, misses, rus_coh_invalidations(rus_httpd_store.coh));
+    return APR_SUCCESS;
+}
+
+/* The answer cache for a request starting now: only once every change
+ * committed to the store so far has been applied to it, else NULL (the
+ * request asks the store; why is logged once per streak). */
+rus_cache_t *rus_httpd_store_cache(request_rec *r)
+{
+    const char *warn = NULL;
+    apr_status_t rv;
+
+    if (rus_httpd_store.cache == NULL) {
+        return NULL;
+    }
+    rv =
+        rus_coh_sync(rus_httpd_store.coh, rus_httpd_now_sec(r), &warn, r->pool);
+    if (warn != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                      RUSLOGNO(00190) "the answer cache cannot be kept "
+                                      "true to the store (%s): this child "
+                                      "asks the store at every request "
+                                      "until that works again",
+                      warn);
+    }
+    return rv == APR_SUCCESS ? rus_httpd_store.cache : NULL;
+}
+
 /* After fork: this child's own connections, closed with pchild. */
 void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -308,6 +376,20 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
         == NULL) { /* no shared memory: a cache of its own */
         rus_httpd_store.cache =
             rus_cache_create(pchild, CACHE_SLOTS, rus_conf_cache_ttl(conf));
+    }
+    rus_httpd_store.coh = NULL;
+    if (rus_httpd_store.cache != NULL) {
+        rus_httpd_store.coh =
+            rus_coh_create(conf->store, rus_httpd_store.cache, pchild);
+        if (rus_httpd_store.coh == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RUSLOGNO(00191) "cannot set up the answer cache's "
+                                         "view of store changes in this "
+                                         "child: it asks the store at "
+                                         "every request");
+        }
+        apr_pool_cleanup_register(pchild, s, cache_stats_log,
+                                  apr_pool_cleanup_null);
     }
     rv = rus_store_pool_create(&rus_httpd_store.pool, conf->store, pchild);
     if (rv == APR_SUCCESS) {
@@ -324,7 +406,7 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
                                      "store will fail");
         return;
     }
-    checkpoint_start(pchild, s, conf->store);
+    checkpoint_start(pchild, s, conf);
 }
 
 /* Per child: when a refused write was last logged as a warning. */
@@ -379,7 +461,7 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     policy.create_unknown = rus_conf_create_unknown(conf);
     policy.allow_inactive = rus_conf_allow_inactive(conf);
     policy.gate = &rus_httpd_store.write_gate;
-    rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store.cache,
+    rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store_cache(r),
                          clean, &policy, rus_httpd_now_sec(r), r->pool);
     if (rv == RUS_GATE_EFULL) {
         return rus_httpd_store_writes_full(

@@ -25,7 +25,19 @@
  * the set in turn, whatever key the slot seems to hold (a put in progress
  * has not published its key yet). So either the put sees the new count
  * and leaves the slot empty, or the drop claims the slot after the put
- * released it and clears the entry. */
+ * released it and clears the entry.
+ *
+ * A change to a user (disabled, renamed, a membership) must reach every
+ * entry about that user, the user's sessions among them, whose keys are
+ * not known: each entry carries the generation of its user's bucket
+ * (user id modulo GEN_BUCKETS) as of its put, and a get refuses an entry
+ * whose bucket has moved on (a collision costs a miss, nothing else).
+ * rus_cache_flush moves every entry's generation at once. A bump counts
+ * itself in a cache-wide count before it moves the bucket, and a ticket
+ * carries that count too: a put checks it before it reads the bucket and
+ * again after it published, so a put whose store read may predate a bump
+ * either stamps the old generation (refused by every later get) or sees
+ * the count and clears its slot. */
 
 #include <string.h>
 
@@ -44,11 +56,27 @@
  * belongs to a dead writer and reads as a miss anyway. */
 #define DROP_TRIES 1000
 
+/* Per-user generations: buckets of user ids. 4096 buckets of 4 bytes. */
+#define GEN_BUCKETS 4096
+
+/* The cache-wide part, at the start of the memory. */
+typedef struct cache_hdr_t {
+    apr_uint32_t bumps;   /* user generations moved and flushes, counted */
+    apr_uint32_t flushes; /* every entry's generation */
+    apr_int64_t applied;  /* change id up to which all have been applied */
+    apr_uint32_t gens[GEN_BUCKETS];
+} cache_hdr_t;
+
+/* The slots start at a cache line after the header. */
+#define HDR_BYTES ((sizeof(cache_hdr_t) + 63) & ~(apr_size_t)63)
+
 typedef struct slot_t {
     apr_uint32_t seq;      /* even: stable; odd: being written */
     apr_uint32_t epoch;    /* first slot of a set: the set's drop count */
     apr_uint64_t fp;       /* fingerprint of key, 0 when empty (a hint) */
     apr_int64_t stored_at; /* UNIX seconds (a hint for eviction) */
+    apr_uint32_t gen;      /* its user's bucket generation at the put */
+    apr_uint32_t flushes;  /* the cache's flush count at the put */
     char key[KEY_MAX + 1]; /* "" when empty */
     rus_user_t user;       /* its strings are copied from the arrays */
     char username[RUS_USERNAME_MAX + 1];
@@ -61,7 +89,12 @@ typedef struct slot_t {
 struct rus_cache_t {
     apr_int64_t ttl;
     unsigned int nslots;
+    cache_hdr_t *hdr;
     slot_t *slots;
+    /* This process's counts: the handle is in memory of its own (each
+     * child's copy after fork), unlike the slots. */
+    apr_uint64_t hits;
+    apr_uint64_t misses;
 };
 
 static unsigned int slot_count(int slots)
@@ -71,7 +104,7 @@ static unsigned int slot_count(int slots)
 
 apr_size_t rus_cache_size(int slots)
 {
-    return sizeof(slot_t) * slot_count(slots);
+    return HDR_BYTES + sizeof(slot_t) * slot_count(slots);
 }
 
 rus_cache_t *rus_cache_init(void *mem, apr_size_t size, int slots,
@@ -85,7 +118,8 @@ rus_cache_t *rus_cache_init(void *mem, apr_size_t size, int slots,
     cache = apr_pcalloc(p, sizeof(*cache));
     cache->ttl = ttl;
     cache->nslots = slot_count(slots);
-    cache->slots = mem;
+    cache->hdr = mem;
+    cache->slots = (slot_t *)((char *)mem + HDR_BYTES);
     memset(mem, 0, rus_cache_size(slots));
     return cache;
 }
@@ -148,6 +182,11 @@ static void release(slot_t *s)
     __atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);
 }
 
+static apr_uint32_t *gen_of(rus_cache_t *cache, apr_int64_t user_id)
+{
+    return &cache->hdr->gens[(apr_uint64_t)user_id % GEN_BUCKETS];
+}
+
 static apr_uint64_t fp_of(const slot_t *s)
 {
     return __atomic_load_n(&s->fp, __ATOMIC_RELAXED);
@@ -174,7 +213,12 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
         copy.key[KEY_MAX] = '\0';
         if (strcmp(copy.key, key) != 0 || now < copy.stored_at
             || now - copy.stored_at >= cache->ttl
-            || (session != NULL && !copy.has_session)) {
+            || (session != NULL && !copy.has_session)
+            || copy.flushes
+                   != __atomic_load_n(&cache->hdr->flushes, __ATOMIC_SEQ_CST)
+            || copy.gen
+                   != __atomic_load_n(gen_of(cache, copy.user.id),
+                                      __ATOMIC_SEQ_CST)) {
             continue;
         }
         copy.username[RUS_USERNAME_MAX] = '\0';
@@ -187,22 +231,31 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
             *session = copy.session;
             session->vhost = apr_pstrdup(p, copy.vhost);
         }
+        __atomic_add_fetch(&cache->hits, 1, __ATOMIC_RELAXED);
         return 1;
     }
+    __atomic_add_fetch(&cache->misses, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
-apr_uint32_t rus_cache_ticket(rus_cache_t *cache, const char *key)
+/* A ticket: the set's drop count, and the cache-wide bump count above it. */
+static rus_cache_ticket_t ticket_now(rus_cache_t *cache, const slot_t *set)
+{
+    apr_uint64_t bumps = __atomic_load_n(&cache->hdr->bumps, __ATOMIC_SEQ_CST);
+
+    return (bumps << 32) | __atomic_load_n(&set->epoch, __ATOMIC_SEQ_CST);
+}
+
+rus_cache_ticket_t rus_cache_ticket(rus_cache_t *cache, const char *key)
 {
     if (cache == NULL || strlen(key) > KEY_MAX) {
         return 0;
     }
-    return __atomic_load_n(&set_of(cache, fingerprint(key))->epoch,
-                           __ATOMIC_SEQ_CST);
+    return ticket_now(cache, set_of(cache, fingerprint(key)));
 }
 
 void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
-                   apr_uint32_t ticket, const rus_user_t *user,
+                   rus_cache_ticket_t ticket, const rus_user_t *user,
                    const rus_session_t *session)
 {
     const char *groups = user->groups ? user->groups : "";
@@ -231,12 +284,14 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
     if (!claim(s)) {
         return; /* another writer is at it: a cache may forget */
     }
-    if (__atomic_load_n(&set->epoch, __ATOMIC_SEQ_CST) != ticket) {
-        /* Dropped since the caller asked the store: its answer may be
-         * older than the write that caused the drop. */
+    if (ticket_now(cache, set) != ticket) {
+        /* Dropped or bumped since the caller asked the store: its answer
+         * may be older than the write that caused it. */
         release(s);
         return;
     }
+    s->gen = __atomic_load_n(gen_of(cache, user->id), __ATOMIC_SEQ_CST);
+    s->flushes = __atomic_load_n(&cache->hdr->flushes, __ATOMIC_SEQ_CST);
     apr_cpystrn(s->key, key, sizeof(s->key));
     s->user = *user;
     apr_cpystrn(s->username, user->username, sizeof(s->username));
@@ -251,8 +306,9 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
     }
     __atomic_store_n(&s->stored_at, now, __ATOMIC_RELAXED);
     __atomic_store_n(&s->fp, fp, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&set->epoch, __ATOMIC_SEQ_CST) != ticket) {
-        /* a drop came while we wrote: it may have given up on the slot */
+    if (ticket_now(cache, set) != ticket) {
+        /* a drop or a bump came while we wrote: it may have given up on
+         * the slot, or read the generation before we did */
         __atomic_store_n(&s->fp, 0, __ATOMIC_RELAXED);
         s->key[0] = '\0';
     }
@@ -292,4 +348,57 @@ void rus_cache_drop(rus_cache_t *cache, const char *key)
             break;
         }
     }
+}
+
+void rus_cache_drop_user(rus_cache_t *cache, apr_int64_t user_id)
+{
+    if (cache == NULL) {
+        return;
+    }
+    /* Counted first (see the file comment), then the bucket moves. */
+    __atomic_add_fetch(&cache->hdr->bumps, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(gen_of(cache, user_id), 1, __ATOMIC_SEQ_CST);
+}
+
+void rus_cache_flush(rus_cache_t *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+    __atomic_add_fetch(&cache->hdr->bumps, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&cache->hdr->flushes, 1, __ATOMIC_SEQ_CST);
+}
+
+apr_int64_t rus_cache_applied(rus_cache_t *cache)
+{
+    return cache ? __atomic_load_n(&cache->hdr->applied, __ATOMIC_SEQ_CST) : 0;
+}
+
+void rus_cache_set_applied(rus_cache_t *cache, apr_int64_t id)
+{
+    apr_int64_t seen;
+
+    if (cache == NULL) {
+        return;
+    }
+    seen = __atomic_load_n(&cache->hdr->applied, __ATOMIC_SEQ_CST);
+    while (seen < id
+           && !__atomic_compare_exchange_n(&cache->hdr->applied, &seen, id, 0,
+                                           __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST)) {
+    }
+}
+
+void rus_cache_reset_applied(rus_cache_t *cache, apr_int64_t id)
+{
+    if (cache != NULL) {
+        __atomic_store_n(&cache->hdr->applied, id, __ATOMIC_SEQ_CST);
+    }
+}
+
+void rus_cache_stats(rus_cache_t *cache, apr_uint64_t *phits,
+                     apr_uint64_t *pmisses)
+{
+    *phits = cache ? __atomic_load_n(&cache->hits, __ATOMIC_RELAXED) : 0;
+    *pmisses = cache ? __atomic_load_n(&cache->misses, __ATOMIC_RELAXED) : 0;
 }

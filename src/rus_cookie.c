@@ -95,7 +95,7 @@ typedef struct candidate_t {
     rus_session_t sess;
     rus_user_t user;
     int cached;
-    apr_uint32_t ticket;
+    rus_cache_ticket_t ticket;
     rus_session_verdict_e verdict; /* what it is worth here */
     int valid;                     /* a session, for this request */
 } candidate_t;

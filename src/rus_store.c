@@ -667,6 +667,44 @@ apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
     return conn->backend->checkpoint(conn, wait_ms, result);
 }
 
+/* ---- what changed ---------------------------------------------------- */
+
+apr_status_t rus_store_watch(rus_watch_t **pwatch, rus_conn_t *conn,
+                             apr_pool_t *p)
+{
+    if (conn->backend->watch_mark == NULL
+        || conn->backend->changes_since == NULL) {
+        conn->error[0] = '\0';
+        return not_implemented(conn, "watch for changes");
+    }
+    DISPATCH(conn, watch, "watch for changes", (conn, pwatch, p));
+}
+
+apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
+                                  rus_store_mark_t *mark, const char **pmsg)
+{
+    return watch->backend->watch_mark(watch, now, mark, pmsg);
+}
+
+apr_status_t rus_store_changes_since(rus_conn_t *conn, apr_int64_t since,
+                                     rus_change_fn *fn, void *baton,
+                                     apr_int64_t *plast)
+{
+    DISPATCH(conn, changes_since, "list its changes",
+             (conn, since, fn, baton, plast));
+}
+
+apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
+                                     int *pcount)
+{
+    *pcount = 0;
+    conn->error[0] = '\0';
+    if (conn->backend->changes_prune == NULL) {
+        return APR_SUCCESS; /* no log to keep small */
+    }
+    return conn->backend->changes_prune(conn, before, pcount);
+}
+
 /* ---- the per-process connection pool -------------------------------- */
 
 struct rus_store_pool_t {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@
 
 /* ==================================================================== */
 /* schema                                                               */
+
+/* The commit time of a change log row, UNIX seconds. */
+#define CHANGE_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
 
 /* migrations[v] moves a database at user_version v to v + 1. Never edit a
  * step once released: add a new one. */
@@ -64,6 +68,62 @@ static const char *const migrations[] = {
     " PRIMARY KEY (user_id, group_id)"
     ") WITHOUT ROWID;"
     "CREATE INDEX user_groups_group ON user_groups (group_id);",
+    /* 3 -> 4: the change log the answer cache is invalidated from. The
+     * triggers fire for every client of the file (the module,
+     * remoteuser-admin, the sqlite3 shell); bookkeeping (last_login,
+     * last_seen, session inserts, a touch's clock clamp) logs nothing.
+     * A row with session_hash is about that session, one without it about
+     * every answer of the user. */
+    "CREATE TABLE changes ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER,"
+    " session_hash TEXT,"
+    " at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX changes_at ON changes (at);"
+    "CREATE TRIGGER changes_user_update AFTER UPDATE OF is_active, username"
+    " ON users WHEN OLD.is_active IS NOT NEW.is_active"
+    " OR OLD.username IS NOT NEW.username BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_user_delete AFTER DELETE ON users BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.id, " CHANGE_NOW ");"
+    " END;"
+    /* An expired session is refused from the cache as from the store: the
+     * purge of expired sessions logs nothing. */
+    "CREATE TRIGGER changes_session_delete AFTER DELETE ON sessions"
+    " WHEN OLD.expires_at > " CHANGE_NOW " BEGIN"
+    " INSERT INTO changes (user_id, session_hash, at)"
+    " VALUES (OLD.user_id, OLD.token_hash, " CHANGE_NOW ");"
+    " END;"
+    /* A touch lowers expires_at only together with created_at (the clock
+     * clamp); an expiry shortened by hand keeps created_at. */
+    "CREATE TRIGGER changes_session_update AFTER UPDATE OF token_hash,"
+    " user_id, vhost, expires_at ON sessions"
+    " WHEN OLD.token_hash IS NOT NEW.token_hash"
+    " OR OLD.user_id IS NOT NEW.user_id OR OLD.vhost IS NOT NEW.vhost"
+    " OR (NEW.expires_at < OLD.expires_at"
+    " AND NEW.created_at IS OLD.created_at) BEGIN"
+    " INSERT INTO changes (user_id, session_hash, at)"
+    " VALUES (OLD.user_id, OLD.token_hash, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_member_insert AFTER INSERT ON user_groups BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (NEW.user_id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_member_delete AFTER DELETE ON user_groups BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_member_update AFTER UPDATE ON user_groups BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " CHANGE_NOW "),"
+    " (NEW.user_id, " CHANGE_NOW ");"
+    " END;"
+    /* Cached answers carry group names. A deleted group's memberships go
+     * by ON DELETE CASCADE, which fires changes_member_delete. */
+    "CREATE TRIGGER changes_group_rename AFTER UPDATE OF name ON groups"
+    " WHEN OLD.name IS NOT NEW.name BEGIN"
+    " INSERT INTO changes (user_id, at) SELECT user_id, " CHANGE_NOW
+    " FROM user_groups WHERE group_id = NEW.id;"
+    " END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -105,6 +165,9 @@ static const char *const migrations[] = {
 #define SQL_SESSION_REVOKE      "DELETE FROM sessions WHERE token_hash = ?1"
 #define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
 #define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
+#define SQL_CHANGES_SINCE                                             \
+    "SELECT id, user_id, session_hash, at FROM changes WHERE id > ?1" \
+    " ORDER BY id"
 
 /* PRAGMA journal_size_limit, bytes (16 MiB). */
 #define WAL_SIZE_LIMIT "16777216"
@@ -124,6 +187,7 @@ typedef struct sqlite_conn_t {
     sqlite3_stmt *session_revoke; /* SQL_SESSION_REVOKE */
     sqlite3_stmt *session_revoke_user; /* SQL_SESSION_REVOKE_USER */
     sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
+    sqlite3_stmt *changes_since;       /* SQL_CHANGES_SINCE, when first used */
 } sqlite_conn_t;
 
 /* ==================================================================== */
@@ -679,6 +743,8 @@ static void sqlite_disconnect(rus_conn_t *conn)
     sqlite3_finalize(c->session_revoke);
     sqlite3_finalize(c->session_revoke_user);
     sqlite3_finalize(c->session_purge);
+    sqlite3_finalize(c->changes_since);
+    c->changes_since = NULL;
     sqlite3_close(c->db);
     c->user_find = c->user_insert = c->user_touch = NULL;
     c->session_insert = c->session_find = c->session_touch = NULL;
@@ -1599,6 +1665,245 @@ static apr_status_t sqlite_checkpoint(rus_conn_t *conn, int wait_ms,
     return rv;
 }
 
+/* ==================================================================== */
+/* what changed: the WAL-index header and the change log                */
+
+/* The WAL index (PATH-shm) starts with two copies of a 48-byte header
+ * (SQLite's wal.c, WalIndexHdr: iVersion, unused, iChange, isInit,
+ * bigEndCksum, szPage, mxFrame, nPage, aFrameCksum[2], aSalt[2],
+ * aCksum[2]), which every commit rewrites: copy 1 first, a memory
+ * barrier, then copy 0. Reading copy 0, a barrier, then copy 1 and
+ * finding them equal gives a consistent header; any commit since changes
+ * it (mxFrame, the frame checksum, the salts after a restart). Its layout
+ * is versioned: iVersion is 3007000 since 2010. */
+#define WAL_HDR_WORDS   12
+#define WAL_HDR_VERSION 3007000u
+#define WAL_MAP_BYTES   4096
+
+typedef struct sqlite_watch_t {
+    rus_watch_t base;        /* must come first */
+    const char *shm_path;    /* PATH-shm */
+    const apr_uint32_t *hdr; /* mapped read-only, 2 * WAL_HDR_WORDS */
+    dev_t dev;               /* identity of the mapped file */
+    ino_t ino;
+    apr_int64_t checked_sec; /* when the path was last looked at */
+    int replaced;            /* seen replaced or removed: for good */
+} sqlite_watch_t;
+
+static apr_status_t watch_unmap(void *data)
+{
+    sqlite_watch_t *w = data;
+
+    if (w->hdr != NULL) {
+        munmap((void *)w->hdr, WAL_MAP_BYTES);
+        w->hdr = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_watch(rus_conn_t *conn, rus_watch_t **pwatch,
+                                 apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite_watch_t *w = apr_pcalloc(p, sizeof(*w));
+    sqlite3_stmt *st = NULL;
+    const char *mode = "";
+    struct stat sb;
+    apr_status_t rv;
+    void *map;
+    int fd, rc;
+
+    /* A read on this connection opens (and keeps open) the WAL index:
+     * while a connection has it, SQLite neither truncates nor deletes it. */
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mode = apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "read the journal mode");
+    }
+    if (strcmp(mode, "wal") != 0) {
+        rus_conn_set_error(conn, "%s is not in WAL mode (%s)", c->path, mode);
+        return APR_EINVAL;
+    }
+    rc = sqlite3_exec(c->db, "SELECT count(*) FROM changes WHERE id < 0", NULL,
+                      NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "read the change log");
+    }
+    w->base.backend = &rus_backend_sqlite;
+    w->shm_path = apr_pstrcat(p, c->path, "-shm", NULL);
+    fd = open(w->shm_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        rus_conn_set_error(conn, "%s: %pm", w->shm_path, &rv);
+        return rv;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)
+        || sb.st_size < WAL_MAP_BYTES) {
+        close(fd);
+        rus_conn_set_error(conn, "%s: not a WAL index of at least %d bytes",
+                           w->shm_path, WAL_MAP_BYTES);
+        return APR_EINVAL;
+    }
+    map = mmap(NULL, WAL_MAP_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+    rv = map == MAP_FAILED ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
+    close(fd);
+    if (rv != APR_SUCCESS) {
+        rus_conn_set_error(conn, "%s: mmap: %pm", w->shm_path, &rv);
+        return rv;
+    }
+    w->hdr = map;
+    w->dev = sb.st_dev;
+    w->ino = sb.st_ino;
+    apr_pool_cleanup_register(p, w, watch_unmap, apr_pool_cleanup_null);
+    if (__atomic_load_n(&w->hdr[0], __ATOMIC_RELAXED) != WAL_HDR_VERSION) {
+        rus_conn_set_error(conn, "%s: unknown WAL index version %u",
+                           w->shm_path,
+                           (unsigned)__atomic_load_n(&w->hdr[0],
+                                                     __ATOMIC_RELAXED));
+        return APR_EINVAL;
+    }
+    *pwatch = &w->base;
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_watch_mark(rus_watch_t *watch, apr_int64_t now,
+                                      rus_store_mark_t *mark, const char **pmsg)
+{
+    sqlite_watch_t *w = (sqlite_watch_t *)watch;
+    apr_uint32_t a[WAL_HDR_WORDS], b[WAL_HDR_WORDS];
+    struct stat sb;
+    int i;
+
+    if (__atomic_load_n(&w->checked_sec, __ATOMIC_RELAXED) != now) {
+        /* Once a second: is the mapped file still the one at the path? */
+        __atomic_store_n(&w->checked_sec, now, __ATOMIC_RELAXED);
+        if (stat(w->shm_path, &sb) != 0 || sb.st_dev != w->dev
+            || sb.st_ino != w->ino) {
+            __atomic_store_n(&w->replaced, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    if (__atomic_load_n(&w->replaced, __ATOMIC_SEQ_CST)) {
+        *pmsg = "the WAL index was replaced or removed";
+        return RUS_STORE_ESTALE;
+    }
+    for (i = 0; i < WAL_HDR_WORDS; i++) {
+        a[i] = __atomic_load_n(&w->hdr[i], __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    for (i = 0; i < WAL_HDR_WORDS; i++) {
+        b[i] = __atomic_load_n(&w->hdr[WAL_HDR_WORDS + i], __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (memcmp(a, b, sizeof(a)) != 0) {
+        return APR_EAGAIN; /* a commit is being recorded */
+    }
+    if (a[0] != WAL_HDR_VERSION) {
+        *pmsg = "unknown WAL index version";
+        return APR_EINVAL;
+    }
+    memcpy(mark->w, a, sizeof(mark->w));
+    return APR_SUCCESS;
+}
+
+static apr_status_t sqlite_changes_since(rus_conn_t *conn, apr_int64_t since,
+                                         rus_change_fn *fn, void *baton,
+                                         apr_int64_t *plast)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_int64_t last = since;
+    apr_status_t rv = APR_SUCCESS;
+    rus_change_t ch;
+    int rc = SQLITE_OK;
+
+    if (since > 0) {
+        /* AUTOINCREMENT's high-water mark never goes down, unless the
+         * file was restored from a copy (sqlite3 .restore) */
+        sqlite3_stmt *st = NULL;
+        apr_int64_t high = 0;
+
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT seq FROM sqlite_sequence"
+                                " WHERE name = 'changes'",
+                                -1, &st, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            high = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            return conn_fail(c, rc, "read the change log's last id");
+        }
+        if (high < since) {
+            *plast = high;
+            return RUS_CHANGES_ENOUGH;
+        }
+        rc = SQLITE_OK;
+    }
+    if (c->changes_since == NULL) {
+        rc = prepare_stmt(c->db, SQL_CHANGES_SINCE, &c->changes_since);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(c->changes_since, 1, since);
+    }
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(c->changes_since);
+        if (rc != SQLITE_ROW) {
+            break;
+        }
+        ch.id = sqlite3_column_int64(c->changes_since, 0);
+        ch.user_id = sqlite3_column_int64(c->changes_since, 1);
+        ch.session_hash =
+            (const char *)sqlite3_column_text(c->changes_since, 2);
+        ch.at = sqlite3_column_int64(c->changes_since, 3);
+        rv = fn(baton, &ch);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        last = ch.id;
+    }
+    if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+        rv = conn_fail(c, rc, "list changes");
+    }
+    if (c->changes_since != NULL) {
+        sqlite3_reset(c->changes_since);
+        sqlite3_clear_bindings(c->changes_since);
+    }
+    if (rv == RUS_CHANGES_ENOUGH) {
+        /* The caller drops everything after this: the newest id now. */
+        sqlite3_stmt *st = NULL;
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT MAX(id) FROM changes", -1, &st,
+                                NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (sqlite3_column_int64(st, 0) > last) {
+                last = sqlite3_column_int64(st, 0);
+            }
+            rc = SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            return conn_fail(c, rc, "find the last change");
+        }
+        *plast = last;
+        return rv;
+    }
+    if (rv == APR_SUCCESS) {
+        *plast = last;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_changes_prune(rus_conn_t *conn, apr_int64_t before,
+                                         int *pcount)
+{
+    return exec((sqlite_conn_t *)conn, pcount, "prune changes",
+                "DELETE FROM changes WHERE at < ?1", "i", before);
+}
+
 const rus_backend_t rus_backend_sqlite = {
     .scheme = "sqlite",
     .location_is_path = 1,
@@ -1637,4 +1942,8 @@ const rus_backend_t rus_backend_sqlite = {
     .info = sqlite_info,
     .integrity = sqlite_integrity,
     .checkpoint = sqlite_checkpoint,
+    .watch = sqlite_watch,
+    .watch_mark = sqlite_watch_mark,
+    .changes_since = sqlite_changes_since,
+    .changes_prune = sqlite_changes_prune,
 };

@@ -80,7 +80,7 @@ apr_status_t rus_user_lookup(rus_user_lookup_t *out, rus_store_pool_t *spool,
 {
     const char *key = apr_pstrcat(p, "u:", username, NULL);
     rus_conn_t *conn = NULL;
-    apr_uint32_t ticket;
+    rus_cache_ticket_t ticket;
     apr_status_t rv = APR_SUCCESS;
 
     memset(out, 0, sizeof(*out));

@@ -92,7 +92,7 @@ START_TEST(test_cache_put_after_drop_is_refused)
     rus_cache_t *c = rus_cache_create(pool, 16, 10);
     rus_user_t u = user_named("ann", ""), out;
     rus_session_t s = { 7, "a:80", 1, 2, 3 }, so;
-    apr_uint32_t ticket;
+    rus_cache_ticket_t ticket;
 
     ticket = rus_cache_ticket(c, "tok");
     rus_cache_drop(c, "tok"); /* the revocation, after its commit */
@@ -271,6 +271,62 @@ START_TEST(test_cache_concurrent_writers_never_tear)
 }
 END_TEST
 
+/* A user's answers go by generation, whatever their keys; other users'
+ * stay; a put whose ticket predates the bump is refused; a flush takes
+ * everything. */
+START_TEST(test_cache_drop_user_and_flush)
+{
+    rus_cache_t *c = rus_cache_create(pool, 64, 100);
+    rus_user_t ann = user_named("ann", "g"), bob = user_named("bob", "");
+    rus_session_t s;
+    rus_cache_ticket_t early;
+    rus_user_t out;
+
+    memset(&s, 0, sizeof(s));
+    s.vhost = "v:80";
+    bob.id = 8;
+    rus_cache_put(c, "u:ann", 5, rus_cache_ticket(c, "u:ann"), &ann, NULL);
+    rus_cache_put(c, "hash-ann", 5, rus_cache_ticket(c, "hash-ann"), &ann, &s);
+    rus_cache_put(c, "u:bob", 5, rus_cache_ticket(c, "u:bob"), &bob, NULL);
+    early = rus_cache_ticket(c, "hash-ann2");
+    rus_cache_drop_user(c, ann.id);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 5, &out, NULL, pool), 0);
+    ck_assert_int_eq(rus_cache_get(c, "hash-ann", 5, &out, &s, pool), 0);
+    ck_assert_int_eq(rus_cache_get(c, "u:bob", 5, &out, NULL, pool), 1);
+    /* read before the bump: refused; after it: kept */
+    rus_cache_put(c, "hash-ann2", 5, early, &ann, &s);
+    ck_assert_int_eq(rus_cache_get(c, "hash-ann2", 5, &out, &s, pool), 0);
+    rus_cache_put(c, "u:ann", 5, rus_cache_ticket(c, "u:ann"), &ann, NULL);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 5, &out, NULL, pool), 1);
+    rus_cache_flush(c);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 5, &out, NULL, pool), 0);
+    ck_assert_int_eq(rus_cache_get(c, "u:bob", 5, &out, NULL, pool), 0);
+    /* the shared applied id only moves up */
+    ck_assert_int_eq(rus_cache_applied(c), 0);
+    rus_cache_set_applied(c, 9);
+    rus_cache_set_applied(c, 4);
+    ck_assert_int_eq(rus_cache_applied(c), 9);
+}
+END_TEST
+
+/* This process's hits and misses. */
+START_TEST(test_cache_stats_count_gets)
+{
+    rus_cache_t *c = rus_cache_create(pool, 64, 100);
+    rus_user_t u = user_named("ann", ""), out;
+    apr_uint64_t hits = 9, misses = 9;
+
+    rus_cache_stats(NULL, &hits, &misses);
+    ck_assert(hits == 0 && misses == 0);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 5, &out, NULL, pool), 0);
+    rus_cache_put(c, "u:ann", 5, rus_cache_ticket(c, "u:ann"), &u, NULL);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 5, &out, NULL, pool), 1);
+    ck_assert_int_eq(rus_cache_get(c, "u:ann", 6, &out, NULL, pool), 1);
+    rus_cache_stats(c, &hits, &misses);
+    ck_assert(hits == 2 && misses == 1);
+}
+END_TEST
+
 TCase *rus_cache_test_case(void)
 {
     TCase *tc = tcase_create("cache");
@@ -281,6 +337,8 @@ TCase *rus_cache_test_case(void)
     tcase_add_test(tc, test_cache_put_after_drop_is_refused);
     tcase_add_test(tc, test_cache_collisions_and_limits);
     tcase_add_test(tc, test_cache_init_checks);
+    tcase_add_test(tc, test_cache_drop_user_and_flush);
+    tcase_add_test(tc, test_cache_stats_count_gets);
     tcase_add_test(tc, test_cache_shared_across_fork);
     tcase_add_test(tc, test_cache_concurrent_writers_never_tear);
     tcase_set_timeout(tc, 60);

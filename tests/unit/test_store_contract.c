@@ -233,6 +233,109 @@ START_TEST(test_contract_disable_and_delete_end_sessions)
 }
 END_TEST
 
+/* ---- what changed ----------------------------------------------------- */
+
+/* The changes one walk of rus_store_changes_since() reported, as text:
+ * "u<user id>" or "s<hash>", comma-separated. */
+typedef struct change_walk_t {
+    apr_array_header_t *seen;
+    apr_int64_t last_id;
+    int out_of_order;
+} change_walk_t;
+
+static apr_status_t record_change(void *baton, const rus_change_t *ch)
+{
+    change_walk_t *w = baton;
+
+    if (ch->id <= w->last_id) {
+        w->out_of_order = 1;
+    }
+    w->last_id = ch->id;
+    APR_ARRAY_PUSH(w->seen, const char *) =
+        ch->session_hash
+            ? apr_pstrcat(ts.pool, "s", ch->session_hash, NULL)
+            : apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT, ch->user_id);
+    return APR_SUCCESS;
+}
+
+/* The changes after @a since; *plast gets the last id. */
+static const char *changes_after(rus_conn_t *conn, apr_int64_t since,
+                                 apr_int64_t *plast)
+{
+    change_walk_t w;
+
+    w.seen = apr_array_make(ts.pool, 4, sizeof(char *));
+    w.last_id = since;
+    w.out_of_order = 0;
+    ck_assert_msg(rus_store_changes_since(conn, since, record_change, &w, plast)
+                      == APR_SUCCESS,
+                  "changes since: %s", rus_store_error(conn));
+    ck_assert_int_eq(w.out_of_order, 0);
+    ck_assert_int_eq(*plast, w.last_id);
+    return joined(w.seen);
+}
+
+/* An expiry after the real clock's now: a live session. */
+#define LATER APR_INT64_C(4000000000)
+
+/* Every write that can make a cached answer wrong is logged, by user or by
+ * session, in order; bookkeeping is not; the log can be pruned. */
+START_TEST(test_contract_changes_since)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t last = 0, mark;
+    rus_user_t ann, bob;
+    rus_group_t g;
+    int pruned = -1;
+
+    ann = added(conn, "ann", 1);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "ha", ann.id, "v:80", 10, LATER),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "hb", bob.id, "v:80", 10, LATER),
+                     APR_SUCCESS);
+    /* nothing so far makes an answer wrong */
+    ck_assert_str_eq(changes_after(conn, 0, &last), "");
+    ck_assert_int_eq(last, 0);
+    g = group(conn, "staff");
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, bob.id), APR_SUCCESS);
+    ck_assert_str_eq(changes_after(conn, 0, &last),
+                     apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT, bob.id));
+    mark = last;
+    /* bookkeeping */
+    ck_assert_int_eq(rus_user_touch_login(conn, ann.id, 500, 60), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_touch(conn, "ha", 20), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, bob.id, 1), APR_SUCCESS);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+    ck_assert_int_eq(last, mark);
+    /* a revocation, a rename, a membership removed */
+    ck_assert_int_eq(rus_session_revoke(conn, "hb"), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_rename(conn, ann.id, "anne"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_remove_member(conn, g.id, bob.id), APR_SUCCESS);
+    ck_assert_str_eq(changes_after(conn, mark, &last),
+                     apr_psprintf(ts.pool,
+                                  "shb,u%" APR_INT64_T_FMT
+                                  ",u%" APR_INT64_T_FMT,
+                                  ann.id, bob.id));
+    ck_assert_int_gt(last, mark);
+    /* disabling ends the sessions too: the user, then its session */
+    mark = last;
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0), APR_SUCCESS);
+    ck_assert_str_eq(changes_after(conn, mark, &last),
+                     apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT ",sha",
+                                  ann.id));
+    /* pruning: rows of the future stay, of the past go */
+    ck_assert_int_eq(rus_store_changes_prune(conn, 0, &pruned), APR_SUCCESS);
+    ck_assert_int_eq(pruned, 0);
+    ck_assert_int_eq(rus_store_changes_prune(conn, APR_INT64_C(1) << 40,
+                                             &pruned),
+                     APR_SUCCESS);
+    ck_assert_int_eq(pruned, 6);
+    ck_assert_str_eq(changes_after(conn, 0, &last), "");
+}
+END_TEST
+
 /* ---- groups ----------------------------------------------------------- */
 
 START_TEST(test_contract_groups)
@@ -522,6 +625,7 @@ TCase *rus_store_contract_test_case(void)
     tcase_add_loop_test(tc, test_contract_disable_and_delete_end_sessions, 0,
                         n);
     tcase_add_loop_test(tc, test_contract_groups, 0, n);
+    tcase_add_loop_test(tc, test_contract_changes_since, 0, n);
     tcase_add_loop_test(tc, test_contract_sessions, 0, n);
     tcase_add_loop_test(tc, test_contract_trim_user, 0, n);
     tcase_add_loop_test(tc, test_contract_purge_and_revoke_all, 0, n);

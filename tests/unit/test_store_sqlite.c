@@ -29,7 +29,7 @@
 
 /* PRAGMA user_version of a store this build prepares: users (1), sessions
  * (2), groups and memberships (3). */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
