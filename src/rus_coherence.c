@@ -192,6 +192,7 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
         if (rv != APR_SUCCESS) {
             return rv;
         }
+        rv = APR_EAGAIN; /* opened: its mark is still to be read */
     }
     for (tries = 0; tries < MARK_TRIES && APR_STATUS_IS_EAGAIN(rv); tries++) {
         rv = rus_store_watch_mark(coh->watch, now, &mark, &msg);
