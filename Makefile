@@ -52,12 +52,8 @@ WARNINGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS   := $(shell $(PKG_CONFIG) --libs sqlite3)
-# SHA-256 of the session tokens (src/rus_token.c).
-CRYPTO_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypto)
-CRYPTO_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypto)
 
-# The core and its unit tests build without httpd: APR, APR-util, SQLite,
-# libcrypto.
+# The core and its unit tests build without httpd: APR, APR-util, SQLite.
 APR_CONFIG ?= $(shell which apr-1-config)
 APU_CONFIG ?= $(shell which apu-1-config)
 APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \
@@ -81,7 +77,7 @@ OBJ   = $(BUILD)/obj
 # CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags under
 # debian/rules) come last, so that they win.
 CORE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-              $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS) \
+              $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
               $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
 GLUE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) $(APXS_CPPFLAGS) -Isrc \
               -Iinclude $(APR_CFLAGS) $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
@@ -98,7 +94,7 @@ ADMIN_CFLAGS = -g -O2 -std=gnu99 -fstack-protector-strong $(HARDEN_CPPFLAGS) \
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARNINGS) -Wno-missing-prototypes \
               -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CHECK_CFLAGS) \
               $(VERSION_CPPFLAGS)
-UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lpthread
+UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CHECK_LIBS) -lpthread
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
@@ -150,13 +146,12 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $(CORE_OBJ)
 
 $(MODULE_SO): $(GLUE_OBJ) $(CORE_LIB) $(MODULE_MAP)
-	$(CC) $(MODULE_LDFLAGS) -o $@ $(GLUE_OBJ) $(CORE_LIB) $(SQLITE_LIBS) \
-	    $(CRYPTO_LIBS)
+	$(CC) $(MODULE_LDFLAGS) -o $@ $(GLUE_OBJ) $(CORE_LIB) $(SQLITE_LIBS)
 
 # The admin tool links the same core and backend as the module.
 $(ADMIN_BIN): $(ADMIN_OBJ) $(CORE_LIB)
-	$(CC) -Wl,-z,relro -Wl,-z,now $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(CORE_LIB) $(APR_LIBS) \
-	    $(SQLITE_LIBS) $(CRYPTO_LIBS)
+	$(CC) -Wl,-z,relro -Wl,-z,now $(LDFLAGS) -o $@ $(ADMIN_OBJ) \
+	    $(CORE_LIB) $(APR_LIBS) $(SQLITE_LIBS)
 
 $(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
 	$(CC) -o $@ $(UNIT_OBJ) $(CORE_LIB) $(UNIT_LIBS)

@@ -27,8 +27,7 @@
  * Make a new token.
  * @param ptoken  receives the cookie form (RUS_TOKEN_CHARS characters)
  * @param phash   receives the stored form (RUS_TOKEN_HASH_CHARS hex)
- * @return APR_SUCCESS, the CSPRNG's error, or APR_EGENERAL when libcrypto
- *         fails (then nothing is set)
+ * @return APR_SUCCESS, or the CSPRNG's error (then nothing is set)
  */
 apr_status_t rus_token_new(const char **ptoken, const char **phash,
                            apr_pool_t *p);
@@ -37,20 +36,20 @@ apr_status_t rus_token_new(const char **ptoken, const char **phash,
  * Check a cookie value strictly (exact length, base64url alphabet,
  * canonical last character) and compute its stored form.
  * @param phash  receives the stored form on success
- * @return APR_SUCCESS, APR_EINVAL for anything malformed, or APR_EGENERAL
- *         when libcrypto fails
+ * @return APR_SUCCESS, or APR_EINVAL for anything malformed
  */
 apr_status_t rus_token_hash(const char **phash, const char *token,
                             apr_pool_t *p);
 
-/**
- * SHA-256 of @a len bytes at @a data into @a out (32 bytes), by libcrypto.
- * Thread-safe; the algorithm is fetched once per process.
- * @return APR_SUCCESS, or APR_EGENERAL when libcrypto fails (then @a out
- *         holds nothing to use)
- */
-apr_status_t rus_sha256(unsigned char out[32], const void *data,
-                        apr_size_t len);
+/** SHA-256 of @a len bytes at @a data into @a out (32 bytes). */
+void rus_sha256(unsigned char out[32], const void *data, apr_size_t len);
+
+/** 1 when rus_sha256 uses the processor's SHA extensions. */
+int rus_sha256_accel(void);
+
+/** Use the SHA extensions when @a on and the processor has them, else the
+ *  portable code (the tests run both). */
+void rus_sha256_set_accel(int on);
 
 /**
  * Compare two strings of equal length in time that depends only on the

@@ -6,7 +6,7 @@ PACKAGES="
     make gcc pkg-config
     apache2 apache2-dev apache2-utils
     libapr1-dev libaprutil1-dev
-    libsqlite3-dev sqlite3 libssl-dev
+    libsqlite3-dev sqlite3
     check
     curl procps
     python3 python3-pytest

@@ -20,7 +20,7 @@ FUZZ_OBJ     = $(FUZZ_DIR)/obj
 FUZZ_CFLAGS  = -g -O1 -std=gnu99 -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=all -fno-omit-frame-pointer \
                $(WARNINGS) -Itests/fuzz -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(VERSION_CPPFLAGS)
+               $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS)
 FUZZ_LINK    = -fsanitize=fuzzer,address,undefined
 
 # fuzz_common.c replaces apr_palloc()/apr_pcalloc() during an input (see
@@ -48,7 +48,7 @@ $(FUZZ_BINS): $(FUZZ_DIR)/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o \
         $(FUZZ_OBJ)/tests/fuzz/fuzz_common.o $(FUZZ_CORE_LIB)
 	$(FUZZ_CLANG) $(FUZZ_LINK) -o $@ $< \
 	    $(FUZZ_OBJ)/tests/fuzz/fuzz_common.o $(FUZZ_CORE_LIB) \
-	    $(FUZZ_LDFLAGS) $(APR_LIBS) $(CRYPTO_LIBS) -ldl
+	    $(FUZZ_LDFLAGS) $(APR_LIBS) -ldl
 
 -include $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_SRC_OBJ:.o=.d)
 
