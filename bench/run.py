@@ -18,6 +18,19 @@ connections of first logins (new trusted-header names), back to back on
 one server, and reports the ratios to the rate alone (target: 0.5 under
 the login flood).
 
+session-churn is the cookie load of session while a writer in this process
+(Python's sqlite3, on the store file, busy timeout 5 s) commits CHURN_RATE
+unrelated changes a second, each a transaction of its own: users that the
+load never sends disabled, enabled again, and given a new session (what a
+login writes). It starts before the wrk run and stops after it, and runs on
+the client's CPU. Invalidation per key leaves the load's answers cached:
+target 0.90 x bare.
+
+session and session-churn log at info level for the module, so that each
+child's answer-cache statistics (RUS00196, one line when it exits) are in
+the error log; their sums give the hit rate of the case's server over its
+whole life (warm-up included), "n/a" where the module logs no such line.
+
     python3 bench/run.py [--duration 3] [--repeats 9] [--no-pin]
 """
 
@@ -31,13 +44,15 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import _path  # noqa: F401  (tests/ on the import path: the harness)
 from pyrus import Httpd, basic
 from pyrus.bench import (CASES, COMMON, LUA_COOKIES, RESULTS, SESSION_TOKENS,
-                         cookie_tokens, store_file)
+                         VHOST, cookie_tokens, store_file)
 from pyrus.conf import static_files
+from pyrus.store import preload
 
 FLOOD_CONNECTIONS = 400
 COOKIE_CONNECTIONS = 16  # the legitimate load, as the review measured it
@@ -48,7 +63,16 @@ TARGETS = {  # case: (reference case, minimum ratio)
     "frontend": ("basic", 0.95),
     "first-login": ("bare", 0.25),
     "session-1M": ("session", 0.95),
+    "session-churn": ("bare", 0.90),
 }
+# session-churn: changes committed per second by its writer, and to how many
+# users the load never sends
+CHURN_RATE = 50
+CHURN_USERS = 100
+# cases whose server logs the module's info lines (the cache statistics)
+CACHE_STATS_CASES = ("session", "session-churn")
+CACHE_STATS = re.compile(r"RUS00196: answer cache in this child: (\d+) hits,"
+                         r" (\d+) misses, (\d+) invalidations")
 # cookie-under-flood: its req/s under the flood / its req/s alone, on the
 # same server, measured back to back
 FLOOD_TARGET = 0.5
@@ -191,6 +215,90 @@ def wrk_result(h, out, err, duration, cpu0, t0):
             "requests": int(total.group(1)) if total else 0}
 
 
+class Churn:
+    """A thread that commits `rate` changes a second to the store at
+    `path`, paced to a schedule, until stop(): users `names` in turn
+    disabled, enabled, and given a new session (vhost `vhost`). Runs on
+    `cpu` when given."""
+
+    def __init__(self, path, names, vhost, rate=CHURN_RATE, cpu=None):
+        self.path = path
+        self.names = names
+        self.vhost = vhost
+        self.rate = rate
+        self.cpu = cpu
+        self.done = 0
+        self.error = None
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.t0 = time.time()
+        self.thread.start()
+        return self
+
+    def change(self, con, i):
+        name = self.names[(i // 3) % len(self.names)]
+        now = int(time.time())
+        with con:
+            if i % 3 == 0:
+                con.execute("UPDATE users SET is_active = 0 "
+                            "WHERE username = ?", (name,))
+            elif i % 3 == 1:
+                con.execute("UPDATE users SET is_active = 1 "
+                            "WHERE username = ?", (name,))
+            else:
+                con.execute("INSERT INTO sessions SELECT ?, id, ?, ?, ?, ? "
+                            "FROM users WHERE username = ?",
+                            (os.urandom(32).hex(), self.vhost, now, now,
+                             now + 86400, name))
+
+    def run(self):
+        if self.cpu is not None:
+            os.sched_setaffinity(0, {self.cpu})  # this thread only
+        con = sqlite3.connect(self.path, timeout=5)
+        try:
+            while not self.halt.is_set():
+                self.change(con, self.done)
+                self.done += 1
+                # the schedule, not the last commit, sets the next one
+                wait = self.t0 + self.done / self.rate - time.time()
+                if wait > 0:
+                    self.halt.wait(wait)
+        except sqlite3.Error as e:
+            self.error = e
+        finally:
+            con.close()
+
+    def stop(self):
+        """Stop; the changes committed and the rate achieved."""
+        self.halt.set()
+        self.thread.join(timeout=30)
+        if self.error is not None:
+            sys.exit("session-churn: the writer failed: %s" % self.error)
+        return self.done, self.done / (time.time() - self.t0)
+
+
+def cache_stats(log):
+    """The sums of the children's RUS00196 lines in an error log: (hits,
+    misses, invalidations, children), or None when there is none."""
+    found = [tuple(map(int, m)) for m in CACHE_STATS.findall(log)]
+    if not found:
+        return None
+    return tuple(sum(f[k] for f in found) for k in range(3)) + (len(found),)
+
+
+def hit_rate(stats):
+    """hits / (hits + misses) of cache_stats(), or None."""
+    if not stats or stats[0] + stats[1] == 0:
+        return None
+    return stats[0] / (stats[0] + stats[1])
+
+
+def fmt_rate(rate):
+    return "n/a" if rate is None else "%.4f" % rate
+
+
 class Case:
     cache_ttl = None  # RemoteUserCacheTTL; None: the module's default
 
@@ -202,6 +310,10 @@ class Case:
 
     def start(self):
         body = COMMON + CASES[self.name]
+        if self.name in CACHE_STATS_CASES:
+            # one RUS00196 line per child at its exit (and the module's
+            # few other info lines; nothing per request)
+            body += "\nLogLevel error remoteuser_session:info\n"
         store = "sqlite:store/users.db" if self.name != "bare" else None
         mods = ["authn_anon"] if self.name == "first-login" else []
         # the module's defaults, RemoteUserCacheTTL included
@@ -210,6 +322,12 @@ class Case:
         static_files(h, "f", "h", "s")
         if self.n_users:
             shutil.copy(store_file(self.n_users), h.db_path)
+            if self.name == "session-churn":
+                # users the load never sends, for the writer to change
+                self.churn_names = ["churn%04d" % i
+                                    for i in range(1, CHURN_USERS + 1)]
+                preload(h.db_path, CHURN_USERS, VHOST, "churn",
+                        name="churn%04d")
             if os.geteuid() == 0:
                 shutil.chown(h.db_path, "www-data", "www-data")
         self.args = []
@@ -305,7 +423,18 @@ class Case:
         if self.name == "cookie-under-flood":
             return self.measure_flood(duration)
         before = self.users() if self.name == "first-login" else 0
-        r = wrk(self.h, self.args, duration, connections, self.script)
+        churn = None
+        if self.name == "session-churn":
+            churn = Churn(self.h.db_path, self.churn_names, VHOST,
+                          cpu=PIN[1] if PIN else None).start()
+            time.sleep(0.2)  # the writer is under way
+        try:
+            r = wrk(self.h, self.args, duration, connections, self.script)
+        finally:
+            if churn is not None:
+                r_churn = churn.stop()
+        if churn is not None:
+            r["churn_changes"], r["churn_per_s"] = r_churn
         if self.name == "first-login":
             # Each request must have made a user (and a session): check
             # the store, so a broken script cannot pass for a fast login.
@@ -319,6 +448,8 @@ class Case:
 
     def stop(self):
         self.rss_end = children_rss(self.h)
+        self.h.stop()  # the children exit: their RUS00196 lines
+        self.cache = cache_stats(self.h.error_log())
         self.h.cleanup()
 
 
@@ -354,8 +485,8 @@ def main():
         PIN = (cpus[0], cpus[1])
 
     plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
-            ("session-1M", opts.million), ("first-login", 0),
-            ("cookie-under-flood", 1000)]
+            ("session-churn", 1000), ("session-1M", opts.million),
+            ("first-login", 0), ("cookie-under-flood", 1000)]
     if opts.cases:
         wanted = opts.cases.split(",")
         plan = [(name, n) for name, n in plan if name in wanted]
@@ -410,6 +541,10 @@ def main():
                          bare_runs[-1]["rps"], paired[name][-1]),
                       flush=True)
                 last = results[name][-1]
+                if "churn_per_s" in last:
+                    print("  %-12s        %d store changes, %.1f a second"
+                          % ("", last["churn_changes"], last["churn_per_s"]),
+                          flush=True)
                 if "flood_ratio" in last:
                     print("  %-12s        alone %8.0f req/s (max %s); under "
                           "a static flood %.0f (%.3f); under the login "
@@ -437,7 +572,16 @@ def main():
 
     def row(name, runs, ratio):
         c = servers[name]
+        stats = getattr(c, "cache", None)
+        rate = hit_rate(stats)
         return {"case": name, "rps": med(runs), "ratio": ratio,
+                "cache_hits": stats[0] if stats else None,
+                "cache_misses": stats[1] if stats else None,
+                "cache_invalidations": stats[2] if stats else None,
+                "cache_children": stats[3] if stats else None,
+                "hit_rate": rate,
+                "hit_rate_text": (fmt_rate(rate)
+                                  if name in CACHE_STATS_CASES else None),
                 "p50_ms": med_lat(runs, "p50"),
                 "p99_ms": med_lat(runs, "p99"),
                 "server_cores": med(runs, "server_cores"),
@@ -452,6 +596,11 @@ def main():
     for name, _ in plan:
         rows.append(row(name, results[name], statistics.median(paired[name])))
     by = {r["case"]: r for r in rows}
+    if "session-churn" in by:
+        runs = results["session-churn"]
+        by["session-churn"]["churn_changes"] = sum(x["churn_changes"]
+                                                   for x in runs)
+        by["session-churn"]["churn_per_s"] = med(runs, "churn_per_s")
     if "cookie-under-flood" in by:
         runs = results["cookie-under-flood"]
         r = by["cookie-under-flood"]
@@ -475,16 +624,23 @@ def main():
         got = by[name]["ratio"] / by[ref]["ratio"]
         by[name]["target"] = "%s >= %.2f x %s: %.3f %s" % (
             name, minimum, ref, got, "met" if got >= minimum else "MISSED")
+        if by[name]["hit_rate_text"] is not None:
+            by[name]["target"] += " (cache hit rate %s)" % (
+                by[name]["hit_rate_text"])
+        if "churn_per_s" in by[name]:
+            by[name]["target"] += " (%.1f store changes a second)" % (
+                by[name]["churn_per_s"])
 
     print()
-    print("%-12s %8s %6s %7s %7s %6s %7s %10s %10s %7s" % (
+    print("%-13s %8s %6s %7s %7s %6s %7s %10s %10s %7s %8s" % (
         "case", "req/s", "x bare", "p50 ms", "p99 ms", "cores", "us/req",
-        "RSS run 1", "RSS end", "non-2xx"))
+        "RSS run 1", "RSS end", "non-2xx", "hit rate"))
     for r in rows:
-        print("%-12s %8.0f %6.3f %7.3f %7.3f %6.2f %7.1f %6d KiB %6d KiB %7d"
+        print("%-13s %8.0f %6.3f %7.3f %7.3f %6.2f %7.1f %6d KiB %6d KiB %7d"
+              " %8s"
               % (r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
                  r["server_cores"], r["cpu_us_per_req"], r["rss_start_kib"],
-                 r["rss_end_kib"], r["non2xx"]))
+                 r["rss_end_kib"], r["non2xx"], r["hit_rate_text"] or ""))
     print()
     for r in rows:
         if "target" in r:

@@ -77,6 +77,9 @@ CASES = {
 </Location>""",
 }
 CASES["session-1M"] = CASES["session"]
+# The session load of "session", while a writer commits unrelated changes
+# to the store (bench/run.py's Churn): the same server configuration.
+CASES["session-churn"] = CASES["session"]
 # The session load of "session", while a second wrk floods /h with first
 # logins (a trusted-header name never seen before: a user INSERT and a
 # session INSERT each) on FLOOD_CONNECTIONS connections.
