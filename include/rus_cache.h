@@ -52,6 +52,30 @@ rus_cache_t *rus_cache_init(void *mem, apr_size_t size, int slots,
  */
 rus_cache_t *rus_cache_create(apr_pool_t *p, int slots, apr_int64_t ttl);
 
+/** What a cache guard is asked (rus_cache_set_guard). */
+typedef enum {
+    RUS_CACHE_GUARD_PEEK, /**< cheap: is every committed change applied? */
+    RUS_CACHE_GUARD_SYNC  /**< apply what is not; may drop entries */
+} rus_cache_guard_e;
+
+/** A guard: 1 when the cache's entries may be trusted for a request that
+ *  started before the call (PEEK: nothing to apply; SYNC: applied), 0
+ *  otherwise. */
+typedef int rus_cache_guard_fn(void *baton, rus_cache_guard_e what,
+                               apr_int64_t now);
+
+/**
+ * Have rus_cache_get() ask @a fn before it answers from this process's
+ * handle: PEEK before each lookup, and SYNC, then a second lookup, only
+ * when PEEK said no and the first lookup found an entry. A request that
+ * misses asks the store anyway, so it never waits for changes to be
+ * applied; a hit is answered only once every change committed before the
+ * request started is applied. With the guard's SYNC failing, every
+ * lookup misses.
+ */
+void rus_cache_set_guard(rus_cache_t *cache, rus_cache_guard_fn *fn,
+                         void *baton);
+
 /**
  * Look @a key up. On a hit younger than the TTL, copy the user (strings
  * into @a p) and, when the entry holds one and @a session is not NULL, the

@@ -12,8 +12,11 @@
  *        shell) is honoured by every request that starts after the commit
  *        returned, in every process sharing the cache.
  *
- * One per process (after fork), used by all its threads. Before a request
- * looks at the cache it calls rus_coh_sync(): the store's commit state is
+ * One per process (after fork), used by all its threads, as the cache's
+ * guard (rus_coh_guard(), see rus_cache_set_guard()): a lookup first
+ * peeks at the store's commit state, and only a hit found while it
+ * differs waits for rus_coh_sync(); a miss goes to the store anyway, so a
+ * flood of commits (first logins) costs misses no sync. The state is
  * read through a watch (rus_store_watch_mark(); for SQLite the WAL-index
  * header, no system call) and compared with the one this process applied
  * last. When something committed since, one thread reads the store's
@@ -53,13 +56,34 @@ rus_coh_t *rus_coh_create(const rus_store_t *store, rus_cache_t *cache,
  * Bring the cache up to every change committed before this call.
  * @param now   UNIX seconds
  * @param pwarn set (allocated from @a p) only when this call starts a
- *              streak of failures: the one warning to log for it
+ *              streak of failures: the one warning to log for it; NULL:
+ *              the warning is kept for rus_coh_take_warning()
  * @return APR_SUCCESS: the cache may be used for a request that starts
  *         now; otherwise it must not be (the failure, its reason in
  *         *pwarn when that is set)
  */
 apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
                           apr_pool_t *p);
+
+/**
+ * 1 when every change committed before this call is already applied (the
+ * store's mark is the one this process recorded after applying), without
+ * taking the lock; 0 otherwise, the watch not open included.
+ */
+int rus_coh_fresh(rus_coh_t *coh, apr_int64_t now);
+
+/**
+ * The cache guard (rus_cache_set_guard) for @a baton, a rus_coh_t: PEEK is
+ * rus_coh_fresh(), SYNC is rus_coh_sync(); a warning SYNC gives is kept
+ * for rus_coh_take_warning().
+ */
+int rus_coh_guard(void *baton, rus_cache_guard_e what, apr_int64_t now);
+
+/**
+ * The warning of a streak of failures rus_coh_guard() met, once: copied
+ * into @a buf (@a len bytes) and 1, or 0 when there is none to give.
+ */
+int rus_coh_take_warning(rus_coh_t *coh, char *buf, apr_size_t len);
 
 /** Cache keys and user generations this process dropped because the
  *  store reported a change (emptying the cache for a read of too many

@@ -338,28 +338,27 @@ static apr_status_t cache_stats_log(void *data)
     return APR_SUCCESS;
 }
 
-/* The answer cache for a request starting now: only once every change
- * committed to the store so far has been applied to it, else NULL (the
- * request asks the store; why is logged once per streak). */
+/* The answer cache for a request starting now. Its guard (set at child
+ * init) answers a hit only once every change committed to the store so
+ * far is applied, and turns every lookup into a miss while the changes
+ * cannot be read; why is logged once per streak, by the request after the
+ * one that met it. */
 rus_cache_t *rus_httpd_store_cache(request_rec *r)
 {
-    const char *warn = NULL;
-    apr_status_t rv;
+    char why[256];
 
     if (rus_httpd_store.cache == NULL) {
         return NULL;
     }
-    rv =
-        rus_coh_sync(rus_httpd_store.coh, rus_httpd_now_sec(r), &warn, r->pool);
-    if (warn != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+    if (rus_coh_take_warning(rus_httpd_store.coh, why, sizeof(why))) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       RUSLOGNO(00190) "the answer cache cannot be kept "
                                       "true to the store (%s): this child "
                                       "asks the store at every request "
                                       "until that works again",
-                      warn);
+                      why);
     }
-    return rv == APR_SUCCESS ? rus_httpd_store.cache : NULL;
+    return rus_httpd_store.cache;
 }
 
 /* After fork: this child's own connections, closed with pchild. */
@@ -387,6 +386,11 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
                                          "view of store changes in this "
                                          "child: it asks the store at "
                                          "every request");
+            rus_httpd_store.cache = NULL;
+        }
+        else {
+            rus_cache_set_guard(rus_httpd_store.cache, rus_coh_guard,
+                                rus_httpd_store.coh);
         }
         apr_pool_cleanup_register(pchild, s, cache_stats_log,
                                   apr_pool_cleanup_null);

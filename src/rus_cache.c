@@ -95,6 +95,8 @@ struct rus_cache_t {
      * child's copy after fork), unlike the slots. */
     apr_uint64_t hits;
     apr_uint64_t misses;
+    rus_cache_guard_fn *guard; /* NULL: entries are trusted as they are */
+    void *guard_baton;
 };
 
 static unsigned int slot_count(int slots)
@@ -192,16 +194,14 @@ static apr_uint64_t fp_of(const slot_t *s)
     return __atomic_load_n(&s->fp, __ATOMIC_RELAXED);
 }
 
-int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
+/* One lookup of @a key, counting nothing. */
+static int lookup(rus_cache_t *cache, const char *key, apr_int64_t now,
                   rus_user_t *user, rus_session_t *session, apr_pool_t *p)
 {
     apr_uint64_t fp;
     slot_t *set, copy;
     int i;
 
-    if (cache == NULL || strlen(key) > KEY_MAX) {
-        return 0;
-    }
     fp = fingerprint(key);
     set = set_of(cache, fp);
     for (i = 0; i < 2; i++) {
@@ -231,11 +231,43 @@ int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
             *session = copy.session;
             session->vhost = apr_pstrdup(p, copy.vhost);
         }
-        __atomic_add_fetch(&cache->hits, 1, __ATOMIC_RELAXED);
         return 1;
     }
-    __atomic_add_fetch(&cache->misses, 1, __ATOMIC_RELAXED);
     return 0;
+}
+
+void rus_cache_set_guard(rus_cache_t *cache, rus_cache_guard_fn *fn,
+                         void *baton)
+{
+    if (cache != NULL) {
+        cache->guard = fn;
+        cache->guard_baton = baton;
+    }
+}
+
+int rus_cache_get(rus_cache_t *cache, const char *key, apr_int64_t now,
+                  rus_user_t *user, rus_session_t *session, apr_pool_t *p)
+{
+    int fresh = 1, hit;
+
+    if (cache == NULL || strlen(key) > KEY_MAX) {
+        return 0;
+    }
+    /* PEEK before the lookup: an entry read after every change committed
+     * so far was applied may be trusted. Otherwise the entry read may
+     * predate a drop under way, so a hit is answered only after SYNC,
+     * from a second lookup. */
+    if (cache->guard != NULL) {
+        fresh = cache->guard(cache->guard_baton, RUS_CACHE_GUARD_PEEK, now);
+    }
+    hit = lookup(cache, key, now, user, session, p);
+    if (hit && !fresh) {
+        hit = cache->guard(cache->guard_baton, RUS_CACHE_GUARD_SYNC, now)
+              && lookup(cache, key, now, user, session, p);
+    }
+    __atomic_add_fetch(hit ? &cache->hits : &cache->misses, 1,
+                       __ATOMIC_RELAXED);
+    return hit;
 }
 
 /* A ticket: the set's drop count, and the cache-wide bump count above it. */

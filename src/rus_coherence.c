@@ -43,6 +43,7 @@ struct rus_coh_t {
     apr_int64_t last_id;      /* the last change this process applied */
     apr_uint32_t applied[RUS_STORE_MARK_WORDS]; /* 0s: none recorded */
     int failing;   /* a warning was given for this streak */
+    int warn_due;  /* ... and rus_coh_take_warning has not taken it */
     char why[256]; /* the reason of the current failure */
     int walked;    /* changes in the current read */
     apr_uint64_t invalidations;
@@ -244,7 +245,9 @@ apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
     const char *msg = NULL;
     apr_status_t rv;
 
-    *pwarn = NULL;
+    if (pwarn != NULL) {
+        *pwarn = NULL;
+    }
     if (coh == NULL) {
         return APR_EINIT;
     }
@@ -265,10 +268,58 @@ apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
     }
     else if (!coh->failing && !APR_STATUS_IS_EAGAIN(rv)) {
         coh->failing = 1;
-        *pwarn = apr_pstrdup(p, coh->why);
+        if (pwarn != NULL) {
+            *pwarn = apr_pstrdup(p, coh->why);
+        }
+        else {
+            coh->warn_due = 1;
+        }
     }
     apr_thread_mutex_unlock(coh->lock);
     return rv;
+}
+
+int rus_coh_fresh(rus_coh_t *coh, apr_int64_t now)
+{
+    rus_watch_t *watch;
+    rus_store_mark_t mark;
+    const char *msg = NULL;
+
+    if (coh == NULL) {
+        return 0;
+    }
+    watch = __atomic_load_n(&coh->watch, __ATOMIC_ACQUIRE);
+    return watch != NULL
+           && rus_store_watch_mark(watch, now, &mark, &msg) == APR_SUCCESS
+           && mark_is_applied(coh, &mark);
+}
+
+int rus_coh_guard(void *baton, rus_cache_guard_e what, apr_int64_t now)
+{
+    rus_coh_t *coh = baton;
+
+    if (what == RUS_CACHE_GUARD_PEEK) {
+        return rus_coh_fresh(coh, now);
+    }
+    return rus_coh_sync(coh, now, NULL, NULL) == APR_SUCCESS;
+}
+
+int rus_coh_take_warning(rus_coh_t *coh, char *buf, apr_size_t len)
+{
+    int due;
+
+    if (coh == NULL || len == 0
+        || !__atomic_load_n(&coh->warn_due, __ATOMIC_RELAXED)) {
+        return 0;
+    }
+    apr_thread_mutex_lock(coh->lock);
+    due = coh->warn_due;
+    coh->warn_due = 0;
+    if (due) {
+        apr_cpystrn(buf, coh->why, len);
+    }
+    apr_thread_mutex_unlock(coh->lock);
+    return due;
 }
 
 apr_uint64_t rus_coh_invalidations(rus_coh_t *coh)

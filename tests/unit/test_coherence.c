@@ -131,8 +131,9 @@ static void cache_all(rus_cache_t *cache)
     }
 }
 
-/* Which of all_keys are hits, as a string of 0s and 1s in their order. */
-static const char *hits(rus_cache_t *cache)
+/* Which of all_keys are hits at @a now, as a string of 0s and 1s in their
+ * order. */
+static const char *hits_at(rus_cache_t *cache, apr_int64_t now)
 {
     char *out = apr_pcalloc(ts.pool, NKEYS + 1);
     rus_session_t s;
@@ -141,12 +142,17 @@ static const char *hits(rus_cache_t *cache)
 
     for (i = 0; i < NKEYS; i++) {
         out[i] =
-            rus_cache_get(cache, all_keys[i], NOW, &u,
+            rus_cache_get(cache, all_keys[i], now, &u,
                           strncmp(all_keys[i], "u:", 2) ? &s : NULL, ts.pool)
                 ? '1'
                 : '0';
     }
     return out;
+}
+
+static const char *hits(rus_cache_t *cache)
+{
+    return hits_at(cache, NOW);
 }
 
 static void synced(rus_coh_t *coh)
@@ -156,6 +162,86 @@ static void synced(rus_coh_t *coh)
     ck_assert_msg(rus_coh_sync(coh, NOW, &warn, ts.pool) == APR_SUCCESS,
                   "sync: %s", warn ? warn : "?");
 }
+
+/* The guard as the glue sets it, counting the SYNCs it is asked for. */
+static int guard_syncs;
+
+static int counting_guard(void *baton, rus_cache_guard_e what, apr_int64_t now)
+{
+    if (what == RUS_CACHE_GUARD_SYNC) {
+        guard_syncs++;
+    }
+    return rus_coh_guard(baton, what, now);
+}
+
+/* With the guard set, the cache keeps itself true at lookup: a hit found
+ * after a commit elsewhere is answered only after that commit's changes
+ * were applied (no explicit sync), and a lookup that misses asks for no
+ * sync at all, however many commits came (a flood of first logins costs
+ * no change-log read). */
+START_TEST(test_coh_guard_syncs_only_for_hits)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh = rus_coh_create(ts.store, cache, ts.pool);
+    rus_user_t u;
+    int i;
+
+    ck_assert_ptr_nonnull(coh);
+    synced(coh);
+    rus_cache_set_guard(cache, counting_guard, coh);
+    cache_all(cache);
+    guard_syncs = 0;
+    ck_assert_str_eq(hits(cache), "11111");
+    ck_assert_int_eq(guard_syncs, 0); /* nothing committed: PEEK only */
+
+    /* commits that change nothing cached, and lookups that miss */
+    for (i = 0; i < 5; i++) {
+        commit_elsewhere(apr_psprintf(ts.pool,
+                                      "INSERT INTO users (username, "
+                                      "date_joined) VALUES ('new%d', 1)",
+                                      i));
+        ck_assert_int_eq(rus_cache_get(cache,
+                                       apr_psprintf(ts.pool, "u:new%d", i), NOW,
+                                       &u, NULL, ts.pool),
+                         0);
+    }
+    ck_assert_int_eq(guard_syncs, 0);
+
+    /* a change that makes cached answers wrong: the next hits see it */
+    commit_elsewhere("UPDATE users SET is_active = 0 WHERE username = 'alice'");
+    ck_assert_str_eq(hits(cache), "01001");
+    ck_assert_int_eq(guard_syncs, 1); /* the first hit synced, once */
+    commit_elsewhere("DELETE FROM sessions WHERE token_hash = '" HASH_B1 "'");
+    ck_assert_str_eq(hits(cache), "01000");
+}
+END_TEST
+
+/* A guard whose SYNC fails turns every hit it cannot vouch for into a
+ * miss, and keeps the warning for the glue, once. */
+START_TEST(test_coh_guard_failing_means_misses)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh = rus_coh_create(ts.store, cache, ts.pool);
+    char why[256];
+
+    ck_assert_ptr_nonnull(coh);
+    synced(coh);
+    rus_cache_set_guard(cache, rus_coh_guard, coh);
+    cache_all(cache);
+    ck_assert_str_eq(hits(cache), "11111");
+    ck_assert_int_eq(rus_coh_take_warning(coh, why, sizeof(why)), 0);
+    /* the WAL index removed underneath (seen at the next second's look):
+     * the watch cannot vouch any more */
+    commit_elsewhere("UPDATE users SET is_active = 1");
+    ck_assert_int_eq(unlink(apr_pstrcat(ts.pool, ts.path, "-shm", NULL)), 0);
+    ck_assert_str_eq(hits_at(cache, NOW + 1), "00000");
+    ck_assert_int_eq(rus_coh_take_warning(coh, why, sizeof(why)), 1);
+    ck_assert_msg(strstr(why, "-shm") != NULL || strstr(why, "WAL") != NULL,
+                  "%s", why);
+    ck_assert_int_eq(rus_coh_take_warning(coh, why, sizeof(why)), 0);
+    ck_assert_str_eq(hits_at(cache, NOW + 2), "00000");
+}
+END_TEST
 
 /* Each kind of change committed by another process is seen at the next
  * sync, and drops exactly the answers it makes wrong. */
@@ -527,6 +613,8 @@ TCase *rus_coherence_test_case(void)
     tcase_add_test(tc, test_coh_replaced_wal_index_means_no_cache);
     tcase_add_test(tc, test_coh_many_changes_flush);
     tcase_add_test(tc, test_coh_restored_store_flushes);
+    tcase_add_test(tc, test_coh_guard_syncs_only_for_hits);
+    tcase_add_test(tc, test_coh_guard_failing_means_misses);
     tcase_set_timeout(tc, 60);
     return tc;
 }
