@@ -35,12 +35,13 @@
 struct rus_coh_t {
     const rus_store_t *store;
     rus_cache_t *cache;
-    apr_pool_t *pool;         /* the parent of each watch's pool */
-    apr_thread_mutex_t *lock; /* one applier at a time */
-    rus_conn_t *conn;         /* this process's own; keeps the watch valid */
-    rus_watch_t *watch;       /* NULL until opened, or after a failure */
-    apr_int64_t retry_sec;    /* when opening was last tried */
-    apr_int64_t last_id;      /* the last change this process applied */
+    apr_pool_t *pool;            /* the parent of each watch's pool */
+    apr_thread_mutex_t *lock;    /* one applier at a time */
+    rus_conn_t *conn;            /* this process's own; keeps the watch valid */
+    apr_array_header_t *retired; /* connections of watches given up */
+    rus_watch_t *watch;          /* NULL until opened, or after a failure */
+    apr_int64_t retry_sec;       /* when opening was last tried */
+    apr_int64_t last_id;         /* the last change this process applied */
     apr_uint32_t applied[RUS_STORE_MARK_WORDS]; /* 0s: none recorded */
     int failing;   /* a warning was given for this streak */
     int warn_due;  /* ... and rus_coh_take_warning has not taken it */
@@ -54,10 +55,15 @@ struct rus_coh_t {
 static apr_status_t coh_cleanup(void *data)
 {
     rus_coh_t *coh = data;
+    int i;
 
     rus_store_disconnect(coh->conn);
     coh->conn = NULL;
     coh->watch = NULL;
+    for (i = 0; coh->retired != NULL && i < coh->retired->nelts; i++) {
+        rus_store_disconnect(APR_ARRAY_IDX(coh->retired, i, rus_conn_t *));
+    }
+    coh->retired = NULL;
     return APR_SUCCESS;
 }
 
@@ -113,7 +119,16 @@ static void coh_close(rus_coh_t *coh)
 {
     __atomic_store_n(&coh->watch, NULL, __ATOMIC_RELEASE);
     mark_record(coh, NULL);
-    rus_store_disconnect(coh->conn);
+    /* Not closed now: the watch reads memory that lives as long as its
+     * connection, and a thread on the fast path may be reading it. Kept
+     * until the process ends (only a store replaced underneath gets
+     * here, each time at most once a second). */
+    if (coh->conn != NULL) {
+        if (coh->retired == NULL) {
+            coh->retired = apr_array_make(coh->pool, 2, sizeof(rus_conn_t *));
+        }
+        APR_ARRAY_PUSH(coh->retired, rus_conn_t *) = coh->conn;
+    }
     coh->conn = NULL;
 }
 

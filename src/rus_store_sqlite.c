@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1678,28 +1677,18 @@ static apr_status_t sqlite_checkpoint(rus_conn_t *conn, int wait_ms,
  * is versioned: iVersion is 3007000 since 2010. */
 #define WAL_HDR_WORDS   12
 #define WAL_HDR_VERSION 3007000u
-#define WAL_MAP_BYTES   4096
+/* SQLite's WAL-index region size (wal.c WALINDEX_PGSZ). */
+#define WAL_REGION_BYTES 32768
 
 typedef struct sqlite_watch_t {
-    rus_watch_t base;        /* must come first */
-    const char *shm_path;    /* PATH-shm */
-    const apr_uint32_t *hdr; /* mapped read-only, 2 * WAL_HDR_WORDS */
-    dev_t dev;               /* identity of the mapped file */
+    rus_watch_t base;                 /* must come first */
+    const char *shm_path;             /* PATH-shm */
+    const volatile apr_uint32_t *hdr; /* SQLite's own mapping of region 0 */
+    dev_t dev;                        /* identity of the -shm file */
     ino_t ino;
     apr_int64_t checked_sec; /* when the path was last looked at */
     int replaced;            /* seen replaced or removed: for good */
 } sqlite_watch_t;
-
-static apr_status_t watch_unmap(void *data)
-{
-    sqlite_watch_t *w = data;
-
-    if (w->hdr != NULL) {
-        munmap((void *)w->hdr, WAL_MAP_BYTES);
-        w->hdr = NULL;
-    }
-    return APR_SUCCESS;
-}
 
 static apr_status_t sqlite_watch(rus_conn_t *conn, rus_watch_t **pwatch,
                                  apr_pool_t *p)
@@ -1707,11 +1696,12 @@ static apr_status_t sqlite_watch(rus_conn_t *conn, rus_watch_t **pwatch,
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite_watch_t *w = apr_pcalloc(p, sizeof(*w));
     sqlite3_stmt *st = NULL;
+    sqlite3_file *f = NULL;
+    void volatile *region = NULL;
     const char *mode = "";
     struct stat sb;
     apr_status_t rv;
-    void *map;
-    int fd, rc;
+    int rc;
 
     /* A read on this connection opens (and keeps open) the WAL index:
      * while a connection has it, SQLite neither truncates nor deletes it. */
@@ -1733,32 +1723,36 @@ static apr_status_t sqlite_watch(rus_conn_t *conn, rus_watch_t **pwatch,
     if (rc != SQLITE_OK) {
         return conn_fail(c, rc, "read the change log");
     }
+    /* The WAL index as this connection's own VFS mapped it: never a
+     * descriptor of our own on the -shm file, whose close() would drop
+     * every POSIX lock this process holds on it (SQLite's included: the
+     * DMS lock that stops another process from truncating it, the WAL
+     * write lock of a writer in another thread). SQLite keeps region 0
+     * mapped as long as a connection of this process has the file open,
+     * and this one stays open for as long as the watch is used. */
     w->base.backend = &rus_backend_sqlite;
     w->shm_path = apr_pstrcat(p, c->path, "-shm", NULL);
-    fd = open(w->shm_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        rus_conn_set_error(conn, "%s: %pm", w->shm_path, &rv);
-        return rv;
+    rc = sqlite3_file_control(c->db, "main", SQLITE_FCNTL_FILE_POINTER, &f);
+    if (rc != SQLITE_OK || f == NULL || f->pMethods == NULL
+        || f->pMethods->iVersion < 2 || f->pMethods->xShmMap == NULL) {
+        rus_conn_set_error(conn, "%s: the VFS has no WAL index to watch",
+                           c->path);
+        return APR_ENOTIMPL;
     }
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)
-        || sb.st_size < WAL_MAP_BYTES) {
-        close(fd);
-        rus_conn_set_error(conn, "%s: not a WAL index of at least %d bytes",
-                           w->shm_path, WAL_MAP_BYTES);
+    rc = f->pMethods->xShmMap(f, 0, WAL_REGION_BYTES, 0, &region);
+    if (rc != SQLITE_OK || region == NULL) {
+        rus_conn_set_error(conn, "%s: the WAL index is not mapped (%s)",
+                           w->shm_path, sqlite3_errstr(rc));
         return APR_EINVAL;
     }
-    map = mmap(NULL, WAL_MAP_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-    rv = map == MAP_FAILED ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
-    close(fd);
-    if (rv != APR_SUCCESS) {
-        rus_conn_set_error(conn, "%s: mmap: %pm", w->shm_path, &rv);
-        return rv;
+    if (stat(w->shm_path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rv = APR_FROM_OS_ERROR(errno);
+        rus_conn_set_error(conn, "%s: not a regular file", w->shm_path);
+        return rv == APR_SUCCESS ? APR_EINVAL : rv;
     }
-    w->hdr = map;
+    w->hdr = (const volatile apr_uint32_t *)region;
     w->dev = sb.st_dev;
     w->ino = sb.st_ino;
-    apr_pool_cleanup_register(p, w, watch_unmap, apr_pool_cleanup_null);
     if (__atomic_load_n(&w->hdr[0], __ATOMIC_RELAXED) != WAL_HDR_VERSION) {
         rus_conn_set_error(conn, "%s: unknown WAL index version %u",
                            w->shm_path,
