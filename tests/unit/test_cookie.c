@@ -38,24 +38,18 @@ static void record_note(void *baton, const char *why)
     notes = apr_pstrcat(pool, notes, why, "|", NULL);
 }
 
+static rus_test_store_t ts;
+
 static void setup(void)
 {
-    const char *msg = NULL, *warn = NULL;
-
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
-    store = NULL;
-    ck_assert_int_eq(rus_store_create(&store, pool,
-                                      apr_pstrcat(pool, "sqlite:", db, NULL),
-                                      NULL, NULL, &msg),
-                     APR_SUCCESS);
-    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
-                     APR_SUCCESS);
+    rus_test_store_open(&ts, 0); /* the shared store fixture */
+    pool = ts.pool;
+    dir = ts.dir;
+    db = ts.path;
+    store = ts.store;
+    conn = ts.conn;
     spool = NULL;
     ck_assert_int_eq(rus_store_pool_create(&spool, store, pool), APR_SUCCESS);
-    conn = NULL;
-    ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg), APR_SUCCESS);
     memset(&env, 0, sizeof(env));
     env.spool = spool;
     env.cache = rus_cache_create(pool, 64, 1000);
@@ -69,9 +63,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rus_store_disconnect(conn);
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 /* A user (created if new) with a session issued at @a at; its token. */

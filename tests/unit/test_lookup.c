@@ -25,20 +25,15 @@ static rus_store_t *store;
 static rus_store_pool_t *spool;
 static rus_cache_t *cache;
 
+static rus_test_store_t ts;
+
 static void setup(void)
 {
-    const char *msg = NULL, *warn = NULL;
-
-    apr_pool_create(&pool, NULL);
-    dir = rus_test_tmpdir(pool);
-    db = apr_pstrcat(pool, dir, "/users.db", NULL);
-    store = NULL;
-    ck_assert_int_eq(rus_store_create(&store, pool,
-                                      apr_pstrcat(pool, "sqlite:", db, NULL),
-                                      NULL, NULL, &msg),
-                     APR_SUCCESS);
-    ck_assert_int_eq(rus_store_prepare(store, pool, NULL, &warn, &msg),
-                     APR_SUCCESS);
+    rus_test_store_open(&ts, 0);
+    pool = ts.pool;
+    dir = ts.dir;
+    db = ts.path;
+    store = ts.store;
     spool = NULL;
     ck_assert_int_eq(rus_store_pool_create(&spool, store, pool), APR_SUCCESS);
     cache = rus_cache_create(pool, 64, 1000);
@@ -47,8 +42,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rus_test_rmtree(dir);
-    apr_pool_destroy(pool);
+    rus_test_store_close(&ts);
 }
 
 static const rus_user_policy_t create_on = { 1, 0, NULL };
