@@ -3,7 +3,7 @@ module must not drop more than httpd itself does. The same keep-alive wrk
 load (the benchmark's cookie script, 32 connections, 10 s) with the same 5
 graceful restarts, once against bare httpd serving a static file and once
 against the module's cookie-session case; wrk's read errors (requests on a
-connection the server closed) are compared. About 30 s."""
+connection the server closed) are compared, over two alternating pairs of runs. About 50 s."""
 
 import os
 import re
@@ -57,16 +57,26 @@ def restarts_under_keepalive(case):
         h.cleanup()
 
 
+ROUNDS = 2  # pairs, alternating: one run of each is at the machine's mercy
+
+
 def test_graceful_keepalive_no_worse_than_bare():
-    bare = restarts_under_keepalive("bare")
-    mod = restarts_under_keepalive("session")
-    print("\ngraceful keep-alive, %d restarts in %d s: bare %d requests, "
+    bare = {"requests": 0, "read": 0, "non2xx": 0}
+    mod = {"requests": 0, "read": 0, "non2xx": 0, "crashes": []}
+    for _ in range(ROUNDS):
+        for total, case in ((bare, "bare"), (mod, "session")):
+            r = restarts_under_keepalive(case)
+            for k in ("requests", "read", "non2xx"):
+                total[k] += r[k]
+            if case == "session":
+                mod["crashes"] += r["crashes"]
+    print("\ngraceful keep-alive, %d x %d restarts in %d s: bare %d requests, "
           "%d read errors; module (cookie sessions) %d requests, %d read "
-          "errors" % (RESTARTS, SECONDS, bare["requests"], bare["read"],
-                      mod["requests"], mod["read"]))
+          "errors" % (ROUNDS, RESTARTS, SECONDS, bare["requests"],
+                      bare["read"], mod["requests"], mod["read"]))
     assert mod["non2xx"] == 0 and bare["non2xx"] == 0
     assert mod["crashes"] == []
     # httpd closes idle keep-alive connections at a graceful restart, and
     # a client may lose that race; the module must not add to it (room
-    # for the noise of a shared machine)
-    assert mod["read"] <= 1.5 * bare["read"] + 50, (bare, mod)
+    # for the noise of a shared machine, per pair of runs)
+    assert mod["read"] <= 1.5 * bare["read"] + 50 * ROUNDS, (bare, mod)
