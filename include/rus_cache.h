@@ -36,9 +36,9 @@ typedef apr_uint64_t rus_cache_ticket_t;
 apr_size_t rus_cache_size(int slots);
 
 /**
- * Lay out a cache of @a slots entries (2-way set associative) whose entries
- * live @a ttl seconds in @a mem (@a size bytes, at least
- * rus_cache_size(@a slots)), emptying it. Processes forked after this
+ * Lay out a cache of @a slots entries (8-way set associative, rounded up
+ * to whole sets) whose entries live @a ttl seconds in @a mem (@a size
+ * bytes, at least rus_cache_size(@a slots)), emptying it. Processes forked after this
  * share the cache when @a mem is a shared mapping. The handle is
  * allocated from @a p.
  * @return NULL when @a ttl is 0 (no cache) or @a mem is too small
