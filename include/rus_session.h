@@ -21,6 +21,8 @@
 #define RUS_SESSION_MAX_AGE_DEFAULT 1209600
 /** last_seen is written at most this often (seconds). */
 #define RUS_SESSION_TOUCH_INTERVAL 60
+/** Characters of a session's public id (rus_session_public_id). */
+#define RUS_SESSION_PUBLIC_ID_LEN 12
 /** Longest Cookie header value looked at; longer ones carry no session. */
 #define RUS_COOKIE_HEADER_MAX 16384
 /** At most this many distinct well-formed tokens of our cookie name are
@@ -101,6 +103,15 @@ int rus_session_dead(const rus_session_t *s, apr_int64_t idle_timeout,
 
 /** Short English text for a state, for debug log lines. */
 const char *rus_session_state_str(rus_session_state_e state);
+
+/**
+ * A session's public id, for logs, request notes and remoteuser-admin: the
+ * first RUS_SESSION_PUBLIC_ID_LEN characters of its stored hash (hex of
+ * the token's SHA-256). It names the session; it is worth nothing toward
+ * the cookie, which the hash itself cannot be turned back into.
+ * @return the id in @a p, or "-" for a hash that is not one
+ */
+const char *rus_session_public_id(const char *hash, apr_pool_t *p);
 
 /**
  * Is it time to write last_seen? At most every RUS_SESSION_TOUCH_INTERVAL

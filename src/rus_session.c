@@ -83,6 +83,21 @@ const char *rus_session_state_str(rus_session_state_e state)
     return "unknown";
 }
 
+const char *rus_session_public_id(const char *hash, apr_pool_t *p)
+{
+    apr_size_t i;
+
+    for (i = 0; hash != NULL && i < RUS_SESSION_PUBLIC_ID_LEN; i++) {
+        if (!((hash[i] >= '0' && hash[i] <= '9')
+              || (hash[i] >= 'a' && hash[i] <= 'f'))) {
+            break;
+        }
+    }
+    return i == RUS_SESSION_PUBLIC_ID_LEN
+               ? apr_pstrmemdup(p, hash, RUS_SESSION_PUBLIC_ID_LEN)
+               : "-";
+}
+
 int rus_session_touch_due(const rus_session_t *s, apr_int64_t idle_timeout,
                           apr_int64_t now)
 {

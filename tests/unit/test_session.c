@@ -143,6 +143,22 @@ START_TEST(test_token_hash_known)
 }
 END_TEST
 
+START_TEST(test_session_public_id)
+{
+    const char *h = "66687aadf862bd776c8fc18b8e9f8e20"
+                    "089714856ee233b3902a591d0d5f2925";
+
+    ck_assert_str_eq(rus_session_public_id(h, pool), "66687aadf862");
+    ck_assert_int_eq(strlen(rus_session_public_id(h, pool)),
+                     RUS_SESSION_PUBLIC_ID_LEN);
+    /* never anything but a hash prefix: not hex, too short, NULL */
+    ck_assert_str_eq(rus_session_public_id("66687AADF862bd77", pool), "-");
+    ck_assert_str_eq(rus_session_public_id("66687aadf86", pool), "-");
+    ck_assert_str_eq(rus_session_public_id("66687aadf86\n2bd", pool), "-");
+    ck_assert_str_eq(rus_session_public_id(NULL, pool), "-");
+}
+END_TEST
+
 static const char *const bad_tokens[] = {
     "",
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",   /* 42: truncated */
@@ -522,6 +538,7 @@ TCase *rus_session_test_case(void)
     tcase_add_test(tc, test_sha256_paths_agree);
     tcase_add_test(tc, test_token_roundtrip);
     tcase_add_test(tc, test_token_hash_known);
+    tcase_add_test(tc, test_session_public_id);
     tcase_add_loop_test(tc, test_token_malformed, 0,
                         sizeof(bad_tokens) / sizeof(bad_tokens[0]));
     tcase_add_test(tc, test_token_huge_input);
