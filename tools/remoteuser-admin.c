@@ -806,7 +806,7 @@ static int user_change(cmd_ctx_t *ctx, int active, const char *verb)
         return rc;
     }
     rv = active < 0 ? rus_user_delete(ctx->conn, u.id)
-                    : rus_user_set_active(ctx->conn, u.id, active);
+                    : rus_user_set_active(ctx->conn, u.id, active, NULL);
     if (rv != APR_SUCCESS) {
         /* the subcommand's name: enable, disable, delete */
         return status_exit(ctx->conn, rv,
