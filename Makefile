@@ -273,7 +273,7 @@ demo: $(MODULE_SO)
 
 # make install [DESTDIR=...] [APXS=...] [PREFIX=/usr]: the module into
 # httpd's module directory (via apxs), remoteuser-admin into sbin, its man
-# page, and the a2enmod files into mods-available.
+# page and bash completion, and the a2enmod files into mods-available.
 PREFIX     ?= /usr
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
@@ -289,6 +289,8 @@ install: $(MODULE_SO) $(ADMIN_BIN)
 	install -D -m 0755 $(ADMIN_BIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
 	install -D -m 0644 docs/remoteuser-admin.8 \
 	    $(DESTDIR)$(MANDIR)/man8/remoteuser-admin.8
+	install -D -m 0644 tools/remoteuser-admin.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/remoteuser-admin
 	install -D -m 0644 conf/remoteuser_session.load \
 	    $(DESTDIR)$(SYSCONFDIR)/mods-available/remoteuser_session.load
 	install -D -m 0644 conf/remoteuser_session.conf \

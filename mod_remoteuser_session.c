@@ -186,6 +186,10 @@ static const char *dump_field(apr_pool_t *p, const char *s)
 /* httpd -t -D DUMP_REMOTEUSER_STORE: print the store the main server uses,
  * made absolute, and where it was set, as one line on stdout:
  *   RemoteUserStore sqlite:/abs/users.db (/etc/apache2/x.conf:12)
+ * then one line for each directive noted while reading (every
+ * RemoteUserStore, every RemoteUserLowercase On and RemoteUserStripRealm
+ * On), in the order httpd read them:
+ *   RemoteUserSeen RemoteUserLowercase On (/etc/apache2/x.conf:30)
  * This is how remoteuser-admin --config learns the store from httpd
  * itself (like DUMP_RUN_CFG in os/unix/unixd.c). Nothing without a store. */
 static void rus_test_config(apr_pool_t *pconf, server_rec *s)
@@ -193,6 +197,7 @@ static void rus_test_config(apr_pool_t *pconf, server_rec *s)
     rus_server_conf *conf = rus_httpd_server_conf(s);
     const char *colon, *spec;
     apr_file_t *out = NULL;
+    int i;
 
     if (!ap_exists_config_define("DUMP_REMOTEUSER_STORE")
         || conf->store == NULL) {
@@ -213,6 +218,14 @@ static void rus_test_config(apr_pool_t *pconf, server_rec *s)
                     dump_field(pconf,
                                conf->store_file ? conf->store_file : "-"),
                     conf->store_line);
+    for (i = 0; rus_httpd_seen.noted && i < rus_httpd_seen.noted->nelts; i++) {
+        const rus_httpd_noted_t *n =
+            &APR_ARRAY_IDX(rus_httpd_seen.noted, i, rus_httpd_noted_t);
+
+        apr_file_printf(out, "RemoteUserSeen %s %s (%s:%d)\n", n->directive,
+                        dump_field(pconf, n->arg),
+                        dump_field(pconf, n->file ? n->file : "-"), n->line);
+    }
     apr_file_flush(out);
 }
 
@@ -302,7 +315,7 @@ static int rus_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     rus_httpd_seen.identity_headers = rus_httpd_seen.export_headers = NULL;
-    rus_httpd_seen.trusted = NULL;
+    rus_httpd_seen.trusted = rus_httpd_seen.noted = NULL;
     return OK;
 }
 

@@ -29,7 +29,8 @@
  *     session_revoke, session_revoke_user, session_trim_user,
  *     session_purge). rus_store_create() refuses a backend that lacks one
  *     (RUS_STORE_ESPEC, naming it), so a request never meets a NULL;
- *   - optional: the administration (user_list ... integrity),
+ *   - optional: the administration (user_list ... integrity, with
+ *     session_find_prefix and backup),
  *     checkpoint, and the change watch (watch, watch_mark, changes_since,
  *     changes_prune). A NULL one makes the rus_store.h function return
  *     APR_ENOTIMPL with conn->error saying what is missing; a NULL
@@ -154,9 +155,11 @@ typedef apr_status_t rus_backend_user_add_cb(rus_conn_t *conn,
                                              const char *username,
                                              apr_int64_t now, int active,
                                              rus_user_t *user, apr_pool_t *p);
+/** See rus_user_set_active(); @a change is never NULL here. */
 typedef apr_status_t rus_backend_user_set_active_cb(rus_conn_t *conn,
                                                     apr_int64_t user_id,
-                                                    int active);
+                                                    int active,
+                                                    rus_user_change_t *change);
 typedef apr_status_t rus_backend_user_delete_cb(rus_conn_t *conn,
                                                 apr_int64_t user_id);
 typedef apr_status_t rus_backend_user_rename_cb(rus_conn_t *conn,
@@ -186,6 +189,15 @@ typedef apr_status_t rus_backend_session_list_cb(rus_conn_t *conn,
                                                  apr_pool_t *p);
 typedef apr_status_t rus_backend_session_revoke_all_cb(rus_conn_t *conn,
                                                        int *pcount);
+/** See rus_session_find_prefix(); @a prefix was checked by the facade. */
+typedef apr_status_t rus_backend_session_find_prefix_cb(rus_conn_t *conn,
+                                                        const char *prefix,
+                                                        int *pcount,
+                                                        rus_session_row_t *row,
+                                                        apr_pool_t *p);
+/** See rus_store_backup(). */
+typedef apr_status_t rus_backend_backup_cb(rus_conn_t *conn, const char *path,
+                                           int overwrite, apr_pool_t *ptemp);
 /** Counts as of @a now (UNIX seconds): a session is expired when its
  *  expires_at <= @a now. */
 typedef apr_status_t rus_backend_info_cb(rus_conn_t *conn, apr_int64_t now,
@@ -270,6 +282,8 @@ typedef struct rus_backend_t {
     rus_backend_group_member_cb *group_remove_member;
     rus_backend_session_list_cb *session_list;
     rus_backend_session_revoke_all_cb *session_revoke_all;
+    rus_backend_session_find_prefix_cb *session_find_prefix;
+    rus_backend_backup_cb *backup;
     rus_backend_info_cb *info;
     rus_backend_integrity_cb *integrity;
     rus_backend_checkpoint_cb *checkpoint; /**< optional, may be NULL */

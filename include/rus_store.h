@@ -247,10 +247,21 @@ apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
                           apr_int64_t now, int active, rus_user_t *user,
                           apr_pool_t *p);
 
-/** Enable or disable a user; disabling deletes its sessions in the same
- *  transaction. APR_ENOENT when there is no such user. */
+/** What rus_user_set_active() did. */
+typedef struct rus_user_change_t {
+    int changed;        /**< 1: is_active changed; 0: it already was so */
+    int sessions_ended; /**< sessions deleted (when disabling) */
+} rus_user_change_t;
+
+/**
+ * Enable or disable a user; disabling deletes its sessions in the same
+ * transaction (also when the user was disabled already: a disabled user
+ * never keeps a session).
+ * @param change  receives what was done; may be NULL
+ * @return APR_SUCCESS, APR_ENOENT when there is no such user, or an error
+ */
 apr_status_t rus_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
-                                 int active);
+                                 int active, rus_user_change_t *change);
 
 /** Delete a user with its sessions and memberships. APR_ENOENT if none. */
 apr_status_t rus_user_delete(rus_conn_t *conn, apr_int64_t user_id);
@@ -294,10 +305,43 @@ apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
 /** Delete every session; *pcount gets how many. */
 apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount);
 
+/** Longest prefix rus_session_find_prefix() takes: a whole stored hash. */
+#define RUS_SESSION_HASH_LEN 64
+
+/**
+ * The sessions whose stored hash starts with @a prefix (what
+ * rus_session_public_id() shows is one): how many there are, and the one
+ * when there is exactly one.
+ * @param prefix  1 to RUS_SESSION_HASH_LEN lowercase hex characters
+ * @param pcount  receives how many sessions match
+ * @param row     filled in when one or more match, with the first by hash
+ *                (strings from @a p)
+ * @return APR_SUCCESS (also for no match: *pcount is 0), APR_EINVAL for a
+ *         prefix that is not lowercase hex of that length, or an error
+ */
+apr_status_t rus_session_find_prefix(rus_conn_t *conn, const char *prefix,
+                                     int *pcount, rus_session_row_t *row,
+                                     apr_pool_t *p);
+
 /** Schema version and counts; sessions_expired counts the sessions with
  *  expires_at <= @a now (UNIX seconds). */
 apr_status_t rus_store_info(rus_conn_t *conn, apr_int64_t now,
                             rus_store_info_t *info);
+
+/**
+ * Write a consistent copy of the whole store to the file @a path while
+ * others go on using it (SQLite: the online backup API, from one read
+ * transaction). The copy is written beside @a path under another name,
+ * with mode 0600, and then put in place: a reader of @a path never sees
+ * half a copy. Symbolic links are neither followed nor replaced.
+ * @param overwrite  0: fail with APR_EEXIST when @a path exists; 1:
+ *                   replace a regular file there (not one with a -wal or
+ *                   -journal file beside it: a store in use)
+ * @return APR_SUCCESS; APR_EEXIST; APR_ENOTIMPL when the backend cannot
+ *         copy itself; or another error; rus_store_error() explains
+ */
+apr_status_t rus_store_backup(rus_conn_t *conn, const char *path, int overwrite,
+                              apr_pool_t *ptemp);
 
 /** Run the backend's own consistency check.
  * @param pok      set to 1 when it found nothing wrong, else 0

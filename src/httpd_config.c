@@ -279,6 +279,8 @@ rus_server_conf *rus_httpd_server_conf(const server_rec *s)
     return ap_get_module_config(s->module_config, &remoteuser_session_module);
 }
 
+static void note(cmd_parms *cmd, const char *arg);
+
 /* RemoteUserStore SCHEME:LOCATION: checked for form here, so a typo is
  * reported with its line number; opened at startup. */
 static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
@@ -302,6 +304,7 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
     conf->store_spec = arg;
     conf->store_file = cmd->directive->filename;
     conf->store_line = cmd->directive->line_num;
+    note(cmd, arg);
     return NULL;
 }
 
@@ -360,6 +363,30 @@ static void remember(apr_array_header_t **parr, apr_pool_t *p, const void *elt,
         *parr = apr_array_make(p, 4, size);
     }
     memcpy(apr_array_push(*parr), elt, (apr_size_t)size);
+}
+
+/* Note the directive being read for DUMP_REMOTEUSER_STORE. */
+static void note(cmd_parms *cmd, const char *arg)
+{
+    rus_httpd_noted_t n;
+
+    n.directive = cmd->cmd->name;
+    n.arg = arg;
+    n.file = cmd->directive->filename;
+    n.line = cmd->directive->line_num;
+    remember(&rus_httpd_seen.noted, cmd->pool, &n, (int)sizeof(n));
+}
+
+/* RemoteUserStripRealm, RemoteUserLowercase: a flag at the offset in
+ * cmd->info; where it is On, noted. */
+static const char *set_name_flag(cmd_parms *cmd, void *dconf, int on)
+{
+    const char *err = ap_set_flag_slot(cmd, dconf, on);
+
+    if (err == NULL && on) {
+        note(cmd, "On");
+    }
+    return err;
 }
 
 /* RemoteUserStoreMaxWriters N (0: no limit) */
@@ -634,12 +661,12 @@ const command_rec rus_httpd_cmds[] = {
                  (void *)APR_OFFSETOF(rus_dir_conf, allow_inactive),
                  RSRC_CONF | ACCESS_CONF,
                  "On: let users marked inactive in (default Off)"),
-    AP_INIT_FLAG("RemoteUserStripRealm", ap_set_flag_slot,
+    AP_INIT_FLAG("RemoteUserStripRealm", set_name_flag,
                  (void *)APR_OFFSETOF(rus_dir_conf, strip_realm),
                  RSRC_CONF | ACCESS_CONF,
                  "On: alice@EXAMPLE.COM and EXAMPLE\\alice become alice "
                  "(default Off)"),
-    AP_INIT_FLAG("RemoteUserLowercase", ap_set_flag_slot,
+    AP_INIT_FLAG("RemoteUserLowercase", set_name_flag,
                  (void *)APR_OFFSETOF(rus_dir_conf, lowercase),
                  RSRC_CONF | ACCESS_CONF,
                  "On: fold user names to lower case (ASCII; default Off)"),

@@ -149,7 +149,20 @@ typedef struct rus_httpd_seen_t {
     apr_array_header_t *identity_headers; /* const char * */
     apr_array_header_t *export_headers;   /* const char * */
     apr_array_header_t *trusted;          /* rus_cidr_t */
+    apr_array_header_t *noted;            /* rus_httpd_noted_t, in the
+                                             order read */
 } rus_httpd_seen_t;
+
+/* A directive remoteuser-admin is told about under DUMP_REMOTEUSER_STORE:
+ * every RemoteUserStore (several: the last wins), and every
+ * RemoteUserLowercase On and RemoteUserStripRealm On (names that requests
+ * there can never carry). */
+typedef struct rus_httpd_noted_t {
+    const char *directive; /* its canonical name */
+    const char *arg;       /* as written */
+    const char *file;
+    int line;
+} rus_httpd_noted_t;
 
 extern rus_httpd_seen_t rus_httpd_seen;
 

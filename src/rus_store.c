@@ -554,10 +554,12 @@ apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
 }
 
 apr_status_t rus_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
-                                 int active)
+                                 int active, rus_user_change_t *change)
 {
+    rus_user_change_t ignored;
+
     DISPATCH(conn, user_set_active, "enable or disable users",
-             (conn, user_id, active));
+             (conn, user_id, active, change ? change : &ignored));
 }
 
 apr_status_t rus_user_delete(rus_conn_t *conn, apr_int64_t user_id)
@@ -642,6 +644,30 @@ apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
 apr_status_t rus_session_revoke_all(rus_conn_t *conn, int *pcount)
 {
     DISPATCH(conn, session_revoke_all, "revoke all sessions", (conn, pcount));
+}
+
+apr_status_t rus_session_find_prefix(rus_conn_t *conn, const char *prefix,
+                                     int *pcount, rus_session_row_t *row,
+                                     apr_pool_t *p)
+{
+    apr_size_t len = strspn(prefix, "0123456789abcdef");
+
+    conn->error[0] = '\0';
+    if (len == 0 || len > RUS_SESSION_HASH_LEN || prefix[len] != '\0') {
+        rus_conn_set_error(conn,
+                           "a session id is 1 to %d lowercase hex "
+                           "characters",
+                           RUS_SESSION_HASH_LEN);
+        return APR_EINVAL;
+    }
+    DISPATCH(conn, session_find_prefix, "find sessions by id",
+             (conn, prefix, pcount, row, p));
+}
+
+apr_status_t rus_store_backup(rus_conn_t *conn, const char *path, int overwrite,
+                              apr_pool_t *ptemp)
+{
+    DISPATCH(conn, backup, "copy itself", (conn, path, overwrite, ptemp));
 }
 
 apr_status_t rus_store_info(rus_conn_t *conn, apr_int64_t now,

@@ -1302,25 +1302,38 @@ static apr_status_t sqlite_user_add(rus_conn_t *conn, const char *username,
 }
 
 static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
-                                           apr_int64_t user_id, int active)
+                                           apr_int64_t user_id, int active,
+                                           rus_user_change_t *change)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    rus_user_change_t out = { 0, 0 };
+    sqlite3_stmt *st = NULL;
     apr_status_t rv;
-    int changed = 0, rc;
+    int rc;
 
-    /* One transaction: a disabled user never keeps a live session. */
+    /* One transaction: a disabled user never keeps a live session, and
+     * what is reported is what this transaction did. */
     rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         return conn_fail(c, rc, "begin");
     }
-    rv = exec(c, &changed, "set user state",
-              "UPDATE users SET is_active = ?1 WHERE id = ?2", "ii",
-              (apr_int64_t)(active ? 1 : 0), user_id);
-    if (rv == APR_SUCCESS && changed == 0) {
-        rv = APR_ENOENT;
+    rv = query(c, &st, "find user", "SELECT 1 FROM users WHERE id = ?1", "i",
+               user_id);
+    if (rv == APR_SUCCESS) {
+        rc = sqlite3_step(st);
+        rv = rc == SQLITE_ROW    ? APR_SUCCESS
+             : rc == SQLITE_DONE ? APR_ENOENT
+                                 : conn_fail(c, rc, "find user");
+        sqlite3_finalize(st);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec(c, &out.changed, "set user state",
+                  "UPDATE users SET is_active = ?1 WHERE id = ?2"
+                  " AND is_active <> ?1",
+                  "ii", (apr_int64_t)(active ? 1 : 0), user_id);
     }
     if (rv == APR_SUCCESS && !active) {
-        rv = exec(c, NULL, "revoke sessions of user",
+        rv = exec(c, &out.sessions_ended, "revoke sessions of user",
                   "DELETE FROM sessions WHERE user_id = ?1", "i", user_id);
     }
     if (rv == APR_SUCCESS) {
@@ -1331,8 +1344,10 @@ static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
     }
     if (rv != APR_SUCCESS) {
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return rv;
     }
-    return rv;
+    *change = out;
+    return APR_SUCCESS;
 }
 
 static apr_status_t sqlite_user_delete(rus_conn_t *conn, apr_int64_t user_id)
@@ -1549,6 +1564,55 @@ static apr_status_t sqlite_session_revoke_all(rus_conn_t *conn, int *pcount)
                 "DELETE FROM sessions", "");
 }
 
+/* A range on the primary key finds the hashes that start with @prefix:
+ * every one of them sorts at or after it and before the prefix with its
+ * last character raised by one (hex digits and letters are ASCII, and no
+ * hash character lies between '9' and ':' or 'f' and 'g'). */
+static apr_status_t sqlite_session_find_prefix(rus_conn_t *conn,
+                                               const char *prefix, int *pcount,
+                                               rus_session_row_t *row,
+                                               apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    char *upper = apr_pstrdup(p, prefix);
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    upper[strlen(upper) - 1]++;
+    rv = query(c, &st, "find sessions by id",
+               "SELECT s.token_hash, u.username, s.vhost, s.created_at,"
+               " s.last_seen, s.expires_at, s.user_id, COUNT(*) OVER ()"
+               " FROM sessions s JOIN users u ON u.id = s.user_id"
+               " WHERE s.token_hash >= ?1 AND s.token_hash < ?2"
+               " ORDER BY s.token_hash LIMIT 1",
+               "tt", prefix, upper);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *pcount = sqlite3_column_int(st, 7);
+        row->token_hash =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+        row->username =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
+        row->session.vhost =
+            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 2));
+        row->session.created_at = sqlite3_column_int64(st, 3);
+        row->session.last_seen = sqlite3_column_int64(st, 4);
+        row->session.expires_at = sqlite3_column_int64(st, 5);
+        row->session.user_id = sqlite3_column_int64(st, 6);
+        sqlite3_finalize(st);
+        return APR_SUCCESS;
+    }
+    rv = finish(c, st, rc, "find sessions by id");
+    if (rv == APR_SUCCESS) {
+        *pcount = 0;
+    }
+    return rv;
+}
+
 static apr_status_t sqlite_info(rus_conn_t *conn, apr_int64_t now,
                                 rus_store_info_t *info)
 {
@@ -1610,6 +1674,140 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
         *presult = result ? result : "ok";
         *pok = strcmp(*presult, "ok") == 0;
     }
+    return rv;
+}
+
+/* ==================================================================== */
+/* backup                                                               */
+
+/* How long a backup waits for locks, in total, and between tries (ms). A
+ * WAL reader needs no lock but a brief one on the -shm index, so a busy
+ * step is rare and short. */
+#define BACKUP_WAIT_MS  10000
+#define BACKUP_RETRY_MS 20
+
+/* May @path be (re)placed? Not when it is there and !@overwrite; never
+ * when it is not a regular file, or has a -wal or -journal beside it
+ * (a store in use, whose log would then be read into the copy). */
+static apr_status_t backup_target_ok(sqlite_conn_t *c, const char *path,
+                                     int overwrite, apr_pool_t *p)
+{
+    static const char *const logs[] = { "-wal", "-journal" };
+    struct stat st;
+    size_t i;
+
+    if (lstat(path, &st) != 0) {
+        return APR_SUCCESS; /* link() or rename() will tell the rest */
+    }
+    if (!overwrite) {
+        rus_conn_set_error(&c->base, "%s exists", path);
+        return APR_EEXIST;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rus_conn_set_error(&c->base, "%s is not a regular file: not replaced",
+                           path);
+        return APR_EEXIST;
+    }
+    for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+        const char *log = apr_pstrcat(p, path, logs[i], NULL);
+
+        if (lstat(log, &st) == 0) {
+            rus_conn_set_error(&c->base,
+                               "%s exists: %s looks like a store in use, "
+                               "not replaced",
+                               log, path);
+            return APR_EEXIST;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Copy the whole database into the file @tmp (empty, ours) in one step,
+ * which reads from one read transaction: a consistent state, while
+ * writers go on (WAL). */
+static int backup_copy(sqlite_conn_t *c, const char *tmp, apr_pool_t *p)
+{
+    sqlite3_backup *b;
+    sqlite3 *dst = NULL;
+    int rc, waited = 0;
+
+    rc = sqlite3_open_v2(tmp, &dst,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+    if (rc != SQLITE_OK) {
+        rus_conn_set_error(&c->base, "%s", db_message(p, dst, rc, tmp));
+        sqlite3_close(dst);
+        return rc;
+    }
+    b = sqlite3_backup_init(dst, "main", c->db, "main");
+    if (b == NULL) {
+        rc = sqlite3_errcode(dst);
+        rus_conn_set_error(&c->base, "%s", db_message(p, dst, rc, tmp));
+        sqlite3_close(dst);
+        return rc;
+    }
+    do {
+        rc = sqlite3_backup_step(b, -1);
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+            sqlite3_sleep(BACKUP_RETRY_MS);
+            waited += BACKUP_RETRY_MS;
+        }
+    } while (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+             && waited < BACKUP_WAIT_MS);
+    sqlite3_backup_finish(b);
+    if (rc == SQLITE_DONE) {
+        rc = sqlite3_errcode(dst);
+    }
+    if (rc != SQLITE_OK) {
+        conn_fail(c, rc, "backup");
+    }
+    if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK) {
+        rc = SQLITE_IOERR;
+        rus_conn_set_error(&c->base, "backup: cannot close %s", tmp);
+    }
+    return rc;
+}
+
+static apr_status_t sqlite_backup(rus_conn_t *conn, const char *path,
+                                  int overwrite, apr_pool_t *ptemp)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    char *tmp = apr_pstrcat(ptemp, path, ".tmp-XXXXXX", NULL);
+    apr_status_t rv;
+    int fd, rc;
+
+    rv = backup_target_ok(c, path, overwrite, ptemp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        rus_conn_set_error(conn, "%s: %pm", tmp, &rv);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return rv;
+    }
+    close(fd);
+    rc = backup_copy(c, tmp, ptemp);
+    if (rc != SQLITE_OK) {
+        rv = status_from_rc(rc);
+        goto leave;
+    }
+    /* link() never replaces what is there (someone may have created it
+     * meanwhile); rename() does, at once. */
+    if ((overwrite ? rename(tmp, path) : link(tmp, path)) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        rus_conn_set_error(conn, "%s: %pm", path, &rv);
+        goto leave;
+    }
+    rv = APR_SUCCESS;
+leave:
+    if (rv != APR_SUCCESS || !overwrite) {
+        unlink(tmp);
+    }
+    unlink(apr_pstrcat(ptemp, tmp, "-journal", NULL));
     return rv;
 }
 
@@ -1933,6 +2131,8 @@ const rus_backend_t rus_backend_sqlite = {
     .group_remove_member = sqlite_group_remove_member,
     .session_list = sqlite_session_list,
     .session_revoke_all = sqlite_session_revoke_all,
+    .session_find_prefix = sqlite_session_find_prefix,
+    .backup = sqlite_backup,
     .info = sqlite_info,
     .integrity = sqlite_integrity,
     .checkpoint = sqlite_checkpoint,

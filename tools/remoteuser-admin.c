@@ -13,16 +13,17 @@
  * spec's business. Safe while httpd runs (the backend's locking).
  *
  * Commands are a table (cmd_t): each command has its subcommands, each
- * subcommand its number of operands, its own options and one function.
- * Global options may come anywhere; apr_getopt_long takes them out, and
- * an option it does not know stays an operand of the command.
+ * subcommand its operands, the options it takes and one function. Options
+ * may come anywhere on the line, GNU style (parse_args() takes them all
+ * out first); '--' ends them. Which store: --db, --store, --config, else
+ * $REMOTEUSER_STORE, else the configuration httpd reads by default
+ * (admin_httpd.c asks apachectl and httpd).
  *
  * Exit codes: 0 success, 1 not found, 2 bad usage, 3 conflict or store
- * failure. Errors are one line on stderr. */
+ * failure. Errors are one line on stderr, and with --json also a JSON
+ * object on stdout; warnings go to stderr only. */
 
 #include <errno.h>
-#include <glob.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +31,24 @@
 
 #include <apr_file_info.h>
 #include <apr_general.h>
-#include <apr_getopt.h>
 #include <apr_lib.h>
-#include <apr_poll.h>
 #include <apr_strings.h>
-#include <apr_thread_proc.h>
 #include <apr_time.h>
 
+#include "admin.h"
 #include "rus_session.h"
 #include "rus_store.h"
 #include "rus_username.h"
 #include "rus_version.h"
-
-#define EXIT_NOTFOUND 1
-#define EXIT_USAGE    2
-#define EXIT_FAILED   3
 
 /* The httpd binary: --httpd, else $RUS_HTTPD, else the one apxs named
  * when the tool was built. */
 #ifndef RUS_HTTPD_DEFAULT
 #define RUS_HTTPD_DEFAULT "/usr/sbin/apache2"
 #endif
+
+/* The shortest session id 'session revoke' takes. */
+#define SESSION_ID_MIN 8
 
 static int json;      /* --json */
 static apr_pool_t *P; /* the process's pool */
@@ -59,9 +57,8 @@ static apr_pool_t *P; /* the process's pool */
 /* help                                                                 */
 
 static const char *const help_top =
-    "usage: remoteuser-admin [--db PATH | --store SPEC |\n"
-    "                         --config HTTPD.CONF [--httpd BIN]]\n"
-    "                        [--json] COMMAND ...\n"
+    "usage: remoteuser-admin [OPTIONS] COMMAND SUBCOMMAND [ARGS]\n"
+    "       remoteuser-admin help [COMMAND]\n"
     "\n"
     "Manage the user store of mod_remoteuser_session.\n"
     "\n"
@@ -72,19 +69,27 @@ static const char *const help_top =
     "                       'BIN -t -f FILE -D DUMP_REMOTEUSER_STORE' reports"
     "\n"
     "                       it (sources envvars beside FILE, as apache2ctl)\n"
-    "  --httpd BIN          the httpd binary for --config (default: $RUS_HTTPD"
-    "\n"
-    "                       or " RUS_HTTPD_DEFAULT ")\n"
-    "  --json               machine-readable output\n"
+    "  --httpd BIN          the httpd binary that reads FILE (default:\n"
+    "                       $RUS_HTTPD or " RUS_HTTPD_DEFAULT ")\n"
+    "  (none of these)      $REMOTEUSER_STORE (a SPEC), else httpd's own\n"
+    "                       configuration: SERVER_CONFIG_FILE under "
+    "HTTPD_ROOT\n"
+    "                       of 'apache2ctl -V' (or apachectl, or\n"
+    "                       $REMOTEUSER_APACHECTL; set it empty to ask none)\n"
+    "  --json               machine-readable output, errors included\n"
     "  --version            print the version\n"
+    "  --help, -h           this help; after a command, the command's\n"
+    "\n"
+    "Options may come anywhere on the line; '--' ends them.\n"
     "\n"
     "commands:\n"
     "  user     list | show | add | enable | disable | delete | rename\n"
     "  group    list | add | delete | members | add-member | remove-member\n"
     "  session  list | revoke | revoke-all | purge\n"
-    "  db       info | check | migrate\n"
+    "  db       info | check | migrate | backup\n"
+    "  help     [COMMAND]\n"
     "\n"
-    "'remoteuser-admin COMMAND --help' for details. Exit status: 0 ok, "
+    "'remoteuser-admin help COMMAND' for details. Exit status: 0 ok, "
     "1 not found,\n2 bad usage, 3 conflict or store failure.\n";
 
 static const char *const help_user =
@@ -95,7 +100,11 @@ static const char *const help_user =
     "       remoteuser-admin user disable NAME   (ends its sessions)\n"
     "       remoteuser-admin user delete NAME    (with its sessions and "
     "memberships)\n"
-    "       remoteuser-admin user rename OLD NEW\n";
+    "       remoteuser-admin user rename OLD NEW\n"
+    "\n"
+    "Names pass the module's validator. With httpd's configuration known,\n"
+    "add and rename warn about a name that RemoteUserLowercase On or\n"
+    "RemoteUserStripRealm On makes requests never carry.\n";
 
 static const char *const help_group =
     "usage: remoteuser-admin group list\n"
@@ -107,41 +116,28 @@ static const char *const help_group =
 
 static const char *const help_session =
     "usage: remoteuser-admin session list [--user NAME]\n"
+    "       remoteuser-admin session revoke ID\n"
     "       remoteuser-admin session revoke --user NAME\n"
     "       remoteuser-admin session revoke-all\n"
-    "       remoteuser-admin session purge       (deletes rows 1 h expired)\n";
+    "       remoteuser-admin session purge       (deletes rows 1 h expired)\n"
+    "\n"
+    "ID is a session's id as 'session list' shows it, or any prefix of\n"
+    "8 or more of its characters that no other session shares.\n";
 
 static const char *const help_db =
-    "usage: remoteuser-admin db info     (schema version, counts)\n"
+    "usage: remoteuser-admin db info     (the store, where it came from, "
+    "counts)\n"
     "       remoteuser-admin db check    (PRAGMA integrity_check)\n"
     "       remoteuser-admin db migrate  (create the store or bring its "
-    "schema up to date)\n";
+    "schema up to date)\n"
+    "       remoteuser-admin db backup FILE [--force]\n"
+    "                                    (a consistent copy, mode 0600, "
+    "taken while\n"
+    "                                    httpd runs; --force replaces "
+    "FILE)\n";
 
 /* ==================================================================== */
 /* output                                                               */
-
-/* Report a failure on one line and return @code. */
-static int fail(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("remoteuser-admin: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-/* Bad usage: one line that says where the help is. */
-static int usage(const char *section)
-{
-    return fail(EXIT_USAGE, "bad usage; see 'remoteuser-admin %s--help'",
-                section);
-}
 
 /* A JSON string literal. */
 static const char *js(const char *s)
@@ -169,6 +165,64 @@ static const char *js(const char *s)
     *w++ = '"';
     *w = '\0';
     return out;
+}
+
+/* Report a failure and return @a code: one line on stderr and, with
+ * --json, {"error": TEXT, "code": CODE} on stdout, for scripts that read
+ * only that. */
+static int fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
+{
+    const char *msg;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(P, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "remoteuser-admin: %s\n", msg);
+    if (json) {
+        printf("{\"error\": %s, \"code\": %d}\n", js(msg), code);
+    }
+    return code;
+}
+
+/* Bad usage: what is wrong, and where the help for @a command ("" for
+ * the top) is; exit code 2. */
+static int usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *command, const char *fmt, ...)
+{
+    const char *msg;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(P, fmt, ap);
+    va_end(ap);
+    return fail(EXIT_USAGE, "%s (see 'remoteuser-admin help%s%s')", msg,
+                command[0] ? " " : "", command);
+}
+
+/* A warning: one line on stderr, whatever the output format. */
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("remoteuser-admin: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* "1 session", "2 sessions". */
+static const char *sessions(int n)
+{
+    return apr_psprintf(P, "%d session%s", n, n == 1 ? "" : "s");
 }
 
 /* UTC time as ISO 8601, "-" for 0. */
@@ -287,336 +341,337 @@ static int done(const char *text, const char *json_fields)
 }
 
 /* ==================================================================== */
-/* finding the store                                                    */
+/* the command line                                                     */
 
-/* Where the store came from: "FILE:LINE" of the RemoteUserStore httpd
- * used (--config), or NULL (--db). */
-static const char *store_origin;
+/* Option ids. */
+enum {
+    OPT_DB = 1,
+    OPT_STORE,
+    OPT_CONFIG,
+    OPT_HTTPD,
+    OPT_JSON,
+    OPT_VERSION,
+    OPT_HELP,
+    OPT_USER,
+    OPT_INACTIVE,
+    OPT_FORCE
+};
 
-/* How long httpd -t may take before it is killed. */
-#define HTTPD_TIMEOUT apr_time_from_sec(60)
-/* What is kept of httpd's stdout and stderr each. */
-#define HTTPD_OUTPUT_MAX (64 * 1024)
+/* The options a subcommand may take (cmd_t.opts), as bits. */
+#define SUB_USER     0x1u /* --user NAME */
+#define SUB_INACTIVE 0x2u /* --inactive */
+#define SUB_FORCE    0x4u /* --force */
 
-/* Decode the \xHH escapes of a DUMP_REMOTEUSER_STORE field in place;
- * NULL if it is malformed. */
-static char *dump_unescape(char *s)
+/* Every option, global (sub 0) or of some subcommands. None has a
+ * one-letter form but -h. */
+typedef struct opt_t {
+    const char *name; /* without "--" */
+    int id;
+    int takes_value;
+    unsigned int sub; /* its SUB_ bit, 0 for a global option */
+} opt_t;
+
+static const opt_t options[] = {
+    { "db", OPT_DB, 1, 0 },
+    { "store", OPT_STORE, 1, 0 },
+    { "config", OPT_CONFIG, 1, 0 },
+    { "httpd", OPT_HTTPD, 1, 0 },
+    { "json", OPT_JSON, 0, 0 },
+    { "version", OPT_VERSION, 0, 0 },
+    { "help", OPT_HELP, 0, 0 },
+    { "user", OPT_USER, 1, SUB_USER },
+    { "inactive", OPT_INACTIVE, 0, SUB_INACTIVE },
+    { "force", OPT_FORCE, 0, SUB_FORCE },
+    { NULL, 0, 0, 0 },
+};
+
+/* What the command line said. */
+typedef struct args_t {
+    const char *db, *store, *config, *httpd; /* where the store is */
+    const char *user;                        /* --user NAME */
+    int inactive, force, help, version;
+    unsigned int subs;       /* SUB_ bits of the options given */
+    apr_array_header_t *ops; /* the operands, in order (const char *) */
+} args_t;
+
+static const opt_t *opt_find(const char *name)
 {
-    char *r = s, *w = s;
+    const opt_t *o;
 
-    while (*r) {
-        if (*r == '\\') {
-            if (r[1] != 'x' || !apr_isxdigit(r[2]) || !apr_isxdigit(r[3])) {
-                return NULL;
-            }
-            *w++ = (char)(((apr_isdigit(r[2]) ? r[2] - '0'
-                                              : apr_tolower(r[2]) - 'a' + 10)
-                           << 4)
-                          | (apr_isdigit(r[3]) ? r[3] - '0'
-                                               : apr_tolower(r[3]) - 'a' + 10));
-            r += 4;
-        }
-        else {
-            *w++ = *r++;
+    for (o = options; o->name != NULL; o++) {
+        if (strcmp(o->name, name) == 0) {
+            return o;
         }
     }
-    *w = '\0';
-    return s;
+    return NULL;
 }
 
-/* Find the line "RemoteUserStore SPEC (FILE:LINE)" that the module prints
- * under httpd -t -D DUMP_REMOTEUSER_STORE. SPEC and FILE hold no raw '('
- * or ')' (the module escapes them), so the line splits one way only.
- * Returns 0 with *pspec and *porigin set, or -1. */
-static int dump_parse(char *out, const char **pspec, const char **porigin)
+/* Is --json on the line (before any '--')? Known before anything can
+ * fail, so that every error is JSON then. */
+static int wants_json(int argc, const char *const *argv)
 {
-    static const char prefix[] = "RemoteUserStore ";
-    char *last = NULL, *line;
-
-    for (line = apr_strtok(out, "\n", &last); line != NULL;
-         line = apr_strtok(NULL, "\n", &last)) {
-        char *open, *close, *spec, *origin;
-
-        if (strncmp(line, prefix, sizeof(prefix) - 1) != 0) {
-            continue;
-        }
-        spec = line + sizeof(prefix) - 1;
-        open = strstr(spec, " (");
-        close = line + strlen(line) - 1;
-        if (open == NULL || *close != ')' || close < open + 2) {
-            return -1;
-        }
-        *open = '\0';
-        *close = '\0';
-        origin = open + 2;
-        spec = dump_unescape(spec);
-        origin = dump_unescape(origin);
-        if (spec == NULL || origin == NULL || spec[0] == '\0') {
-            return -1;
-        }
-        *pspec = spec;
-        *porigin = origin;
-        return 0;
-    }
-    return -1;
-}
-
-/* The read end of one of the child's pipes, kept up to a bound. */
-typedef struct capture_t {
-    apr_file_t *f;
-    char *buf;
-    apr_size_t len;
-    int eof;
-} capture_t;
-
-/* Read what is there; set eof at the end. Past the bound, discard. */
-static void capture_read(capture_t *c)
-{
-    char chunk[4096];
-    apr_size_t n = sizeof(chunk);
-    apr_status_t rv = apr_file_read(c->f, chunk, &n);
-
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
-        c->eof = 1;
-        return;
-    }
-    if (n > HTTPD_OUTPUT_MAX - c->len) {
-        n = HTTPD_OUTPUT_MAX - c->len;
-    }
-    memcpy(c->buf + c->len, chunk, n);
-    c->len += n;
-}
-
-/* httpd's stderr on one line, without "Syntax OK". */
-static const char *one_line(capture_t *c)
-{
-    char *last = NULL, *line;
-    const char *out = "";
-
-    c->buf[c->len] = '\0';
-    for (line = apr_strtok(c->buf, "\r\n", &last); line != NULL;
-         line = apr_strtok(NULL, "\r\n", &last)) {
-        if (strcmp(line, "Syntax OK") != 0) {
-            /* "Syntax error on line N of F:" goes on with the reason. */
-            const char *sep = !out[0]                       ? ""
-                              : out[strlen(out) - 1] == ':' ? " "
-                                                            : "; ";
-
-            out = apr_pstrcat(P, out, sep, line, NULL);
-        }
-    }
-    return out[0] ? out : "(no message)";
-}
-
-/* The command line that asks httpd: argv and a clean environment. When an
- * envvars file sits beside CONFIG (Debian), it is sourced first, the way
- * apache2ctl does: APACHE_CONFDIR is CONFIG's directory, -d that
- * directory unless it is /etc/apache2, and $APACHE_ARGUMENTS follow. */
-typedef struct httpd_cmd_t {
-    const char *argv[16];
-    const char *env[8];
-} httpd_cmd_t;
-
-static void httpd_command(httpd_cmd_t *cmd, const char *httpd, const char *file)
-{
-    static const char *const keep[] = { "LD_PRELOAD", "ASAN_OPTIONS",
-                                        "UBSAN_OPTIONS" };
-    const char *dir, *envvars;
-    apr_finfo_t fi;
-    char *slash;
-    int argc = 0, envc = 0, i;
-
-    dir = apr_pstrdup(P, file);
-    slash = strrchr(dir, '/');
-    *slash = '\0';
-    dir = dir[0] ? dir : "/";
-    envvars = apr_pstrcat(P, dir, "/envvars", NULL);
-
-    cmd->env[envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                       "/usr/bin:/sbin:/bin";
-    /* These change how the binary runs (make test-asan), not what its
-     * configuration says. */
-    for (i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++) {
-        const char *v = getenv(keep[i]);
-
-        if (v != NULL) {
-            cmd->env[envc++] = apr_pstrcat(P, keep[i], "=", v, NULL);
-        }
-    }
-    if (apr_stat(&fi, envvars, APR_FINFO_TYPE, P) == APR_SUCCESS
-        && fi.filetype == APR_REG) {
-        cmd->env[envc++] = apr_pstrcat(P, "APACHE_CONFDIR=", dir, NULL);
-        cmd->argv[argc++] = "/bin/sh";
-        cmd->argv[argc++] = "-c";
-        cmd->argv[argc++] =
-            "set -f; . \"$1\"; shift; exec \"$@\" $APACHE_ARGUMENTS";
-        cmd->argv[argc++] = "sh";
-        cmd->argv[argc++] = envvars;
-        cmd->argv[argc++] = httpd;
-        if (strcmp(dir, "/etc/apache2") != 0) {
-            cmd->argv[argc++] = "-d";
-            cmd->argv[argc++] = dir;
-        }
-    }
-    else {
-        cmd->argv[argc++] = httpd;
-    }
-    cmd->argv[argc++] = "-t";
-    cmd->argv[argc++] = "-f";
-    cmd->argv[argc++] = file;
-    cmd->argv[argc++] = "-D";
-    cmd->argv[argc++] = "DUMP_REMOTEUSER_STORE";
-    cmd->argv[argc] = NULL;
-    cmd->env[envc] = NULL;
-}
-
-/* Start @a cmd with its stdout and stderr on pipes. */
-static apr_status_t httpd_start(const httpd_cmd_t *cmd, apr_proc_t *proc)
-{
-    apr_procattr_t *attr;
-    apr_status_t rv;
-
-    rv = apr_procattr_create(&attr, P);
-    if (rv == APR_SUCCESS) {
-        rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_CHILD_BLOCK,
-                                 APR_CHILD_BLOCK);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_procattr_error_check_set(attr, 1);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_proc_create(proc, cmd->argv[0], cmd->argv, cmd->env, attr, P);
-    }
-    return rv;
-}
-
-/* Read both pipes at once until both end (a full stderr must not stall
- * httpd), at most until @a deadline. @return APR_SUCCESS, or the error
- * of apr_poll() (APR_TIMEUP past the deadline). */
-static apr_status_t httpd_capture(apr_proc_t *proc, capture_t cap[2],
-                                  apr_time_t deadline)
-{
-    apr_status_t rv;
     int i;
 
-    for (i = 0; i < 2; i++) {
-        cap[i].f = i == 0 ? proc->out : proc->err;
-        cap[i].buf = apr_palloc(P, HTTPD_OUTPUT_MAX + 1);
-        cap[i].len = 0;
-        cap[i].eof = 0;
-    }
-    while (!cap[0].eof || !cap[1].eof) {
-        apr_pollfd_t pfd[2];
-        apr_int32_t npfd = 0, nready = 0;
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        for (i = 0; i < 2; i++) {
-            if (!cap[i].eof) {
-                memset(&pfd[npfd], 0, sizeof(pfd[npfd]));
-                pfd[npfd].p = P;
-                pfd[npfd].desc_type = APR_POLL_FILE;
-                pfd[npfd].reqevents = APR_POLLIN;
-                pfd[npfd].desc.f = cap[i].f;
-                pfd[npfd].client_data = &cap[i];
-                npfd++;
-            }
-        }
-        rv = left > 0 ? apr_poll(pfd, npfd, &nready, left) : APR_TIMEUP;
-        if (APR_STATUS_IS_EINTR(rv)) {
-            continue;
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        for (i = 0; i < npfd; i++) {
-            if (pfd[i].rtnevents != 0) {
-                capture_read(pfd[i].client_data);
-            }
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            return 1;
         }
     }
-    return APR_SUCCESS;
-}
-
-/* Ask httpd which store CONFIG gives the module: run
- *   HTTPD -t -f CONFIG -D DUMP_REMOTEUSER_STORE
- * from a clean environment, with argv (no shell parses CONFIG; see
- * httpd_command() for envvars). */
-static int resolve_config(const char *httpd, const char *config,
-                          const char **pspec)
-{
-    const char *spec = NULL;
-    httpd_cmd_t cmd;
-    capture_t cap[2];
-    apr_exit_why_e why;
-    apr_proc_t proc;
-    apr_status_t rv;
-    char *file = NULL;
-    int code = 0;
-
-    rv = apr_filepath_merge(&file, NULL, config, APR_FILEPATH_NOTRELATIVE, P);
-    if (rv != APR_SUCCESS) {
-        return fail(EXIT_USAGE, "%s: %s", config, apr_psprintf(P, "%pm", &rv));
-    }
-    httpd_command(&cmd, httpd, file);
-    rv = httpd_start(&cmd, &proc);
-    if (rv != APR_SUCCESS) {
-        return fail(EXIT_FAILED, "cannot run %s: %s", cmd.argv[0],
-                    apr_psprintf(P, "%pm", &rv));
-    }
-    rv = httpd_capture(&proc, cap, apr_time_now() + HTTPD_TIMEOUT);
-    if (rv != APR_SUCCESS) {
-        apr_proc_kill(&proc, SIGKILL);
-        apr_proc_wait(&proc, &code, &why, APR_WAIT);
-        return fail(EXIT_FAILED, "%s -t -f %s: no answer in %d s", httpd, file,
-                    (int)apr_time_sec(HTTPD_TIMEOUT));
-    }
-    apr_file_close(proc.out);
-    apr_file_close(proc.err);
-    apr_proc_wait(&proc, &code, &why, APR_WAIT);
-    if (why != APR_PROC_EXIT || code != 0) {
-        return fail(EXIT_USAGE, "%s -t -f %s failed (%s %d): %s", httpd, file,
-                    why == APR_PROC_EXIT ? "exit" : "signal", code,
-                    one_line(&cap[1]));
-    }
-    cap[0].buf[cap[0].len] = '\0';
-    if (dump_parse(cap[0].buf, &spec, &store_origin) != 0) {
-        return fail(EXIT_USAGE,
-                    "%s -t -f %s names no RemoteUserStore: is "
-                    "mod_remoteuser_session loaded there, and "
-                    "RemoteUserStore set in the server config?",
-                    httpd, file);
-    }
-    *pspec = spec;
     return 0;
 }
 
-/* The store spec from --db, --store or --config (main() saw to it that at
- * most one is given). */
-static int store_spec(const char *db, const char *store, const char *config,
-                      const char *httpd, const char **pspec)
+/* Store the value of option @a o in @a a. */
+static void opt_set(args_t *a, const opt_t *o, const char *value)
 {
-    if (db != NULL) {
-        *pspec = rus_store_file_spec(P, db);
+    switch (o->id) {
+    case OPT_DB:
+        a->db = value;
+        break;
+    case OPT_STORE:
+        a->store = value;
+        break;
+    case OPT_CONFIG:
+        a->config = value;
+        break;
+    case OPT_HTTPD:
+        a->httpd = value;
+        break;
+    case OPT_USER:
+        a->user = value;
+        break;
+    case OPT_JSON:
+        json = 1;
+        break;
+    case OPT_VERSION:
+        a->version = 1;
+        break;
+    case OPT_HELP:
+        a->help = 1;
+        break;
+    case OPT_INACTIVE:
+        a->inactive = 1;
+        break;
+    case OPT_FORCE:
+        a->force = 1;
+        break;
+    }
+    a->subs |= o->sub;
+}
+
+/* Take every option out of argv, wherever it stands (GNU style: "--NAME
+ * VALUE" or "--NAME=VALUE"); the rest are operands, in order; after "--"
+ * everything is. @return 0, or EXIT_USAGE (reported) for an unknown
+ * option or a missing or unwanted value. */
+static int parse_args(int argc, const char *const *argv, args_t *a)
+{
+    int i, operands_only = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->ops = apr_array_make(P, 8, sizeof(const char *));
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i], *eq, *name;
+        const opt_t *o;
+
+        if (operands_only || arg[0] != '-' || arg[1] == '\0') {
+            APR_ARRAY_PUSH(a->ops, const char *) = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            operands_only = 1;
+            continue;
+        }
+        if (strcmp(arg, "-h") == 0) {
+            a->help = 1;
+            continue;
+        }
+        eq = strchr(arg, '=');
+        name = arg[1] == '-' ? apr_pstrndup(P, arg + 2,
+                                            eq ? (apr_size_t)(eq - arg - 2)
+                                               : strlen(arg + 2))
+                             : NULL;
+        o = name != NULL ? opt_find(name) : NULL;
+        if (o == NULL) {
+            return usage_error("", "unknown option '%s'",
+                               name != NULL ? apr_pstrcat(P, "--", name, NULL)
+                                            : arg);
+        }
+        if (o->takes_value && eq == NULL && i + 1 >= argc) {
+            return usage_error("", "option '--%s' needs a value", name);
+        }
+        if (!o->takes_value && eq != NULL) {
+            return usage_error("", "option '--%s' takes no value", name);
+        }
+        opt_set(a, o, !o->takes_value ? NULL : eq ? eq + 1 : argv[++i]);
+    }
+    return 0;
+}
+
+/* ==================================================================== */
+/* finding the store                                                    */
+
+/* The store the line names, and where that came from. */
+typedef struct where_t {
+    const char *spec;   /* the spec to open */
+    const char *origin; /* "--db", "--store", "REMOTEUSER_STORE" or the
+                           FILE:LINE of the RemoteUserStore httpd uses */
+    admin_conf_t *conf; /* what httpd said, NULL when it was not asked */
+} where_t;
+
+/* Several RemoteUserStore directives: say which ones, and which one httpd
+ * uses (the last it read; the module reports it). */
+static void warn_stores(const admin_conf_t *conf)
+{
+    const char *list = "";
+    int i, n = 0;
+
+    for (i = 0; i < conf->seen->nelts; i++) {
+        const admin_seen_t *s = &APR_ARRAY_IDX(conf->seen, i, admin_seen_t);
+
+        if (strcmp(s->directive, "RemoteUserStore") == 0) {
+            list = apr_psprintf(P, "%s%s%s (%s)", list, n ? ", " : "",
+                                s->origin, s->arg);
+            n++;
+        }
+    }
+    if (n > 1) {
+        warn("%d RemoteUserStore directives: %s; httpd uses the last one, "
+             "%s (%s)",
+             n, list, conf->origin, conf->spec);
+    }
+}
+
+/* Ask @a httpd (else $RUS_HTTPD, else the default) about @a config. */
+static int ask_httpd(const char *httpd, const char *config, where_t *w)
+{
+    const char *msg = NULL;
+    int rc;
+
+    if (httpd == NULL) {
+        httpd = getenv("RUS_HTTPD");
+    }
+    if (httpd == NULL || httpd[0] == '\0') {
+        httpd = RUS_HTTPD_DEFAULT;
+    }
+    w->conf = apr_pcalloc(P, sizeof(*w->conf));
+    rc = admin_httpd_ask(P, httpd, config, w->conf, &msg);
+    if (rc != 0) {
+        return fail(rc, "%s", msg);
+    }
+    warn_stores(w->conf);
+    w->spec = w->conf->spec;
+    w->origin = w->conf->origin;
+    return 0;
+}
+
+/* No store option: $REMOTEUSER_STORE, else the configuration httpd reads
+ * by default, as apachectl -V tells (REMOTEUSER_APACHECTL names the
+ * program; empty, none is asked). */
+static int default_store(const args_t *a, where_t *w)
+{
+    static const char none[] = "no store given: use --db PATH, --store "
+                               "SPEC or --config FILE, or set "
+                               "REMOTEUSER_STORE";
+    const char *env = getenv("REMOTEUSER_STORE"), *ctl, *config = NULL;
+    const char *msg = NULL;
+    int rc;
+
+    if (env != NULL && env[0] != '\0') {
+        if (a->httpd != NULL) {
+            return usage_error("", "--httpd asks httpd, but REMOTEUSER_STORE "
+                                   "names the store");
+        }
+        w->spec = env;
+        w->origin = "REMOTEUSER_STORE";
         return 0;
     }
-    if (store != NULL) {
-        *pspec = store;
-        return 0;
+    ctl = getenv("REMOTEUSER_APACHECTL");
+    if (ctl != NULL && ctl[0] == '\0') {
+        return usage_error("",
+                           "%s (REMOTEUSER_APACHECTL is empty: httpd's "
+                           "configuration is not looked up)",
+                           none);
     }
-    if (config != NULL) {
-        if (httpd == NULL) {
-            httpd = getenv("RUS_HTTPD");
-        }
-        if (httpd == NULL || httpd[0] == '\0') {
-            httpd = RUS_HTTPD_DEFAULT;
-        }
-        return resolve_config(httpd, config, pspec);
+    if (ctl == NULL) {
+        ctl = admin_which(P, "apache2ctl");
+        ctl = ctl ? ctl : admin_which(P, "apachectl");
     }
-    return fail(EXIT_USAGE, "--db PATH, --store SPEC or --config FILE is "
-                            "needed");
+    if (ctl == NULL) {
+        return usage_error("",
+                           "%s (no apache2ctl or apachectl on PATH to "
+                           "find httpd's configuration)",
+                           none);
+    }
+    rc = admin_apachectl_config(P, ctl, &config, &msg);
+    if (rc != 0) {
+        return fail(rc, "finding httpd's configuration: %s", msg);
+    }
+    return ask_httpd(a->httpd, config, w);
+}
+
+/* The store the options name (at most one of --db, --store, --config),
+ * created but not opened. */
+static int open_spec(const args_t *a, rus_store_t **pstore, where_t *w)
+{
+    const char *msg = NULL;
+    int rc = 0;
+
+    memset(w, 0, sizeof(*w));
+    if (a->db != NULL && a->config != NULL) {
+        return usage_error("", "--db and --config exclude each other");
+    }
+    if (a->store != NULL && (a->db != NULL || a->config != NULL)) {
+        return usage_error("", "--store and --%s exclude each other",
+                           a->db != NULL ? "db" : "config");
+    }
+    if (a->httpd != NULL && (a->db != NULL || a->store != NULL)) {
+        return usage_error("", "--httpd goes with --config (or with no "
+                               "store option)");
+    }
+    if (a->db != NULL) {
+        w->spec = rus_store_file_spec(P, a->db);
+        w->origin = "--db";
+    }
+    else if (a->store != NULL) {
+        w->spec = a->store;
+        w->origin = "--store";
+    }
+    else if (a->config != NULL) {
+        rc = ask_httpd(a->httpd, a->config, w);
+    }
+    else {
+        rc = default_store(a, w);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* From httpd the spec is absolute; the others are relative to here. */
+    if (rus_store_create(pstore, P, w->spec, NULL, NULL, &msg) != APR_SUCCESS) {
+        return fail(EXIT_USAGE, "%s: %s", w->spec, msg);
+    }
+    return 0;
+}
+
+/* Open the store for a command that needs it. */
+static int open_store(const rus_store_t *store, rus_conn_t **pconn)
+{
+    const char *msg = NULL;
+    apr_status_t rv;
+
+    rv = rus_store_check(store, P, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_connect(pconn, store, P, &msg);
+    }
+    if (rv == APR_FROM_OS_ERROR(ELOOP)) {
+        /* a symbolic link at the store: refused, nothing followed */
+        return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
+    }
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_FAILED,
+                    "%s: %s (a missing store is created by "
+                    "httpd at startup or by 'db migrate')",
+                    rus_store_describe(store), msg);
+    }
+    return 0;
 }
 
 /* ==================================================================== */
@@ -626,37 +681,26 @@ static int store_spec(const char *db, const char *store, const char *config,
  * its options taken out) and the values of its options. */
 typedef struct cmd_ctx_t {
     const rus_store_t *store;
-    rus_conn_t *conn; /* NULL for a command that runs offline */
+    const where_t *where; /* where the store came from */
+    rus_conn_t *conn;     /* NULL for a command that runs offline */
     int argc;
     const char *const *argv;
     const char *user; /* --user NAME */
     int inactive;     /* --inactive */
+    int force;        /* --force */
 } cmd_ctx_t;
 
 typedef int cmd_run_fn(cmd_ctx_t *ctx);
 
-/* Option ids. Above 255, so that none has a one-letter form (only -h
- * does, as ever): a one-letter argument is an operand. */
-enum {
-    OPT_DB = 256,
-    OPT_STORE,
-    OPT_CONFIG,
-    OPT_HTTPD,
-    OPT_JSON,
-    OPT_VERSION,
-    OPT_USER,    /* subcommands: --user NAME */
-    OPT_INACTIVE /* subcommands: --inactive */
-};
-
 /* A command (user, group, ...) with its subcommands, or a subcommand. */
 typedef struct cmd_t {
     const char *name;
-    const char *help;                /* commands: their --help text */
-    const struct cmd_t *subs;        /* commands: subcommands, NULL-ended */
-    int nargs;                       /* subcommands: operands it takes */
-    const apr_getopt_option_t *opts; /* subcommands: its options, or NULL */
-    int need_user;                   /* --user NAME is required */
-    int offline;                     /* runs before the store is opened */
+    const char *help;         /* commands: their --help text */
+    const struct cmd_t *subs; /* commands: subcommands, NULL-ended */
+    const char *operands;     /* subcommands: "NAME", "OLD NEW", "[ID]"
+                                 (optional), "" for none */
+    unsigned int opts;        /* subcommands: the SUB_ options it takes */
+    int offline;              /* runs before the store is opened */
     cmd_run_fn *run;
 } cmd_t;
 
@@ -709,6 +753,37 @@ static int valid_user_name(const char *name)
         return fail(EXIT_USAGE, "'%s': %s", name, rus_name_error_str(err));
     }
     return 0;
+}
+
+/* Warn when requests can never carry @a name: a location of the
+ * configuration httpd uses folds case or strips realms, so that the name
+ * they carry there is another one (or none). Only when httpd was asked. */
+static void warn_name(const where_t *w, const char *name)
+{
+    int i;
+
+    for (i = 0; w->conf != NULL && i < w->conf->seen->nelts; i++) {
+        const admin_seen_t *s = &APR_ARRAY_IDX(w->conf->seen, i, admin_seen_t);
+        unsigned int flags = strcmp(s->directive, "RemoteUserLowercase") == 0
+                                 ? RUS_CLEAN_LOWERCASE
+                             : strcmp(s->directive, "RemoteUserStripRealm") == 0
+                                 ? RUS_CLEAN_STRIP_REALM
+                                 : 0;
+        rus_name_error_e err = RUS_NAME_OK;
+        const char *clean = NULL;
+
+        if (flags == 0) {
+            continue;
+        }
+        if (rus_username_clean(&clean, &err, P, name, flags) != APR_SUCCESS) {
+            warn("under %s %s (%s) requests never carry '%s': %s", s->directive,
+                 s->arg, s->origin, name, rus_name_error_str(err));
+        }
+        else if (strcmp(clean, name) != 0) {
+            warn("under %s %s (%s) requests carry '%s', never '%s'",
+                 s->directive, s->arg, s->origin, clean, name);
+        }
+    }
 }
 
 static apr_int64_t now_sec(void)
@@ -781,6 +856,7 @@ static int user_add(cmd_ctx_t *ctx)
     if (rc != 0) {
         return rc;
     }
+    warn_name(ctx->where, name);
     rv = rus_user_add(ctx->conn, name, now_sec(), !ctx->inactive, &u, P);
     if (rv != APR_SUCCESS) {
         return status_exit(ctx->conn, rv, apr_psprintf(P, "user '%s'", name));
@@ -794,9 +870,52 @@ static int user_add(cmd_ctx_t *ctx)
                 NULL);
 }
 
-/* enable, disable and delete: find the user, change it, say so.
- * @a active is 1 or 0 to set it, -1 to delete the user. */
-static int user_change(cmd_ctx_t *ctx, int active, const char *verb)
+/* enable and disable: say what changed, and how many sessions ended. */
+static int user_set_active(cmd_ctx_t *ctx, int active)
+{
+    const char *state = active ? "enabled" : "disabled", *text;
+    rus_user_change_t ch;
+    apr_status_t rv;
+    rus_user_t u;
+    int rc = need_user(ctx->conn, ctx->argv[0], &u);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_user_set_active(ctx->conn, u.id, active, &ch);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, active ? "enable" : "disable");
+    }
+    if (ch.changed) {
+        text = apr_psprintf(P, "%s user %s", state, u.username);
+    }
+    else {
+        text = apr_psprintf(P, "user %s is already %s", u.username, state);
+    }
+    if (!active && (ch.changed || ch.sessions_ended > 0)) {
+        text =
+            apr_psprintf(P, "%s, ended %s", text, sessions(ch.sessions_ended));
+    }
+    return done(text,
+                apr_psprintf(P, "\"user\": %s, \"changed\": %s%s",
+                             js(u.username), ch.changed ? "true" : "false",
+                             active
+                                 ? ""
+                                 : apr_psprintf(P, ", \"sessions_ended\": %d",
+                                                ch.sessions_ended)));
+}
+
+static int user_enable(cmd_ctx_t *ctx)
+{
+    return user_set_active(ctx, 1);
+}
+
+static int user_disable(cmd_ctx_t *ctx)
+{
+    return user_set_active(ctx, 0);
+}
+
+static int user_delete(cmd_ctx_t *ctx)
 {
     apr_status_t rv;
     rus_user_t u;
@@ -805,29 +924,11 @@ static int user_change(cmd_ctx_t *ctx, int active, const char *verb)
     if (rc != 0) {
         return rc;
     }
-    rv = active < 0 ? rus_user_delete(ctx->conn, u.id)
-                    : rus_user_set_active(ctx->conn, u.id, active);
+    rv = rus_user_delete(ctx->conn, u.id);
     if (rv != APR_SUCCESS) {
-        /* the subcommand's name: enable, disable, delete */
-        return status_exit(ctx->conn, rv,
-                           apr_pstrndup(P, verb, strlen(verb) - 1));
+        return status_exit(ctx->conn, rv, "delete");
     }
-    return done(apr_psprintf(P, "%s user %s", verb, u.username), NULL);
-}
-
-static int user_enable(cmd_ctx_t *ctx)
-{
-    return user_change(ctx, 1, "enabled");
-}
-
-static int user_disable(cmd_ctx_t *ctx)
-{
-    return user_change(ctx, 0, "disabled");
-}
-
-static int user_delete(cmd_ctx_t *ctx)
-{
-    return user_change(ctx, -1, "deleted");
+    return done(apr_psprintf(P, "deleted user %s", u.username), NULL);
 }
 
 static int user_rename(cmd_ctx_t *ctx)
@@ -842,6 +943,7 @@ static int user_rename(cmd_ctx_t *ctx)
     if (rc != 0) {
         return rc;
     }
+    warn_name(ctx->where, ctx->argv[1]);
     rv = rus_user_rename(ctx->conn, u.id, ctx->argv[1]);
     if (rv != APR_SUCCESS) {
         return status_exit(ctx->conn, rv,
@@ -995,13 +1097,14 @@ static int group_remove_member(cmd_ctx_t *ctx)
 
 static void print_session_json(const rus_session_row_t *x, const char *end)
 {
-    printf("{\"token_hash\": %s, \"username\": %s, \"vhost\": %s,"
+    printf("{\"id\": %s, \"token_hash\": %s, \"username\": %s,"
+           " \"vhost\": %s,"
            " \"created_at\": %" APR_INT64_T_FMT
            ", \"last_seen\": %" APR_INT64_T_FMT
            ", \"expires_at\": %" APR_INT64_T_FMT "}%s",
-           js(x->token_hash), js(x->username), js(x->session.vhost),
-           x->session.created_at, x->session.last_seen, x->session.expires_at,
-           end);
+           js(rus_session_public_id(x->token_hash, P)), js(x->token_hash),
+           js(x->username), js(x->session.vhost), x->session.created_at,
+           x->session.last_seen, x->session.expires_at, end);
 }
 
 static int session_list(cmd_ctx_t *ctx)
@@ -1033,8 +1136,8 @@ static int session_list(cmd_ctx_t *ctx)
         if (json) {
             print_session_json(x, i + 1 < rows->nelts ? ", " : "");
         }
-        /* The hash prefix identifies a row; the token is never known. */
-        table_add(t, apr_pstrndup(P, x->token_hash, 12), x->username,
+        /* The public id names a row; the token is never known. */
+        table_add(t, rus_session_public_id(x->token_hash, P), x->username,
                   x->session.vhost, when(x->session.created_at),
                   when(x->session.last_seen), when(x->session.expires_at));
     }
@@ -1047,7 +1150,8 @@ static int session_list(cmd_ctx_t *ctx)
     return 0;
 }
 
-static int session_revoke(cmd_ctx_t *ctx)
+/* session revoke --user NAME: every session of the user. */
+static int session_revoke_user(cmd_ctx_t *ctx)
 {
     apr_array_header_t *rows = NULL;
     apr_status_t rv;
@@ -1067,6 +1171,55 @@ static int session_revoke(cmd_ctx_t *ctx)
     return done(apr_psprintf(P, "revoked %d session(s) of %s", rows->nelts,
                              u.username),
                 apr_psprintf(P, "\"revoked\": %d", rows->nelts));
+}
+
+/* session revoke ID: the one session whose id starts with ID. */
+static int session_revoke(cmd_ctx_t *ctx)
+{
+    const char *id = ctx->argc > 0 ? ctx->argv[0] : NULL;
+    rus_session_row_t row;
+    apr_size_t len;
+    apr_status_t rv;
+    int count = 0;
+
+    if ((id == NULL) == (ctx->user == NULL)) {
+        return usage_error("session",
+                           "session revoke: give ID or --user "
+                           "NAME%s",
+                           id ? ", not both" : "");
+    }
+    if (id == NULL) {
+        return session_revoke_user(ctx);
+    }
+    len = strspn(id, "0123456789abcdef");
+    if (id[len] != '\0' || len < SESSION_ID_MIN || len > RUS_SESSION_HASH_LEN) {
+        return usage_error("session",
+                           "session revoke: '%s' is not a session id (%d to "
+                           "%d lowercase hex characters, as 'session list' "
+                           "shows them)",
+                           id, SESSION_ID_MIN, RUS_SESSION_HASH_LEN);
+    }
+    rv = rus_session_find_prefix(ctx->conn, id, &count, &row, P);
+    if (rv == APR_SUCCESS && count == 1) {
+        rv = rus_session_revoke(ctx->conn, row.token_hash);
+    }
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "revoke session");
+    }
+    if (count == 0) {
+        return fail(EXIT_NOTFOUND, "no such session '%s'", id);
+    }
+    if (count > 1) {
+        return fail(EXIT_USAGE,
+                    "session id '%s' is ambiguous: it matches %d sessions; "
+                    "give more of it",
+                    id, count);
+    }
+    id = rus_session_public_id(row.token_hash, P);
+    return done(apr_psprintf(P, "revoked session %s of %s (%s)", id,
+                             row.username, row.session.vhost),
+                apr_psprintf(P, "\"revoked\": 1, \"id\": %s, \"username\": %s",
+                             js(id), js(row.username)));
 }
 
 /* revoke-all and purge: how many went, in words and in JSON. */
@@ -1115,21 +1268,18 @@ static int db_info(cmd_ctx_t *ctx)
                "\"users\": %" APR_INT64_T_FMT ", \"groups\": %" APR_INT64_T_FMT
                ", \"sessions\": %" APR_INT64_T_FMT
                ", \"sessions_expired\": %" APR_INT64_T_FMT "}\n",
-               js(where), store_origin ? js(store_origin) : "null",
-               info.schema_version, info.users, info.groups, info.sessions,
-               info.sessions_expired);
+               js(where), js(ctx->where->origin), info.schema_version,
+               info.users, info.groups, info.sessions, info.sessions_expired);
         return 0;
     }
-    printf("store:            %s%s%s%s\n"
+    printf("store:            %s (from %s)\n"
            "schema version:   %d\n"
            "users:            %" APR_INT64_T_FMT "\n"
            "groups:           %" APR_INT64_T_FMT "\n"
            "sessions:         %" APR_INT64_T_FMT "\n"
            "expired sessions: %" APR_INT64_T_FMT "\n",
-           where, store_origin ? " (from " : "",
-           store_origin ? store_origin : "", store_origin ? ")" : "",
-           info.schema_version, info.users, info.groups, info.sessions,
-           info.sessions_expired);
+           where, ctx->where->origin, info.schema_version, info.users,
+           info.groups, info.sessions, info.sessions_expired);
     return 0;
 }
 
@@ -1151,6 +1301,30 @@ static int db_check(cmd_ctx_t *ctx)
         printf("%s\n", result);
     }
     return ok ? 0 : EXIT_FAILED;
+}
+
+/* db backup FILE [--force]: a consistent copy of the live store. */
+static int db_backup(cmd_ctx_t *ctx)
+{
+    apr_status_t rv;
+    char *path = NULL;
+
+    rv = apr_filepath_merge(&path, NULL, ctx->argv[0], APR_FILEPATH_NOTRELATIVE,
+                            P);
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_USAGE, "%s: %pm", ctx->argv[0], &rv);
+    }
+    rv = rus_store_backup(ctx->conn, path, ctx->force, P);
+    if (APR_STATUS_IS_EEXIST(rv)) {
+        return fail(EXIT_FAILED, "backup: %s%s", rus_store_error(ctx->conn),
+                    ctx->force ? "" : " (--force replaces it)");
+    }
+    if (rv != APR_SUCCESS) {
+        return fail(EXIT_FAILED, "backup: %s", rus_store_error(ctx->conn));
+    }
+    return done(apr_psprintf(P, "copied %s to %s",
+                             rus_store_describe(ctx->store), path),
+                apr_psprintf(P, "\"backup\": %s", js(path)));
 }
 
 /* Runs offline: creates the store, so it cannot be opened first. */
@@ -1182,58 +1356,49 @@ static int db_migrate(cmd_ctx_t *ctx)
 
 /* ---- the command table ---------------------------------------------- */
 
-static const apr_getopt_option_t opts_user[] = {
-    { "user", OPT_USER, 1, "only the sessions of this user" },
-    { NULL, 0, 0, NULL },
-};
-
-static const apr_getopt_option_t opts_inactive[] = {
-    { "inactive", OPT_INACTIVE, 0, "add the user disabled" },
-    { NULL, 0, 0, NULL },
-};
-
 static const cmd_t user_cmds[] = {
-    { "list", NULL, NULL, 0, NULL, 0, 0, user_list },
-    { "show", NULL, NULL, 1, NULL, 0, 0, user_show },
-    { "add", NULL, NULL, 1, opts_inactive, 0, 0, user_add },
-    { "enable", NULL, NULL, 1, NULL, 0, 0, user_enable },
-    { "disable", NULL, NULL, 1, NULL, 0, 0, user_disable },
-    { "delete", NULL, NULL, 1, NULL, 0, 0, user_delete },
-    { "rename", NULL, NULL, 2, NULL, 0, 0, user_rename },
-    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+    { "list", NULL, NULL, "", 0, 0, user_list },
+    { "show", NULL, NULL, "NAME", 0, 0, user_show },
+    { "add", NULL, NULL, "NAME", SUB_INACTIVE, 0, user_add },
+    { "enable", NULL, NULL, "NAME", 0, 0, user_enable },
+    { "disable", NULL, NULL, "NAME", 0, 0, user_disable },
+    { "delete", NULL, NULL, "NAME", 0, 0, user_delete },
+    { "rename", NULL, NULL, "OLD NEW", 0, 0, user_rename },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const cmd_t group_cmds[] = {
-    { "list", NULL, NULL, 0, NULL, 0, 0, group_list },
-    { "add", NULL, NULL, 1, NULL, 0, 0, group_add },
-    { "delete", NULL, NULL, 1, NULL, 0, 0, group_delete },
-    { "members", NULL, NULL, 1, NULL, 0, 0, group_members },
-    { "add-member", NULL, NULL, 2, NULL, 0, 0, group_add_member },
-    { "remove-member", NULL, NULL, 2, NULL, 0, 0, group_remove_member },
-    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+    { "list", NULL, NULL, "", 0, 0, group_list },
+    { "add", NULL, NULL, "NAME", 0, 0, group_add },
+    { "delete", NULL, NULL, "NAME", 0, 0, group_delete },
+    { "members", NULL, NULL, "NAME", 0, 0, group_members },
+    { "add-member", NULL, NULL, "GROUP USER", 0, 0, group_add_member },
+    { "remove-member", NULL, NULL, "GROUP USER", 0, 0, group_remove_member },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const cmd_t session_cmds[] = {
-    { "list", NULL, NULL, 0, opts_user, 0, 0, session_list },
-    { "revoke", NULL, NULL, 0, opts_user, 1, 0, session_revoke },
-    { "revoke-all", NULL, NULL, 0, NULL, 0, 0, session_revoke_all },
-    { "purge", NULL, NULL, 0, NULL, 0, 0, session_purge },
-    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+    { "list", NULL, NULL, "", SUB_USER, 0, session_list },
+    { "revoke", NULL, NULL, "[ID]", SUB_USER, 0, session_revoke },
+    { "revoke-all", NULL, NULL, "", 0, 0, session_revoke_all },
+    { "purge", NULL, NULL, "", 0, 0, session_purge },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const cmd_t db_cmds[] = {
-    { "info", NULL, NULL, 0, NULL, 0, 0, db_info },
-    { "check", NULL, NULL, 0, NULL, 0, 0, db_check },
-    { "migrate", NULL, NULL, 0, NULL, 0, 1, db_migrate },
-    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+    { "info", NULL, NULL, "", 0, 0, db_info },
+    { "check", NULL, NULL, "", 0, 0, db_check },
+    { "migrate", NULL, NULL, "", 0, 1, db_migrate },
+    { "backup", NULL, NULL, "FILE", SUB_FORCE, 0, db_backup },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const cmd_t commands[] = {
-    { "user", help_user, user_cmds, 0, NULL, 0, 0, NULL },
-    { "group", help_group, group_cmds, 0, NULL, 0, 0, NULL },
-    { "session", help_session, session_cmds, 0, NULL, 0, 0, NULL },
-    { "db", help_db, db_cmds, 0, NULL, 0, 0, NULL },
-    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL },
+    { "user", help_user, user_cmds, NULL, 0, 0, NULL },
+    { "group", help_group, group_cmds, NULL, 0, 0, NULL },
+    { "session", help_session, session_cmds, NULL, 0, 0, NULL },
+    { "db", help_db, db_cmds, NULL, 0, 0, NULL },
+    { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
 static const cmd_t *cmd_find(const cmd_t *table, const char *name)
@@ -1246,213 +1411,161 @@ static const cmd_t *cmd_find(const cmd_t *table, const char *name)
     return NULL;
 }
 
-/* Take the options of @a sub out of @a argv (its name, then its operands
- * and options) into @a ctx, the operands left into ctx->argc/argv.
- * @return 0, or -1 when they do not fit the subcommand: then it is bad
- *         usage. An option it does not know stays an operand (a name may
- *         start with '-'), and so counts against its number of operands. */
-static int cmd_parse(const cmd_t *sub, int argc, const char *const *argv,
-                     cmd_ctx_t *ctx)
+/* "list, show, add, ..." for messages. */
+static const char *cmd_names(const cmd_t *table)
 {
-    apr_getopt_t *os;
-    const char *arg;
-    apr_status_t rv;
-    int ch;
+    const char *out = "";
 
-    ctx->argc = argc - 1;
-    ctx->argv = argv + 1;
-    if (sub->opts != NULL) {
-        /* apr_getopt skips argv[0] as a program name: here the name */
-        apr_getopt_init(&os, P, argc, argv);
-        os->interleave = 1;
-        os->errfn = NULL;
-        while ((rv = apr_getopt_long(os, sub->opts, &ch, &arg)) != APR_EOF) {
-            if (rv == APR_BADARG) {
-                return -1; /* an option without its value */
-            }
-            if (rv == APR_SUCCESS && ch == OPT_USER) {
-                ctx->user = arg;
-            }
-            else if (rv == APR_SUCCESS && ch == OPT_INACTIVE) {
-                ctx->inactive = 1;
-            }
-        }
-        ctx->argc = os->argc - os->ind;
-        ctx->argv = os->argv + os->ind;
+    for (; table->name != NULL; table++) {
+        out = apr_pstrcat(P, out, out[0] ? ", " : "", table->name, NULL);
     }
-    if (ctx->argc != sub->nargs || (sub->need_user && ctx->user == NULL)) {
-        return -1;
+    return out;
+}
+
+/* Do the operands (after COMMAND SUBCOMMAND) and the options given fit
+ * @a sub of @a cmd? @return 0, or EXIT_USAGE (reported), naming what is
+ * missing or too much. */
+static int cmd_check(const cmd_t *cmd, const cmd_t *sub, const args_t *a)
+{
+    char *words = apr_pstrdup(P, sub->operands), *last = NULL, *w;
+    int given = a->ops->nelts - 2, n = 0;
+    const opt_t *o;
+
+    for (w = apr_strtok(words, " ", &last); w != NULL;
+         w = apr_strtok(NULL, " ", &last)) {
+        if (n >= given && w[0] != '[') {
+            return usage_error(cmd->name, "%s %s: missing %s", cmd->name,
+                               sub->name, w);
+        }
+        n++;
+    }
+    if (given > n) {
+        return usage_error(cmd->name, "%s %s: unexpected argument '%s'",
+                           cmd->name, sub->name,
+                           APR_ARRAY_IDX(a->ops, 2 + n, const char *));
+    }
+    for (o = options; o->name != NULL; o++) {
+        if ((a->subs & o->sub & ~sub->opts) != 0) {
+            return usage_error(cmd->name,
+                               "%s %s: option '--%s' does not "
+                               "apply here",
+                               cmd->name, sub->name, o->name);
+        }
     }
     return 0;
+}
+
+/* help [COMMAND] */
+static int help(const args_t *a)
+{
+    const cmd_t *cmd;
+
+    if (a->ops->nelts < 2) {
+        fputs(help_top, stdout);
+        return 0;
+    }
+    cmd = cmd_find(commands, APR_ARRAY_IDX(a->ops, 1, const char *));
+    if (cmd == NULL) {
+        return usage_error("", "help: unknown command '%s' (%s)",
+                           APR_ARRAY_IDX(a->ops, 1, const char *),
+                           cmd_names(commands));
+    }
+    fputs(cmd->help, stdout);
+    return 0;
+}
+
+/* The subcommand the line names, checked; NULL after a usage error, with
+ * *prc set (or help printed, *prc 0). */
+static const cmd_t *cmd_resolve(const args_t *a, int *prc)
+{
+    const char *name = APR_ARRAY_IDX(a->ops, 0, const char *);
+    const cmd_t *cmd = cmd_find(commands, name), *sub;
+
+    *prc = 0;
+    if (cmd == NULL) {
+        *prc = usage_error("", "unknown command '%s' (%s, help)", name,
+                           cmd_names(commands));
+        return NULL;
+    }
+    if (a->help) {
+        fputs(cmd->help, stdout);
+        return NULL;
+    }
+    if (a->ops->nelts < 2) {
+        *prc = usage_error(cmd->name, "%s: missing SUBCOMMAND (%s)", name,
+                           cmd_names(cmd->subs));
+        return NULL;
+    }
+    sub = cmd_find(cmd->subs, APR_ARRAY_IDX(a->ops, 1, const char *));
+    if (sub == NULL) {
+        *prc = usage_error(cmd->name, "unknown %s command '%s' (%s)", name,
+                           APR_ARRAY_IDX(a->ops, 1, const char *),
+                           cmd_names(cmd->subs));
+        return NULL;
+    }
+    *prc = cmd_check(cmd, sub, a);
+    return *prc == 0 ? sub : NULL;
 }
 
 /* ==================================================================== */
 /* main                                                                 */
 
-/* The global options, anywhere on the line. */
-static const apr_getopt_option_t global_opts[] = {
-    { "db", OPT_DB, 1, "the SQLite store file" },
-    { "store", OPT_STORE, 1, "the store, SCHEME:LOCATION" },
-    { "config", OPT_CONFIG, 1, "the store httpd uses with this configuration" },
-    { "httpd", OPT_HTTPD, 1, "the httpd binary for --config" },
-    { "json", OPT_JSON, 0, "machine-readable output" },
-    { "version", OPT_VERSION, 0, "print the version" },
-    { "help", 'h', 0, "print the help" },
-    { NULL, 0, 0, NULL },
-};
-
-/* What the global options said. */
-typedef struct global_t {
-    const char *db, *store, *config, *httpd;
-    int help;
-    int argc; /* the rest: COMMAND SUBCOMMAND ... */
-    const char *const *argv;
-} global_t;
-
-/* Parse the global options; the rest, unknown options included, stays
- * in order for the command. @return -1 to go on, else the exit code. */
-static int parse_global(int argc, const char *const *argv, global_t *g)
-{
-    apr_getopt_t *os;
-    const char *arg;
-    apr_status_t rv;
-    int ch;
-
-    memset(g, 0, sizeof(*g));
-    apr_getopt_init(&os, P, argc, argv);
-    os->interleave = 1;
-    os->errfn = NULL; /* an unknown option is the command's business */
-    while ((rv = apr_getopt_long(os, global_opts, &ch, &arg)) != APR_EOF) {
-        if (rv != APR_SUCCESS) {
-            continue; /* left among the operands, as an option without
-                         its value is */
-        }
-        switch (ch) {
-        case OPT_DB:
-            g->db = arg;
-            break;
-        case OPT_STORE:
-            g->store = arg;
-            break;
-        case OPT_CONFIG:
-            g->config = arg;
-            break;
-        case OPT_HTTPD:
-            g->httpd = arg;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            g->help = 1;
-            break;
-        case OPT_VERSION:
-            printf("remoteuser-admin (mod_remoteuser_session) %s\n",
-                   RUS_VERSION);
-            return 0;
-        }
-    }
-    g->argc = os->argc - os->ind;
-    g->argv = os->argv + os->ind;
-    return -1;
-}
-
-/* The store the options name, created but not opened. */
-static int open_spec(const global_t *g, rus_store_t **pstore)
-{
-    const char *spec = NULL, *msg = NULL;
-    int rc;
-
-    if (g->db != NULL && g->config != NULL) {
-        return fail(EXIT_USAGE, "--db and --config exclude each other");
-    }
-    if (g->store != NULL && (g->db != NULL || g->config != NULL)) {
-        return fail(EXIT_USAGE, "--store and --%s exclude each other",
-                    g->db != NULL ? "db" : "config");
-    }
-    if (g->httpd != NULL && g->config == NULL) {
-        return fail(EXIT_USAGE, "--httpd goes with --config");
-    }
-    rc = store_spec(g->db, g->store, g->config, g->httpd, &spec);
-    if (rc != 0) {
-        return rc;
-    }
-    /* From --config the spec is absolute; --db and --store are relative
-     * to here. */
-    if (rus_store_create(pstore, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
-        return fail(EXIT_USAGE, "%s: %s", spec, msg);
-    }
-    return 0;
-}
-
-/* Open the store for a command that needs it. */
-static int open_store(const rus_store_t *store, rus_conn_t **pconn)
-{
-    const char *msg = NULL;
-    apr_status_t rv;
-
-    rv = rus_store_check(store, P, &msg);
-    if (rv == APR_SUCCESS) {
-        rv = rus_store_connect(pconn, store, P, &msg);
-    }
-    if (rv == APR_FROM_OS_ERROR(ELOOP)) {
-        /* a symbolic link at the store: refused, nothing followed */
-        return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
-    }
-    if (rv != APR_SUCCESS) {
-        return fail(EXIT_FAILED,
-                    "%s: %s (a missing store is created by "
-                    "httpd at startup or by 'db migrate')",
-                    rus_store_describe(store), msg);
-    }
-    return 0;
-}
-
 int main(int argc, const char *const *argv)
 {
-    const cmd_t *cmd, *sub = NULL;
-    cmd_ctx_t ctx;
-    global_t g;
+    const cmd_t *sub;
     rus_store_t *store = NULL;
+    cmd_ctx_t ctx;
+    where_t where;
+    args_t a;
     int rc;
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
     apr_pool_create(&P, NULL);
 
-    rc = parse_global(argc, argv, &g);
-    if (rc >= 0) {
+    json = wants_json(argc, argv);
+    rc = parse_args(argc, argv, &a);
+    if (rc != 0) {
         return rc;
     }
-    cmd = g.argc > 0 ? cmd_find(commands, g.argv[0]) : NULL;
-    if (g.help) {
-        fputs(cmd ? cmd->help : help_top, stdout);
+    if (a.version) {
+        printf("remoteuser-admin (mod_remoteuser_session) %s\n", RUS_VERSION);
         return 0;
     }
-    if (cmd == NULL) {
-        return usage("");
+    if (a.ops->nelts == 0) {
+        if (a.help) {
+            fputs(help_top, stdout);
+            return 0;
+        }
+        return usage_error("", "missing COMMAND (%s, help)",
+                           cmd_names(commands));
     }
-    rc = open_spec(&g, &store);
+    if (strcmp(APR_ARRAY_IDX(a.ops, 0, const char *), "help") == 0) {
+        return help(&a);
+    }
+    sub = cmd_resolve(&a, &rc);
+    if (sub == NULL) {
+        return rc;
+    }
+    rc = open_spec(&a, &store, &where);
     if (rc != 0) {
         return rc;
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.store = store;
-    if (g.argc > 1) {
-        sub = cmd_find(cmd->subs, g.argv[1]);
-    }
-    if (sub != NULL && cmd_parse(sub, g.argc - 1, g.argv + 1, &ctx) != 0) {
-        sub = NULL;
-    }
-    if (sub == NULL || !sub->offline) {
-        /* A bad subcommand is reported once the store opened, as ever. */
+    ctx.where = &where;
+    ctx.argc = a.ops->nelts - 2;
+    ctx.argv = (const char *const *)a.ops->elts + 2;
+    ctx.user = a.user;
+    ctx.inactive = a.inactive;
+    ctx.force = a.force;
+    if (!sub->offline) {
         rc = open_store(store, &ctx.conn);
         if (rc != 0) {
             return rc;
         }
     }
-    rc = sub != NULL ? sub->run(&ctx)
-                     : usage(apr_pstrcat(P, cmd->name, " ", NULL));
+    rc = sub->run(&ctx);
     rus_store_disconnect(ctx.conn);
     return rc;
 }

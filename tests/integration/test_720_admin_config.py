@@ -4,6 +4,12 @@ The tool asks httpd itself (-t -D DUMP_REMOTEUSER_STORE): the last
 RemoteUserStore wins, Define/${VAR}, <IfDefine> and <IfModule> count as
 httpd counts them, an envvars file beside the configuration is sourced as
 apache2ctl does, and a configuration httpd rejects is an error, not a guess.
+
+Without a store option (issue #17): $REMOTEUSER_STORE, else the
+configuration apachectl -V names (REMOTEUSER_APACHECTL points the tool at
+a stand-in here: no test reads this machine's /etc/apache2); db info says
+where the store came from; several RemoteUserStore lines are a warning; a
+missing --config file is "No such file".
 """
 
 import json
@@ -67,7 +73,7 @@ def test_last_store_wins_end_to_end(scratch):
     assert srv.get("/app/env", basic("mallory")).status == 200
 
     r = admin(srv, "user", "disable", "mallory")
-    assert ok(r).strip() == "disabled user mallory"
+    assert ok(r).strip() == "disabled user mallory, ended 0 sessions"
     assert srv.get("/app/env", basic("mallory")).status == 403
     assert srv.user("mallory")["is_active"] == 0
 
@@ -169,3 +175,137 @@ def test_no_store_in_the_config(scratch):
     assert "names no RemoteUserStore" in r.stderr, r.stderr
     # and the tool says which httpd it asked
     assert HTTPD in r.stderr
+
+
+# ---- issue #17: the default store, and what the tool says about it ------
+
+def fake_apachectl(srv, config_file, root=None):
+    """A stand-in for apachectl that prints what `apachectl -V` prints
+    (abridged), naming `config_file` under HTTPD_ROOT `root`."""
+    path = os.path.join(srv.root, "fake-apachectl")
+    write(path, "#!/bin/sh\n"
+          "[ \"$1\" = -V ] || exit 9\n"
+          "cat <<'EOF'\n"
+          "Server version: Apache/2.4.99 (Debian)\n"
+          "Server compiled with....\n"
+          " -D APR_HAS_SENDFILE\n"
+          " -D HTTPD_ROOT=\"%s\"\n"
+          " -D SUEXEC_BIN=\"/usr/lib/apache2/suexec\"\n"
+          " -D DEFAULT_PIDLOG=\"/var/run/apache2.pid\"\n"
+          " -D SERVER_CONFIG_FILE=\"%s\"\n"
+          "EOF\n" % (root or srv.root, config_file))
+    os.chmod(path, 0o755)
+    return path
+
+
+def bare(srv, *args, env=None):
+    """remoteuser-admin without a store option."""
+    return run_admin(srv, *args, timeout=60,
+                     env=dict({"RUS_HTTPD": HTTPD}, **(env or {})))
+
+
+def test_default_store_from_apachectl(scratch):
+    """No --db, --store or --config: SERVER_CONFIG_FILE under HTTPD_ROOT of
+    apachectl -V, then as --config; db info names FILE:LINE. Before: "--db
+    PATH, --store SPEC or --config FILE is needed" (exit 2)."""
+    srv = scratch(users=["ann"], body=APP)
+    srv.start()
+    assert srv.get("/app/env", basic("ann")).status == 200
+    where = "%s:%d" % (srv.conf, line_of(
+        srv.conf, "RemoteUserStore sqlite:store/users.db"))
+    for name in ("httpd.conf", srv.conf):  # relative to HTTPD_ROOT, absolute
+        env = {"REMOTEUSER_APACHECTL": fake_apachectl(srv, name)}
+        text = ok(bare(srv, "db", "info", env=env))
+        assert text.splitlines()[0] == "store:            %s (from %s)" % (
+            srv.db_path, where), text
+        got = json.loads(ok(bare(srv, "--json", "db", "info", env=env)))
+        assert got["store"] == srv.db_path and got["store_from"] == where
+    users = json.loads(ok(bare(srv, "user", "list", "--json", env=env)))
+    assert [u["username"] for u in users] == ["ann"]
+
+    # a name looked up on PATH
+    env = {"REMOTEUSER_APACHECTL": "fake-apachectl",
+           "PATH": srv.root + ":" + os.environ["PATH"]}
+    fake_apachectl(srv, "httpd.conf")
+    assert json.loads(ok(bare(srv, "--json", "db", "info", env=env))
+                      )["store_from"] == where
+
+    # the file it names is missing: said so, with the path
+    env = {"REMOTEUSER_APACHECTL": fake_apachectl(srv, "nope.conf")}
+    r = bare(srv, "db", "info", env=env)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "%s/nope.conf: No such file or directory" % srv.root in r.stderr
+
+    # apachectl fails: its exit code and message
+    env = {"REMOTEUSER_APACHECTL": "/bin/false"}
+    r = bare(srv, "db", "info", env=env)
+    assert r.returncode == 2 and "/bin/false -V failed (exit 1)" in r.stderr
+
+    # no apachectl: what to do instead
+    r = bare(srv, "db", "info")  # the harness sets REMOTEUSER_APACHECTL=""
+    assert r.returncode == 2
+    assert ("no store given: use --db PATH, --store SPEC or --config FILE, "
+            "or set REMOTEUSER_STORE") in r.stderr, r.stderr
+
+
+def test_store_from_environment_and_options(scratch):
+    """REMOTEUSER_STORE (a spec, as --store) comes before apachectl; db
+    info says --db, --store or REMOTEUSER_STORE. Before: REMOTEUSER_STORE
+    was not read, and db info named no origin for --db."""
+    srv = scratch(users=["ann"], body=APP)
+    ok(run_admin(srv, "--db", srv.db_path, "db", "migrate"))
+    ok(run_admin(srv, "--db", srv.db_path, "user", "add", "envuser"))
+    env = {"REMOTEUSER_STORE": "sqlite:" + srv.db_path,
+           "REMOTEUSER_APACHECTL": "/bin/false"}
+    got = json.loads(ok(bare(srv, "--json", "db", "info", env=env)))
+    assert got["store_from"] == "REMOTEUSER_STORE" and got["users"] == 1
+    assert ok(bare(srv, "db", "info", env=env)).splitlines()[0] == (
+        "store:            %s (from REMOTEUSER_STORE)" % srv.db_path)
+    for opt, value in (("--db", srv.db_path),
+                       ("--store", "sqlite:" + srv.db_path)):
+        got = json.loads(ok(bare(srv, opt, value, "--json", "db", "info",
+                                 env=env)))
+        assert got["store_from"] == opt, got
+
+
+def test_several_stores_warn(scratch):
+    """Two RemoteUserStore lines httpd reads (one in an Include'd file) and
+    one in a section it skips: a warning naming the two it read, by file
+    and line, and the one it uses (the last). Before: silence."""
+    srv = scratch(store=None, body="\n".join([
+        "Include @ROOT@/first.conf",
+        "<IfDefine NOPE>",
+        "  RemoteUserStore sqlite:store/skipped.db",
+        "</IfDefine>",
+        "RemoteUserStore sqlite:store/users.db", APP]))
+    first = os.path.join(srv.root, "first.conf")
+    write(first, "RemoteUserStore sqlite:store/decoy.db\n")
+    used = "%s:%d" % (srv.conf, line_of(
+        srv.conf, "RemoteUserStore sqlite:store/users.db"))
+    r = admin(srv, "db", "migrate")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "remoteuser-admin: warning: 2 RemoteUserStore directives: "
+        "%s:1 (sqlite:store/decoy.db), %s (sqlite:store/users.db); httpd "
+        "uses the last one, %s (sqlite:%s)" % (first, used, used,
+                                               srv.db_path)], r.stderr
+    assert info(srv)["store_from"] == used
+    # one store: no warning
+    write(first, "\n")
+    r = admin(srv, "db", "info")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_config_missing_file(scratch):
+    """--config naming a missing file: "No such file", with its path, exit
+    2; httpd is not run. Before: "... names no RemoteUserStore"."""
+    srv = scratch(store=None)
+    missing = os.path.join(srv.root, "missing.conf")
+    r = admin(srv, "user", "list", conf=missing)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip() == (
+        "remoteuser-admin: %s: No such file or directory" % missing), r.stderr
+    assert "RemoteUserStore" not in r.stderr
+    r = admin(srv, "--json", "user", "list", conf=missing)
+    assert json.loads(r.stdout) == {
+        "error": "%s: No such file or directory" % missing, "code": 2}

@@ -32,10 +32,18 @@ def test_store_spec_is_the_db_store(scratch):
     srv.start()
     assert srv.get("/app/env", basic("alice")).status == 200
     spec = "sqlite:" + srv.db_path
-    for args in (["--json", "user", "list"], ["--json", "db", "info"],
-                 ["user", "show", "alice"], ["group", "list"]):
+    for args in (["--json", "user", "list"], ["user", "show", "alice"],
+                 ["group", "list"]):
         assert ok(run(srv, "--store", spec, *args)) == \
             ok(run(srv, "--db", srv.db_path, *args)), args
+    # db info the same but for where the store came from (issue #17)
+    via_store = json.loads(ok(run(srv, "--store", spec, "--json", "db",
+                                  "info")))
+    via_db = json.loads(ok(run(srv, "--db", srv.db_path, "--json", "db",
+                               "info")))
+    assert via_store.pop("store_from") == "--store"
+    assert via_db.pop("store_from") == "--db"
+    assert via_store == via_db
     users = json.loads(ok(run(srv, "--store", spec, "--json", "user",
                               "list")))
     assert [u["username"] for u in users] == ["alice"]
@@ -44,7 +52,7 @@ def test_store_spec_is_the_db_store(scratch):
 
     # the global option anywhere, as --db; and --store=SPEC
     assert ok(run(srv, "user", "disable", "alice", "--store", spec)
-              ).strip() == "disabled user alice"
+              ).strip() == "disabled user alice, ended 0 sessions"
     assert srv.get("/app/env", basic("alice")).status == 403
     assert ok(run(srv, "--store=" + spec, "user", "enable", "alice")
               ).strip() == "enabled user alice"

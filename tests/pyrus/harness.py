@@ -77,7 +77,9 @@ def libasan():
 
 def sanitizer_env(root, env=None, leaks=False):
     """The environment (default: os.environ) for httpd or remoteuser-admin
-    with ServerRoot `root`; unchanged unless RUS_SANITIZE=1. Then libasan
+    with ServerRoot `root`: without REMOTEUSER_STORE, and with an empty
+    REMOTEUSER_APACHECTL (remoteuser-admin looks up no httpd of this
+    machine); otherwise unchanged unless RUS_SANITIZE=1. Then libasan
     is preloaded (httpd is not instrumented, the module is), leaks are
     reported only with `leaks` (remoteuser-admin; httpd frees its pools at
     exit only on some paths), and ASan's reports go to <root>/logs/asan.PID.
@@ -86,6 +88,11 @@ def sanitizer_env(root, env=None, leaks=False):
     file binds to the preloaded libasan's. glibc's malloc checks are off:
     they conflict with ASan's allocator."""
     env = dict(os.environ if env is None else env)
+    # remoteuser-admin without a store option must never find the store
+    # of this machine's own httpd (apache2ctl -V, /etc/apache2): a test
+    # that wants the lookup sets these itself.
+    env.pop("REMOTEUSER_STORE", None)
+    env["REMOTEUSER_APACHECTL"] = ""
     if not SANITIZE:
         return env
     for k in ("MALLOC_CHECK_", "MALLOC_PERTURB_"):

@@ -57,7 +57,7 @@ START_TEST(test_users)
     ck_assert_int_eq(v.id, u.id);
     ck_assert_int_eq(rus_user_rename(conn, 9999, "x"), APR_ENOENT);
 
-    ck_assert_int_eq(rus_user_set_active(conn, 9999, 1), APR_ENOENT);
+    ck_assert_int_eq(rus_user_set_active(conn, 9999, 1, NULL), APR_ENOENT);
     ck_assert_int_eq(rus_user_delete(conn, u.id), APR_SUCCESS);
     ck_assert_int_eq(rus_user_delete(conn, u.id), APR_ENOENT);
     ck_assert_int_eq(rus_user_find(conn, "zoe", &v, pool), APR_ENOENT);
@@ -80,9 +80,9 @@ START_TEST(test_disable_and_delete_revoke_sessions)
     ck_assert_int_eq(rus_session_insert(conn, h2, w.id, "v", 1, 9e9),
                      APR_SUCCESS);
     /* enabling keeps sessions, disabling ends them in the same step */
-    ck_assert_int_eq(rus_user_set_active(conn, u.id, 1), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, u.id, 1, NULL), APR_SUCCESS);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 2);
-    ck_assert_int_eq(rus_user_set_active(conn, u.id, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, u.id, 0, NULL), APR_SUCCESS);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions "
                                           "WHERE user_id = (SELECT id FROM "
                                           "users WHERE username = 'u')"),

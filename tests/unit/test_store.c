@@ -181,6 +181,8 @@ START_TEST(test_optional_callbacks_not_implemented)
     b.group_remove_member = NULL;
     b.session_list = NULL;
     b.session_revoke_all = NULL;
+    b.session_find_prefix = NULL;
+    b.backup = NULL;
     b.info = NULL;
     b.integrity = NULL;
     b.checkpoint = NULL;
@@ -188,7 +190,7 @@ START_TEST(test_optional_callbacks_not_implemented)
     ck_assert_int_eq(rus_user_list(conn, &a, pool), APR_ENOTIMPL);
     ck_assert_str_eq(rus_store_error(conn), "the bare store cannot list users");
     ck_assert_int_eq(rus_user_add(conn, "x", 1, 1, &u, pool), APR_ENOTIMPL);
-    ck_assert_int_eq(rus_user_set_active(conn, 1, 0), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_user_set_active(conn, 1, 0, NULL), APR_ENOTIMPL);
     ck_assert_int_eq(rus_user_delete(conn, 1), APR_ENOTIMPL);
     ck_assert_int_eq(rus_user_rename(conn, 1, "y"), APR_ENOTIMPL);
     ck_assert_int_eq(rus_group_list(conn, &a, pool), APR_ENOTIMPL);
@@ -200,6 +202,12 @@ START_TEST(test_optional_callbacks_not_implemented)
     ck_assert_int_eq(rus_group_remove_member(conn, 1, 1), APR_ENOTIMPL);
     ck_assert_int_eq(rus_session_list(conn, 0, &a, pool), APR_ENOTIMPL);
     ck_assert_int_eq(rus_session_revoke_all(conn, &n), APR_ENOTIMPL);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "abcd1234", &n, NULL, pool),
+                     APR_ENOTIMPL);
+    ck_assert_int_eq(rus_store_backup(conn, "/nonexistent/x.db", 0, pool),
+                     APR_ENOTIMPL);
+    ck_assert_str_eq(rus_store_error(conn),
+                     "the bare store cannot copy itself");
     ck_assert_int_eq(rus_store_info(conn, 1, &info), APR_ENOTIMPL);
     ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
                      APR_ENOTIMPL);

@@ -192,10 +192,10 @@ START_TEST(test_contract_user_admin)
     ck_assert_int_eq(rus_user_find(conn, "bob", &u, ts.pool), APR_SUCCESS);
     ck_assert_int_eq(u.id, zed.id);
 
-    ck_assert_int_eq(rus_user_set_active(conn, amy.id, 1), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, amy.id, 1, NULL), APR_SUCCESS);
     ck_assert_int_eq(rus_user_find(conn, "amy", &u, ts.pool), APR_SUCCESS);
     ck_assert_int_eq(u.is_active, 1);
-    ck_assert_int_eq(rus_user_set_active(conn, amy.id + zed.id + 99, 0),
+    ck_assert_int_eq(rus_user_set_active(conn, amy.id + zed.id + 99, 0, NULL),
                      APR_ENOENT);
     ck_assert_int_eq(rus_user_delete(conn, amy.id + zed.id + 99), APR_ENOENT);
     ck_assert_int_eq(rus_user_delete(conn, amy.id), APR_SUCCESS);
@@ -222,7 +222,7 @@ START_TEST(test_contract_disable_and_delete_end_sessions)
     ck_assert_int_eq(rus_session_insert(conn, "hb", bob.id, "v:80", 10, 9000),
                      APR_SUCCESS);
 
-    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0, NULL), APR_SUCCESS);
     ck_assert_int_eq(rus_session_find(conn, "ha", &s, &u, ts.pool), APR_ENOENT);
     ck_assert_int_eq(rus_user_find(conn, "ann", &u, ts.pool), APR_SUCCESS);
     ck_assert_int_eq(u.is_active, 0);
@@ -306,7 +306,7 @@ START_TEST(test_contract_changes_since)
     /* bookkeeping */
     ck_assert_int_eq(rus_user_touch_login(conn, ann.id, 500, 60), APR_SUCCESS);
     ck_assert_int_eq(rus_session_touch(conn, "ha", 20), APR_SUCCESS);
-    ck_assert_int_eq(rus_user_set_active(conn, bob.id, 1), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, bob.id, 1, NULL), APR_SUCCESS);
     ck_assert_str_eq(changes_after(conn, mark, &last), "");
     ck_assert_int_eq(last, mark);
     /* a revocation, a rename, a membership removed */
@@ -321,7 +321,7 @@ START_TEST(test_contract_changes_since)
     ck_assert_int_gt(last, mark);
     /* disabling ends the sessions too: the user, then its session */
     mark = last;
-    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0, NULL), APR_SUCCESS);
     ck_assert_str_eq(changes_after(conn, mark, &last),
                      apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT ",sha",
                                   ann.id));
@@ -585,6 +585,115 @@ START_TEST(test_contract_info_integrity_checkpoint)
 }
 END_TEST
 
+/* Enabling and disabling say whether anything changed, and disabling how
+ * many sessions it ended (remoteuser-admin prints both). */
+START_TEST(test_contract_set_active_reports)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_user_change_t ch;
+    rus_user_t ann;
+
+    ann = added(conn, "ann", 1);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v:80", 10, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", ann.id, "v:80", 10, 9000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 1, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.changed, 0);
+    ck_assert_int_eq(ch.sessions_ended, 0);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.changed, 1);
+    ck_assert_int_eq(ch.sessions_ended, 2);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.changed, 0);
+    ck_assert_int_eq(ch.sessions_ended, 0);
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id, 1, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.changed, 1);
+    ch.changed = 7;
+    ck_assert_int_eq(rus_user_set_active(conn, ann.id + 99, 0, &ch),
+                     APR_ENOENT);
+    ck_assert_int_eq(ch.changed, 7); /* untouched on failure */
+}
+END_TEST
+
+/* Sessions by a prefix of their stored hash (the public id): how many
+ * match, and the one when it is one; prefixes that are not lowercase hex
+ * are refused, whatever the backend. */
+START_TEST(test_contract_session_find_prefix)
+{
+    static const char *const hashes[] = {
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "0123456789abcdee0123456789abcdef0123456789abcdef0123456789abcdef",
+        "012345679fffffff0123456789abcdef0123456789abcdef0123456789abcdef",
+        "01234567a0000000000000000000000000000000000000000000000000000000",
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    };
+    rus_conn_t *conn = open_backend(_i);
+    rus_session_row_t row;
+    rus_user_t ann;
+    size_t i;
+    int n = -1;
+
+    ann = added(conn, "ann", 1);
+    for (i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+        ck_assert_int_eq(rus_session_insert(conn, hashes[i], ann.id, "v:80",
+                                            10 + (int)i, 9000),
+                         APR_SUCCESS);
+    }
+    /* ambiguous: the count, whatever the row */
+    ck_assert_int_eq(rus_session_find_prefix(conn, "01234567", &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "0123456789abcde", &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    /* the edges of the range: ...9 is not ...a, f is the last digit */
+    ck_assert_int_eq(rus_session_find_prefix(conn, "012345679", &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(row.token_hash, hashes[2]);
+    ck_assert_str_eq(row.username, "ann");
+    ck_assert_str_eq(row.session.vhost, "v:80");
+    ck_assert_int_eq(row.session.created_at, 12);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "01234567a", &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(row.token_hash, hashes[3]);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "ffff", &n, &row, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(row.token_hash, hashes[4]);
+    ck_assert_int_eq(rus_session_find_prefix(conn, hashes[0], &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(row.token_hash, hashes[0]);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "0123456789abcdf", &n, &row,
+                                             ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 0);
+    /* not a hash prefix: refused before the backend is asked */
+    n = -1;
+    ck_assert_int_eq(rus_session_find_prefix(conn, "", &n, &row, ts.pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "0123ABCD", &n, &row,
+                                             ts.pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "0123%", &n, &row, ts.pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_session_find_prefix(conn,
+                                             apr_pstrcat(ts.pool, hashes[0],
+                                                         "0", NULL),
+                                             &n, &row, ts.pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(n, -1);
+}
+END_TEST
+
 /* A pooled connection is given out again, and answers. */
 START_TEST(test_contract_pool)
 {
@@ -631,5 +740,7 @@ TCase *rus_store_contract_test_case(void)
     tcase_add_loop_test(tc, test_contract_purge_and_revoke_all, 0, n);
     tcase_add_loop_test(tc, test_contract_info_integrity_checkpoint, 0, n);
     tcase_add_loop_test(tc, test_contract_pool, 0, n);
+    tcase_add_loop_test(tc, test_contract_set_active_reports, 0, n);
+    tcase_add_loop_test(tc, test_contract_session_find_prefix, 0, n);
     return tc;
 }

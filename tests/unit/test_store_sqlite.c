@@ -1260,6 +1260,75 @@ START_TEST(test_checkpoint_wait_is_bounded)
 }
 END_TEST
 
+/* ==================================================================== */
+/* backup                                                               */
+
+/* db backup: a copy that opens as a store with the rows, mode 0600,
+ * taken while another connection holds a write transaction open; an
+ * existing file is kept unless told, and never one with a log beside it
+ * or a symbolic link. */
+START_TEST(test_backup_copy)
+{
+    rus_store_t *store = prepared(db);
+    rus_conn_t *conn = connected(store), *copy;
+    const char *out = apr_pstrcat(pool, dir, "/copy.db", NULL);
+    const char *link_path = apr_pstrcat(pool, dir, "/link.db", NULL);
+    sqlite3 *writer = NULL;
+    rus_user_t u;
+    struct stat st;
+
+    ck_assert_int_eq(rus_user_add(conn, "ann", 1, 1, &u, pool), APR_SUCCESS);
+    /* a writer in the middle of a transaction: not in the copy */
+    ck_assert_int_eq(sqlite3_open(db, &writer), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(writer,
+                                  "BEGIN IMMEDIATE; INSERT INTO users "
+                                  "(username, date_joined) VALUES ('bob', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_msg(rus_store_backup(conn, out, 0, pool) == APR_SUCCESS,
+                  "backup: %s", rus_store_error(conn));
+    sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(writer);
+    ck_assert_int_eq(lstat(out, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(rus_test_sql_int(out, "SELECT COUNT(*) FROM users"), 1);
+    copy = connected(store_on(out));
+    ck_assert_int_eq(rus_user_find(copy, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(copy, "bob", &u, pool), APR_ENOENT);
+    rus_store_disconnect(copy);
+
+    /* there already: kept, unless overwrite; the old copy is replaced */
+    ck_assert_int_eq(rus_store_backup(conn, out, 0, pool), APR_EEXIST);
+    ck_assert_str_eq(rus_store_error(conn),
+                     apr_pstrcat(pool, out, " exists", NULL));
+    ck_assert_int_eq(unlink(apr_pstrcat(pool, out, "-wal", NULL)) == 0
+                         || errno == ENOENT,
+                     1);
+    ck_assert_int_eq(unlink(apr_pstrcat(pool, out, "-shm", NULL)) == 0
+                         || errno == ENOENT,
+                     1);
+    ck_assert_msg(rus_store_backup(conn, out, 1, pool) == APR_SUCCESS,
+                  "backup --force: %s", rus_store_error(conn));
+    ck_assert_int_eq(rus_test_sql_int(out, "SELECT COUNT(*) FROM users"), 2);
+    /* a store with its log beside it is in use: not replaced */
+    ck_assert_int_eq(rus_store_backup(conn, db, 1, pool), APR_EEXIST);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "-wal exists"));
+    /* a link is not followed, nor replaced */
+    ck_assert_int_eq(symlink(out, link_path), 0);
+    ck_assert_int_eq(rus_store_backup(conn, link_path, 1, pool), APR_EEXIST);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "not a regular file"));
+    ck_assert_int_eq(lstat(link_path, &st), 0);
+    ck_assert_int_eq(S_ISLNK(st.st_mode), 1);
+    /* no directory: an error naming the file, nothing left behind */
+    ck_assert_int_eq(rus_store_backup(conn,
+                                      apr_pstrcat(pool, dir, "/no/x.db", NULL),
+                                      0, pool),
+                     APR_ENOENT);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "/no/x.db"));
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 TCase *rus_store_sqlite_test_case(void)
 {
     TCase *tc = tcase_create("store_sqlite");
@@ -1300,5 +1369,6 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_dir_warnings);
     tcase_add_test(tc, test_checkpoint_empties_wal);
     tcase_add_test(tc, test_checkpoint_wait_is_bounded);
+    tcase_add_test(tc, test_backup_copy);
     return tc;
 }
