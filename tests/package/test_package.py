@@ -2,10 +2,18 @@
 install it with apt-get, a2enmod, configtest, one Basic login into the
 default store through the packaged module in the system layout,
 remoteuser-admin finding the store through /etc/apache2/apache2.conf, then
-purge, leaving only the state directory.
+purge, leaving only the state directory (which the test then removes: it
+made it).
 
 This changes the machine (it installs a package), so it runs only when
-RUS_TEST_PACKAGE=1 (as .ci/run sets it), as root."""
+RUS_TEST_PACKAGE=1 (as .ci/run sets it), as root, and only on a machine
+that has neither the package nor its state directory nor an installation
+from source (pyrus.package): anywhere else every test fails at once with
+the reason, before anything is built or installed. A failure rather than
+a skip, because whoever set RUS_TEST_PACKAGE=1 asked for this stage: it
+must not pass, or vanish from the totals, unseen. RUS_PACKAGE_ROOT (a
+directory standing for /) is only for the refusal's own test
+(tests/integration/test_793_package_guard.py)."""
 
 import base64
 import glob
@@ -21,10 +29,12 @@ import urllib.request
 
 import pytest
 
+from pyrus import package_refusal
+from pyrus.package import PACKAGE as PKG
+from pyrus.package import STATE_DIR as STATE
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-PKG = "libapache2-mod-remoteuser-session"
-STATE = "/var/lib/apache2/remoteuser_session"
 STORE = STATE + "/users.db"
 
 pytestmark = pytest.mark.skipif(
@@ -38,6 +48,19 @@ def sh(*cmd, check=True, **kw):
     if check:
         assert r.returncode == 0, (cmd, r.stdout[-3000:], r.stderr[-3000:])
     return r
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_to_destroy():
+    """Before anything else of the module: nothing here that the test did
+    not make and would replace or delete."""
+    reasons = package_refusal(os.environ.get("RUS_PACKAGE_ROOT", "/"))
+    if reasons:
+        pytest.fail("refusing to run the package test, which installs and "
+                    "purges %s and deletes %s: %s. Run it on a machine (or "
+                    "a container) without them, or remove them yourself "
+                    "first." % (PKG, STATE, "; ".join(reasons)),
+                    pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +79,10 @@ def test_lintian_has_no_errors(deb):
 
 
 def test_install_enable_login_admin_purge(deb):
-    sh("apt-get", "install", "-y", "--allow-downgrades", deb)
     root = None
+    left = purge = None
     try:
+        sh("apt-get", "install", "-y", "--allow-downgrades", deb)
         assert os.path.isdir(STATE)
         st = os.stat(STATE)
         assert oct(st.st_mode & 0o777) == "0o750"
@@ -154,13 +178,17 @@ Listen 127.0.0.1:%(port)d
         with open(os.path.join(root, "error.log")) as f:
             assert "RUS00001: mod_remoteuser_session/" in f.read()
     finally:
-        sh("apt-get", "purge", "-y", PKG)
+        # nothing_to_destroy saw neither the package nor STATE before: both
+        # are this test's own
+        purge = sh("apt-get", "purge", "-y", PKG, check=False)
+        left = os.path.exists(STORE)
+        shutil.rmtree(STATE, ignore_errors=True)
         if root:
             shutil.rmtree(root, ignore_errors=True)
-    # nothing left but the data
+    # nothing left but the data (until the test removed it)
+    assert purge.returncode == 0, purge.stdout + purge.stderr
     assert not os.path.exists(
         "/usr/lib/apache2/modules/mod_remoteuser_session.so")
     assert not os.path.exists("/usr/sbin/remoteuser-admin")
     assert not glob.glob("/etc/apache2/mods-*/remoteuser_session.*")
-    assert os.path.exists(STORE)
-    shutil.rmtree(STATE)  # leave the CI machine as it was
+    assert left, "the purge removed " + STORE
