@@ -15,7 +15,8 @@
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 30)
 #   make bench        the benchmark (ratios against bare httpd)
 #   make soak         3 minutes of mixed load: WAL size, child RSS slope
-#   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
+#   make demo         httpd on 127.0.0.1:8080 (DEMO_PORT=N for another
+#                     port) with Basic auth in front and a session flow
 #   make install      install the module with apxs (DESTDIR honoured)
 #   make examples     write examples/ from the README's marked blocks
 #                     (make check-examples: they are the same)
@@ -278,8 +279,11 @@ bench: $(MODULE_SO) $(ADMIN_BIN)
 soak: $(MODULE_SO) $(ADMIN_BIN)
 	$(RUS_PATHS) $(PYTHON) bench/soak.py $(SOAK_ARGS)
 
-demo: $(MODULE_SO)
-	@RUS_MODULE=$(CURDIR)/$(MODULE_SO) sh scripts/demo.sh
+# DEMO_PORT (default 8080) and DEMO_DIR (default demo-run/) are passed on
+# from the environment or the command line (make demo DEMO_PORT=8081);
+# sh scripts/demo.sh --help says what the demo does.
+demo: $(MODULE_SO) $(ADMIN_BIN)
+	@$(RUS_PATHS) sh scripts/demo.sh
 
 # make install [DESTDIR=...] [APXS=...] [PREFIX=/usr]: the module into
 # httpd's module directory (via apxs), remoteuser-admin into sbin, its man
