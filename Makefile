@@ -118,7 +118,7 @@ MODULE_MAP = $(MODULE).map
 MODULE_LDFLAGS = -shared -Wl,--version-script=$(MODULE_MAP) \
                  -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
 
-# What the Python suites are told to load (tests/integration/harness.py).
+# What the Python suites are told to load (tests/pyrus/harness.py).
 RUS_PATHS = RUS_MODULE=$(CURDIR)/$(MODULE_SO) RUS_ADMIN=$(CURDIR)/$(ADMIN_BIN)
 
 .PHONY: all check test unit unit-asan integration check-style \

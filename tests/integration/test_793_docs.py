@@ -1,15 +1,18 @@
-"""What the README tells an administrator holds (issue #17): the worked
-examples shipped as files are the README's blocks, and `make install`
-installs the bash completion, the README, the log-id table and the
-examples."""
+"""What the README and the man page tell an administrator holds (issue
+#17): the worked examples shipped as files are the README's blocks, the
+paths the README names exist, the schema version it gives is the one a
+new store gets, the man page renders without a warning, and `make
+install` installs the bash completion, the README, the log-id table and
+the examples."""
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 
-from pyrus import TOP
+from pyrus import ADMIN, TOP
 
 EXAMPLES = os.path.join(TOP, "scripts", "examples.py")
 COMPLETION = "tools/remoteuser-admin.bash-completion"
@@ -66,6 +69,60 @@ def test_examples_check_catches_drift(tmp_path):
     assert r.returncode == 1
     assert "examples/stale.conf: no block in README.md is marked as it" \
         in r.stderr, r.stderr
+
+
+def test_readme_paths_exist():
+    """Every tree path in backquotes (tests/..., conf/..., examples/...,
+    a test_*.py file name) is in the tree."""
+    missing = []
+    for m in re.finditer(r"`([^`\s]+)`", readme()):
+        word = m.group(1)
+        if any(c in word for c in "*<>{}$") or "..." in word:
+            continue
+        if re.match(r"(tests|conf|examples|docs|scripts|tools|src|"
+                    r"include|debian)/", word):
+            if not os.path.exists(os.path.join(TOP, word)):
+                missing.append(word)
+        elif re.fullmatch(r"test_\w+\.py", word):
+            found = [d for d, _, files in os.walk(os.path.join(TOP, "tests"))
+                     if word in files]
+            if not found:
+                missing.append(word)
+    assert missing == []
+
+
+def test_readme_schema_version_is_a_new_stores(tmp_path):
+    db = str(tmp_path / "users.db")
+    r = subprocess.run([ADMIN, "--db", db, "db", "migrate"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([ADMIN, "--db", db, "--json", "db", "info"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    version = json.loads(r.stdout)["schema_version"]
+    text = readme()
+    said = re.findall(r"PRAGMA user_version` \(currently (\d+)\)", text)
+    said += re.findall(r"the schema \(version (\d+)\)", text)
+    assert said and set(said) == {str(version)}, (said, version)
+
+
+def test_man_page_renders_each_tag_on_its_line():
+    page = os.path.join(TOP, "docs", "remoteuser-admin.8")
+    r = subprocess.run(["groff", "-man", "-ww", "-z", page],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", page],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    # a .TP tag is one input line: "session list [--user NAME]" was two,
+    # and NAME] ended up at the start of the description
+    assert re.search(r"^ {7}session list \[--user NAME\]$", text, re.M), text
+    commands = text[text.index("\nCOMMANDS\n"):text.index("\nEXIT STATUS")]
+    tags = re.findall(r"^ {7}(\S.*)$", commands, re.M)
+    assert tags, commands
+    for tag in tags:
+        assert tag.count("[") == tag.count("]"), tag
 
 
 def test_make_install_ships_completion_docs_examples(tmp_path):
