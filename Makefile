@@ -15,8 +15,11 @@
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 30)
 #   make bench        the benchmark (ratios against bare httpd)
 #   make soak         3 minutes of mixed load: WAL size, child RSS slope
-#   make demo         httpd on 127.0.0.1:8080 with Basic auth in front
+#   make demo         httpd on 127.0.0.1:8080 (DEMO_PORT=N for another
+#                     port) with Basic auth in front and a session flow
 #   make install      install the module with apxs (DESTDIR honoured)
+#   make examples     write examples/ from the README's marked blocks
+#                     (make check-examples: they are the same)
 #   make clean        remove build/ (and demo-run/): the tree as checked out
 #
 # Everything is built under build/: each core source (src/rus_*.c) is
@@ -115,13 +118,13 @@ MODULE_MAP = $(MODULE).map
 MODULE_LDFLAGS = -shared -Wl,--version-script=$(MODULE_MAP) \
                  -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
 
-# What the Python suites are told to load (tests/integration/harness.py).
+# What the Python suites are told to load (tests/pyrus/harness.py).
 RUS_PATHS = RUS_MODULE=$(CURDIR)/$(MODULE_SO) RUS_ADMIN=$(CURDIR)/$(ADMIN_BIN)
 
 .PHONY: all check test unit unit-asan integration check-style \
         check-layering check-headers check-logids check-symbols \
-        check-version format bench soak package test-package test-faults \
-        demo install clean
+        check-version check-examples examples format bench soak package \
+        test-package test-faults demo install clean
 
 all: $(MODULE_SO) $(ADMIN_BIN)
 
@@ -224,6 +227,14 @@ check-logids:
 check-config:
 	@sh scripts/check-config.sh
 
+# examples/*.conf are the README's blocks marked <!-- example: ... -->,
+# byte for byte (scripts/examples.py): edit the README, then make examples.
+check-examples:
+	@$(PYTHON) scripts/examples.py
+
+examples:
+	$(PYTHON) scripts/examples.py --write
+
 format:
 	$(CLANG_FORMAT) -i $(STYLE_FILES)
 
@@ -248,7 +259,7 @@ test-package:
 
 # The quick loop: the static checks, then the unit and integration tests.
 check: check-style check-layering check-headers check-logids check-symbols \
-        check-version check-config
+        check-version check-config check-examples
 	@$(MAKE) -s unit
 	@$(MAKE) -s integration
 
@@ -268,29 +279,39 @@ bench: $(MODULE_SO) $(ADMIN_BIN)
 soak: $(MODULE_SO) $(ADMIN_BIN)
 	$(RUS_PATHS) $(PYTHON) bench/soak.py $(SOAK_ARGS)
 
-demo: $(MODULE_SO)
-	@RUS_MODULE=$(CURDIR)/$(MODULE_SO) sh scripts/demo.sh
+# DEMO_PORT (default 8080) and DEMO_DIR (default demo-run/) are passed on
+# from the environment or the command line (make demo DEMO_PORT=8081);
+# sh scripts/demo.sh --help says what the demo does.
+demo: $(MODULE_SO) $(ADMIN_BIN)
+	@$(RUS_PATHS) sh scripts/demo.sh
 
 # make install [DESTDIR=...] [APXS=...] [PREFIX=/usr]: the module into
 # httpd's module directory (via apxs), remoteuser-admin into sbin, its man
-# page and bash completion, and the a2enmod files into mods-available.
+# page, its bash completion, the README, the log-id table and the worked
+# examples into DOCDIR, and the a2enmod files into mods-available.
 PREFIX     ?= /usr
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/$(MODULE)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Written with the CLI; install (and the package) need it.
+COMPLETION = tools/$(ADMIN).bash-completion
 LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
 SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
 
 # apxs installs the built .so as it is (its "dlname not found ... Assuming
 # installing a .so" note is expected: there is no libtool archive).
-install: $(MODULE_SO) $(ADMIN_BIN)
+install: $(MODULE_SO) $(ADMIN_BIN) $(COMPLETION)
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n remoteuser_session \
 	    $(MODULE_SO)
 	install -D -m 0755 $(ADMIN_BIN) $(DESTDIR)$(SBINDIR)/$(ADMIN)
 	install -D -m 0644 docs/remoteuser-admin.8 \
 	    $(DESTDIR)$(MANDIR)/man8/remoteuser-admin.8
-	install -D -m 0644 tools/remoteuser-admin.bash-completion \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/remoteuser-admin
+	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/$(ADMIN)
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 README.md docs/log-ids.md $(DESTDIR)$(DOCDIR)
+	install -m 0644 examples/*.conf $(DESTDIR)$(DOCDIR)/examples
 	install -D -m 0644 conf/remoteuser_session.load \
 	    $(DESTDIR)$(SYSCONFDIR)/mods-available/remoteuser_session.load
 	install -D -m 0644 conf/remoteuser_session.conf \

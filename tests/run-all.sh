@@ -4,7 +4,7 @@
 #
 #   checks       clang-format, banned functions, layering, header hygiene,
 #                log ids documented, only the module record exported, the
-#                version the same everywhere
+#                version the same everywhere, examples/ the README's blocks
 #   unit         Check unit tests of the core
 #   integration  pytest against real httpd instances
 #   unit-asan    the unit tests again under AddressSanitizer + UBSan
@@ -65,7 +65,7 @@ run_stage() {
 
 echo "==== checks"
 if ! $MAKE -s check-style check-layering check-headers check-logids \
-    check-symbols check-version check-config; then
+    check-symbols check-version check-config check-examples; then
     failed_stages="$failed_stages checks"
 fi
 

@@ -5,7 +5,7 @@
 #                       the module and remoteuser-admin built with
 #                       AddressSanitizer + UBSan into $(BUILD)/asan/, loaded
 #                       into Debian's own httpd (ASan runtime preloaded, see
-#                       RUS_SANITIZE in tests/integration/harness.py), and the
+#                       RUS_SANITIZE in tests/pyrus/harness.py), and the
 #                       whole integration suite (tests/integration,
 #                       tests/kerberos) run against them; any sanitizer report
 #                       fails the test whose server or tool produced it.

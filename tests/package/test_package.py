@@ -1,14 +1,25 @@
-"""The Debian package, as an administrator meets it: build the .deb,
-install it with apt-get, a2enmod, configtest, one Basic login into the
-default store through the packaged module in the system layout,
-remoteuser-admin finding the store through /etc/apache2/apache2.conf, then
-purge, leaving only the state directory.
+"""The Debian package, as an administrator meets it: build the .deb (no
+warning), what it ships (the README, the log-id table, the README's
+examples, the man page gzipped, the bash completion), install it with
+apt-get (the postinst makes the state directory and enables the module),
+configtest, one Basic login into the default store through the packaged
+module in the system layout, remoteuser-admin finding the store through
+/etc/apache2/apache2.conf, then purge, leaving only the state directory
+(which the test then removes: it made it).
 
 This changes the machine (it installs a package), so it runs only when
-RUS_TEST_PACKAGE=1 (as .ci/run sets it), as root."""
+RUS_TEST_PACKAGE=1 (as .ci/run sets it), as root, and only on a machine
+that has neither the package nor its state directory nor an installation
+from source (pyrus.package): anywhere else every test fails at once with
+the reason, before anything is built or installed. A failure rather than
+a skip, because whoever set RUS_TEST_PACKAGE=1 asked for this stage: it
+must not pass, or vanish from the totals, unseen. RUS_PACKAGE_ROOT (a
+directory standing for /) is only for the refusal's own test
+(tests/integration/test_793_package_guard.py)."""
 
 import base64
 import glob
+import gzip
 import pwd
 import hashlib
 import os
@@ -21,11 +32,15 @@ import urllib.request
 
 import pytest
 
+from pyrus import package_refusal
+from pyrus.package import PACKAGE as PKG
+from pyrus.package import STATE_DIR as STATE
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-PKG = "libapache2-mod-remoteuser-session"
-STATE = "/var/lib/apache2/remoteuser_session"
 STORE = STATE + "/users.db"
+DOC = "/usr/share/doc/" + PKG
+COMPLETION = "/usr/share/bash-completion/completions/remoteuser-admin"
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("RUS_TEST_PACKAGE") != "1" or os.geteuid() != 0,
@@ -40,12 +55,83 @@ def sh(*cmd, check=True, **kw):
     return r
 
 
+@pytest.fixture(scope="module", autouse=True)
+def nothing_to_destroy():
+    """Before anything else of the module: nothing here that the test did
+    not make and would replace or delete."""
+    reasons = package_refusal(os.environ.get("RUS_PACKAGE_ROOT", "/"))
+    if reasons:
+        pytest.fail("refusing to run the package test, which installs and "
+                    "purges %s and deletes %s: %s. Run it on a machine (or "
+                    "a container) without them, or remove them yourself "
+                    "first." % (PKG, STATE, "; ".join(reasons)),
+                    pytrace=False)
+
+
 @pytest.fixture(scope="module")
-def deb():
-    sh("make", "-C", TOP, "package")
+def build():
+    """make package: (the .deb, what the build printed)."""
+    r = subprocess.run(["make", "-C", TOP, "package"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=1200)
+    assert r.returncode == 0, r.stdout[-5000:]
     debs = glob.glob(os.path.join(TOP, "build", "package", PKG + "_*.deb"))
     assert len(debs) == 1, debs
-    return debs[0]
+    return debs[0], r.stdout
+
+
+@pytest.fixture(scope="module")
+def deb(build):
+    return build[0]
+
+
+@pytest.fixture(scope="module")
+def unpacked(deb, tmp_path_factory):
+    """The .deb's files, unpacked (not installed) into a directory."""
+    d = str(tmp_path_factory.mktemp("deb"))
+    sh("dpkg-deb", "-x", deb, d)
+    return d
+
+
+def test_build_has_no_warnings(build):
+    # dpkg-gencontrol used to warn about ${misc:Recommends}, which nothing
+    # of the package defines
+    warned = [line for line in build[1].splitlines()
+              if "warning" in line.lower() and line.startswith(
+                  ("dpkg-", "dh_", "dh "))]
+    assert warned == [], "\n".join(warned)
+
+
+def test_ships_what_the_readme_points_to(unpacked):
+    def read(path, opener=open):
+        with opener(os.path.join(unpacked, path.lstrip("/")), "rb") as f:
+            return f.read()
+
+    def src(path):
+        with open(os.path.join(TOP, path), "rb") as f:
+            return f.read()
+
+    def doc(name):
+        """A file of /usr/share/doc/PKG, compressed or not (dh_compress
+        decides by size)."""
+        p = os.path.join(DOC, name)
+        if os.path.exists(os.path.join(unpacked, p.lstrip("/") + ".gz")):
+            return read(p + ".gz", gzip.open)
+        return read(p)
+
+    assert doc("README.md") == src("README.md")
+    assert doc("log-ids.md") == src("docs/log-ids.md")
+    examples = sorted(os.listdir(os.path.join(TOP, "examples")))
+    assert examples, "examples/ is empty"
+    assert sorted(os.listdir(os.path.join(
+        unpacked, DOC.lstrip("/"), "examples"))) == examples
+    for name in examples:
+        assert doc("examples/" + name) == src("examples/" + name), name
+    # the man page in section 8, gzipped (Debian policy 12.1)
+    assert read("/usr/share/man/man8/remoteuser-admin.8.gz",
+                gzip.open) == src("docs/remoteuser-admin.8")
+    assert not os.path.exists(os.path.join(
+        unpacked, "usr/share/man/man8/remoteuser-admin.8"))
+    assert read(COMPLETION) == src("tools/remoteuser-admin.bash-completion")
 
 
 def test_lintian_has_no_errors(deb):
@@ -55,17 +141,19 @@ def test_lintian_has_no_errors(deb):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_install_enable_login_admin_purge(deb):
-    sh("apt-get", "install", "-y", "--allow-downgrades", deb)
+def test_install_login_admin_purge(deb):
     root = None
+    left = purge = None
     try:
+        sh("apt-get", "install", "-y", "--allow-downgrades", deb)
         assert os.path.isdir(STATE)
         st = os.stat(STATE)
         assert oct(st.st_mode & 0o777) == "0o750"
         assert pwd.getpwuid(st.st_uid).pw_name == "www-data"
-        sh("a2enmod", "remoteuser_session")
+        # the postinst enabled the module: no a2enmod (the README says so)
         assert os.path.exists(
             "/etc/apache2/mods-enabled/remoteuser_session.load")
+        assert os.path.exists(COMPLETION)
         r = sh("apache2ctl", "configtest")
         assert "Syntax OK" in r.stdout + r.stderr
 
@@ -149,18 +237,23 @@ Listen 127.0.0.1:%(port)d
         assert "alice" in out
         assert sh("remoteuser-admin", "--version").stdout.startswith(
             "remoteuser-admin")
-        assert "remoteuser-admin" in sh("man", "-w", "remoteuser-admin",
-                                        check=False).stdout
+        assert sh("man", "-w", "remoteuser-admin").stdout.strip() == \
+            "/usr/share/man/man8/remoteuser-admin.8.gz"
         with open(os.path.join(root, "error.log")) as f:
             assert "RUS00001: mod_remoteuser_session/" in f.read()
     finally:
-        sh("apt-get", "purge", "-y", PKG)
+        # nothing_to_destroy saw neither the package nor STATE before: both
+        # are this test's own
+        purge = sh("apt-get", "purge", "-y", PKG, check=False)
+        left = os.path.exists(STORE)
+        shutil.rmtree(STATE, ignore_errors=True)
         if root:
             shutil.rmtree(root, ignore_errors=True)
-    # nothing left but the data
+    # nothing left but the data (until the test removed it)
+    assert purge.returncode == 0, purge.stdout + purge.stderr
     assert not os.path.exists(
         "/usr/lib/apache2/modules/mod_remoteuser_session.so")
     assert not os.path.exists("/usr/sbin/remoteuser-admin")
+    assert not os.path.exists(COMPLETION)
     assert not glob.glob("/etc/apache2/mods-*/remoteuser_session.*")
-    assert os.path.exists(STORE)
-    shutil.rmtree(STATE)  # leave the CI machine as it was
+    assert left, "the purge removed " + STORE

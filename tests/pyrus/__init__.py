@@ -44,6 +44,8 @@ What to import:
   environment and returns the CompletedProcess.
 - the fault suite's server and load: pyrus.faults (`fault_server` fixture);
   the benchmark's cases and cached store: pyrus.bench.
+- the package test's guard: `package_refusal(root)`, why this machine has
+  something the package test would destroy (pyrus.package).
 
 The module and remoteuser-admin under test: RUS_MODULE and RUS_ADMIN (the
 Makefile sets both), else build/<file> when it exists, else <file> at the
@@ -58,13 +60,15 @@ from .harness import (ADMIN, ENV_CGI, HTTPD, MODDIR, MODULE, RUN_USER,
                       run_admin, sanitizer_env, sha_entry)
 from .session import (COOKIE, GRACE, cookie, login, set_cookie, stored_hash,
                       token_of)
+from .package import package_refusal
 from .store import build_store, preload, store_is_sound, write_tokens
 
 __all__ = [
     "ADMIN", "COOKIE", "ENV_CGI", "GRACE", "HTTPD", "MODDIR", "MODULE",
     "RUN_USER", "SANITIZE", "TOP", "VHOSTS", "Httpd", "Response",
     "anon_location", "basic", "build_store", "cookie", "free_port",
-    "location", "login", "login_location", "logout_location", "preload",
+    "location", "login", "login_location", "logout_location",
+    "package_refusal", "preload",
     "remoteuser_location", "run_admin", "sanitizer_env", "serve_htdocs",
     "set_cookie", "sha_entry", "static_files", "store_is_sound",
     "stored_hash", "token_of", "vhosts", "write_tokens",
