@@ -220,6 +220,8 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
                               const rus_server_conf *conf);
 void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s);
 int rus_httpd_store_writes_full(request_rec *r, const char *what);
+void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
+                         const char *msg);
 rus_cache_t *rus_httpd_store_cache(request_rec *r);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);

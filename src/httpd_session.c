@@ -80,8 +80,11 @@ static void add_cookie_header(request_rec *r, const char *set_cookie)
 static int session_store_failed(request_rec *r, apr_status_t rv,
                                 const char *what, const char *msg)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                  RUSLOGNO(00023) "user store failed %s: %s", what, msg);
+    rus_httpd_store_log(r, APLOG_ERR, rv,
+                        apr_psprintf(r->pool,
+                                     RUSLOGNO(00023) "user store failed (%s) "
+                                                     "%s: %s",
+                                     rus_store_error_kind(rv), what, msg));
     return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
                                             : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -199,10 +202,12 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         return session_store_failed(r, lk.rv, lk.what, lk.msg);
     case RUS_COOKIE_ONE:
         if (lk.touch_rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.touch_rv, r,
-                          RUSLOGNO(00028) "could not record session "
-                                          "use: %s",
-                          lk.touch_msg);
+            rus_httpd_store_log(
+                r, APLOG_WARNING, lk.touch_rv,
+                apr_psprintf(r->pool,
+                             RUSLOGNO(00028) "could not record session use "
+                                             "(%s): %s",
+                             rus_store_error_kind(lk.touch_rv), lk.touch_msg));
         }
         st->sess = lk.sess;
         st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
@@ -514,11 +519,14 @@ static int logout_connect(request_rec *r, rus_conn_t **pconn)
 
     *pconn = NULL;
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00055) "%s cannot revoke sessions: the "
-                                      "user store was refused at the "
-                                      "last restart",
-                      LOGOUT_HANDLER);
+        rus_httpd_store_log(r, APLOG_ERR, 0,
+                            apr_psprintf(r->pool,
+                                         RUSLOGNO(00055) "%s cannot revoke "
+                                                         "sessions: the user "
+                                                         "store was refused "
+                                                         "at the last "
+                                                         "restart",
+                                         LOGOUT_HANDLER));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {

@@ -21,6 +21,7 @@
 #include "rus_cache.h"
 #include "rus_coherence.h"
 #include "rus_gate.h"
+#include "rus_ratelimit.h"
 #include "rus_store.h"
 #include "rus_user.h"
 #include "rus_username.h"
@@ -28,6 +29,13 @@
 #include "httpd_private.h"
 
 rus_httpd_store_t rus_httpd_store;
+
+/* Store failures are logged in full once, then counted: one summary line
+ * (RUS00106) per STORE_LOG_INTERVAL per child while they go on. Made in
+ * child_init; NULL (every failure logged) if that failed. */
+#define STORE_LOG_INTERVAL_SEC 10
+static rus_ratelimit_t *store_errors;
+static void store_errors_flush(server_rec *s, int force);
 
 /* When the next store checkpoint is due (milliseconds, wrapping), in
  * memory shared by every child of this generation (made in post_config):
@@ -193,7 +201,7 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
                      " of %" APR_INT64_T_FMT " WAL frames copied): %s",
                      res.copied, res.log_before, msg);
         if (cp->failures == CHECKPOINT_WARN_AFTER) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cp->s,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cp->s,
                          RUSLOGNO(00061) "the store's WAL could not be "
                                          "emptied %d times in a row: "
                                          "another process keeps reading "
@@ -205,10 +213,10 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
         return;
     }
     if (cp->failures == 1) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
-                     RUSLOGNO(00062) "store checkpoint failed: %s (told "
+        ap_log_error(APLOG_MARK, APLOG_ERR, rus_store_error_os(rv), cp->s,
+                     RUSLOGNO(00062) "store checkpoint failed (%s): %s (told "
                                      "once until it works again)",
-                     msg ? msg : "");
+                     rus_store_error_kind(rv), msg ? msg : "");
     }
 }
 
@@ -243,6 +251,7 @@ static void *APR_THREAD_FUNC checkpoint_main(apr_thread_t *thd, void *data)
             break;
         }
         apr_thread_mutex_unlock(cp->lock);
+        store_errors_flush(cp->s, 0);
         if (checkpoint_claim(cp)) {
             checkpoint_once(cp, spool, ptemp);
             apr_pool_clear(ptemp);
@@ -307,6 +316,64 @@ static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
     apr_pool_pre_cleanup_register(pchild, cp, checkpoint_stop);
 }
 
+/* The summary of the store failures held back (RUS00106). */
+static void store_summary_log(server_rec *s, apr_time_t now,
+                              const rus_ratelimit_summary_t *sum)
+{
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 RUSLOGNO(00106) "%" APR_UINT64_T_FMT " more store "
+                                 "failure(s) in this child in the last "
+                                 "%" APR_TIME_T_FMT " s, not logged one by "
+                                 "one (one line per %d s); the last: %s",
+                 sum->count,
+                 apr_time_sec(now - sum->since + apr_time_from_msec(500)),
+                 STORE_LOG_INTERVAL_SEC, sum->last);
+}
+
+/* Tell the store failures held back once the interval is over (the
+ * checkpoint thread, every tick), or at once with @a force. */
+static void store_errors_flush(server_rec *s, int force)
+{
+    rus_ratelimit_summary_t sum;
+    apr_time_t now = apr_time_now();
+
+    if (store_errors != NULL
+        && rus_ratelimit_flush(store_errors, now, force, &sum)) {
+        store_summary_log(s, now, &sum);
+    }
+}
+
+/* pchild cleanup: what is still held back goes out as the child exits. */
+static apr_status_t store_errors_exit(void *data)
+{
+    store_errors_flush(data, 1);
+    return APR_SUCCESS;
+}
+
+/* A store failure of a request, @a msg with its RUS id, at @a level: in
+ * full when this child logged none for an interval, else counted for the
+ * summary. Logged with rv only when it is a true errno. */
+void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
+                         const char *msg)
+{
+    rus_ratelimit_summary_t sum;
+    apr_time_t now = apr_time_now();
+    rus_ratelimit_e verdict = RUS_RL_LOG;
+
+    if (store_errors != NULL) {
+        verdict = rus_ratelimit_hit(store_errors, now, msg, &sum);
+    }
+    if (verdict == RUS_RL_LOG) {
+        ap_log_rerror(APLOG_MARK, level, rus_store_error_os(rv), r,
+                      "%s (store failures in the next %d s are counted in "
+                      "one line, RUS00106)",
+                      msg, STORE_LOG_INTERVAL_SEC);
+    }
+    else if (verdict == RUS_RL_SUMMARY) {
+        store_summary_log(r->server, now, &sum);
+    }
+}
+
 /* This child's write gate: RemoteUserStoreMaxWriters, or by default half
  * of its threads (at least MAX_WRITERS_MIN). */
 static void write_gate_init(const rus_server_conf *conf)
@@ -367,7 +434,20 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
     rus_server_conf *conf = rus_httpd_server_conf(s);
     apr_status_t rv;
 
-    if (conf->store == NULL || rus_httpd_store.refused) {
+    store_errors = NULL;
+    if (conf->store == NULL) {
+        return;
+    }
+    if (rus_ratelimit_create(&store_errors, pchild,
+                             apr_time_from_sec(STORE_LOG_INTERVAL_SEC))
+        == APR_SUCCESS) {
+        apr_pool_cleanup_register(pchild, s, store_errors_exit,
+                                  apr_pool_cleanup_null);
+    }
+    else {
+        store_errors = NULL;
+    }
+    if (rus_httpd_store.refused) {
         return;
     }
     write_gate_init(conf);
@@ -448,11 +528,12 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     apr_status_t rv;
 
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00054) "the user store was refused at the "
-                                      "last restart (RUS00052/RUS00053): "
-                                      "503 until it is fixed and httpd "
-                                      "restarted");
+        rus_httpd_store_log(r, APLOG_ERR, 0,
+                            RUSLOGNO(00054) "the user store was refused at "
+                                            "the last restart "
+                                            "(RUS00052/RUS00053): 503 until "
+                                            "it is fixed and httpd "
+                                            "restarted");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {
@@ -473,14 +554,20 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                            rus_httpd_log_name(r, clean), "'", NULL));
     }
     if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RUSLOGNO(00009) "user store unavailable: %s", lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00009) "user store unavailable (%s): %s",
+                         rus_store_error_kind(rv), lk.msg));
     }
     else if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RUSLOGNO(00010) "user store failed resolving user "
-                                      "'%s': %s",
-                      rus_httpd_log_name(r, clean), lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00010) "user store failed (%s) resolving "
+                                         "user '%s': %s",
+                         rus_store_error_kind(rv), rus_httpd_log_name(r, clean),
+                         lk.msg));
     }
     if (rv != APR_SUCCESS) {
         return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
@@ -488,10 +575,13 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     }
     if (lk.res.touch_rv != APR_SUCCESS) {
         /* Bookkeeping only: the user is known and allowed. */
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.res.touch_rv, r,
-                      RUSLOGNO(00013) "could not record the login of user "
-                                      "'%s': %s",
-                      rus_httpd_log_name(r, clean), lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_WARNING, lk.res.touch_rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00013) "could not record the login of "
+                                         "user '%s' (%s): %s",
+                         rus_httpd_log_name(r, clean),
+                         rus_store_error_kind(lk.res.touch_rv), lk.msg));
     }
     *res = lk.res;
     return OK;

@@ -1,0 +1,204 @@
+"""Logs an auditor can use (issue #17): who logged in and out with which
+session, who was created from what name and source, store failures that
+say what is wrong without flooding the log, and expired sessions purged
+by the server itself.
+
+- RUS00025 (session issued) and RUS00026 (logout) are notice lines naming
+  the user and the session's public id (the first 12 hex characters of its
+  stored hash); the access log prints the id through the request note
+  `remoteuser-session` (`%{remoteuser-session}n`), and `%u` shows who
+  logged out.
+- RUS00011 (user created) names the name the front end sent, the cleaned
+  name and the identity source; RUS00007 (unknown user) the sent name.
+- A store that fails every request logs its first failure in full, then
+  one RUS00106 line per 10 s per child with the count held back; every
+  request still fails closed.
+- Store failures name their cause (which file, which permission, the
+  lock, the damage) and carry no raw `(120001)` nor a made-up errno.
+- RemoteUserSessionPurgeInterval: one child deletes expired sessions.
+"""
+
+import os
+import re
+import sqlite3
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from pyrus import (basic, cookie, location, login_location, logout_location,
+                   remoteuser_location, stored_hash, token_of)
+
+AUDIT_LOG = ('CustomLog @ROOT@/logs/audit.log '
+             '"%u %{remoteuser-session}n %>s %m %U"')
+
+SESSION_CONF = "\n".join([
+    AUDIT_LOG,
+    remoteuser_location("/app/", "RemoteUserSession On",
+                        "RemoteUserLoginURL /login"),
+    login_location(),
+    logout_location(),
+])
+
+
+def audit_lines(h):
+    """The lines of the test's own access log, split into fields."""
+    with open(os.path.join(h.root, "logs", "audit.log")) as f:
+        return [l.split() for l in f.read().splitlines()]
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def public_id(token):
+    return stored_hash(token)[:12]
+
+
+# -- store failures: rate-limited, and naming their cause -------------------
+
+STORE_CONF = location("/basic/", "RemoteUserEngine On")
+STORE_IDS = re.compile(r"\b(RUS000(?:09|10|23)):")
+SUMMARY = re.compile(r"RUS00106: (\d+) more store failure\(s\) in this "
+                     r"child in the last \d+ s, not logged one by one "
+                     r"\(one line per 10 s\); the last: RUS00009: ")
+
+
+def hammer(h, seconds, threads=8):
+    """GETs from `threads` clients for `seconds`; the statuses."""
+    statuses = []
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def client(n):
+        while time.time() < stop:
+            st = h.get("/basic/env", basic("user%d" % n)).status
+            with lock:
+                statuses.append(st)
+
+    ts = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return statuses
+
+
+def test_repeated_store_failures_are_rate_limited(scratch):
+    h = scratch(STORE_CONF, users=["user%d" % n for n in range(8)])
+    h.start()
+    assert h.get("/basic/env", basic("user0")).status == 200
+    os.chmod(h.db_path, 0)
+    try:
+        time.sleep(1.2)  # a child looks at the file at most once a second
+        h.mark_log()
+        statuses = hammer(h, 3)
+    finally:
+        os.chmod(h.db_path, 0o640)
+    # fail closed, every one
+    assert len(statuses) > 100, len(statuses)
+    assert set(statuses) == {503}, set(statuses)
+    # the summary comes once the 10 s after each child's first line are
+    # over, told by its checkpoint thread
+    full = lambda: [l for l in h.new_log().splitlines()
+                    if STORE_IDS.search(l) and "RUS00106:" not in l]
+    n_full = len(full())
+    assert wait_for(lambda: len(SUMMARY.findall(h.new_log())) >= n_full,
+                    timeout=15)
+    log = h.new_log()
+    lines = full()
+    counts = [int(c) for c in SUMMARY.findall(log)]
+    # one line in full per child (at most two children here), then the
+    # count: every failed request is accounted for, none logged twice
+    print("%d requests, all 503: %d RUS00009 lines in full, RUS00106 "
+          "counts %s" % (len(statuses), len(lines), counts))
+    assert 1 <= len(lines) <= 2, lines
+    assert len(counts) == len(lines), log
+    assert sum(counts) + len(lines) == len(statuses), (counts, len(lines),
+                                                       len(statuses))
+    assert "user store unavailable (permission denied)" in lines[0]
+    assert "(13)Permission denied" in lines[0]
+    assert "counted in one line, RUS00106" in lines[0]
+    # and the store serves again
+    assert h.get("/basic/env", basic("user1")).status == 200
+
+
+def test_unwritable_store_file_says_permission_denied(scratch):
+    """The store file readable but not writable by the children (a
+    restored backup owned by root, 0644): before, a fresh connection
+    opened it read-only and the write failed as `(30)Read-only file
+    system`."""
+    h = scratch(STORE_CONF, users=["bob"])
+    h.start()  # the children open their connections on first use
+    os.chown(h.db_path, 0, 0)
+    os.chmod(h.db_path, 0o644)
+    h.mark_log()
+    assert h.get("/basic/env", basic("bob")).status == 503
+    assert h.wait_log("RUS00010")
+    line = [l for l in h.new_log().splitlines() if "RUS00010" in l][0]
+    assert "Read-only file system" not in line
+    assert "(13)Permission denied" in line
+    assert ("RUS00010: user store failed (permission denied) resolving user "
+            "'bob': create user: %s: Permission denied (mode 0644, owner uid "
+            "0 gid 0; this process runs as uid " % h.db_path) in line
+
+
+def test_corrupt_store_names_the_damage(scratch):
+    h = scratch(STORE_CONF, users=["alice"])
+    h.start()
+    with open(h.db_path, "r+b") as f:
+        f.write(b"garbage garbage garbage garbage " * 4)
+    h.mark_log()
+    assert h.get("/basic/env", basic("alice")).status == 500
+    assert h.wait_log("RUS00009")
+    line = [l for l in h.new_log().splitlines() if "RUS00009" in l][0]
+    assert "120001" not in line
+    assert "APR does not understand" not in line
+    assert ("RUS00009: user store unavailable (corrupt): open: %s is damaged "
+            "or not an SQLite database (sqlite: file is not a database)"
+            % h.db_path) in line
+
+
+def test_locked_store_names_the_lock_and_the_timeout(scratch):
+    h = scratch(STORE_CONF, users=["alice", "carol"], busy_timeout=200)
+    h.start()
+    assert h.get("/basic/env", basic("alice")).status == 200
+    con = sqlite3.connect(h.db_path, isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    try:
+        h.mark_log()
+        assert h.get("/basic/env", basic("carol")).status == 503
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    assert h.wait_log("RUS00010")
+    line = [l for l in h.new_log().splitlines() if "RUS00010" in l][0]
+    assert "(70007)" not in line
+    assert ("RUS00010: user store failed (locked) resolving user 'carol': "
+            "create user: %s is locked: another connection held it for "
+            "longer than the busy timeout (200 ms)" % h.db_path) in line
+
+
+def test_missing_store_says_missing(scratch):
+    h = scratch(STORE_CONF, users=["alice"])
+    h.start()
+    assert h.get("/basic/env", basic("alice")).status == 200
+    aside = h.db_path + ".aside"
+    os.rename(h.db_path, aside)
+    try:
+        time.sleep(1.2)
+        h.mark_log()
+        assert h.get("/basic/env", basic("alice")).status == 503
+        assert h.wait_log("RUS00009")
+    finally:
+        os.rename(aside, h.db_path)
+    line = [l for l in h.new_log().splitlines() if "RUS00009" in l][0]
+    assert ("(2)No such file or directory: " in line)
+    assert ("RUS00009: user store unavailable (missing): %s: No such file or "
+            "directory" % h.db_path) in line
