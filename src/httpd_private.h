@@ -234,6 +234,7 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
 request_rec *rus_httpd_chain_root(request_rec *r);
 rus_req_state *rus_httpd_req_state(request_rec *r, int create);
 const char *rus_httpd_log_name(request_rec *r, const char *name);
+const char *rus_httpd_identity_source(request_rec *r, const char *sent);
 apr_int64_t rus_httpd_now_sec(request_rec *r);
 unsigned int rus_httpd_clean_flags(const rus_dir_conf *conf);
 int rus_httpd_refuse_inactive(request_rec *r, const char *name);
@@ -259,6 +260,7 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
 void rus_httpd_cookie_ignored(request_rec *r, const char *why);
 void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf);
 int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
+void rus_httpd_session_note(request_rec *r, const char *ids);
 int rus_httpd_handler(request_rec *r);
 
 /* -------------------------------------------------------------------- */

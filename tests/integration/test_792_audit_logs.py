@@ -61,6 +61,116 @@ def public_id(token):
     return stored_hash(token)[:12]
 
 
+# -- session issued, used, logged out ------------------------------------
+
+
+def test_session_lines_name_user_and_session_id(scratch):
+    h = scratch(SESSION_CONF, users=["alice"])
+    h.start()
+    r = h.get("/login?next=%2Fapp%2Fenv", basic("alice"))
+    assert r.status == 302
+    token = token_of(r)
+    sid = public_id(token)
+    assert re.fullmatch(r"[0-9a-f]{12}", sid)
+    assert h.wait_log("RUS00025")
+    issued = [l for l in h.error_log().splitlines() if "RUS00025" in l]
+    assert len(issued) == 1, issued
+    assert "[remoteuser_session:notice]" in issued[0]
+    assert ("RUS00025: session %s issued for user 'alice' (id 1), identity "
+            "from r->user, AuthType Basic" % sid) in issued[0]
+
+    assert h.get("/app/env", cookie(token)).status == 200
+    r = h.get("/logout", cookie(token), method="POST")
+    assert r.status == 302
+    assert h.wait_log("RUS00026")
+    out = [l for l in h.error_log().splitlines() if "RUS00026" in l]
+    assert len(out) == 1, out
+    assert "[remoteuser_session:notice]" in out[0]
+    assert ("RUS00026: logout: 1 session(s) revoked: %s (user 'alice')"
+            % sid) in out[0]
+    # the session is gone: the same cookie is no session any more
+    assert h.get("/app/env", cookie(token)).status == 302
+
+    assert wait_for(lambda: len(audit_lines(h)) >= 4)
+    # user, session id, status, method, path; each request's line is
+    # written after its response, so not always in order
+    assert sorted(audit_lines(h)) == sorted([
+        ["alice", sid, "302", "GET", "/login"],
+        ["alice", sid, "200", "GET", "/app/env"],
+        ["alice", sid, "302", "POST", "/logout"],
+        ["-", "-", "302", "GET", "/app/env"],
+    ])
+
+
+def test_logout_without_a_session_says_so(scratch):
+    h = scratch(SESSION_CONF, users=["alice"])
+    h.start()
+    assert h.get("/logout", method="POST").status == 302
+    assert h.wait_log("RUS00026")
+    assert "RUS00026: logout: 0 session(s) revoked" in h.new_log()
+    assert wait_for(lambda: len(audit_lines(h)) >= 1)
+    assert audit_lines(h)[0] == ["-", "-", "302", "POST", "/logout"]
+
+
+# -- user created, unknown user --------------------------------------------
+
+IDENTITY_CONF = "\n".join([
+    location("/basic/", "RemoteUserEngine On", "RemoteUserStripRealm On",
+             "RemoteUserLowercase On"),
+    location("/known/", "RemoteUserEngine On", "RemoteUserStripRealm On",
+             "RemoteUserLowercase On", "RemoteUserCreateUnknown Off"),
+    remoteuser_location("/hdr/", "RemoteUserHeader X-Auth-User",
+                        "RemoteUserTrustedProxy 127.0.0.1",
+                        "RemoteUserStripRealm On", "RemoteUserLowercase On"),
+    remoteuser_location("/hdrknown/", "RemoteUserHeader X-Auth-User",
+                        "RemoteUserTrustedProxy 127.0.0.1",
+                        "RemoteUserStripRealm On",
+                        "RemoteUserCreateUnknown Off"),
+])
+
+
+def test_user_created_names_sent_name_clean_name_and_source(scratch):
+    h = scratch(IDENTITY_CONF, users=["Carol@EXAMPLE.COM"])
+    h.start()
+    h.mark_log()
+    r = h.get("/basic/env", basic("Carol@EXAMPLE.COM"))
+    assert r.status == 200
+    assert r.env["REMOTE_USER"] == "carol"
+    assert h.wait_log("RUS00011")
+    line = [l for l in h.new_log().splitlines() if "RUS00011" in l][0]
+    assert "[remoteuser_session:notice]" in line
+    assert ("RUS00011: created user 'carol' (id 1) from the name "
+            "'Carol@EXAMPLE.COM' sent by r->user, AuthType Basic") in line
+
+    h.mark_log()
+    r = h.get("/hdr/env", {"X-Auth-User": "Dave@EXAMPLE.COM"})
+    assert r.status == 200
+    assert h.wait_log("RUS00011")
+    line = [l for l in h.new_log().splitlines() if "RUS00011" in l][0]
+    assert ("RUS00011: created user 'dave' (id 2) from the name "
+            "'Dave@EXAMPLE.COM' sent by header X-Auth-User from "
+            "127.0.0.1") in line
+
+
+def test_unknown_user_line_shows_the_sent_name_escaped(scratch):
+    h = scratch(IDENTITY_CONF, users=["Erin@EXAMPLE.COM"])
+    h.start()
+    h.mark_log()
+    assert h.get("/known/env", basic("Erin@EXAMPLE.COM")).status == 403
+    assert h.wait_log("RUS00007")
+    line = [l for l in h.new_log().splitlines() if "RUS00007" in l][0]
+    assert ("RUS00007: user 'erin' (sent as 'Erin@EXAMPLE.COM' by r->user, "
+            "AuthType Basic) is not in the store") in line
+    # through the header, a Windows-style name: its backslash is escaped
+    # by httpd's error log, as every byte outside printable ASCII would be
+    h.mark_log()
+    assert h.get("/hdrknown/env", {"X-Auth-User": "CORP\\gina"}).status == 403
+    assert h.wait_log("RUS00007")
+    line = [l for l in h.new_log().splitlines() if "RUS00007" in l][0]
+    assert ("user 'gina' (sent as 'CORP\\\\gina' by header X-Auth-User "
+            "from 127.0.0.1)") in line
+
+
 # -- store failures: rate-limited, and naming their cause -------------------
 
 STORE_CONF = location("/basic/", "RemoteUserEngine On")
