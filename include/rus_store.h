@@ -485,6 +485,14 @@ apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
  */
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);
 
+/**
+ * rus_session_purge(), at most @a limit sessions (> 0) in one short
+ * transaction, so that it never holds the write lock for long; call again
+ * while *pcount comes back equal to @a limit.
+ */
+apr_status_t rus_session_purge_some(rus_conn_t *conn, apr_int64_t now,
+                                    int limit, int *pcount);
+
 /* ---- connections for a multi-threaded process ----------------------- */
 
 /**

@@ -91,6 +91,7 @@ typedef struct rus_server_conf {
     int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
     int max_writers;        /* RemoteUserStoreMaxWriters, UNSET: default */
     int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
+    int purge_interval;     /* RemoteUserSessionPurgeInterval, UNSET */
     rus_store_t *store;     /* built in check_config */
     /* Per virtual host (merged): */
     int trust_htaccess;        /* RemoteUserTrustHtaccess, UNSET: Off */
@@ -99,6 +100,9 @@ typedef struct rus_server_conf {
 
 /* Seconds store answers are reused (RemoteUserCacheTTL). */
 #define CACHE_TTL_DEFAULT 2
+/* Seconds between purges of expired sessions
+ * (RemoteUserSessionPurgeInterval). */
+#define PURGE_INTERVAL_DEFAULT 300
 
 /* ==================================================================== */
 /* requests                                                             */
@@ -211,6 +215,7 @@ const char *rus_conf_login_redirect(const rus_dir_conf *conf);
 const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
 int rus_conf_logout_allow_get(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
+int rus_conf_purge_interval(const rus_server_conf *conf);
 int rus_conf_trust_htaccess(const rus_server_conf *conf);
 
 /* -------------------------------------------------------------------- */

@@ -8,7 +8,6 @@
 /* The session cookie: attributes, the cookie path of a request, minting,
  * the login and logout handlers. */
 
-#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -23,12 +22,6 @@
 #include "rus_username.h"
 
 #include "httpd_private.h"
-
-/* Expired sessions are deleted at most this often per child (seconds). */
-#define PURGE_INTERVAL 300
-
-/* Per child: when expired sessions were last purged (UNIX seconds). */
-static apr_uint32_t last_purge;
 
 /* The request note that names the session of a request, for the access
  * log: %{remoteuser-session}n. */
@@ -255,24 +248,6 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
     r->ap_auth_type = (char *)RUS_AUTH_TYPE;
 }
 
-/* Housekeeping rides on logins, at most every PURGE_INTERVAL per child:
- * the cookie path itself never writes for it. */
-static void purge_if_due(request_rec *r, rus_conn_t *conn, apr_int64_t now)
-{
-    apr_uint32_t seen, now32 = (apr_uint32_t)now;
-    int purged = 0;
-
-    seen = apr_atomic_read32(&last_purge);
-    if (now32 - seen >= PURGE_INTERVAL
-        && apr_atomic_cas32(&last_purge, now32, seen) == seen) {
-        if (rus_session_purge(conn, now, &purged) == APR_SUCCESS
-            && purged > 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          RUSLOGNO(00029) "purged %d expired sessions", purged);
-        }
-    }
-}
-
 /* The writes of a login: every valid session the request came with
  * revoked, the new one (@a hash) inserted, the user's oldest beyond
  * @a max_per_user (0: no limit) trimmed into *ptrimmed; each with its
@@ -314,7 +289,6 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     rus_req_state *st = rus_httpd_req_state(r, 1);
     apr_int64_t max_age = rus_conf_max_age(conf);
     apr_int64_t max_per_user = rus_conf_max_per_user(conf);
-    apr_int64_t now = rus_httpd_now_sec(r);
     const char *token = NULL, *hash = NULL, *msg = NULL;
     apr_array_header_t *trimmed = NULL;
     rus_conn_t *conn = NULL;
@@ -364,7 +338,6 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                       trimmed->nelts, rus_httpd_log_name(r, st->user.username),
                       max_per_user);
     }
-    purge_if_due(r, conn, now);
     add_cookie_header(r, rus_cookie_header(r->pool, &attrs, token, max_age));
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                   RUSLOGNO(00025) "session %s issued for user '%s' (id "

@@ -44,6 +44,12 @@ static void store_errors_flush(server_rec *s, int force);
  * memory could not be had: each child then checkpoints on its own. */
 static apr_uint32_t *checkpoint_due;
 
+/* When the next purge of expired sessions is due (UNIX seconds, wrapping),
+ * in the same shared memory: the child that checkpoints also purges when
+ * it is due, so one child does it per RemoteUserSessionPurgeInterval.
+ * NULL with checkpoint_due. */
+static apr_uint32_t *purge_due;
+
 /* The store's WAL is emptied once per CHECKPOINT_INTERVAL_MS by one child;
  * each child's thread looks CHECKPOINT_TICK_MS apart whether it is its
  * turn. The checkpoint waits at most CHECKPOINT_WAIT_MS for other
@@ -71,6 +77,12 @@ static apr_uint32_t *checkpoint_due;
  * then only hold answers that have expired anyway. */
 #define CHANGES_PRUNE_MS 30000
 #define CHANGES_KEEP_MIN 60
+
+/* The purge deletes at most PURGE_BATCH expired sessions per statement,
+ * one statement per checkpoint turn (CHECKPOINT_INTERVAL_MS): each is a
+ * write transaction of a few milliseconds, and a backlog is worked off at
+ * PURGE_BATCH rows per turn without ever holding the write lock long. */
+#define PURGE_BATCH 500
 
 /* post_config, in the parent: the shared memory of this generation for
  * the answer cache and for the checkpoint election. */
@@ -104,14 +116,18 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
         }
     }
     checkpoint_due = NULL;
+    purge_due = NULL;
     {
         apr_shm_t *shm = NULL;
 
         /* Like the cache, anonymous and inherited; goes with pconf. */
-        rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+        rv = apr_shm_create(&shm, 2 * sizeof(apr_uint32_t), NULL, pconf);
         if (rv == APR_SUCCESS) {
             checkpoint_due = apr_shm_baseaddr_get(shm);
+            purge_due = checkpoint_due + 1;
             apr_atomic_set32(checkpoint_due, 0);
+            /* the first purge comes with the first checkpoint */
+            apr_atomic_set32(purge_due, 0);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -134,8 +150,11 @@ typedef struct rus_checkpointer {
     apr_thread_cond_t *wake;  /* signalled to stop */
     int stop;                 /* the child is exiting */
     apr_thread_t *thread;
-    apr_uint32_t own_due; /* when checkpoint_due is NULL */
-    int failures;         /* attempts in a row that did not empty it */
+    apr_uint32_t own_due;       /* when checkpoint_due is NULL */
+    int failures;               /* attempts in a row that did not empty it */
+    int purge_interval;         /* RemoteUserSessionPurgeInterval, 0: never */
+    apr_uint32_t own_purge_due; /* when purge_due is NULL */
+    int purge_failures;         /* purges in a row that failed */
 } rus_checkpointer;
 
 /* Nonzero when this process won the interval starting now: the due time
@@ -150,6 +169,47 @@ static int checkpoint_claim(rus_checkpointer *cp)
         return 0; /* not yet (the difference survives the wrap) */
     }
     return apr_atomic_cas32(due, now + CHECKPOINT_INTERVAL_MS, when) == when;
+}
+
+/* The purge of expired sessions, when it is due (the interval since the
+ * last one, by whichever child): one batch. A full batch leaves more
+ * behind, and the next turn takes the next batch. Failures are told once
+ * per streak; the next purge is tried an interval later. */
+static void purge_if_due(rus_checkpointer *cp, rus_conn_t *conn)
+{
+    apr_uint32_t *due = purge_due ? purge_due : &cp->own_purge_due;
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_uint32_t when = apr_atomic_read32(due);
+    int purged = 0;
+    apr_status_t rv;
+
+    if (cp->purge_interval <= 0 || (apr_int32_t)((apr_uint32_t)now - when) < 0
+        || apr_atomic_cas32(due, (apr_uint32_t)(now + cp->purge_interval), when)
+               != when) {
+        return;
+    }
+    rv = rus_session_purge_some(conn, now, PURGE_BATCH, &purged);
+    if (rv != APR_SUCCESS) {
+        if (++cp->purge_failures == 1) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rus_store_error_os(rv),
+                         cp->s,
+                         RUSLOGNO(00107) "purging expired sessions failed "
+                                         "(%s): %s; tried again in %d s "
+                                         "(told once until it works again)",
+                         rus_store_error_kind(rv), rus_store_error(conn),
+                         cp->purge_interval);
+        }
+        return;
+    }
+    cp->purge_failures = 0;
+    if (purged > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, cp->s,
+                     RUSLOGNO(00029) "purged %d expired sessions%s", purged,
+                     purged == PURGE_BATCH ? " (more next turn)" : "");
+    }
+    if (purged == PURGE_BATCH) {
+        apr_atomic_set32(due, (apr_uint32_t)now); /* the rest at once */
+    }
 }
 
 /* One turn: checkpoint on the thread's own connection. Failures are told
@@ -179,6 +239,7 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
                      prv ? rus_store_error(conn) : "");
     }
     if (rv == APR_SUCCESS) {
+        purge_if_due(cp, conn);
         rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
         msg = apr_pstrdup(ptemp, rus_store_error(conn));
         rus_store_release(spool, conn);
@@ -296,6 +357,7 @@ static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
                                                      : CHANGES_KEEP_MIN)
         + 1;
     cp->s = s;
+    cp->purge_interval = rus_conf_purge_interval(conf);
     rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_cond_create(&cp->wake, pchild);

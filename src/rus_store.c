@@ -531,7 +531,15 @@ apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
 {
     conn->error[0] = '\0';
-    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE, pcount);
+    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE, 0, pcount);
+}
+
+apr_status_t rus_session_purge_some(rus_conn_t *conn, apr_int64_t now,
+                                    int limit, int *pcount)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE,
+                                        limit > 0 ? limit : 1, pcount);
 }
 
 /* ---- administration --------------------------------------------------- */

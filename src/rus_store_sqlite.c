@@ -163,7 +163,12 @@ static const char *const migrations[] = {
     " AND (last_seen < ?2 OR last_seen > ?2 OR created_at > ?2)"
 #define SQL_SESSION_REVOKE      "DELETE FROM sessions WHERE token_hash = ?1"
 #define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
-#define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
+/* At most ?2 rows (-1: all) per statement, found through sessions_expires:
+ * one autocommit statement is one short write transaction. */
+#define SQL_SESSION_PURGE                                      \
+    "DELETE FROM sessions WHERE token_hash IN"                 \
+    " (SELECT token_hash FROM sessions WHERE expires_at <= ?1" \
+    " LIMIT ?2)"
 #define SQL_CHANGES_SINCE                                             \
     "SELECT id, user_id, session_hash, at FROM changes WHERE id > ?1" \
     " ORDER BY id"
@@ -1298,13 +1303,18 @@ static apr_status_t sqlite_session_revoke_user(rus_conn_t *conn,
 }
 
 static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t before,
-                                         int *pcount)
+                                         int limit, int *pcount)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_purge;
     apr_status_t rv;
+    int rc;
 
-    rv = run_write(c, st, sqlite3_bind_int64(st, 1, before), "purge sessions");
+    rc = sqlite3_bind_int64(st, 1, before);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    }
+    rv = run_write(c, st, rc, "purge sessions");
     if (rv == APR_SUCCESS) {
         *pcount = sqlite3_changes(c->db);
     }

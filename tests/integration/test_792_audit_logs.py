@@ -312,3 +312,33 @@ def test_missing_store_says_missing(scratch):
     assert ("(2)No such file or directory: " in line)
     assert ("RUS00009: user store unavailable (missing): %s: No such file or "
             "directory" % h.db_path) in line
+
+
+# -- expired sessions purged by the server ----------------------------------
+
+
+def test_expired_sessions_are_purged_without_cron(scratch):
+    h = scratch(SESSION_CONF + "\nRemoteUserSessionPurgeInterval 1\n",
+                users=["alice"])
+    h.start()
+    token = token_of(h.get("/login?next=%2Fapp%2Fenv", basic("alice")))
+    row = h.rows("SELECT user_id, vhost FROM sessions")[0]
+    now = int(time.time())
+    dead = ["%064x" % n for n in range(1, 4)]
+    for t in dead:  # expired two hours ago: past the hour of clock grace
+        h.execute("INSERT INTO sessions (token_hash, user_id, vhost,"
+                  " created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)",
+                  (t, row["user_id"], row["vhost"], now - 3 * 3600,
+                   now - 3 * 3600, now - 2 * 3600))
+    recent = "%064x" % 99  # expired ten minutes ago: kept for now
+    h.execute("INSERT INTO sessions (token_hash, user_id, vhost,"
+              " created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)",
+              (recent, row["user_id"], row["vhost"], now - 3600, now - 3600,
+               now - 600))
+    h.mark_log()
+    left = lambda: {r["token_hash"] for r in
+                    h.rows("SELECT token_hash FROM sessions")}
+    assert wait_for(lambda: not (left() & set(dead)), timeout=5), left()
+    assert left() == {stored_hash(token), recent}
+    assert h.wait_log("RUS00029: purged 3 expired sessions")
+    assert h.get("/app/env", cookie(token)).status == 200

@@ -731,6 +731,48 @@ START_TEST(test_session_purge_grace)
 }
 END_TEST
 
+/* The periodic purge takes at most its limit per call, expired ones
+ * only, so it never holds the write lock for long. */
+START_TEST(test_session_purge_some_batches)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_user_t u;
+    int created, i, n = -1;
+
+    ck_assert_int_eq(rus_user_create(conn, "alice", 1000, &u, &created, pool),
+                     APR_SUCCESS);
+    for (i = 0; i < 5; i++) {
+        char hash[65];
+
+        apr_snprintf(hash, sizeof(hash), "%064d", i);
+        ck_assert_int_eq(rus_session_insert(conn, hash, u.id, "v", 1000, 2000),
+                         APR_SUCCESS);
+    }
+    ck_assert_int_eq(rus_session_insert(conn, HASH_A, u.id, "v", 1000, 99999),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT token_hash FROM sessions"),
+                     HASH_A);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* A store file this process may read but not write: the write fails with
  * the true errno, EACCES (not EROFS), and the text names the file, its
  * mode and owner. Run as nobody when root (root ignores file modes). */
@@ -1371,6 +1413,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_spec_messages);
     tcase_add_test(tc, test_error_is_transient);
     tcase_add_test(tc, test_error_kind_and_os);
+    tcase_add_test(tc, test_session_purge_some_batches);
     tcase_add_test(tc, test_readonly_file_says_permission);
     tcase_add_test(tc, test_check_missing_dir);
     tcase_add_test(tc, test_check_dir_is_a_file);
