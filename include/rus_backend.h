@@ -143,9 +143,11 @@ rus_backend_session_trim_user_cb(rus_conn_t *conn, apr_int64_t user_id,
                                  apr_array_header_t **phashes, apr_pool_t *p);
 
 /** See rus_session_purge(): delete the sessions with expires_at <=
- *  @a before (the grace is the facade's). */
-typedef apr_status_t
-rus_backend_session_purge_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
+ *  @a before (the grace is the facade's), at most @a limit of them
+ *  (0: all) in one transaction. */
+typedef apr_status_t rus_backend_session_purge_cb(rus_conn_t *conn,
+                                                  apr_int64_t before, int limit,
+                                                  int *pcount);
 
 /* Administration: see the functions of the same names in rus_store.h. */
 typedef apr_status_t rus_backend_user_list_cb(rus_conn_t *conn,

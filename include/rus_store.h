@@ -36,6 +36,9 @@
 #define RUS_STORE_ESPEC (APR_OS_START_USERERR + 3)
 /** An open connection refers to a store file that was since replaced. */
 #define RUS_STORE_ESTALE (APR_OS_START_USERERR + 4)
+/** The store refused a write for a reason its files do not show (they
+ *  look writable): SQLite's "attempt to write a readonly database". */
+#define RUS_STORE_EREADONLY (APR_OS_START_USERERR + 6)
 
 typedef struct rus_store_t rus_store_t;           /**< a configured store */
 typedef struct rus_conn_t rus_conn_t;             /**< one open connection */
@@ -199,6 +202,23 @@ const char *rus_store_error(const rus_conn_t *conn);
  * gone, disk full): httpd answers 503 for those and 500 for the rest.
  */
 int rus_store_error_is_transient(apr_status_t rv);
+
+/**
+ * What a store failure is, in a few words for a log line: "permission
+ * denied", "read-only file system", "missing", "locked", "disk full",
+ * "corrupt", "schema changed", "replaced while open", "read-only",
+ * "I/O error", "out of memory", or "failed".
+ */
+const char *rus_store_error_kind(apr_status_t rv);
+
+/**
+ * The status to give a logger with a store failure's text: @a rv when it
+ * is an operating-system error number (its text, e.g. "Permission
+ * denied", is then true), else 0, so that neither the store's own codes
+ * (shown by httpd as "APR does not understand this error code") nor APR's
+ * are printed as if they were the cause.
+ */
+apr_status_t rus_store_error_os(apr_status_t rv);
 
 /* ---- users ---------------------------------------------------------- */
 
@@ -508,6 +528,14 @@ apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
  * how many.
  */
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount);
+
+/**
+ * rus_session_purge(), at most @a limit sessions (> 0) in one short
+ * transaction, so that it never holds the write lock for long; call again
+ * while *pcount comes back equal to @a limit.
+ */
+apr_status_t rus_session_purge_some(rus_conn_t *conn, apr_int64_t now,
+                                    int limit, int *pcount);
 
 /* ---- connections for a multi-threaded process ----------------------- */
 

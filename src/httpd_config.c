@@ -50,6 +50,7 @@ static const rus_server_conf server_defaults = {
     .busy_timeout_ms = UNSET,
     .max_writers = UNSET,
     .cache_ttl = CACHE_TTL_DEFAULT,
+    .purge_interval = PURGE_INTERVAL_DEFAULT,
     .trust_htaccess = 0,
 };
 
@@ -140,6 +141,11 @@ int rus_conf_logout_allow_get(const rus_dir_conf *conf)
 int rus_conf_cache_ttl(const rus_server_conf *conf)
 {
     return SERVER_GET(conf, cache_ttl);
+}
+
+int rus_conf_purge_interval(const rus_server_conf *conf)
+{
+    return SERVER_GET(conf, purge_interval);
 }
 
 int rus_conf_trust_htaccess(const rus_server_conf *conf)
@@ -248,6 +254,7 @@ void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->busy_timeout_ms = UNSET;
     conf->max_writers = UNSET;
     conf->cache_ttl = UNSET;
+    conf->purge_interval = UNSET;
     conf->store = NULL;
     conf->trust_htaccess = UNSET;
     conf->session_scope = NULL;
@@ -269,6 +276,7 @@ void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->max_writers = merge_int(base->max_writers, add->max_writers);
     conf->store = merge_ptr(base->store, add->store);
     conf->cache_ttl = merge_int(base->cache_ttl, add->cache_ttl);
+    conf->purge_interval = merge_int(base->purge_interval, add->purge_interval);
     conf->trust_htaccess = merge_int(base->trust_htaccess, add->trust_htaccess);
     conf->session_scope = merge_str(base->session_scope, add->session_scope);
     return conf;
@@ -615,6 +623,14 @@ static const char *set_cache_ttl(cmd_parms *cmd, void *dummy, const char *arg)
     return set_global_number(cmd, arg, 60, "seconds");
 }
 
+/* RemoteUserSessionPurgeInterval SECONDS (0: never) */
+static const char *set_purge_interval(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    (void)dummy;
+    return set_global_number(cmd, arg, 86400, "seconds (0: never)");
+}
+
 const command_rec rus_httpd_cmds[] = {
     AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
                   "The user store, e.g. sqlite:/var/lib/apache2/"
@@ -636,6 +652,12 @@ const command_rec rus_httpd_cmds[] = {
                   "Seconds a child reuses store answers about a user or a "
                   "session (default 2, 0: off); also the longest a change "
                   "made elsewhere takes to apply"),
+    AP_INIT_TAKE1("RemoteUserSessionPurgeInterval", set_purge_interval,
+                  (void *)APR_OFFSETOF(rus_server_conf, purge_interval),
+                  RSRC_CONF,
+                  "Seconds between deletions of expired sessions by one "
+                  "child (default 300, 0: never; then run remoteuser-admin "
+                  "session purge from cron)"),
     AP_INIT_FLAG("RemoteUserEngine", set_engine, NULL,
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: resolve this location's authenticated user through "

@@ -93,6 +93,21 @@ int rus_httpd_refuse_inactive(request_rec *r, const char *name)
     return HTTP_FORBIDDEN;
 }
 
+/* Where the name @a sent came from, for the audit lines: the trusted
+ * header and its peer, or r->user and the front end's AuthType. */
+const char *rus_httpd_identity_source(request_rec *r, const char *sent)
+{
+    const rus_req_state *st = rus_httpd_req_state(r, 0);
+
+    if (st != NULL && st->header_value != NULL && sent != NULL
+        && strcmp(st->header_value, sent) == 0) {
+        return apr_psprintf(r->pool, "header %s from %s", st->header_name,
+                            r->connection->client_ip);
+    }
+    return apr_psprintf(r->pool, "r->user, AuthType %s",
+                        r->ap_auth_type ? r->ap_auth_type : "(none)");
+}
+
 /* Resolve r->user, as set by the front end, into a local user: clean it,
  * find or create it, apply the policy, and make r->user the cleaned name.
  * Returns DECLINED to let authorization go on, or an HTTP error status. */
@@ -133,9 +148,12 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
     switch (res.verdict) {
     case RUS_VERDICT_UNKNOWN:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00007) "user '%s' is not in the store and "
+                      RUSLOGNO(00007) "user '%s' (sent as '%s' by %s) is "
+                                      "not in the store and "
                                       "RemoteUserCreateUnknown is Off",
-                      rus_httpd_log_name(r, clean));
+                      rus_httpd_log_name(r, clean),
+                      rus_httpd_log_name(r, r->user),
+                      rus_httpd_identity_source(r, r->user));
         return HTTP_FORBIDDEN;
     case RUS_VERDICT_INACTIVE:
         return rus_httpd_refuse_inactive(r, clean);
@@ -143,10 +161,12 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         break;
     }
     if (res.created) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       RUSLOGNO(00011) "created user '%s' (id %" APR_INT64_T_FMT
-                                      ")",
-                      rus_httpd_log_name(r, clean), res.user.id);
+                                      ") from the name '%s' sent by %s",
+                      rus_httpd_log_name(r, clean), res.user.id,
+                      rus_httpd_log_name(r, r->user),
+                      rus_httpd_identity_source(r, r->user));
     }
 
     /* Keep the result where the whole request chain can see it; the

@@ -91,6 +91,7 @@ typedef struct rus_server_conf {
     int busy_timeout_ms;    /* RemoteUserStoreBusyTimeout, UNSET: default */
     int max_writers;        /* RemoteUserStoreMaxWriters, UNSET: default */
     int cache_ttl;          /* RemoteUserCacheTTL, UNSET: default */
+    int purge_interval;     /* RemoteUserSessionPurgeInterval, UNSET */
     rus_store_t *store;     /* built in check_config */
     /* Per virtual host (merged): */
     int trust_htaccess;        /* RemoteUserTrustHtaccess, UNSET: Off */
@@ -99,6 +100,9 @@ typedef struct rus_server_conf {
 
 /* Seconds store answers are reused (RemoteUserCacheTTL). */
 #define CACHE_TTL_DEFAULT 2
+/* Seconds between purges of expired sessions
+ * (RemoteUserSessionPurgeInterval). */
+#define PURGE_INTERVAL_DEFAULT 300
 
 /* ==================================================================== */
 /* requests                                                             */
@@ -224,6 +228,7 @@ const char *rus_conf_login_redirect(const rus_dir_conf *conf);
 const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
 int rus_conf_logout_allow_get(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
+int rus_conf_purge_interval(const rus_server_conf *conf);
 int rus_conf_trust_htaccess(const rus_server_conf *conf);
 
 /* -------------------------------------------------------------------- */
@@ -233,6 +238,8 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
                               const rus_server_conf *conf);
 void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s);
 int rus_httpd_store_writes_full(request_rec *r, const char *what);
+void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
+                         const char *msg);
 rus_cache_t *rus_httpd_store_cache(request_rec *r);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
@@ -245,6 +252,7 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
 request_rec *rus_httpd_chain_root(request_rec *r);
 rus_req_state *rus_httpd_req_state(request_rec *r, int create);
 const char *rus_httpd_log_name(request_rec *r, const char *name);
+const char *rus_httpd_identity_source(request_rec *r, const char *sent);
 apr_int64_t rus_httpd_now_sec(request_rec *r);
 unsigned int rus_httpd_clean_flags(const rus_dir_conf *conf);
 int rus_httpd_refuse_inactive(request_rec *r, const char *name);
@@ -270,6 +278,7 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
 void rus_httpd_cookie_ignored(request_rec *r, const char *why);
 void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf);
 int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
+void rus_httpd_session_note(request_rec *r, const char *ids);
 int rus_httpd_handler(request_rec *r);
 
 /* -------------------------------------------------------------------- */

@@ -8,7 +8,6 @@
 /* The session cookie: attributes, the cookie path of a request, minting,
  * the login and logout handlers. */
 
-#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -24,11 +23,9 @@
 
 #include "httpd_private.h"
 
-/* Expired sessions are deleted at most this often per child (seconds). */
-#define PURGE_INTERVAL 300
-
-/* Per child: when expired sessions were last purged (UNIX seconds). */
-static apr_uint32_t last_purge;
+/* The request note that names the session of a request, for the access
+ * log: %{remoteuser-session}n. */
+#define SESSION_NOTE "remoteuser-session"
 
 /* The scope a session is bound to: RemoteUserSessionScope, or the virtual
  * host that issued it, by name and port (ServerName's port, else the port
@@ -80,8 +77,11 @@ static void add_cookie_header(request_rec *r, const char *set_cookie)
 static int session_store_failed(request_rec *r, apr_status_t rv,
                                 const char *what, const char *msg)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                  RUSLOGNO(00023) "user store failed %s: %s", what, msg);
+    rus_httpd_store_log(r, APLOG_ERR, rv,
+                        apr_psprintf(r->pool,
+                                     RUSLOGNO(00023) "user store failed (%s) "
+                                                     "%s: %s",
+                                     rus_store_error_kind(rv), what, msg));
     return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
                                             : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -199,10 +199,12 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         return session_store_failed(r, lk.rv, lk.what, lk.msg);
     case RUS_COOKIE_ONE:
         if (lk.touch_rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.touch_rv, r,
-                          RUSLOGNO(00028) "could not record session "
-                                          "use: %s",
-                          lk.touch_msg);
+            rus_httpd_store_log(
+                r, APLOG_WARNING, lk.touch_rv,
+                apr_psprintf(r->pool,
+                             RUSLOGNO(00028) "could not record session use "
+                                             "(%s): %s",
+                             rus_store_error_kind(lk.touch_rv), lk.touch_msg));
         }
         st->sess = lk.sess;
         st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
@@ -216,11 +218,26 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     return OK;
 }
 
+/* The public id(s) of the request's session, @a ids, as the request note
+ * SESSION_NOTE on @a r and on the first request of its chain (what
+ * mod_log_config's %{...}n and %<{...}n read). */
+void rus_httpd_session_note(request_rec *r, const char *ids)
+{
+    request_rec *root = rus_httpd_chain_root(r);
+
+    apr_table_set(r->notes, SESSION_NOTE, ids);
+    if (root != r) {
+        apr_table_set(root->notes, SESSION_NOTE, ids);
+    }
+}
+
 /* Take the identity from the recorded session: r->user, and the request
  * state that authorization and the fixups read. */
 void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
 {
     rus_req_state *st = rus_httpd_req_state(r, 1);
+
+    rus_httpd_session_note(r, rus_session_public_id(st->cookie_hash, r->pool));
 
     st->raw = st->user.username;
     st->clean = st->user.username;
@@ -229,24 +246,6 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
     st->source = "session";
     r->user = (char *)st->user.username;
     r->ap_auth_type = (char *)RUS_AUTH_TYPE;
-}
-
-/* Housekeeping rides on logins, at most every PURGE_INTERVAL per child:
- * the cookie path itself never writes for it. */
-static void purge_if_due(request_rec *r, rus_conn_t *conn, apr_int64_t now)
-{
-    apr_uint32_t seen, now32 = (apr_uint32_t)now;
-    int purged = 0;
-
-    seen = apr_atomic_read32(&last_purge);
-    if (now32 - seen >= PURGE_INTERVAL
-        && apr_atomic_cas32(&last_purge, now32, seen) == seen) {
-        if (rus_session_purge(conn, now, &purged) == APR_SUCCESS
-            && purged > 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          RUSLOGNO(00029) "purged %d expired sessions", purged);
-        }
-    }
 }
 
 /* The writes of a login: every valid session the request came with
@@ -290,7 +289,6 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     rus_req_state *st = rus_httpd_req_state(r, 1);
     apr_int64_t max_age = rus_conf_max_age(conf);
     apr_int64_t max_per_user = rus_conf_max_per_user(conf);
-    apr_int64_t now = rus_httpd_now_sec(r);
     const char *token = NULL, *hash = NULL, *msg = NULL;
     apr_array_header_t *trimmed = NULL;
     rus_conn_t *conn = NULL;
@@ -340,13 +338,14 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                       trimmed->nelts, rus_httpd_log_name(r, st->user.username),
                       max_per_user);
     }
-    purge_if_due(r, conn, now);
     add_cookie_header(r, rus_cookie_header(r->pool, &attrs, token, max_age));
-    ap_log_rerror(
-        APLOG_MARK, APLOG_INFO, 0, r,
-        RUSLOGNO(00025) "session issued for user '%s' (id %" APR_INT64_T_FMT
-                        ")",
-        rus_httpd_log_name(r, st->user.username), st->user.id);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                  RUSLOGNO(00025) "session %s issued for user '%s' (id "
+                                  "%" APR_INT64_T_FMT "), identity from %s",
+                  rus_session_public_id(hash, r->pool),
+                  rus_httpd_log_name(r, st->user.username), st->user.id,
+                  rus_httpd_identity_source(r, st->raw));
+    rus_httpd_session_note(r, rus_session_public_id(hash, r->pool));
     st->cookie_hash = apr_pstrdup(rus_httpd_chain_root(r)->pool, hash);
     st->cookie_user = st->user.id;
     st->valid = NULL;
@@ -514,11 +513,14 @@ static int logout_connect(request_rec *r, rus_conn_t **pconn)
 
     *pconn = NULL;
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00055) "%s cannot revoke sessions: the "
-                                      "user store was refused at the "
-                                      "last restart",
-                      LOGOUT_HANDLER);
+        rus_httpd_store_log(r, APLOG_ERR, 0,
+                            apr_psprintf(r->pool,
+                                         RUSLOGNO(00055) "%s cannot revoke "
+                                                         "sessions: the user "
+                                                         "store was refused "
+                                                         "at the last "
+                                                         "restart",
+                                         LOGOUT_HANDLER));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {
@@ -536,6 +538,42 @@ static int logout_connect(request_rec *r, rus_conn_t **pconn)
     return OK;
 }
 
+/* What a logout revoked, for its log line, the note and r->user. */
+typedef struct logout_done_t {
+    int count;        /* sessions revoked that the store knew */
+    const char *user; /* the first one's user */
+    const char *ids;  /* their public ids, comma-separated */
+    const char *text; /* "ID (user 'NAME'), ..." */
+} logout_done_t;
+
+/* Revoke the session of @a hash, and when the store knew it, add it and
+ * its user to @a done. The user is looked up first (one indexed read; a
+ * logout is rare) so that the audit line can say whose session ended. */
+static apr_status_t logout_one(request_rec *r, rus_conn_t *conn,
+                               const char *hash, logout_done_t *done)
+{
+    const char *id = rus_session_public_id(hash, r->pool);
+    rus_session_t sess;
+    rus_user_t user;
+    apr_status_t frv, rv;
+
+    frv = rus_session_find(conn, hash, &sess, &user, r->pool);
+    rv = rus_cookie_revoke(conn, rus_httpd_store.cache, hash, 0);
+    if (rv != APR_SUCCESS || frv != APR_SUCCESS) {
+        return rv; /* an unknown session is no error: nothing to end */
+    }
+    done->count++;
+    if (done->user == NULL) {
+        done->user = user.username;
+    }
+    done->ids = done->ids ? apr_pstrcat(r->pool, done->ids, ",", id, NULL) : id;
+    done->text =
+        apr_psprintf(r->pool, "%s%s%s (user '%s')",
+                     done->text ? done->text : "", done->text ? ", " : "", id,
+                     rus_httpd_log_name(r, user.username));
+    return APR_SUCCESS;
+}
+
 /* SetHandler remoteuser-logout: revoke the session server-side, expire
  * the cookie, redirect. POST only unless RemoteUserLogoutAllowGet: a
  * cross-site GET (an image tag) must not log people out. A POST must be
@@ -550,10 +588,11 @@ static int logout_handler(request_rec *r)
         ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
     rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
     int allow_get = rus_conf_logout_allow_get(conf) == 1;
+    logout_done_t done = { 0, NULL, NULL, NULL };
     apr_array_header_t *hashes;
     rus_conn_t *conn = NULL;
     const char *one = NULL;
-    int i, revoked = 0, status;
+    int i, status;
     rus_site_e site;
     apr_status_t rv;
 
@@ -589,23 +628,29 @@ static int logout_handler(request_rec *r)
         }
     }
     for (i = 0; i < hashes->nelts; i++) {
-        rv = rus_cookie_revoke(conn, rus_httpd_store.cache,
-                               APR_ARRAY_IDX(hashes, i, const char *), 0);
+        const char *hash = APR_ARRAY_IDX(hashes, i, const char *);
+
+        rv = logout_one(r, conn, hash, &done);
         if (rv != APR_SUCCESS) {
             status = session_store_failed(r, rv, "revoking a session",
                                           rus_store_error(conn));
             goto leave;
         }
-        revoked++;
     }
     if (rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
                           &one, 1, r->pool)
         > 0) {
         add_cookie_header(r, rus_cookie_header(r->pool, &attrs, NULL, 0));
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  RUSLOGNO(00026) "logout: %d session cookie(s) revoked",
-                  revoked);
+    if (done.ids != NULL) {
+        /* who logged out, for the access log's %u and the note */
+        r->user = (char *)done.user;
+        rus_httpd_session_note(r, done.ids);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                  RUSLOGNO(00026) "logout: %d session(s) revoked%s%s",
+                  done.count, done.count ? ": " : "",
+                  done.count ? done.text : "");
     status = redirect_next(r, rus_conf_logout_redirect(conf));
 
 leave:

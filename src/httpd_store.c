@@ -21,6 +21,7 @@
 #include "rus_cache.h"
 #include "rus_coherence.h"
 #include "rus_gate.h"
+#include "rus_ratelimit.h"
 #include "rus_store.h"
 #include "rus_user.h"
 #include "rus_username.h"
@@ -29,12 +30,25 @@
 
 rus_httpd_store_t rus_httpd_store;
 
+/* Store failures are logged in full once, then counted: one summary line
+ * (RUS00106) per STORE_LOG_INTERVAL per child while they go on. Made in
+ * child_init; NULL (every failure logged) if that failed. */
+#define STORE_LOG_INTERVAL_SEC 10
+static rus_ratelimit_t *store_errors;
+static void store_errors_flush(server_rec *s, int force);
+
 /* When the next store checkpoint is due (milliseconds, wrapping), in
  * memory shared by every child of this generation (made in post_config):
  * the child whose thread moves it forward checkpoints, so one process does
  * per interval however many children there are. NULL when the shared
  * memory could not be had: each child then checkpoints on its own. */
 static apr_uint32_t *checkpoint_due;
+
+/* When the next purge of expired sessions is due (UNIX seconds, wrapping),
+ * in the same shared memory: the child that checkpoints also purges when
+ * it is due, so one child does it per RemoteUserSessionPurgeInterval.
+ * NULL with checkpoint_due. */
+static apr_uint32_t *purge_due;
 
 /* The store's WAL is emptied once per CHECKPOINT_INTERVAL_MS by one child;
  * each child's thread looks CHECKPOINT_TICK_MS apart whether it is its
@@ -63,6 +77,12 @@ static apr_uint32_t *checkpoint_due;
  * then only hold answers that have expired anyway. */
 #define CHANGES_PRUNE_MS 30000
 #define CHANGES_KEEP_MIN 60
+
+/* The purge deletes at most PURGE_BATCH expired sessions per statement,
+ * one statement per checkpoint turn (CHECKPOINT_INTERVAL_MS): each is a
+ * write transaction of a few milliseconds, and a backlog is worked off at
+ * PURGE_BATCH rows per turn without ever holding the write lock long. */
+#define PURGE_BATCH 500
 
 /* post_config, in the parent: the shared memory of this generation for
  * the answer cache and for the checkpoint election. */
@@ -96,14 +116,18 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
         }
     }
     checkpoint_due = NULL;
+    purge_due = NULL;
     {
         apr_shm_t *shm = NULL;
 
         /* Like the cache, anonymous and inherited; goes with pconf. */
-        rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+        rv = apr_shm_create(&shm, 2 * sizeof(apr_uint32_t), NULL, pconf);
         if (rv == APR_SUCCESS) {
             checkpoint_due = apr_shm_baseaddr_get(shm);
+            purge_due = checkpoint_due + 1;
             apr_atomic_set32(checkpoint_due, 0);
+            /* the first purge comes with the first checkpoint */
+            apr_atomic_set32(purge_due, 0);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -126,8 +150,11 @@ typedef struct rus_checkpointer {
     apr_thread_cond_t *wake;  /* signalled to stop */
     int stop;                 /* the child is exiting */
     apr_thread_t *thread;
-    apr_uint32_t own_due; /* when checkpoint_due is NULL */
-    int failures;         /* attempts in a row that did not empty it */
+    apr_uint32_t own_due;       /* when checkpoint_due is NULL */
+    int failures;               /* attempts in a row that did not empty it */
+    int purge_interval;         /* RemoteUserSessionPurgeInterval, 0: never */
+    apr_uint32_t own_purge_due; /* when purge_due is NULL */
+    int purge_failures;         /* purges in a row that failed */
 } rus_checkpointer;
 
 /* Nonzero when this process won the interval starting now: the due time
@@ -142,6 +169,47 @@ static int checkpoint_claim(rus_checkpointer *cp)
         return 0; /* not yet (the difference survives the wrap) */
     }
     return apr_atomic_cas32(due, now + CHECKPOINT_INTERVAL_MS, when) == when;
+}
+
+/* The purge of expired sessions, when it is due (the interval since the
+ * last one, by whichever child): one batch. A full batch leaves more
+ * behind, and the next turn takes the next batch. Failures are told once
+ * per streak; the next purge is tried an interval later. */
+static void purge_if_due(rus_checkpointer *cp, rus_conn_t *conn)
+{
+    apr_uint32_t *due = purge_due ? purge_due : &cp->own_purge_due;
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_uint32_t when = apr_atomic_read32(due);
+    int purged = 0;
+    apr_status_t rv;
+
+    if (cp->purge_interval <= 0 || (apr_int32_t)((apr_uint32_t)now - when) < 0
+        || apr_atomic_cas32(due, (apr_uint32_t)(now + cp->purge_interval), when)
+               != when) {
+        return;
+    }
+    rv = rus_session_purge_some(conn, now, PURGE_BATCH, &purged);
+    if (rv != APR_SUCCESS) {
+        if (++cp->purge_failures == 1) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rus_store_error_os(rv),
+                         cp->s,
+                         RUSLOGNO(00107) "purging expired sessions failed "
+                                         "(%s): %s; tried again in %d s "
+                                         "(told once until it works again)",
+                         rus_store_error_kind(rv), rus_store_error(conn),
+                         cp->purge_interval);
+        }
+        return;
+    }
+    cp->purge_failures = 0;
+    if (purged > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, cp->s,
+                     RUSLOGNO(00029) "purged %d expired sessions%s", purged,
+                     purged == PURGE_BATCH ? " (more next turn)" : "");
+    }
+    if (purged == PURGE_BATCH) {
+        apr_atomic_set32(due, (apr_uint32_t)now); /* the rest at once */
+    }
 }
 
 /* One turn: checkpoint on the thread's own connection. Failures are told
@@ -171,6 +239,7 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
                      prv ? rus_store_error(conn) : "");
     }
     if (rv == APR_SUCCESS) {
+        purge_if_due(cp, conn);
         rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
         msg = apr_pstrdup(ptemp, rus_store_error(conn));
         rus_store_release(spool, conn);
@@ -193,7 +262,7 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
                      " of %" APR_INT64_T_FMT " WAL frames copied): %s",
                      res.copied, res.log_before, msg);
         if (cp->failures == CHECKPOINT_WARN_AFTER) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cp->s,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cp->s,
                          RUSLOGNO(00061) "the store's WAL could not be "
                                          "emptied %d times in a row: "
                                          "another process keeps reading "
@@ -205,10 +274,10 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
         return;
     }
     if (cp->failures == 1) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cp->s,
-                     RUSLOGNO(00062) "store checkpoint failed: %s (told "
+        ap_log_error(APLOG_MARK, APLOG_ERR, rus_store_error_os(rv), cp->s,
+                     RUSLOGNO(00062) "store checkpoint failed (%s): %s (told "
                                      "once until it works again)",
-                     msg ? msg : "");
+                     rus_store_error_kind(rv), msg ? msg : "");
     }
 }
 
@@ -243,6 +312,7 @@ static void *APR_THREAD_FUNC checkpoint_main(apr_thread_t *thd, void *data)
             break;
         }
         apr_thread_mutex_unlock(cp->lock);
+        store_errors_flush(cp->s, 0);
         if (checkpoint_claim(cp)) {
             checkpoint_once(cp, spool, ptemp);
             apr_pool_clear(ptemp);
@@ -287,6 +357,7 @@ static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
                                                      : CHANGES_KEEP_MIN)
         + 1;
     cp->s = s;
+    cp->purge_interval = rus_conf_purge_interval(conf);
     rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_cond_create(&cp->wake, pchild);
@@ -305,6 +376,64 @@ static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
     /* A pre-cleanup: it runs before pchild's subpools go, the thread's
      * own among them. */
     apr_pool_pre_cleanup_register(pchild, cp, checkpoint_stop);
+}
+
+/* The summary of the store failures held back (RUS00106). */
+static void store_summary_log(server_rec *s, apr_time_t now,
+                              const rus_ratelimit_summary_t *sum)
+{
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 RUSLOGNO(00106) "%" APR_UINT64_T_FMT " more store "
+                                 "failure(s) in this child in the last "
+                                 "%" APR_TIME_T_FMT " s, not logged one by "
+                                 "one (one line per %d s); the last: %s",
+                 sum->count,
+                 apr_time_sec(now - sum->since + apr_time_from_msec(500)),
+                 STORE_LOG_INTERVAL_SEC, sum->last);
+}
+
+/* Tell the store failures held back once the interval is over (the
+ * checkpoint thread, every tick), or at once with @a force. */
+static void store_errors_flush(server_rec *s, int force)
+{
+    rus_ratelimit_summary_t sum;
+    apr_time_t now = apr_time_now();
+
+    if (store_errors != NULL
+        && rus_ratelimit_flush(store_errors, now, force, &sum)) {
+        store_summary_log(s, now, &sum);
+    }
+}
+
+/* pchild cleanup: what is still held back goes out as the child exits. */
+static apr_status_t store_errors_exit(void *data)
+{
+    store_errors_flush(data, 1);
+    return APR_SUCCESS;
+}
+
+/* A store failure of a request, @a msg with its RUS id, at @a level: in
+ * full when this child logged none for an interval, else counted for the
+ * summary. Logged with rv only when it is a true errno. */
+void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
+                         const char *msg)
+{
+    rus_ratelimit_summary_t sum;
+    apr_time_t now = apr_time_now();
+    rus_ratelimit_e verdict = RUS_RL_LOG;
+
+    if (store_errors != NULL) {
+        verdict = rus_ratelimit_hit(store_errors, now, msg, &sum);
+    }
+    if (verdict == RUS_RL_LOG) {
+        ap_log_rerror(APLOG_MARK, level, rus_store_error_os(rv), r,
+                      "%s (store failures in the next %d s are counted in "
+                      "one line, RUS00106)",
+                      msg, STORE_LOG_INTERVAL_SEC);
+    }
+    else if (verdict == RUS_RL_SUMMARY) {
+        store_summary_log(r->server, now, &sum);
+    }
 }
 
 /* This child's write gate: RemoteUserStoreMaxWriters, or by default half
@@ -367,7 +496,20 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
     rus_server_conf *conf = rus_httpd_server_conf(s);
     apr_status_t rv;
 
-    if (conf->store == NULL || rus_httpd_store.refused) {
+    store_errors = NULL;
+    if (conf->store == NULL) {
+        return;
+    }
+    if (rus_ratelimit_create(&store_errors, pchild,
+                             apr_time_from_sec(STORE_LOG_INTERVAL_SEC))
+        == APR_SUCCESS) {
+        apr_pool_cleanup_register(pchild, s, store_errors_exit,
+                                  apr_pool_cleanup_null);
+    }
+    else {
+        store_errors = NULL;
+    }
+    if (rus_httpd_store.refused) {
         return;
     }
     write_gate_init(conf);
@@ -448,11 +590,12 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     apr_status_t rv;
 
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RUSLOGNO(00054) "the user store was refused at the "
-                                      "last restart (RUS00052/RUS00053): "
-                                      "503 until it is fixed and httpd "
-                                      "restarted");
+        rus_httpd_store_log(r, APLOG_ERR, 0,
+                            RUSLOGNO(00054) "the user store was refused at "
+                                            "the last restart "
+                                            "(RUS00052/RUS00053): 503 until "
+                                            "it is fixed and httpd "
+                                            "restarted");
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {
@@ -473,14 +616,20 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                            rus_httpd_log_name(r, clean), "'", NULL));
     }
     if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RUSLOGNO(00009) "user store unavailable: %s", lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00009) "user store unavailable (%s): %s",
+                         rus_store_error_kind(rv), lk.msg));
     }
     else if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      RUSLOGNO(00010) "user store failed resolving user "
-                                      "'%s': %s",
-                      rus_httpd_log_name(r, clean), lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00010) "user store failed (%s) resolving "
+                                         "user '%s': %s",
+                         rus_store_error_kind(rv), rus_httpd_log_name(r, clean),
+                         lk.msg));
     }
     if (rv != APR_SUCCESS) {
         return rus_store_error_is_transient(rv) ? HTTP_SERVICE_UNAVAILABLE
@@ -488,10 +637,13 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     }
     if (lk.res.touch_rv != APR_SUCCESS) {
         /* Bookkeeping only: the user is known and allowed. */
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, lk.res.touch_rv, r,
-                      RUSLOGNO(00013) "could not record the login of user "
-                                      "'%s': %s",
-                      rus_httpd_log_name(r, clean), lk.msg);
+        rus_httpd_store_log(
+            r, APLOG_WARNING, lk.res.touch_rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00013) "could not record the login of "
+                                         "user '%s' (%s): %s",
+                         rus_httpd_log_name(r, clean),
+                         rus_store_error_kind(lk.res.touch_rv), lk.msg));
     }
     *res = lk.res;
     return OK;

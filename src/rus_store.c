@@ -332,7 +332,50 @@ int rus_store_error_is_transient(apr_status_t rv)
 {
     return APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EACCES(rv)
            || APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOSPC(rv)
-           || rv == APR_EAGAIN || rv == APR_FROM_OS_ERROR(EROFS);
+           || rv == APR_EAGAIN || rv == APR_FROM_OS_ERROR(EROFS)
+           || rv == APR_FROM_OS_ERROR(ENOTDIR) || rv == RUS_STORE_EREADONLY;
+}
+
+const char *rus_store_error_kind(apr_status_t rv)
+{
+    if (APR_STATUS_IS_EACCES(rv) || rv == APR_FROM_OS_ERROR(EPERM)) {
+        return "permission denied";
+    }
+    if (rv == APR_FROM_OS_ERROR(EROFS)) {
+        return "read-only file system";
+    }
+    if (APR_STATUS_IS_ENOENT(rv) || rv == APR_FROM_OS_ERROR(ENOTDIR)) {
+        return "missing";
+    }
+    if (APR_STATUS_IS_TIMEUP(rv) || rv == APR_EAGAIN) {
+        return "locked";
+    }
+    if (APR_STATUS_IS_ENOSPC(rv)) {
+        return "disk full";
+    }
+    switch (rv) {
+    case RUS_STORE_ECORRUPT:
+        return "corrupt";
+    case RUS_STORE_ESCHEMA:
+        return "schema changed";
+    case RUS_STORE_ESTALE:
+        return "replaced while open";
+    case RUS_STORE_EREADONLY:
+        return "read-only";
+    case APR_ENOMEM:
+        return "out of memory";
+    default:
+        break;
+    }
+    if (rv == APR_FROM_OS_ERROR(EIO)) {
+        return "I/O error";
+    }
+    return "failed";
+}
+
+apr_status_t rus_store_error_os(apr_status_t rv)
+{
+    return (rv > 0 && rv < APR_OS_START_ERROR) ? rv : 0;
 }
 
 /* ---- the order of what comes back ------------------------------------ */
@@ -488,7 +531,15 @@ apr_status_t rus_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
 apr_status_t rus_session_purge(rus_conn_t *conn, apr_int64_t now, int *pcount)
 {
     conn->error[0] = '\0';
-    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE, pcount);
+    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE, 0, pcount);
+}
+
+apr_status_t rus_session_purge_some(rus_conn_t *conn, apr_int64_t now,
+                                    int limit, int *pcount)
+{
+    conn->error[0] = '\0';
+    return conn->backend->session_purge(conn, now - RUS_CLOCK_GRACE,
+                                        limit > 0 ? limit : 1, pcount);
 }
 
 /* ---- administration --------------------------------------------------- */

@@ -163,7 +163,12 @@ static const char *const migrations[] = {
     " AND (last_seen < ?2 OR last_seen > ?2 OR created_at > ?2)"
 #define SQL_SESSION_REVOKE      "DELETE FROM sessions WHERE token_hash = ?1"
 #define SQL_SESSION_REVOKE_USER "DELETE FROM sessions WHERE user_id = ?1"
-#define SQL_SESSION_PURGE       "DELETE FROM sessions WHERE expires_at <= ?1"
+/* At most ?2 rows (-1: all) per statement, found through sessions_expires:
+ * one autocommit statement is one short write transaction. */
+#define SQL_SESSION_PURGE                                      \
+    "DELETE FROM sessions WHERE token_hash IN"                 \
+    " (SELECT token_hash FROM sessions WHERE expires_at <= ?1" \
+    " LIMIT ?2)"
 #define SQL_CHANGES_SINCE                                             \
     "SELECT id, user_id, session_hash, at FROM changes WHERE id > ?1" \
     " ORDER BY id"
@@ -192,6 +197,8 @@ typedef struct sqlite_conn_t {
 /* ==================================================================== */
 /* errors                                                               */
 
+static int diagnose_files(const char *path, char *buf, apr_size_t len);
+
 /* Map an SQLite result code to the APR status the store promises. */
 static apr_status_t status_from_rc(int rc)
 {
@@ -208,7 +215,7 @@ static apr_status_t status_from_rc(int rc)
     case SQLITE_AUTH:
         return APR_EACCES;
     case SQLITE_READONLY:
-        return APR_FROM_OS_ERROR(EROFS);
+        return RUS_STORE_EREADONLY;
     case SQLITE_FULL:
         return APR_ENOSPC;
     case SQLITE_CORRUPT:
@@ -223,14 +230,87 @@ static apr_status_t status_from_rc(int rc)
     }
 }
 
+/* Does a failure with this code come from the files (their permissions,
+ * their presence, the file system)? Then diagnose_files() is asked. */
+static int about_files(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The status and text of a failure of @a what with SQLite code @a rc on
+ * @a db (may be NULL) for the store at @a path, into @a buf: the real
+ * cause where it can be found (which file or directory, and why), never
+ * an errno SQLite did not see. */
+static apr_status_t explain(char *buf, apr_size_t len, sqlite3 *db, int rc,
+                            const char *path, const char *what,
+                            int busy_timeout_ms)
+{
+    const char *sqlmsg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    char cause[RUS_CONN_ERROR_MAX];
+    apr_status_t rv = status_from_rc(rc);
+    int err;
+
+    if (about_files(rc) && (err = diagnose_files(path, cause, sizeof(cause)))) {
+        apr_snprintf(buf, len, "%s: %s", what, cause);
+        return APR_FROM_OS_ERROR(err);
+    }
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        apr_snprintf(buf, len,
+                     "%s: %s is locked: another connection held it for "
+                     "longer than the busy timeout (%d ms)",
+                     what, path, busy_timeout_ms);
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        apr_snprintf(buf, len,
+                     "%s: %s is damaged or not an SQLite database "
+                     "(sqlite: %s)",
+                     what, path, sqlmsg);
+        break;
+    case SQLITE_FULL:
+        apr_snprintf(buf, len, "%s: the file system of %s is full (sqlite: %s)",
+                     what, path, sqlmsg);
+        break;
+    default:
+        /* the errno of the system call that failed, when SQLite has one
+         * (only an open or an I/O call sets it) */
+        err = db
+                      && ((rc & 0xff) == SQLITE_CANTOPEN
+                          || (rc & 0xff) == SQLITE_IOERR)
+                  ? sqlite3_system_errno(db)
+                  : 0;
+        if (err != 0) {
+            rv = APR_FROM_OS_ERROR(err);
+            apr_snprintf(buf, len, "%s: %s: %pm (sqlite: %s)", what, path, &rv,
+                         sqlmsg);
+        }
+        else {
+            apr_snprintf(buf, len, "%s: %s (sqlite: %s, code %d)", what, path,
+                         sqlmsg, rc);
+        }
+        break;
+    }
+    return rv;
+}
+
 /* Record a failure of @what on the connection and return its status. A
  * connection that saw damage or I/O errors is not pooled again. */
 static apr_status_t conn_fail(sqlite_conn_t *c, int rc, const char *what)
 {
-    apr_status_t rv = status_from_rc(rc);
+    apr_status_t rv;
 
-    rus_conn_set_error(&c->base, "%s: %s (sqlite %d)", what,
-                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), rc);
+    rv = explain(c->base.error, sizeof(c->base.error), c->db, rc, c->path, what,
+                 c->base.store ? c->base.store->opts.busy_timeout_ms : 0);
     if (rv == RUS_STORE_ECORRUPT || rv == APR_FROM_OS_ERROR(EIO)
         || rv == APR_EGENERAL) {
         c->base.broken = 1;
@@ -281,6 +361,83 @@ static const char *dir_of(apr_pool_t *p, const char *path)
 /* The store's files: the database and the two SQLite puts beside it. */
 static const char *const store_suffixes[] = { "", "-wal", "-shm" };
 #define STORE_FILES (sizeof(store_suffixes) / sizeof(store_suffixes[0]))
+
+/* Why this process cannot use the file @a f (which must exist), into
+ * @a buf: its errno for read and write access (0: it can), with the
+ * file's mode and owner and the process's ids. */
+static int file_denied(const char *f, const struct stat *st, int mode,
+                       char *buf, apr_size_t len)
+{
+    apr_status_t rv;
+    int err;
+
+    if (access(f, mode) == 0) {
+        return 0;
+    }
+    err = errno;
+    rv = APR_FROM_OS_ERROR(err);
+    apr_snprintf(buf, len,
+                 "%s: %pm (mode %04lo, owner uid %ld gid %ld; this process "
+                 "runs as uid %ld gid %ld)",
+                 f, &rv, (unsigned long)(st->st_mode & 07777), (long)st->st_uid,
+                 (long)st->st_gid, (long)geteuid(), (long)getegid());
+    return err;
+}
+
+/* Why the store at @a path cannot be used by this process, as an errno
+ * with a text naming the file or directory at fault, into @a buf; 0 when
+ * its directory, the database and its -wal and -shm files (or the right to
+ * create them) look fine. Each is looked at in that order. */
+static int diagnose_files(const char *path, char *buf, apr_size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[1024], f[1100];
+    struct stat st;
+    apr_status_t rv;
+    apr_size_t i;
+    int err;
+
+    apr_snprintf(dir, sizeof(dir), "%.*s",
+                 slash == NULL   ? 1
+                 : slash == path ? 1
+                                 : (int)(slash - path),
+                 slash == NULL ? "." : path);
+    if (stat(dir, &st) != 0) {
+        err = errno;
+        rv = APR_FROM_OS_ERROR(err);
+        apr_snprintf(buf, len, "directory %s: %pm", dir, &rv);
+        return err;
+    }
+    err = file_denied(dir, &st, X_OK, buf, len);
+    if (err != 0) {
+        return err;
+    }
+    for (i = 0; i < STORE_FILES; i++) {
+        apr_snprintf(f, sizeof(f), "%s%s", path, store_suffixes[i]);
+        if (lstat(f, &st) == 0) {
+            err = file_denied(f, &st, R_OK | W_OK, buf, len);
+        }
+        else if (i == 0 || errno != ENOENT) {
+            err = errno;
+            rv = APR_FROM_OS_ERROR(err);
+            apr_snprintf(buf, len, "%s: %pm", f, &rv);
+        }
+        else if (stat(dir, &st) == 0) {
+            /* absent: SQLite creates it in the directory */
+            err = file_denied(dir, &st, W_OK | X_OK, buf, len);
+            if (err != 0) {
+                apr_size_t n = strlen(buf);
+
+                apr_snprintf(buf + n, len - n,
+                             "; SQLite needs to create %s there", f);
+            }
+        }
+        if (err != 0) {
+            return err;
+        }
+    }
+    return 0;
+}
 
 /* No component of the absolute directory @dir is a symbolic link: root
  * must not be steered elsewhere, and SQLITE_OPEN_NOFOLLOW refuses such a
@@ -859,8 +1016,18 @@ static apr_status_t sqlite_connect(rus_conn_t **pconn, const rus_store_t *store,
     return APR_SUCCESS;
 
 fail:
-    *pmsg = db_message(ptemp, c->db, rc, c->path);
-    rv = open_status(c->db, rc);
+    if (c->db != NULL
+        && sqlite3_extended_errcode(c->db) == SQLITE_CANTOPEN_SYMLINK) {
+        *pmsg = db_message(ptemp, c->db, rc, c->path);
+        rv = open_status(c->db, rc);
+    }
+    else {
+        char buf[RUS_CONN_ERROR_MAX];
+
+        rv = explain(buf, sizeof(buf), c->db, rc, c->path, "open",
+                     store->opts.busy_timeout_ms);
+        *pmsg = apr_pstrdup(ptemp, buf);
+    }
 leave:
     sqlite_disconnect(&c->base);
     return rv;
@@ -891,9 +1058,16 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
         return RUS_STORE_ESTALE;
     }
     if (access(c->path, R_OK | W_OK) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        rus_conn_set_error(conn, "%s: %pm", c->path, &rv);
-        return rv;
+        int err = errno, found;
+
+        /* which file or directory, and why: diagnose_files() looks again */
+        found = diagnose_files(c->path, conn->error, sizeof(conn->error));
+        if (found == 0) {
+            rv = APR_FROM_OS_ERROR(err);
+            rus_conn_set_error(conn, "%s: %pm", c->path, &rv);
+            return rv;
+        }
+        return APR_FROM_OS_ERROR(found);
     }
     return APR_SUCCESS;
 }
@@ -1129,13 +1303,18 @@ static apr_status_t sqlite_session_revoke_user(rus_conn_t *conn,
 }
 
 static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t before,
-                                         int *pcount)
+                                         int limit, int *pcount)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_purge;
     apr_status_t rv;
+    int rc;
 
-    rv = run_write(c, st, sqlite3_bind_int64(st, 1, before), "purge sessions");
+    rc = sqlite3_bind_int64(st, 1, before);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    }
+    rv = run_write(c, st, rc, "purge sessions");
     if (rv == APR_SUCCESS) {
         *pcount = sqlite3_changes(c->db);
     }

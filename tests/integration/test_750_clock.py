@@ -10,8 +10,9 @@ store file see the real time.
 - A forward jump makes live sessions invalid while the clock is ahead (the
   server cannot tell a jump from time passing), but their rows are kept:
   set right, the clock gives them back.
-- The purge, run while the clock is ahead, keeps the sessions that expired
-  less than RUS_CLOCK_GRACE (an hour) ago by that clock.
+- The purge (every second here: RemoteUserSessionPurgeInterval 1), run
+  while the clock is ahead, keeps the sessions that expired less than
+  RUS_CLOCK_GRACE (an hour) ago by that clock.
 - Sessions written while the clock was ahead have created_at, last_seen
   and expires_at in the future; once the clock is back they are clamped
   to now (and rewritten on the next use), so the skew stretches neither
@@ -42,6 +43,8 @@ CONF = "\n".join([
     login_location(),
     # sessions issued here have half an hour to live
     login_location("/login-short", "RemoteUserSessionMaxAge 1800"),
+    # the purge of expired sessions every second (one child's thread)
+    "RemoteUserSessionPurgeInterval 1",
 ])
 
 USERS = ["alice", "bob"]
@@ -151,9 +154,13 @@ def test_purge_while_ahead_keeps_live_sessions(app):
                  now - 4 * HOUR, now - 3 * HOUR))
 
     app.set_offset(HOUR)
-    login(app, "bob")  # the purge rides on a login
+    deadline = time.time() + 5  # the purge runs every second
+    while time.time() < deadline and app.rows(
+            "SELECT * FROM sessions WHERE token_hash = ?", ("0" * 64,)):
+        time.sleep(0.1)
     assert app.rows("SELECT * FROM sessions WHERE token_hash = ?",
                     ("0" * 64,)) == [], "the purge did not run"
+    time.sleep(1.5)  # and again, with the clock ahead
     assert session_row(app, token) is not None, "purged with 30 min left"
     # alice's session expired 30 min ago by this clock: not valid, kept
     assert not authenticated(app, "/app/env", token)

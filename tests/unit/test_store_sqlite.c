@@ -206,12 +206,13 @@ static const struct {
     { APR_ENOSPC, 1 }, /* disk full */
     { APR_EAGAIN, 1 }, /* */
     { APR_FROM_OS_ERROR(EROFS), 1 },
-    { APR_SUCCESS, 0 },        /* */
-    { APR_EGENERAL, 0 },       /* */
-    { APR_ENOMEM, 0 },         /* */
-    { RUS_STORE_ECORRUPT, 0 }, /* needs an administrator */
-    { RUS_STORE_ESCHEMA, 0 },  /* */
-    { RUS_STORE_ESPEC, 0 },    /* */
+    { RUS_STORE_EREADONLY, 1 }, /* a write refused, cause unseen */
+    { APR_SUCCESS, 0 },         /* */
+    { APR_EGENERAL, 0 },        /* */
+    { APR_ENOMEM, 0 },          /* */
+    { RUS_STORE_ECORRUPT, 0 },  /* needs an administrator */
+    { RUS_STORE_ESCHEMA, 0 },   /* */
+    { RUS_STORE_ESPEC, 0 },     /* */
 };
 
 START_TEST(test_error_is_transient)
@@ -223,6 +224,31 @@ START_TEST(test_error_is_transient)
                           == !transients[i].transient,
                       "status %d", transients[i].rv);
     }
+}
+END_TEST
+
+/* A failure's kind in words, and the status a logger may print: only a
+ * true errno, never the store's own codes or APR's. */
+START_TEST(test_error_kind_and_os)
+{
+    ck_assert_str_eq(rus_store_error_kind(APR_EACCES), "permission denied");
+    ck_assert_str_eq(rus_store_error_kind(APR_FROM_OS_ERROR(EROFS)),
+                     "read-only file system");
+    ck_assert_str_eq(rus_store_error_kind(APR_ENOENT), "missing");
+    ck_assert_str_eq(rus_store_error_kind(APR_TIMEUP), "locked");
+    ck_assert_str_eq(rus_store_error_kind(APR_ENOSPC), "disk full");
+    ck_assert_str_eq(rus_store_error_kind(RUS_STORE_ECORRUPT), "corrupt");
+    ck_assert_str_eq(rus_store_error_kind(RUS_STORE_ESCHEMA), "schema changed");
+    ck_assert_str_eq(rus_store_error_kind(RUS_STORE_ESTALE),
+                     "replaced while open");
+    ck_assert_str_eq(rus_store_error_kind(APR_EGENERAL), "failed");
+    ck_assert_int_eq(rus_store_error_os(APR_EACCES), APR_EACCES);
+    ck_assert_int_eq(rus_store_error_os(APR_ENOSPC), APR_ENOSPC);
+    ck_assert_int_eq(rus_store_error_os(RUS_STORE_ECORRUPT), 0);
+    ck_assert_int_eq(rus_store_error_os(RUS_STORE_EREADONLY), 0);
+    ck_assert_int_eq(rus_store_error_os(APR_TIMEUP), 0);
+    ck_assert_int_eq(rus_store_error_os(APR_EGENERAL), 0);
+    ck_assert_int_eq(rus_store_error_os(APR_SUCCESS), 0);
 }
 END_TEST
 
@@ -702,6 +728,122 @@ START_TEST(test_session_purge_grace)
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
     rus_store_disconnect(conn);
+}
+END_TEST
+
+/* The periodic purge takes at most its limit per call, expired ones
+ * only, so it never holds the write lock for long. */
+START_TEST(test_session_purge_some_batches)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_user_t u;
+    int created, i, n = -1;
+
+    ck_assert_int_eq(rus_user_create(conn, "alice", 1000, &u, &created, pool),
+                     APR_SUCCESS);
+    for (i = 0; i < 5; i++) {
+        char hash[65];
+
+        apr_snprintf(hash, sizeof(hash), "%064d", i);
+        ck_assert_int_eq(rus_session_insert(conn, hash, u.id, "v", 1000, 2000),
+                         APR_SUCCESS);
+    }
+    ck_assert_int_eq(rus_session_insert(conn, HASH_A, u.id, "v", 1000, 99999),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rus_session_purge_some(conn, 2000 + RUS_CLOCK_GRACE, 2,
+                                            &n),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT token_hash FROM sessions"),
+                     HASH_A);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A store file this process may read but not write: the write fails with
+ * the true errno, EACCES (not EROFS), and the text names the file, its
+ * mode and owner. Run as nobody when root (root ignores file modes). */
+static int readonly_file_steps(const char *path)
+{
+    apr_pool_t *p = NULL;
+    rus_store_t *store = NULL;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+    rus_user_t u;
+    int created, step = 1;
+    apr_status_t rv;
+
+    apr_pool_create(&p, NULL);
+    if (rus_store_create(&store, p, apr_pstrcat(p, "sqlite:", path, NULL), NULL,
+                         NULL, &msg)
+        != APR_SUCCESS) {
+        goto leave;
+    }
+    step++;
+    if (rus_store_connect(&conn, store, p, &msg) != APR_SUCCESS) {
+        goto leave;
+    }
+    step++;
+    rv = rus_user_create(conn, "bob", 1, &u, &created, p);
+    if (rv != APR_EACCES) {
+        goto leave;
+    }
+    step++;
+    if (strstr(rus_store_error(conn), path) == NULL
+        || strstr(rus_store_error(conn), "Permission denied") == NULL
+        || strstr(rus_store_error(conn), "mode 0444") == NULL) {
+        goto leave;
+    }
+    step = 0;
+leave:
+    if (step != 0) {
+        fprintf(stderr, "readonly_file_steps %d: %s\n", step,
+                conn ? rus_store_error(conn) : (msg ? msg : ""));
+    }
+    rus_store_disconnect(conn);
+    apr_pool_destroy(p);
+    return step;
+}
+
+START_TEST(test_readonly_file_says_permission)
+{
+    pid_t pid;
+    int status;
+
+    prepared(db);
+    ck_assert_int_eq(chmod(db, 0444), 0);
+    if (geteuid() != 0) {
+        ck_assert_int_eq(readonly_file_steps(db), 0);
+        return;
+    }
+    /* the directory is nobody's, so -wal and -shm can be made */
+    ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0
+            || setuid(NOBODY) != 0) {
+            _exit(100); /* no such user here: nothing to learn */
+        }
+        _exit(readonly_file_steps(db));
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "child died: status %d", status);
+    ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 100,
+                  "step %d failed", WEXITSTATUS(status));
 }
 END_TEST
 
@@ -1339,6 +1481,9 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_spec_options);
     tcase_add_test(tc, test_spec_messages);
     tcase_add_test(tc, test_error_is_transient);
+    tcase_add_test(tc, test_error_kind_and_os);
+    tcase_add_test(tc, test_session_purge_some_batches);
+    tcase_add_test(tc, test_readonly_file_says_permission);
     tcase_add_test(tc, test_check_missing_dir);
     tcase_add_test(tc, test_check_dir_is_a_file);
     tcase_add_test(tc, test_check_path_is_a_directory);
