@@ -101,6 +101,9 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)plog;
     rus_httpd_store.refused = 0;
+    if (rus_httpd_check_engine_scopes(s, ptemp) != OK) {
+        return !OK;
+    }
     bad = header_without_peers(ap_conftree, 0);
     if (bad != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,

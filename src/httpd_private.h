@@ -260,6 +260,13 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
 int rus_httpd_handler(request_rec *r);
 
 /* -------------------------------------------------------------------- */
+/* src/httpd_check.c                                                    */
+
+/* Startup checks of the configuration as written: directives that need
+ * the engine where no section turns it on (logged, !OK). */
+int rus_httpd_check_engine_scopes(server_rec *s, apr_pool_t *ptemp);
+
+/* -------------------------------------------------------------------- */
 /* src/httpd_authz.c                                                    */
 
 extern const authz_provider rus_httpd_group_provider;

@@ -1,0 +1,140 @@
+"""configtest and startup catch configuration mistakes (issue #17).
+
+- a directive that needs the engine (RemoteUserSession On, Require
+  remoteuser-group, SetHandler remoteuser-login / remoteuser-logout) where
+  no section turns RemoteUserEngine on: `httpd -t` fails with RUS00097,
+  naming the file and line; with the engine on in the same or an
+  enclosing section (or AuthType RemoteUser) it passes;
+"""
+
+
+import pytest
+
+from pyrus import location, login_location
+
+GROUP = "Require remoteuser-group staff"
+
+
+def conf_line(h, text, nth=1):
+    """The line number of the nth line of h's configuration that holds
+    `text` (stripped), as httpd counts them."""
+    with open(h.conf) as f:
+        found = [i + 1 for i, line in enumerate(f) if line.strip() == text]
+    assert len(found) >= nth, (text, found)
+    return found[nth - 1]
+
+
+def refused(h, text, nth=1):
+    """configtest fails, and RUS00097 names `text`'s file and line."""
+    r = h.configtest()
+    assert r.returncode != 0, r.stderr
+    want = "RUS00097: %s on line %d of %s" % (text, conf_line(h, text, nth),
+                                              h.conf)
+    assert want in r.stderr, r.stderr
+    return r
+
+
+def passes(h):
+    r = h.configtest()
+    assert r.returncode == 0, r.stderr
+    assert "RUS00097" not in r.stderr
+    return r
+
+
+# -- 1. directives that need the engine ----------------------------------------
+
+def test_session_without_the_engine(scratch):
+    refused(scratch(location("/s", "RemoteUserSession On")),
+            "RemoteUserSession On")
+
+
+def test_require_group_without_the_engine(scratch):
+    refused(scratch(location("/g", GROUP)), GROUP)
+
+
+def test_login_handler_without_the_engine(scratch):
+    h = scratch(location("/login", "RemoteUserSession On",
+                         "SetHandler remoteuser-login"))
+    r = refused(h, "SetHandler remoteuser-login")
+    assert "RUS00097: RemoteUserSession On on line" in r.stderr
+
+
+def test_logout_handler_without_the_engine(scratch):
+    refused(scratch(location("/logout", "SetHandler remoteuser-logout",
+                             auth=False)),
+            "SetHandler remoteuser-logout")
+
+
+def test_engine_off_in_the_inner_section(scratch):
+    h = scratch(location("/app", "RemoteUserEngine On") + "\n"
+                + location("/app/x", "RemoteUserEngine Off", GROUP))
+    refused(h, GROUP)
+
+
+def test_another_authtype_inside_authtype_remoteuser(scratch):
+    h = scratch("<Location /app>\n AuthType RemoteUser\n Require valid-user\n"
+                "</Location>\n"
+                + location("/app/basic", "RemoteUserSession On"))
+    refused(h, "RemoteUserSession On")
+
+
+def test_a_sibling_location_does_not_count(scratch):
+    h = scratch(location("/app", "RemoteUserEngine On") + "\n"
+                + location("/apple", "RemoteUserSession On"))
+    refused(h, "RemoteUserSession On")
+
+
+def test_another_virtual_host_does_not_count(scratch):
+    body = ("<VirtualHost 127.0.0.1:@PORT@>\n ServerName a.test\n"
+            + location("/app", "RemoteUserEngine On") + "\n</VirtualHost>\n"
+            "<VirtualHost 127.0.0.1:@PORT@>\n ServerName b.test\n"
+            + location("/app", "RemoteUserSession On") + "\n</VirtualHost>\n")
+    h = scratch()
+    h.write_conf(body.replace("@PORT@", str(h.port)), "sqlite:store/users.db")
+    refused(h, "RemoteUserSession On")
+
+
+def test_every_offending_directive_is_named(scratch):
+    h = scratch(location("/s", "RemoteUserSession On") + "\n"
+                + location("/g", GROUP))
+    r = refused(h, "RemoteUserSession On")
+    assert r.stderr.count("RUS00097") == 2
+    # and httpd does not start either
+    rc, err = h.start(expect_ok=False)
+    assert rc != 0 and "RUS00097" in err
+
+
+@pytest.mark.parametrize("body", [
+    # the same section
+    location("/s", "RemoteUserEngine On", "RemoteUserSession On", GROUP),
+    # an enclosing location
+    location("/app", "RemoteUserEngine On") + "\n"
+    + location("/app/admin", "RemoteUserSession On", GROUP),
+    # AuthType RemoteUser, here or around
+    "<Location /app>\n AuthType RemoteUser\n Require valid-user\n"
+    " RemoteUserSession On\n</Location>\n"
+    "<Location /app/admin>\n " + GROUP + "\n</Location>",
+    # the server level
+    "RemoteUserEngine On\n" + location("/s", "RemoteUserSession On"),
+    # the engine on the login location, and on the logout one
+    login_location("/login") + "\n"
+    + location("/logout", "RemoteUserEngine On",
+               "SetHandler remoteuser-logout", auth=False),
+    # sessions set for the whole server, the engine where they apply
+    "RemoteUserSession On\n" + location("/app", "RemoteUserEngine On"),
+    # a section whose reach only requests show: not judged here
+    "<LocationMatch \"^/a\">\n RemoteUserEngine On\n</LocationMatch>\n"
+    + location("/app", "RemoteUserSession On"),
+], ids=["same", "enclosing", "authtype", "server", "handlers", "global",
+        "regex"])
+def test_engine_in_force_passes(scratch, body):
+    passes(scratch(body))
+
+
+def test_the_engine_in_a_virtual_host_counts_for_its_locations(scratch):
+    body = ("<VirtualHost 127.0.0.1:@PORT@>\n ServerName a.test\n"
+            " RemoteUserEngine On\n"
+            + location("/app", "RemoteUserSession On") + "\n</VirtualHost>\n")
+    h = scratch()
+    h.write_conf(body.replace("@PORT@", str(h.port)), "sqlite:store/users.db")
+    passes(h)
