@@ -17,6 +17,9 @@
  * between httpd's request_rec and that core. */
 
 #include <errno.h>
+#include <grp.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http_main.h"
@@ -88,6 +91,76 @@ static int is_restart(void)
     return ap_state_query(AP_SQ_CONFIG_GEN) > 1;
 }
 
+/* Can the user httpd's children run as create files in @a dir? The kernel
+ * is asked, so that ACLs, supplementary groups and read-only mounts all
+ * count: as root, a process of our own takes that user's uid, group and
+ * groups (as the children will) and tries access(2); not as root, the
+ * children run as we do. */
+static apr_status_t children_can_write(const char *dir)
+{
+    int status = 0, rc = 0;
+    gid_t gid = ap_unixd_config.group_id;
+    pid_t pid;
+
+    if (geteuid() != 0) {
+        return access(dir, W_OK | X_OK) == 0 ? APR_SUCCESS
+                                             : APR_FROM_OS_ERROR(errno);
+    }
+    pid = fork();
+    if (pid < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (pid == 0) {
+        if (setgid(gid) != 0
+            || (initgroups(ap_unixd_config.user_name, gid) != 0
+                && setgroups(1, &gid) != 0)
+            || setuid(ap_unixd_config.user_id) != 0
+            || access(dir, W_OK | X_OK) != 0) {
+            rc = errno != 0 ? errno : EACCES;
+        }
+        _exit(rc & 0xff);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+    if (!WIFEXITED(status)) {
+        return APR_EGENERAL;
+    }
+    rc = WEXITSTATUS(status);
+    return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
+}
+
+/* The store's directory must take the children's -wal and -shm files:
+ * otherwise every request would get 503. NULL when it does, else what
+ * to log (RUS00096). */
+static const char *store_dir_refusal(const rus_server_conf *conf,
+                                     apr_pool_t *ptemp, apr_status_t *prv)
+{
+    const char *dir = rus_store_dir(conf->store, ptemp);
+    const char *who, *path = rus_store_describe(conf->store);
+
+    *prv = dir != NULL ? children_can_write(dir) : APR_SUCCESS;
+    if (*prv == APR_SUCCESS) {
+        return NULL;
+    }
+    who = geteuid() == 0 ? apr_psprintf(ptemp, "%s (uid %ld, group %ld)",
+                                        ap_unixd_config.user_name,
+                                        (long)ap_unixd_config.user_id,
+                                        (long)ap_unixd_config.group_id)
+                         : apr_psprintf(ptemp, "uid %ld", (long)geteuid());
+    return apr_psprintf(
+        ptemp,
+        "directory %s is not writable by %s, the user httpd's children "
+        "run as: SQLite creates %s-wal and %s-shm there, and every "
+        "request would get 503. Give the directory to that user, e.g. "
+        "chown %s:%s %s && chmod 0750 %s",
+        dir, who, path, path,
+        geteuid() == 0 ? ap_unixd_config.user_name : "USER",
+        geteuid() == 0 ? ap_unixd_config.group_name : "GROUP", dir, dir);
+}
+
 /* Runs at every start and restart, and under configtest: build the store
  * handle with its final options and check it without changing anything. */
 static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -136,6 +209,18 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                           &opts, &msg);
     if (rv == APR_SUCCESS) {
         rv = rus_store_check(conf->store, ptemp, &msg);
+        /* remoteuser-admin --config (DUMP_REMOTEUSER_STORE) only asks
+         * where the store is, and may be about to create it. */
+        if (rv == APR_SUCCESS
+            && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
+            msg = store_dir_refusal(conf, ptemp, &rv);
+            if (msg != NULL && !is_restart()) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             RUSLOGNO(00096) "RemoteUserStore %s: %s",
+                             conf->store_spec, msg);
+                return !OK;
+            }
+        }
         if (rv != APR_SUCCESS && is_restart()) {
             rus_httpd_store.refused = 1;
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,

@@ -5,12 +5,16 @@
   no section turns RemoteUserEngine on: `httpd -t` fails with RUS00097,
   naming the file and line; with the engine on in the same or an
   enclosing section (or AuthType RemoteUser) it passes;
+- a store directory the children's user cannot write: httpd refuses to
+  start (RUS00096, naming the directory, the user and the fix);
 """
 
+import os
+import pwd
 
 import pytest
 
-from pyrus import location, login_location
+from pyrus import RUN_USER, basic, location, login_location
 
 GROUP = "Require remoteuser-group staff"
 
@@ -138,3 +142,29 @@ def test_the_engine_in_a_virtual_host_counts_for_its_locations(scratch):
     h = scratch()
     h.write_conf(body.replace("@PORT@", str(h.port)), "sqlite:store/users.db")
     passes(h)
+
+
+# -- 2. a store directory the children cannot write ----------------------------
+
+@pytest.mark.skipif(RUN_USER is None, reason="needs root: User www-data")
+def test_store_directory_not_writable_by_the_child_user(scratch):
+    h = scratch(location("/x", "RemoteUserEngine On"), users=["alice"])
+    os.chown(h.store_dir, 0, 0)
+    os.chmod(h.store_dir, 0o755)
+    r = h.configtest()
+    assert r.returncode != 0
+    assert "RUS00096" in r.stderr
+    assert "directory %s is not writable by %s" % (h.store_dir, RUN_USER) \
+        in r.stderr
+    assert "chown %s:%s %s" % (RUN_USER, RUN_USER, h.store_dir) in r.stderr
+    rc, err = h.start(expect_ok=False)
+    assert rc != 0
+    assert "RUS00096" in err
+    assert not os.path.exists(h.db_path)  # refused before creating it
+    # the fix the message gives
+    pw = pwd.getpwnam(RUN_USER)
+    os.chown(h.store_dir, pw.pw_uid, pw.pw_gid)
+    os.chmod(h.store_dir, 0o750)
+    h.start()
+    assert h.get("/x/env", basic("alice")).status == 200
+    assert "RUS00096" not in h.error_log()
