@@ -177,6 +177,13 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rus_httpd_check_engine_scopes(s, ptemp) != OK) {
         return !OK;
     }
+    /* The warnings go to the error log at startup (post_config); under
+     * configtest, where post_config never runs, to stderr here (not when
+     * remoteuser-admin only asks for the store: DUMP_REMOTEUSER_STORE). */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
+        && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
+        rus_httpd_check_warnings(s, ptemp);
+    }
     bad = header_without_peers(ap_conftree, 0);
     if (bad != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
@@ -319,6 +326,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the first of the two startup passes: nothing yet */
     }
+    rus_httpd_check_warnings(s, ptemp);
     if (conf->store == NULL || rus_httpd_store.refused) {
         return OK; /* a refused store is left as it is (RUS00052) */
     }

@@ -6,7 +6,8 @@
  */
 
 /* The startup checks that read the configuration as written (httpd's
- * ap_conftree): directives that need the engine where it is not On.
+ * ap_conftree): directives that need the engine where it is not On
+ * (errors), and settings that cannot work as meant (warnings).
  *
  * This is a static reading, and it is sound only one way: an error is
  * reported only where no section of the configuration could turn the
@@ -16,7 +17,9 @@
  * other way round) count as "may turn it on"; so does a .htaccess file
  * wherever RemoteUserTrustHtaccess On lets one set RemoteUserEngine. Such
  * configurations are left to the request-time checks (RUS00027, RUS00032,
- * RUS00040). */
+ * RUS00040). The same holds for TLS: a virtual host counts as TLS when it
+ * (or the main server, which it inherits from) says SSLEngine on or
+ * optional, or its ServerName starts with https://. */
 
 #include <apr_strings.h>
 
@@ -49,6 +52,8 @@ struct sec_t {
     const char *path;   /* Location/Directory path, unquoted */
     int engine;         /* RemoteUserEngine here: UNSET, 0, 1 */
     int authtype;       /* AuthType here: UNSET, 0 other, 1 RemoteUser */
+    int tls;            /* servers: SSLEngine here: UNSET, 0, 1 */
+    int https_name;     /* servers: ServerName https://... */
     unsigned int stamp; /* last check that applied it */
 };
 
@@ -89,7 +94,7 @@ static sec_t *new_sec(model_t *m, const ap_directive_t *node, sec_t *parent,
     s->parent = parent;
     s->server = parent != NULL ? parent->server : s;
     s->kind = kind;
-    s->engine = s->authtype = UNSET;
+    s->engine = s->authtype = s->tls = UNSET;
     APR_ARRAY_PUSH(m->secs, sec_t *) = s;
     return s;
 }
@@ -159,6 +164,14 @@ static void read_leaf(model_t *m, const ap_directive_t *d, sec_t *cur)
     else if (strcasecmp(name, "AuthType") == 0) {
         cur->authtype =
             strcasecmp(first_word(m->p, d->args), RUS_AUTH_TYPE) == 0;
+    }
+    else if (strcasecmp(name, "SSLEngine") == 0 && cur->kind == SEC_SERVER) {
+        cur->tls = is_on(m->p, d->args)
+                   || strcasecmp(first_word(m->p, d->args), "optional") == 0;
+    }
+    else if (strcasecmp(name, "ServerName") == 0 && cur->kind == SEC_SERVER) {
+        cur->https_name =
+            strncasecmp(first_word(m->p, d->args), "https://", 8) == 0;
     }
     else if (strcasecmp(name, "RemoteUserTrustHtaccess") == 0) {
         m->trust_htaccess |= is_on(m->p, d->args);
@@ -418,4 +431,62 @@ int rus_httpd_check_engine_scopes(server_rec *s, apr_pool_t *ptemp)
         bad = 1;
     }
     return bad ? !OK : OK;
+}
+
+/* ==================================================================== */
+/* warnings                                                             */
+
+/* Does @a server use TLS, as far as its configuration shows? */
+static int server_tls(const model_t *m, const sec_t *server)
+{
+    if (server->https_name || server->tls == 1) {
+        return 1;
+    }
+    return server->tls == UNSET && server != m->main && m->main->tls == 1;
+}
+
+/* Cookie settings that only work over TLS, on a server without it: one
+ * line per server, naming the first such directive it inherits or has. */
+static void warn_cookie_without_tls(model_t *m, server_rec *s)
+{
+    int i, j;
+
+    for (i = 0; i < m->secs->nelts; i++) {
+        sec_t *server = APR_ARRAY_IDX(m->secs, i, sec_t *);
+
+        if (server->kind != SEC_SERVER || server_tls(m, server)) {
+            continue;
+        }
+        for (j = 0; j < m->leaves->nelts; j++) {
+            leaf_t *leaf = &APR_ARRAY_IDX(m->leaves, j, leaf_t);
+            const char *name = leaf->d->directive;
+            const char *word = first_word(m->p, leaf->d->args);
+
+            if ((leaf->sec->server != server && leaf->sec->server != m->main)
+                || !((strcasecmp(name, "RemoteUserSessionCookieSameSite") == 0
+                      && strcasecmp(word, "None") == 0)
+                     || (strcasecmp(name, "RemoteUserSessionCookieSecure") == 0
+                         && strcasecmp(word, "On") == 0))) {
+                continue;
+            }
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RUSLOGNO(00098) "%s %s on line %d of %s applies in "
+                                         "%s, which has no TLS (no "
+                                         "SSLEngine on, no https:// "
+                                         "ServerName): browsers send a "
+                                         "Secure cookie back over HTTPS "
+                                         "only, so users there would loop "
+                                         "through the login",
+                         name, leaf->d->args, leaf->d->line_num,
+                         leaf->d->filename, where(m->p, server));
+            break;
+        }
+    }
+}
+
+void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp)
+{
+    model_t *m = read_model(ptemp);
+
+    warn_cookie_without_tls(m, s);
 }

@@ -263,8 +263,10 @@ int rus_httpd_handler(request_rec *r);
 /* src/httpd_check.c                                                    */
 
 /* Startup checks of the configuration as written: directives that need
- * the engine where no section turns it on (logged, !OK). */
+ * the engine where no section turns it on (logged, !OK), and settings
+ * that cannot work as meant (logged as warnings). */
 int rus_httpd_check_engine_scopes(server_rec *s, apr_pool_t *ptemp);
+void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_authz.c                                                    */

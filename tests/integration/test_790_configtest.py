@@ -7,6 +7,8 @@
   enclosing section (or AuthType RemoteUser) it passes;
 - a store directory the children's user cannot write: httpd refuses to
   start (RUS00096, naming the directory, the user and the fix);
+- warnings: Secure-only cookie settings on a virtual host without TLS
+  (RUS00098, one line per virtual host);
 """
 
 import os
@@ -168,3 +170,51 @@ def test_store_directory_not_writable_by_the_child_user(scratch):
     h.start()
     assert h.get("/x/env", basic("alice")).status == 200
     assert "RUS00096" not in h.error_log()
+
+
+# -- 3.-5. warnings ------------------------------------------------------------
+
+def warnings_of(h, log_id):
+    """configtest passes; the lines with log_id it printed."""
+    r = h.configtest()
+    assert r.returncode == 0, r.stderr
+    return [l for l in r.stderr.splitlines() if log_id in l]
+
+
+def test_secure_cookie_on_a_plain_http_virtual_host(scratch):
+    body = ("<VirtualHost 127.0.0.1:@PORT@>\n ServerName plain.test\n"
+            + location("/app", "RemoteUserEngine On", "RemoteUserSession On",
+                       "RemoteUserSessionCookieSameSite None")
+            + "\n</VirtualHost>\n"
+            "<VirtualHost 127.0.0.1:@PORT@>\n ServerName https://tls.test\n"
+            + location("/app", "RemoteUserEngine On", "RemoteUserSession On",
+                       "RemoteUserSessionCookieSecure On")
+            + "\n</VirtualHost>\n"
+            "<VirtualHost 127.0.0.1:@PORT@>\n ServerName plain2.test\n"
+            + location("/app", "RemoteUserEngine On", "RemoteUserSession On",
+                       "RemoteUserSessionCookieSecure On",
+                       "RemoteUserSessionCookieSameSite None")
+            + "\n</VirtualHost>\n")
+    h = scratch()
+    h.write_conf(body.replace("@PORT@", str(h.port)), "sqlite:store/users.db")
+    lines = warnings_of(h, "RUS00098")
+    # one line per virtual host without TLS, none for the https:// one
+    assert len(lines) == 2, lines
+    assert "RemoteUserSessionCookieSameSite None on line %d" % conf_line(
+        h, "RemoteUserSessionCookieSameSite None") in lines[0]
+    assert "RemoteUserSessionCookieSecure On on line %d" % conf_line(
+        h, "RemoteUserSessionCookieSecure On", 2) in lines[1]
+    vhost = "<VirtualHost 127.0.0.1:%d>" % h.port
+    assert "in %s on line %d of" % (vhost, conf_line(h, vhost, 1)) in lines[0]
+    assert "in %s on line %d of" % (vhost, conf_line(h, vhost, 3)) in lines[1]
+    # at startup, in the error log, still one line per virtual host
+    h.start()
+    assert h.error_log().count("RUS00098") == 2
+
+
+def test_secure_cookie_with_tls_or_auto_is_quiet(scratch):
+    h = scratch(location("/app", "RemoteUserEngine On",
+                         "RemoteUserSession On",
+                         "RemoteUserSessionCookieSecure Auto",
+                         "RemoteUserSessionCookieSameSite Lax"))
+    assert warnings_of(h, "RUS00098") == []
