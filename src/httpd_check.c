@@ -24,6 +24,7 @@
 #include <apr_strings.h>
 
 #include "rus_confcheck.h"
+#include "rus_net.h"
 
 #include "httpd_private.h"
 
@@ -484,9 +485,42 @@ static void warn_cookie_without_tls(model_t *m, server_rec *s)
     }
 }
 
+/* RemoteUserTrustedProxy blocks wider than /8 (IPv4) or /32 (IPv6). */
+static void warn_wide_proxies(model_t *m, server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < m->leaves->nelts; i++) {
+        leaf_t *leaf = &APR_ARRAY_IDX(m->leaves, i, leaf_t);
+        const char *args = leaf->d->args ? leaf->d->args : "", *word;
+        const char *msg = NULL;
+        rus_cidr_t cidr;
+
+        if (strcasecmp(leaf->d->directive, "RemoteUserTrustedProxy") != 0) {
+            continue;
+        }
+        while (*(word = ap_getword_conf(m->p, &args)) != '\0') {
+            if (rus_cidr_parse(&cidr, word, m->p, &msg) != APR_SUCCESS
+                || !rus_cidr_too_wide(&cidr)) {
+                continue;
+            }
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RUSLOGNO(00099) "RemoteUserTrustedProxy %s on "
+                                         "line %d of %s is wider than a "
+                                         "/%d: every client in it may send "
+                                         "the identity header and be "
+                                         "whoever it names. List the "
+                                         "proxies' own addresses",
+                         word, leaf->d->line_num, leaf->d->filename,
+                         cidr.v6 ? RUS_CIDR_WIDE_V6 : RUS_CIDR_WIDE_V4);
+        }
+    }
+}
+
 void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp)
 {
     model_t *m = read_model(ptemp);
 
     warn_cookie_without_tls(m, s);
+    warn_wide_proxies(m, s);
 }

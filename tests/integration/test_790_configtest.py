@@ -8,7 +8,8 @@
 - a store directory the children's user cannot write: httpd refuses to
   start (RUS00096, naming the directory, the user and the fix);
 - warnings: Secure-only cookie settings on a virtual host without TLS
-  (RUS00098, one line per virtual host);
+  (RUS00098, one line per virtual host), a RemoteUserTrustedProxy block
+  wider than /8 or /32 (RUS00099);
 """
 
 import os
@@ -218,3 +219,18 @@ def test_secure_cookie_with_tls_or_auto_is_quiet(scratch):
                          "RemoteUserSessionCookieSecure Auto",
                          "RemoteUserSessionCookieSameSite Lax"))
     assert warnings_of(h, "RUS00098") == []
+
+
+def test_wide_trusted_proxy_blocks(scratch):
+    h = scratch(location("/h", "RemoteUserEngine On",
+                         "RemoteUserHeader X-Auth-User",
+                         "RemoteUserTrustedProxy 0.0.0.0/0 ::/0 10.0.0.0/7 "
+                         "10.0.0.0/8 2001:db8::/32 127.0.0.1",
+                         auth=False))
+    lines = warnings_of(h, "RUS00099")
+    assert len(lines) == 3, lines
+    for block, bits in (("0.0.0.0/0", 8), ("::/0", 32), ("10.0.0.0/7", 8)):
+        assert any("RemoteUserTrustedProxy %s on line" % block in l
+                   and "wider than a /%d" % bits in l for l in lines), lines
+    h.start()
+    assert h.error_log().count("RUS00099") == 3
