@@ -8,7 +8,7 @@
 /**
  * @file rus_confcheck.h
  * @brief The decisions of the startup checks (configtest): which section
- *        paths apply to which.
+ *        paths apply to which, and which settings contradict each other.
  *        The glue walks httpd's configuration and asks these.
  */
 #ifndef RUS_CONFCHECK_H
@@ -39,5 +39,13 @@ int rus_confcheck_path_covers(const char *outer, const char *inner);
  * httpd merges `<Directory>` sections shortest first.
  */
 int rus_confcheck_path_depth(const char *path);
+
+/**
+ * Is RemoteUserSessionIdleTimeout @a idle longer than MaxAge @a max_age,
+ * so that it can never end a session (MaxAge always does first)?
+ * @param idle     seconds, 0: no idle timeout
+ * @return 1 when the idle timeout cannot take effect, else 0
+ */
+int rus_confcheck_idle_exceeds(apr_int64_t idle, apr_int64_t max_age);
 
 #endif /* RUS_CONFCHECK_H */

@@ -25,6 +25,7 @@
 
 #include "rus_confcheck.h"
 #include "rus_net.h"
+#include "rus_session.h"
 
 #include "httpd_private.h"
 
@@ -49,13 +50,15 @@ struct sec_t {
     sec_t *server;              /* the server it belongs to (itself) */
     sec_t *parent;              /* enclosing section, NULL for a server */
     sec_kind_e kind;
-    int pattern;        /* a regex or wildcard: not matched here */
-    const char *path;   /* Location/Directory path, unquoted */
-    int engine;         /* RemoteUserEngine here: UNSET, 0, 1 */
-    int authtype;       /* AuthType here: UNSET, 0 other, 1 RemoteUser */
-    int tls;            /* servers: SSLEngine here: UNSET, 0, 1 */
-    int https_name;     /* servers: ServerName https://... */
-    unsigned int stamp; /* last check that applied it */
+    int pattern;      /* a regex or wildcard: not matched here */
+    const char *path; /* Location/Directory path, unquoted */
+    int engine;       /* RemoteUserEngine here: UNSET, 0, 1 */
+    int authtype;     /* AuthType here: UNSET, 0 other, 1 RemoteUser */
+    int tls;          /* servers: SSLEngine here: UNSET, 0, 1 */
+    int https_name;   /* servers: ServerName https://... */
+    const ap_directive_t *idle;    /* RemoteUserSessionIdleTimeout here */
+    const ap_directive_t *max_age; /* RemoteUserSessionMaxAge here */
+    unsigned int stamp;            /* last check that applied it */
 };
 
 /* A directive that a check looks at, and the section it is in. */
@@ -176,6 +179,12 @@ static void read_leaf(model_t *m, const ap_directive_t *d, sec_t *cur)
     }
     else if (strcasecmp(name, "RemoteUserTrustHtaccess") == 0) {
         m->trust_htaccess |= is_on(m->p, d->args);
+    }
+    else if (strcasecmp(name, "RemoteUserSessionIdleTimeout") == 0) {
+        cur->idle = d;
+    }
+    else if (strcasecmp(name, "RemoteUserSessionMaxAge") == 0) {
+        cur->max_age = d;
     }
     leaf = apr_array_push(m->leaves);
     leaf->d = d;
@@ -517,10 +526,65 @@ static void warn_wide_proxies(model_t *m, server_rec *s)
     }
 }
 
+/* The section around @a s: its parent, for a virtual host the main
+ * server, for the main server NULL. */
+static sec_t *outer_of(const model_t *m, sec_t *s)
+{
+    if (s->parent != NULL) {
+        return s->parent;
+    }
+    return s != m->main ? m->main : NULL;
+}
+
+static apr_int64_t seconds_of(apr_pool_t *p, const ap_directive_t *d)
+{
+    return apr_strtoi64(first_word(p, d->args), NULL, 10);
+}
+
+/* An IdleTimeout longer than the MaxAge in force, in each section that
+ * sets either (with what the sections around it set). */
+static void warn_idle_over_max_age(model_t *m, server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < m->secs->nelts; i++) {
+        sec_t *x = APR_ARRAY_IDX(m->secs, i, sec_t *), *y;
+        const ap_directive_t *idle = NULL, *max_age = NULL;
+        apr_int64_t max_sec = RUS_SESSION_MAX_AGE_DEFAULT;
+
+        if (x->idle == NULL && x->max_age == NULL) {
+            continue;
+        }
+        /* innermost first: the first found is the one in force */
+        for (y = x; y != NULL; y = outer_of(m, y)) {
+            idle = idle ? idle : y->idle;
+            max_age = max_age ? max_age : y->max_age;
+        }
+        if (max_age != NULL) {
+            max_sec = seconds_of(m->p, max_age);
+        }
+        if (idle == NULL
+            || !rus_confcheck_idle_exceeds(seconds_of(m->p, idle), max_sec)) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RUSLOGNO(00100) "RemoteUserSessionIdleTimeout %s on "
+                                     "line %d of %s is longer than the "
+                                     "RemoteUserSessionMaxAge of "
+                                     "%" APR_INT64_T_FMT " seconds in "
+                                     "force in %s: sessions end at MaxAge "
+                                     "first, the idle timeout never "
+                                     "applies",
+                     idle->args, idle->line_num, idle->filename, max_sec,
+                     where(m->p, x));
+    }
+}
+
 void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp)
 {
     model_t *m = read_model(ptemp);
 
     warn_cookie_without_tls(m, s);
     warn_wide_proxies(m, s);
+    warn_idle_over_max_age(m, s);
 }

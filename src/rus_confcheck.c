@@ -52,3 +52,8 @@ int rus_confcheck_path_depth(const char *path)
     }
     return depth;
 }
+
+int rus_confcheck_idle_exceeds(apr_int64_t idle, apr_int64_t max_age)
+{
+    return idle > 0 && idle > max_age;
+}

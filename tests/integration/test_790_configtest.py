@@ -9,7 +9,8 @@
   start (RUS00096, naming the directory, the user and the fix);
 - warnings: Secure-only cookie settings on a virtual host without TLS
   (RUS00098, one line per virtual host), a RemoteUserTrustedProxy block
-  wider than /8 or /32 (RUS00099);
+  wider than /8 or /32 (RUS00099), an IdleTimeout longer than MaxAge
+  (RUS00100);
 """
 
 import os
@@ -234,3 +235,25 @@ def test_wide_trusted_proxy_blocks(scratch):
                    and "wider than a /%d" % bits in l for l in lines), lines
     h.start()
     assert h.error_log().count("RUS00099") == 3
+
+
+def test_idle_timeout_longer_than_max_age(scratch):
+    h = scratch(location("/a", "RemoteUserEngine On", "RemoteUserSession On",
+                         "RemoteUserSessionMaxAge 3600",
+                         "RemoteUserSessionIdleTimeout 7200") + "\n"
+                + location("/b", "RemoteUserEngine On",
+                           "RemoteUserSession On",
+                           "RemoteUserSessionIdleTimeout 600"))
+    lines = warnings_of(h, "RUS00100")
+    assert len(lines) == 1, lines
+    assert ("RemoteUserSessionIdleTimeout 7200 on line %d"
+            % conf_line(h, "RemoteUserSessionIdleTimeout 7200")) in lines[0]
+    assert "MaxAge of 3600 seconds" in lines[0]
+
+
+def test_idle_timeout_against_an_inherited_max_age(scratch):
+    h = scratch("RemoteUserSessionIdleTimeout 7200\n"
+                + location("/a", "RemoteUserEngine On",
+                           "RemoteUserSessionMaxAge 3600"))
+    lines = warnings_of(h, "RUS00100")
+    assert len(lines) == 1 and "<Location /a>" in lines[0], lines

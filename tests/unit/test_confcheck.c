@@ -55,6 +55,16 @@ START_TEST(test_path_literal_and_depth)
 }
 END_TEST
 
+START_TEST(test_idle_exceeds)
+{
+    ck_assert_int_eq(rus_confcheck_idle_exceeds(0, 60), 0);
+    ck_assert_int_eq(rus_confcheck_idle_exceeds(60, 60), 0);
+    ck_assert_int_eq(rus_confcheck_idle_exceeds(59, 60), 0);
+    ck_assert_int_eq(rus_confcheck_idle_exceeds(61, 60), 1);
+    ck_assert_int_eq(rus_confcheck_idle_exceeds(1209601, 1209600), 1);
+}
+END_TEST
+
 TCase *rus_confcheck_test_case(void)
 {
     TCase *tc = tcase_create("confcheck");
@@ -62,5 +72,6 @@ TCase *rus_confcheck_test_case(void)
     tcase_add_loop_test(tc, test_path_covers_table, 0,
                         sizeof(cover_cases) / sizeof(cover_cases[0]));
     tcase_add_test(tc, test_path_literal_and_depth);
+    tcase_add_test(tc, test_idle_exceeds);
     return tc;
 }
