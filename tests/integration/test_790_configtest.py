@@ -11,14 +11,17 @@
   (RUS00098, one line per virtual host), a RemoteUserTrustedProxy block
   wider than /8 or /32 (RUS00099), an IdleTimeout longer than MaxAge
   (RUS00100);
+- every ```apache block of the README passes configtest as written, in a
+  generated harness configuration.
 """
 
 import os
 import pwd
+import re
 
 import pytest
 
-from pyrus import RUN_USER, basic, location, login_location
+from pyrus import MODDIR, RUN_USER, TOP, basic, location, login_location
 
 GROUP = "Require remoteuser-group staff"
 
@@ -257,3 +260,79 @@ def test_idle_timeout_against_an_inherited_max_age(scratch):
                            "RemoteUserSessionMaxAge 3600"))
     lines = warnings_of(h, "RUS00100")
     assert len(lines) == 1 and "<Location /a>" in lines[0], lines
+
+
+# -- 6. the README's worked configurations -------------------------------------
+
+# Directives and the modules they need, beyond the harness's own.
+NEEDS = [
+    (re.compile(r"^\s*(AuthLDAP|AuthBasicProvider\s+ldap)", re.M | re.I),
+     ["ldap", "authnz_ldap"]),
+    (re.compile(r"^\s*(Gssapi|AuthType\s+GSSAPI)", re.M | re.I),
+     ["auth_gssapi"]),
+    (re.compile(r"^\s*ProxyPass\b", re.M), ["proxy", "proxy_http"]),
+    (re.compile(r"^\s*RequestHeader\b", re.M), ["headers"]),
+    (re.compile(r"^\s*(Mellon|AuthType\s+Mellon)", re.M | re.I),
+     ["auth_mellon"]),
+    (re.compile(r"^\s*OIDC", re.M), ["auth_openidc"]),
+]
+
+
+def readme_blocks():
+    """(heading, first line, text) of every ```apache block of the README."""
+    with open(os.path.join(TOP, "README.md")) as f:
+        lines = f.read().split("\n")
+    blocks, heading, i = [], "", 0
+    while i < len(lines):
+        if lines[i].startswith("#"):
+            heading = lines[i].lstrip("#").strip()
+        elif lines[i].startswith("```"):
+            fence, start = lines[i].strip(), i + 1
+            i += 1
+            while lines[i].strip() != "```":
+                i += 1
+            if fence == "```apache":
+                blocks.append((heading, start + 1,
+                               "\n".join(lines[start:i])))
+        i += 1
+    return blocks
+
+
+BLOCKS = readme_blocks()
+
+
+def test_the_readme_has_its_worked_configurations():
+    # the test would pass vacuously if the fence were renamed
+    assert len(BLOCKS) >= 7
+    for name in ("Kerberos (SPNEGO) with mod_auth_gssapi",
+                 "Trusted header behind a proxy"):
+        assert any(h == name for h, _, _ in BLOCKS), name
+
+
+@pytest.mark.parametrize("heading,line,text", BLOCKS,
+                         ids=["README:%d" % b[1] for b in BLOCKS])
+def test_readme_block_passes_configtest(scratch, heading, line, text):
+    # httpd has no trailing comments: "AuthType RemoteUser  # x" gives
+    # AuthType two arguments, "RemoteUserStripRealm On # x" passes by
+    # accident. Neither belongs in a configuration meant to be copied.
+    for n, l in enumerate(text.split("\n")):
+        assert not re.match(r"^\s*[^#\s][^#]*\s#", l), \
+            "README.md:%d: a comment after a directive: %r" % (line + n, l)
+    modules = []
+    for pattern, mods in NEEDS:
+        if pattern.search(text):
+            modules += [m for m in mods if m not in modules]
+    missing = [m for m in modules
+               if not os.path.exists(os.path.join(MODDIR, "mod_%s.so" % m))]
+    if missing:
+        pytest.skip("README.md:%d (%s) needs mod_%s, not installed here"
+                    % (line, heading, ", mod_".join(missing)))
+    h = scratch(extra_modules=modules)
+    body = text.replace("/var/lib/apache2/remoteuser_session/",
+                        h.store_dir + "/")
+    h.write_conf(body, "sqlite:store/users.db", extra_modules=modules)
+    r = h.configtest()
+    assert r.returncode == 0, "README.md:%d (%s):\n%s" % (line, heading,
+                                                          r.stderr)
+    assert not re.search(r"\[(?:[a-z_]+:)?(emerg|alert|crit|error|warn)\]"
+                         r".*RUS\d{5}", r.stderr), r.stderr
