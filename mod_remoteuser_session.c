@@ -438,6 +438,10 @@ static void rus_register_hooks(apr_pool_t *p)
      * name; per configuration, so same-config subrequests skip it. */
     ap_hook_check_authz(rus_httpd_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
+    /* Right after it, still before mod_authz_core: under AuthType
+     * RemoteUser a resolved user who fails Require gets 403, not 401. */
+    ap_hook_check_authz(rus_httpd_check_authz_status, NULL, NULL,
+                        APR_HOOK_FIRST + 1, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_httpd_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     /* After mod_dir's and mod_negotiation's fast redirects. */
     ap_hook_fixups(rus_httpd_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);

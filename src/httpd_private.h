@@ -272,5 +272,6 @@ void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp);
 /* src/httpd_authz.c                                                    */
 
 extern const authz_provider rus_httpd_group_provider;
+int rus_httpd_check_authz_status(request_rec *r);
 
 #endif /* RUS_HTTPD_PRIVATE_H */
