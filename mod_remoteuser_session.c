@@ -161,50 +161,15 @@ static const char *store_dir_refusal(const rus_server_conf *conf,
         geteuid() == 0 ? ap_unixd_config.group_name : "GROUP", dir, dir);
 }
 
-/* Runs at every start and restart, and under configtest: build the store
- * handle with its final options and check it without changing anything. */
-static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                            apr_pool_t *ptemp, server_rec *s)
+/* The store of check_config: built with its final options and checked,
+ * its directory included, without changing anything. */
+static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                       rus_server_conf *conf)
 {
-    rus_server_conf *conf = rus_httpd_server_conf(s);
     rus_store_options_t opts;
-    const ap_directive_t *bad;
     const char *msg = NULL;
     apr_status_t rv;
 
-    (void)plog;
-    rus_httpd_store.refused = 0;
-    if (rus_httpd_check_engine_scopes(s, ptemp) != OK) {
-        return !OK;
-    }
-    /* The warnings go to the error log at startup (post_config); under
-     * configtest, where post_config never runs, to stderr here (not when
-     * remoteuser-admin only asks for the store: DUMP_REMOTEUSER_STORE). */
-    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
-        && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
-        rus_httpd_check_warnings(s, ptemp);
-    }
-    bad = header_without_peers(ap_conftree, 0);
-    if (bad != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     RUSLOGNO(00015) "RemoteUserHeader %s on line %d of %s "
-                                     "has no RemoteUserTrustedProxy in its "
-                                     "section or an enclosing one: any "
-                                     "client could send the header and be "
-                                     "whoever it names",
-                     bad->args, bad->line_num, bad->filename);
-        return !OK;
-    }
-    if (conf->store_spec == NULL) {
-        if (engine_in_tree(ap_conftree)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         RUSLOGNO(00004) "RemoteUserEngine On is configured "
-                                         "but no RemoteUserStore is set in "
-                                         "the server config");
-            return !OK;
-        }
-        return OK;
-    }
     rus_store_options_default(&opts);
     if (conf->busy_timeout_ms != UNSET) {
         opts.busy_timeout_ms = conf->busy_timeout_ms;
@@ -253,6 +218,51 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         return !OK;
     }
     return OK;
+}
+
+/* Runs at every start and restart, and under configtest: the checks of
+ * the configuration as written (RUS00097, the warnings under configtest,
+ * RUS00015, RUS00004), then the store's (check_store). */
+static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    rus_server_conf *conf = rus_httpd_server_conf(s);
+    const ap_directive_t *bad;
+
+    (void)plog;
+    rus_httpd_store.refused = 0;
+    if (rus_httpd_check_engine_scopes(s, ptemp) != OK) {
+        return !OK;
+    }
+    /* The warnings go to the error log at startup (post_config); under
+     * configtest, where post_config never runs, to stderr here (not when
+     * remoteuser-admin only asks for the store: DUMP_REMOTEUSER_STORE). */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
+        && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
+        rus_httpd_check_warnings(s, ptemp);
+    }
+    bad = header_without_peers(ap_conftree, 0);
+    if (bad != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     RUSLOGNO(00015) "RemoteUserHeader %s on line %d of %s "
+                                     "has no RemoteUserTrustedProxy in its "
+                                     "section or an enclosing one: any "
+                                     "client could send the header and be "
+                                     "whoever it names",
+                     bad->args, bad->line_num, bad->filename);
+        return !OK;
+    }
+    if (conf->store_spec == NULL) {
+        if (engine_in_tree(ap_conftree)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         RUSLOGNO(00004) "RemoteUserEngine On is configured "
+                                         "but no RemoteUserStore is set in "
+                                         "the server config");
+            return !OK;
+        }
+        return OK;
+    }
+    return check_store(pconf, ptemp, s, conf);
 }
 
 /* One field of the DUMP_REMOTEUSER_STORE line: '\\', '(', ')' and control
