@@ -18,6 +18,7 @@
 import os
 import pwd
 import re
+import subprocess
 
 import pytest
 
@@ -177,6 +178,26 @@ def test_store_directory_not_writable_by_the_child_user(scratch):
     assert "RUS00096" not in h.error_log()
 
 
+@pytest.mark.skipif(RUN_USER is None, reason="needs root: User www-data")
+def test_store_directory_made_unwritable_before_a_restart(scratch):
+    h = scratch(location("/x", "RemoteUserEngine On"), users=["alice"])
+    h.start()
+    assert h.get("/x/env", basic("alice")).status == 200
+    os.chown(h.store_dir, 0, 0)
+    os.chmod(h.store_dir, 0o755)
+    h.mark_log()
+    h.graceful()
+    # a restart is not refused (that would take httpd down): the store is
+    assert h.proc.poll() is None, "httpd's parent exited"
+    log = h.new_log()
+    assert "RUS00052" in log and "is not writable by %s" % RUN_USER in log
+    assert h.get("/x/env", basic("alice")).status == 503
+    pw = pwd.getpwnam(RUN_USER)
+    os.chown(h.store_dir, pw.pw_uid, pw.pw_gid)
+    h.graceful()
+    assert h.get("/x/env", basic("alice")).status == 200
+
+
 # -- 3.-5. warnings ------------------------------------------------------------
 
 def warnings_of(h, log_id):
@@ -215,6 +236,23 @@ def test_secure_cookie_on_a_plain_http_virtual_host(scratch):
     # at startup, in the error log, still one line per virtual host
     h.start()
     assert h.error_log().count("RUS00098") == 2
+
+
+def test_secure_cookie_on_an_sslengine_virtual_host_is_quiet(scratch):
+    h = scratch(extra_modules=["ssl"])
+    key, cert = (os.path.join(h.root, n) for n in ("key.pem", "cert.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=tls.test"], check=True,
+                   capture_output=True)
+    body = ("<VirtualHost 127.0.0.1:%d>\n ServerName tls.test\n"
+            " SSLEngine on\n SSLCertificateFile %s\n"
+            " SSLCertificateKeyFile %s\n" % (h.port, cert, key)
+            + location("/app", "RemoteUserEngine On", "RemoteUserSession On",
+                       "RemoteUserSessionCookieSameSite None")
+            + "\n</VirtualHost>\n")
+    h.write_conf(body, "sqlite:store/users.db", extra_modules=["ssl"])
+    assert warnings_of(h, "RUS00098") == []
 
 
 def test_secure_cookie_with_tls_or_auto_is_quiet(scratch):
