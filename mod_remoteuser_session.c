@@ -17,6 +17,9 @@
  * between httpd's request_rec and that core. */
 
 #include <errno.h>
+#include <grp.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http_main.h"
@@ -88,40 +91,85 @@ static int is_restart(void)
     return ap_state_query(AP_SQ_CONFIG_GEN) > 1;
 }
 
-/* Runs at every start and restart, and under configtest: build the store
- * handle with its final options and check it without changing anything. */
-static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                            apr_pool_t *ptemp, server_rec *s)
+/* Can the user httpd's children run as create files in @a dir? The kernel
+ * is asked, so that ACLs, supplementary groups and read-only mounts all
+ * count: as root, a process of our own takes that user's uid, group and
+ * groups (as the children will) and tries access(2); not as root, the
+ * children run as we do. */
+static apr_status_t children_can_write(const char *dir)
 {
-    rus_server_conf *conf = rus_httpd_server_conf(s);
+    int status = 0, rc = 0;
+    gid_t gid = ap_unixd_config.group_id;
+    pid_t pid;
+
+    if (geteuid() != 0) {
+        return access(dir, W_OK | X_OK) == 0 ? APR_SUCCESS
+                                             : APR_FROM_OS_ERROR(errno);
+    }
+    pid = fork();
+    if (pid < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (pid == 0) {
+        if (setgid(gid) != 0
+            || (initgroups(ap_unixd_config.user_name, gid) != 0
+                && setgroups(1, &gid) != 0)
+            || setuid(ap_unixd_config.user_id) != 0
+            || access(dir, W_OK | X_OK) != 0) {
+            rc = errno != 0 ? errno : EACCES;
+        }
+        _exit(rc & 0xff);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+    if (!WIFEXITED(status)) {
+        return APR_EGENERAL;
+    }
+    rc = WEXITSTATUS(status);
+    return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
+}
+
+/* The store's directory must take the children's -wal and -shm files:
+ * otherwise every request would get 503. NULL when it does, else what
+ * to log (RUS00096). */
+static const char *store_dir_refusal(const rus_server_conf *conf,
+                                     apr_pool_t *ptemp, apr_status_t *prv)
+{
+    const char *dir = rus_store_dir(conf->store, ptemp);
+    const char *who, *path = rus_store_describe(conf->store);
+
+    *prv = dir != NULL ? children_can_write(dir) : APR_SUCCESS;
+    if (*prv == APR_SUCCESS) {
+        return NULL;
+    }
+    who = geteuid() == 0 ? apr_psprintf(ptemp, "%s (uid %ld, group %ld)",
+                                        ap_unixd_config.user_name,
+                                        (long)ap_unixd_config.user_id,
+                                        (long)ap_unixd_config.group_id)
+                         : apr_psprintf(ptemp, "uid %ld", (long)geteuid());
+    return apr_psprintf(
+        ptemp,
+        "directory %s is not writable by %s, the user httpd's children "
+        "run as: SQLite creates %s-wal and %s-shm there, and every "
+        "request would get 503. Give the directory to that user, e.g. "
+        "chown %s:%s %s && chmod 0750 %s",
+        dir, who, path, path,
+        geteuid() == 0 ? ap_unixd_config.user_name : "USER",
+        geteuid() == 0 ? ap_unixd_config.group_name : "GROUP", dir, dir);
+}
+
+/* The store of check_config: built with its final options and checked,
+ * its directory included, without changing anything. */
+static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                       rus_server_conf *conf)
+{
     rus_store_options_t opts;
-    const ap_directive_t *bad;
     const char *msg = NULL;
     apr_status_t rv;
 
-    (void)plog;
-    rus_httpd_store.refused = 0;
-    bad = header_without_peers(ap_conftree, 0);
-    if (bad != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     RUSLOGNO(00015) "RemoteUserHeader %s on line %d of %s "
-                                     "has no RemoteUserTrustedProxy in its "
-                                     "section or an enclosing one: any "
-                                     "client could send the header and be "
-                                     "whoever it names",
-                     bad->args, bad->line_num, bad->filename);
-        return !OK;
-    }
-    if (conf->store_spec == NULL) {
-        if (engine_in_tree(ap_conftree)) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         RUSLOGNO(00004) "RemoteUserEngine On is configured "
-                                         "but no RemoteUserStore is set in "
-                                         "the server config");
-            return !OK;
-        }
-        return OK;
-    }
     rus_store_options_default(&opts);
     if (conf->busy_timeout_ms != UNSET) {
         opts.busy_timeout_ms = conf->busy_timeout_ms;
@@ -133,6 +181,18 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                           &opts, &msg);
     if (rv == APR_SUCCESS) {
         rv = rus_store_check(conf->store, ptemp, &msg);
+        /* remoteuser-admin --config (DUMP_REMOTEUSER_STORE) only asks
+         * where the store is, and may be about to create it. */
+        if (rv == APR_SUCCESS
+            && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
+            msg = store_dir_refusal(conf, ptemp, &rv);
+            if (msg != NULL && !is_restart()) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             RUSLOGNO(00096) "RemoteUserStore %s: %s",
+                             conf->store_spec, msg);
+                return !OK;
+            }
+        }
         if (rv != APR_SUCCESS && is_restart()) {
             rus_httpd_store.refused = 1;
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -158,6 +218,51 @@ static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         return !OK;
     }
     return OK;
+}
+
+/* Runs at every start and restart, and under configtest: the checks of
+ * the configuration as written (RUS00097, the warnings under configtest,
+ * RUS00015, RUS00004), then the store's (check_store). */
+static int rus_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    rus_server_conf *conf = rus_httpd_server_conf(s);
+    const ap_directive_t *bad;
+
+    (void)plog;
+    rus_httpd_store.refused = 0;
+    if (rus_httpd_check_engine_scopes(s, ptemp) != OK) {
+        return !OK;
+    }
+    /* The warnings go to the error log at startup (post_config); under
+     * configtest, where post_config never runs, to stderr here (not when
+     * remoteuser-admin only asks for the store: DUMP_REMOTEUSER_STORE). */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
+        && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
+        rus_httpd_check_warnings(s, ptemp);
+    }
+    bad = header_without_peers(ap_conftree, 0);
+    if (bad != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     RUSLOGNO(00015) "RemoteUserHeader %s on line %d of %s "
+                                     "has no RemoteUserTrustedProxy in its "
+                                     "section or an enclosing one: any "
+                                     "client could send the header and be "
+                                     "whoever it names",
+                     bad->args, bad->line_num, bad->filename);
+        return !OK;
+    }
+    if (conf->store_spec == NULL) {
+        if (engine_in_tree(ap_conftree)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         RUSLOGNO(00004) "RemoteUserEngine On is configured "
+                                         "but no RemoteUserStore is set in "
+                                         "the server config");
+            return !OK;
+        }
+        return OK;
+    }
+    return check_store(pconf, ptemp, s, conf);
 }
 
 /* One field of the DUMP_REMOTEUSER_STORE line: '\\', '(', ')' and control
@@ -244,6 +349,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the first of the two startup passes: nothing yet */
     }
+    rus_httpd_check_warnings(s, ptemp);
     if (conf->store == NULL || rus_httpd_store.refused) {
         return OK; /* a refused store is left as it is (RUS00052) */
     }
@@ -355,6 +461,10 @@ static void rus_register_hooks(apr_pool_t *p)
      * name; per configuration, so same-config subrequests skip it. */
     ap_hook_check_authz(rus_httpd_check_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
+    /* Right after it, still before mod_authz_core: under AuthType
+     * RemoteUser a resolved user who fails Require gets 403, not 401. */
+    ap_hook_check_authz(rus_httpd_check_authz_status, NULL, NULL,
+                        APR_HOOK_FIRST + 1, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rus_httpd_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     /* After mod_dir's and mod_negotiation's fast redirects. */
     ap_hook_fixups(rus_httpd_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);

@@ -44,4 +44,18 @@ apr_status_t rus_cidr_parse(rus_cidr_t *cidr, const char *text, apr_pool_t *p,
  */
 int rus_cidr_match(const rus_cidr_t *cidr, int v6, const unsigned char *addr);
 
+/** The widest blocks that are not refused outright but warned about: an
+ *  IPv4 block wider than a /8, an IPv6 block wider than a /32. */
+#define RUS_CIDR_WIDE_V4 8
+#define RUS_CIDR_WIDE_V6 32
+
+/**
+ * Is the block so wide that it can hardly be a list of proxies? Every
+ * client inside it may send RemoteUserHeader and be whoever it names:
+ * 0.0.0.0/0 and ::/0 trust the whole Internet.
+ * @return 1 for an IPv4 block shorter than /RUS_CIDR_WIDE_V4 or an IPv6
+ *         block shorter than /RUS_CIDR_WIDE_V6, else 0
+ */
+int rus_cidr_too_wide(const rus_cidr_t *cidr);
+
 #endif /* RUS_NET_H */

@@ -152,8 +152,9 @@ apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
  * rus_store_check() refuses; never follows a symbolic link, never creates
  * or changes the owner of a file by a path that could be one.
  * @param owner  who should own created files; NULL to leave them alone
- * @param pwarn  receives a warning that does not stop startup (e.g. the
- *               directory looks unwritable for @a owner), or NULL
+ * @param pwarn  receives a warning that does not stop startup, or NULL
+ *               (none at present; that @a owner can write the directory
+ *               is the caller's check, see rus_store_dir())
  * @param pmsg   receives the reason on failure
  * @return APR_SUCCESS, APR_FROM_OS_ERROR(ELOOP) for a symbolic link, or
  *         another APR error, with @a pmsg set
@@ -161,6 +162,15 @@ apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
 apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
                                const rus_store_owner_t *owner,
                                const char **pwarn, const char **pmsg);
+
+/**
+ * The directory a file store keeps its files in (SQLite creates PATH-wal
+ * and PATH-shm there): whoever uses the store must be able to create
+ * files in it.
+ * @return the directory, allocated from @a p, or NULL for a store that is
+ *         not a file
+ */
+const char *rus_store_dir(const rus_store_t *store, apr_pool_t *p);
 
 /**
  * Look at who may write the directory of a file store: whoever can write

@@ -66,6 +66,39 @@ static authz_status group_check(request_rec *r, const char *require_args,
     return AUTHZ_DENIED;
 }
 
+/* Under AuthType RemoteUser, after our own check_authz resolved the user:
+ * a user who fails Require gets 403. mod_authz_core answers an
+ * authenticated user's failure with 401 whenever an AuthType is set (so
+ * that Basic or Negotiate may ask for other credentials), but this
+ * AuthType has no challenge to send: a 401 without WWW-Authenticate is a
+ * protocol error, and no login would change the answer. The same Require
+ * sections are evaluated as an access check (mod_authz_core's
+ * access_checker_ex, which answers 403 for a user denied); a grant, or
+ * anything else, is left to mod_authz_core's own check that follows. */
+int rus_httpd_check_authz_status(request_rec *r)
+{
+    const char *type;
+    int status;
+
+    if (r->user == NULL) {
+        return DECLINED;
+    }
+    type = ap_auth_type(r);
+    if (type == NULL || strcasecmp(type, RUS_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    status = ap_run_access_checker_ex(r);
+    if (status != HTTP_FORBIDDEN) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  RUSLOGNO(00101) "user '%s' not authorized for %s under "
+                                  "AuthType %s: 403",
+                  rus_httpd_log_name(r, r->user), rus_httpd_log_name(r, r->uri),
+                  RUS_AUTH_TYPE);
+    return HTTP_FORBIDDEN;
+}
+
 const authz_provider rus_httpd_group_provider = {
     &group_check,
     &group_parse,

@@ -282,8 +282,18 @@ void rus_httpd_session_note(request_rec *r, const char *ids);
 int rus_httpd_handler(request_rec *r);
 
 /* -------------------------------------------------------------------- */
+/* src/httpd_check.c                                                    */
+
+/* Startup checks of the configuration as written: directives that need
+ * the engine where no section turns it on (logged, !OK), and settings
+ * that cannot work as meant (logged as warnings). */
+int rus_httpd_check_engine_scopes(server_rec *s, apr_pool_t *ptemp);
+void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp);
+
+/* -------------------------------------------------------------------- */
 /* src/httpd_authz.c                                                    */
 
 extern const authz_provider rus_httpd_group_provider;
+int rus_httpd_check_authz_status(request_rec *r);
 
 #endif /* RUS_HTTPD_PRIVATE_H */

@@ -170,3 +170,8 @@ int rus_cidr_match(const rus_cidr_t *cidr, int v6, const unsigned char *addr)
     }
     return 1;
 }
+
+int rus_cidr_too_wide(const rus_cidr_t *cidr)
+{
+    return cidr->bits < (cidr->v6 ? RUS_CIDR_WIDE_V6 : RUS_CIDR_WIDE_V4);
+}

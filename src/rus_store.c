@@ -224,6 +224,19 @@ apr_status_t rus_store_prepare(const rus_store_t *store, apr_pool_t *ptemp,
     return store->backend->prepare(store, ptemp, owner, pwarn, pmsg);
 }
 
+const char *rus_store_dir(const rus_store_t *store, apr_pool_t *p)
+{
+    const char *slash = strrchr(store->location, '/');
+
+    if (!store->backend->location_is_path || slash == NULL) {
+        return NULL;
+    }
+    return slash == store->location
+               ? "/"
+               : apr_pstrmemdup(p, store->location,
+                                (apr_size_t)(slash - store->location));
+}
+
 /* Who may write the directory besides root and the store's owner. Only
  * the owner's primary group is known here, not supplementary ones. */
 apr_status_t rus_store_dir_warnings(const rus_store_t *store,

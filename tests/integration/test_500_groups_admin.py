@@ -41,8 +41,6 @@ def conf(backend_port):
                             "RemoteUserLoginURL /login").replace(
             "Require valid-user", "Require remoteuser-group staff"),
         login_location(),
-        location("/noengine/").replace("Require valid-user",
-                                       "Require remoteuser-group staff"),
         # proxied application
         location("/export/", "RemoteUserEngine On", *EXPORT,
                  "ProxyPass " + back),
@@ -140,12 +138,6 @@ def test_require_group_with_a_session(app):
     assert r.status == 200
     assert r.env["REMOTE_USER_SOURCE"] == "session"
     assert app.get("/sessgrp/env", cookie(t_carol)).status == 403
-
-
-def test_require_group_without_the_engine_is_a_config_error(app):
-    app.allow("RUS00032")
-    assert app.get("/noengine/env", basic("alice")).status == 500
-    assert "RUS00032" in app.new_log()
 
 
 def test_cgi_sees_every_variable(app):

@@ -37,9 +37,10 @@ def login_location(path="/login", *directives):
 
 
 def logout_location(path="/logout", *directives):
-    """A remoteuser-logout handler (no front end), then the directives."""
-    return location(path, "SetHandler remoteuser-logout", *directives,
-                    auth=False)
+    """A remoteuser-logout handler (no front end; the engine on, as every
+    handler of the module needs), then the directives."""
+    return location(path, "RemoteUserEngine On",
+                    "SetHandler remoteuser-logout", *directives, auth=False)
 
 
 def anon_location(path, *directives):

@@ -143,6 +143,37 @@ START_TEST(test_cidr_parse_leaves_output_on_failure)
 }
 END_TEST
 
+/* Which blocks RemoteUserTrustedProxy warns about (wider than /8 or
+ * /32), as parsed: a mapped IPv4 block counts as IPv4. */
+static const struct {
+    const char *block;
+    int wide;
+} wide_cases[] = {
+    { "0.0.0.0/0", 1 },
+    { "10.0.0.0/7", 1 },
+    { "10.0.0.0/8", 0 },
+    { "10.1.2.3", 0 },
+    { "::/0", 1 },
+    { "2001:c00::/23", 1 },
+    { "2001:db8::/31", 1 },
+    { "2001:db8::/32", 0 },
+    { "2001:db8:5::/64", 0 },
+    { "::ffff:0.0.0.0/96", 1 },
+    { "::ffff:10.0.0.0/104", 0 },
+};
+
+START_TEST(test_cidr_too_wide_table)
+{
+    rus_cidr_t c;
+    const char *msg = NULL;
+
+    ck_assert_int_eq(rus_cidr_parse(&c, wide_cases[_i].block, pool, &msg),
+                     APR_SUCCESS);
+    ck_assert_msg(rus_cidr_too_wide(&c) == wide_cases[_i].wide,
+                  "%s: expected %d", wide_cases[_i].block, wide_cases[_i].wide);
+}
+END_TEST
+
 TCase *rus_net_test_case(void)
 {
     TCase *tc = tcase_create("net");
@@ -153,5 +184,7 @@ TCase *rus_net_test_case(void)
     tcase_add_loop_test(tc, test_cidr_match_table, 0,
                         sizeof(match_cases) / sizeof(match_cases[0]));
     tcase_add_test(tc, test_cidr_parse_leaves_output_on_failure);
+    tcase_add_loop_test(tc, test_cidr_too_wide_table, 0,
+                        sizeof(wide_cases) / sizeof(wide_cases[0]));
     return tc;
 }

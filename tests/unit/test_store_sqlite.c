@@ -424,9 +424,11 @@ START_TEST(test_prepare_keeps_existing_mode)
 }
 END_TEST
 
-/* Prepare hands the file to the run-time user, and warns when the
- * directory looks unwritable for it (SQLite must create PATH-wal there).
- * Giving files away takes root. */
+/* Prepare hands the file to the run-time user. Whether that user can
+ * create PATH-wal in the directory is the caller's check (the glue asks
+ * the kernel as that user, RUS00096): prepare warns of nothing, and
+ * rus_store_dir() names the directory to check. Giving files away takes
+ * root. */
 START_TEST(test_prepare_hands_over)
 {
     rus_store_owner_t owner;
@@ -434,11 +436,12 @@ START_TEST(test_prepare_hands_over)
     rus_store_t *store = store_on(db);
     struct stat sb;
 
+    ck_assert_str_eq(rus_store_dir(store, pool), dir);
     owner.uid = (long)geteuid();
     owner.gid = (long)getegid();
     ck_assert_int_eq(rus_store_prepare(store, pool, &owner, &warn, &msg),
                      APR_SUCCESS);
-    ck_assert_ptr_null(warn); /* our own 0700 directory */
+    ck_assert_ptr_null(warn);
     if (geteuid() != 0) {
         return;
     }
@@ -449,14 +452,7 @@ START_TEST(test_prepare_hands_over)
     ck_assert_int_eq(stat(db, &sb), 0);
     ck_assert_int_eq(sb.st_uid, NOBODY);
     ck_assert_int_eq(sb.st_gid, NOBODY);
-    ck_assert_ptr_nonnull(warn);
-    ck_assert_msg(strstr(warn, dir) != NULL, "warning: %s", warn);
-    /* a directory it can write: no warning */
-    ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
-    warn = NULL;
-    ck_assert_int_eq(rus_store_prepare(store, pool, &owner, &warn, &msg),
-                     APR_SUCCESS);
-    ck_assert_ptr_null(warn);
+    ck_assert_ptr_null(warn); /* unwritable for NOBODY: not its business */
 }
 END_TEST
 
