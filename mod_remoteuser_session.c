@@ -187,7 +187,7 @@ static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             && !ap_exists_config_define("DUMP_REMOTEUSER_STORE")) {
             msg = store_dir_refusal(conf, ptemp, &rv);
             if (msg != NULL && !is_restart()) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                              RUSLOGNO(00096) "RemoteUserStore %s: %s",
                              conf->store_spec, msg);
                 return !OK;
@@ -195,7 +195,7 @@ static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         }
         if (rv != APR_SUCCESS && is_restart()) {
             rus_httpd_store.refused = 1;
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                          RUSLOGNO(00052) "RemoteUserStore %s refused at "
                                          "restart: %s; httpd keeps "
                                          "running, requests needing the "
@@ -206,13 +206,13 @@ static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         }
     }
     if (rv == APR_FROM_OS_ERROR(ELOOP)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00050) "RemoteUserStore %s refused: %s",
                      conf->store_spec, msg);
         return !OK;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00002) "RemoteUserStore %s: %s", conf->store_spec,
                      msg);
         return !OK;
@@ -361,7 +361,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     rv = rus_store_prepare(conf->store, ptemp, &owner, &warn, &msg);
     if (rv != APR_SUCCESS && is_restart()) {
         rus_httpd_store.refused = 1;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00053) "RemoteUserStore %s refused at restart: "
                                      "%s; httpd keeps running, requests "
                                      "needing the store get 503 until it "
@@ -370,13 +370,13 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     if (rv == APR_FROM_OS_ERROR(ELOOP)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00051) "RemoteUserStore %s refused: %s",
                      conf->store_spec, msg);
         return !OK;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00003) "RemoteUserStore %s: %s", conf->store_spec,
                      msg);
         return !OK;

@@ -49,6 +49,8 @@ def test_unusable_store_stops_configtest_and_start(scratch, kind):
     assert "RUS00002" in r.stderr
     assert "RemoteUserStore sqlite:" + path in r.stderr
     assert reason in r.stderr
+    # the cause in words, never an SQLite code passed off as an APR status
+    assert "APR does not understand" not in r.stderr
 
     rc, err = h.start(expect_ok=False)
     assert rc != 0
