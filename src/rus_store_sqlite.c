@@ -1651,6 +1651,21 @@ static apr_status_t sqlite_group_remove_member(rus_conn_t *conn,
                     "ii", user_id, group_id);
 }
 
+/* The first seven columns of a session listing into @a row: token_hash,
+ * username, vhost, created_at, last_seen, expires_at, user_id. */
+static void session_row_read(sqlite3_stmt *st, rus_session_row_t *row,
+                             apr_pool_t *p)
+{
+    row->token_hash = apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
+    row->username = apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
+    row->session.vhost =
+        apr_pstrdup(p, (const char *)sqlite3_column_text(st, 2));
+    row->session.created_at = sqlite3_column_int64(st, 3);
+    row->session.last_seen = sqlite3_column_int64(st, 4);
+    row->session.expires_at = sqlite3_column_int64(st, 5);
+    row->session.user_id = sqlite3_column_int64(st, 6);
+}
+
 static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
                                         apr_array_header_t **prows,
                                         apr_pool_t *p)
@@ -1673,16 +1688,7 @@ static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         rus_session_row_t *row = apr_array_push(rows);
 
-        row->token_hash =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
-        row->username =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
-        row->session.vhost =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 2));
-        row->session.created_at = sqlite3_column_int64(st, 3);
-        row->session.last_seen = sqlite3_column_int64(st, 4);
-        row->session.expires_at = sqlite3_column_int64(st, 5);
-        row->session.user_id = sqlite3_column_int64(st, 6);
+        session_row_read(st, row, p);
     }
     rv = finish(c, st, rc, "list sessions");
     if (rv == APR_SUCCESS) {
@@ -1761,16 +1767,7 @@ static apr_status_t sqlite_session_find_prefix(rus_conn_t *conn,
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *pcount = sqlite3_column_int(st, 7);
-        row->token_hash =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 0));
-        row->username =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 1));
-        row->session.vhost =
-            apr_pstrdup(p, (const char *)sqlite3_column_text(st, 2));
-        row->session.created_at = sqlite3_column_int64(st, 3);
-        row->session.last_seen = sqlite3_column_int64(st, 4);
-        row->session.expires_at = sqlite3_column_int64(st, 5);
-        row->session.user_id = sqlite3_column_int64(st, 6);
+        session_row_read(st, row, p);
         sqlite3_finalize(st);
         return APR_SUCCESS;
     }

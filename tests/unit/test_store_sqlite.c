@@ -34,6 +34,26 @@
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
 
+/* Root ignores file modes: a forked child becomes nobody to see them. */
+static void become_nobody(void)
+{
+    if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0) {
+        _exit(100); /* no such user here: nothing to learn */
+    }
+}
+
+/* The child's exit status is the step that failed (0: none). */
+static void steps_of_nobody(pid_t pid)
+{
+    int status;
+
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "child died: status %d", status);
+    ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 100,
+                  "step %d failed", WEXITSTATUS(status));
+}
+
+
 static rus_test_store_t ts;
 static apr_pool_t *pool;
 static const char *dir;
@@ -817,7 +837,6 @@ leave:
 START_TEST(test_readonly_file_says_permission)
 {
     pid_t pid;
-    int status;
 
     prepared(db);
     ck_assert_int_eq(chmod(db, 0444), 0);
@@ -830,16 +849,10 @@ START_TEST(test_readonly_file_says_permission)
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0
-            || setuid(NOBODY) != 0) {
-            _exit(100); /* no such user here: nothing to learn */
-        }
+        become_nobody();
         _exit(readonly_file_steps(db));
     }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status), "child died: status %d", status);
-    ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 100,
-                  "step %d failed", WEXITSTATUS(status));
+    steps_of_nobody(pid);
 }
 END_TEST
 
@@ -1009,7 +1022,6 @@ START_TEST(test_pool_file_unreadable)
 {
     rus_store_t *store = prepared(db);
     pid_t pid;
-    int status;
 
     if (geteuid() != 0) {
         int step = unreadable_steps(store, db);
@@ -1022,16 +1034,10 @@ START_TEST(test_pool_file_unreadable)
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0
-            || setuid(NOBODY) != 0) {
-            _exit(100); /* no such user here: nothing to learn */
-        }
+        become_nobody();
         _exit(unreadable_steps(store, db));
     }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status), "child died: status %d", status);
-    ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 100,
-                  "step %d failed", WEXITSTATUS(status));
+    steps_of_nobody(pid);
 }
 END_TEST
 
