@@ -1851,18 +1851,70 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
 #define BACKUP_WAIT_MS  10000
 #define BACKUP_RETRY_MS 20
 
-/* May @path be (re)placed? Not when it is there and !@overwrite; never
- * when it is not a regular file, or has a -wal or -journal beside it
- * (a store in use, whose log would then be read into the copy). */
+/* The files SQLite keeps beside a database. */
+static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
+
+/* Is the file of @a st the file @a other, or one of its sidecars? */
+static int same_file_as_store(const struct stat *st, const char *other,
+                              apr_pool_t *p)
+{
+    struct stat ost;
+    size_t i;
+
+    if (other == NULL || *other == '\0') {
+        return 0;
+    }
+    if (stat(other, &ost) == 0 && ost.st_dev == st->st_dev
+        && ost.st_ino == st->st_ino) {
+        return 1;
+    }
+    for (i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        if (stat(apr_pstrcat(p, other, sidecars[i], NULL), &ost) == 0
+            && ost.st_dev == st->st_dev && ost.st_ino == st->st_ino) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* May @path be (re)placed? Never a name SQLite uses for a sidecar (a
+ * copy put there would be read as the log or index of another database:
+ * the live store's -wal replaced corrupts it), never the store itself or
+ * one of its sidecars, never with a -wal, -shm or -journal already beside
+ * it (SQLite would replay that log into the copy), never what is not a
+ * regular file; and what is there only when @a overwrite. */
 static apr_status_t backup_target_ok(sqlite_conn_t *c, const char *path,
                                      int overwrite, apr_pool_t *p)
 {
-    static const char *const logs[] = { "-wal", "-journal" };
+    apr_size_t len = strlen(path), i;
     struct stat st;
-    size_t i;
 
+    for (i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        apr_size_t n = strlen(sidecars[i]);
+        const char *side = apr_pstrcat(p, path, sidecars[i], NULL);
+
+        if (len >= n && strcmp(path + len - n, sidecars[i]) == 0) {
+            rus_conn_set_error(&c->base,
+                               "%s: a name SQLite keeps for a database's "
+                               "%s file, not a backup",
+                               path, sidecars[i] + 1);
+            return APR_EINVAL;
+        }
+        if (lstat(side, &st) == 0) {
+            rus_conn_set_error(&c->base,
+                               "%s exists: %s looks like a store in use, "
+                               "not written",
+                               side, path);
+            return APR_EEXIST;
+        }
+    }
     if (lstat(path, &st) != 0) {
         return APR_SUCCESS; /* link() or rename() will tell the rest */
+    }
+    if (same_file_as_store(&st, sqlite3_db_filename(c->db, "main"), p)) {
+        rus_conn_set_error(&c->base, "%s is the store itself: not replaced",
+                           path);
+        return APR_EEXIST;
     }
     if (!overwrite) {
         rus_conn_set_error(&c->base, "%s exists", path);
@@ -1872,17 +1924,6 @@ static apr_status_t backup_target_ok(sqlite_conn_t *c, const char *path,
         rus_conn_set_error(&c->base, "%s is not a regular file: not replaced",
                            path);
         return APR_EEXIST;
-    }
-    for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
-        const char *log = apr_pstrcat(p, path, logs[i], NULL);
-
-        if (lstat(log, &st) == 0) {
-            rus_conn_set_error(&c->base,
-                               "%s exists: %s looks like a store in use, "
-                               "not replaced",
-                               log, path);
-            return APR_EEXIST;
-        }
     }
     return APR_SUCCESS;
 }

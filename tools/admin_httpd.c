@@ -399,9 +399,14 @@ const char *admin_which(apr_pool_t *p, const char *name)
     copy = apr_pstrdup(p, path);
     for (dir = apr_strtok(copy, ":", &last); dir != NULL;
          dir = apr_strtok(NULL, ":", &last)) {
-        const char *f = apr_pstrcat(p, dir[0] ? dir : ".", "/", name, NULL);
+        const char *f = apr_pstrcat(p, dir, "/", name, NULL);
         apr_finfo_t fi;
 
+        /* a relative entry (".", "bin") would run whatever the current
+         * directory holds, as root when root runs the tool */
+        if (dir[0] != '/') {
+            continue;
+        }
         if (apr_stat(&fi, f, APR_FINFO_TYPE, p) == APR_SUCCESS
             && fi.filetype == APR_REG && access(f, X_OK) == 0) {
             return f;

@@ -139,16 +139,44 @@ static const char *const help_db =
 /* ==================================================================== */
 /* output                                                               */
 
-/* A JSON string literal. */
+/* The length of the well-formed UTF-8 sequence at @a u (a byte of 0x80
+ * or above), or 0 when it is not one. */
+static apr_size_t utf8_seq(const unsigned char *u)
+{
+    apr_size_t n = *u >= 0xf0 ? 4 : *u >= 0xe0 ? 3 : *u >= 0xc0 ? 2 : 0, k;
+
+    for (k = 1; k < n; k++) {
+        if (u[k] == '\0') {
+            return 0; /* cut short by the end of the string */
+        }
+    }
+    return n > 0 && rus_text_check((const char *)u, n) != RUS_NAME_BAD_UTF8 ? n
+                                                                            : 0;
+}
+
+/* A JSON string literal: valid JSON whatever @a s holds, a byte that is
+ * not part of well-formed UTF-8 written as U+FFFD. */
 static const char *js(const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     char *out = apr_palloc(P, strlen(s) * 6 + 3), *w = out;
     const unsigned char *u;
+    apr_size_t n;
 
     *w++ = '"';
     for (u = (const unsigned char *)s; *u; u++) {
-        if (*u == '"' || *u == '\\') {
+        if (*u >= 0x80) {
+            n = utf8_seq(u);
+            if (n == 0) {
+                memcpy(w, "\\ufffd", 6);
+                w += 6;
+                continue;
+            }
+            memcpy(w, u, n);
+            w += n;
+            u += n - 1;
+        }
+        else if (*u == '"' || *u == '\\') {
             *w++ = '\\';
             *w++ = (char)*u;
         }
@@ -413,8 +441,14 @@ static int wants_json(int argc, const char *const *argv)
     int i;
 
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const opt_t *o =
+            strncmp(argv[i], "--", 2) == 0 ? opt_find(argv[i] + 2) : NULL;
+
         if (strcmp(argv[i], "--json") == 0) {
             return 1;
+        }
+        if (o != NULL && o->takes_value) {
+            i++; /* its value, whatever it looks like */
         }
     }
     return 0;
@@ -1527,6 +1561,14 @@ int main(int argc, const char *const *argv)
     rc = parse_args(argc, argv, &a);
     if (rc != 0) {
         return rc;
+    }
+    if ((a.version || a.help) && a.ops->nelts > 2) {
+        /* "user disable --help" for a user named --help would otherwise
+         * print help and succeed, the user untouched */
+        return usage_error("",
+                           "%s given with operands after COMMAND SUBCOMMAND "
+                           "(a name that starts with '-' goes after --)",
+                           a.version ? "--version" : "--help");
     }
     if (a.version) {
         printf("remoteuser-admin (mod_remoteuser_session) %s\n", RUS_VERSION);

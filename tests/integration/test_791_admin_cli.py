@@ -75,6 +75,12 @@ def one_error(r, code, text):
     (["session", "revoke"], "session revoke: give ID or --user NAME"),
     (["db", "backup"], "db backup: missing FILE"),
     (["help", "bogus"], "help: unknown command 'bogus'"),
+    # a user named --help or --version, without '--': bad usage, not help
+    # printed with exit status 0 and the user left as it was
+    (["user", "disable", "alice", "--help"],
+     "--help given with operands after COMMAND SUBCOMMAND"),
+    (["user", "delete", "alice", "--version"],
+     "--version given with operands after COMMAND SUBCOMMAND"),
 ])
 def test_usage_errors_name_what_is_wrong(app, args, text):
     """Before: "bad usage; see 'remoteuser-admin --help'" for all of them
@@ -234,6 +240,20 @@ def test_json_errors(app, args, code, error):
         got = json.loads(r.stdout)
         assert got["code"] == code and error in got["error"], got
         assert error in r.stderr
+
+
+def test_json_is_json_whatever_the_bytes(app):
+    """A name that is not UTF-8 comes back as U+FFFD in the JSON error,
+    which stays valid JSON; the word after an option that takes a value is
+    that value, even when it reads --json."""
+    r = cli(app, "--json", "user", "show", b"caf\xc3\xa9\xff".decode(
+        "utf-8", "surrogateescape"))
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert json.loads(r.stdout)["error"] == "no user 'caf\u00e9\ufffd'"
+    r = cli(app, "session", "list", "--user", "--json")
+    assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
+    assert "no user '--json'" in r.stderr
+
 
 
 # ---- session revoke ID -----------------------------------------------------

@@ -116,7 +116,8 @@ def run_admin(h, *args, timeout=30, env=None):
     environment of sanitizer_env(h.root, leaks=True), plus `env`; returns
     the CompletedProcess (text), without checking it."""
     return subprocess.run([ADMIN] + list(args), capture_output=True,
-                          text=True, timeout=timeout,
+                          text=True, errors="surrogateescape",
+                          timeout=timeout,
                           env=dict(sanitizer_env(h.root, leaks=True),
                                    **(env or {})))
 

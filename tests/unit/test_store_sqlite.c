@@ -1457,6 +1457,36 @@ START_TEST(test_backup_copy)
     /* a store with its log beside it is in use: not replaced */
     ck_assert_int_eq(rus_store_backup(conn, db, 1, pool), APR_EEXIST);
     ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "-wal exists"));
+    /* never the live store's -wal or -shm, which would corrupt it, nor any
+     * name SQLite keeps for a sidecar */
+    ck_assert_int_eq(rus_store_backup(conn, apr_pstrcat(pool, db, "-wal", NULL),
+                                      1, pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_store_backup(conn, apr_pstrcat(pool, db, "-shm", NULL),
+                                      1, pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_store_backup(conn,
+                                      apr_pstrcat(pool, dir, "/x.db-journal",
+                                                  NULL),
+                                      0, pool),
+                     APR_EINVAL);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "PRAGMA integrity_check"),
+                     "ok");
+    /* a stale log beside a new name would be replayed into the copy: the
+     * copy is not made, whether or not the name exists */
+    {
+        const char *fresh = apr_pstrcat(pool, dir, "/fresh.db", NULL);
+        const char *stale = apr_pstrcat(pool, fresh, "-wal", NULL);
+        FILE *f = fopen(stale, "w");
+
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+        ck_assert_int_eq(rus_store_backup(conn, fresh, 0, pool), APR_EEXIST);
+        ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "-wal exists"));
+        ck_assert_int_eq(lstat(fresh, &st), -1);
+        unlink(stale);
+    }
     /* a link is not followed, nor replaced */
     ck_assert_int_eq(symlink(out, link_path), 0);
     ck_assert_int_eq(rus_store_backup(conn, link_path, 1, pool), APR_EEXIST);
