@@ -95,38 +95,51 @@ static int is_restart(void)
  * is asked, so that ACLs, supplementary groups and read-only mounts all
  * count: as root, a process of our own takes that user's uid, group and
  * groups (as the children will) and tries access(2); not as root, the
- * children run as we do. */
-static apr_status_t children_can_write(const char *dir)
+ * children run as we do. The groups are looked up here, before fork:
+ * the child only calls what is safe after fork in a process that may
+ * have threads. APR_SUCCESS, the errno of access(2), or APR_EINCOMPLETE
+ * when the question could not be asked (fork, the group lookup, the
+ * child's end). */
+static apr_status_t children_can_write(const char *dir, apr_pool_t *ptemp)
 {
-    int status = 0, rc = 0;
-    gid_t gid = ap_unixd_config.group_id;
+    int status = 0, rc = 0, ngroups = 64;
+    gid_t gid = ap_unixd_config.group_id, *groups;
     pid_t pid;
 
     if (geteuid() != 0) {
         return access(dir, W_OK | X_OK) == 0 ? APR_SUCCESS
                                              : APR_FROM_OS_ERROR(errno);
     }
+    groups = apr_palloc(ptemp, sizeof(gid_t) * (apr_size_t)ngroups);
+    if (getgrouplist(ap_unixd_config.user_name, gid, groups, &ngroups) < 0) {
+        groups = apr_palloc(ptemp, sizeof(gid_t) * (apr_size_t)ngroups);
+        if (getgrouplist(ap_unixd_config.user_name, gid, groups, &ngroups)
+            < 0) {
+            return APR_EINCOMPLETE;
+        }
+    }
     pid = fork();
     if (pid < 0) {
-        return APR_FROM_OS_ERROR(errno);
+        return APR_EINCOMPLETE;
     }
     if (pid == 0) {
-        if (setgid(gid) != 0
-            || (initgroups(ap_unixd_config.user_name, gid) != 0
-                && setgroups(1, &gid) != 0)
-            || setuid(ap_unixd_config.user_id) != 0
-            || access(dir, W_OK | X_OK) != 0) {
+        /* 1 to 255: access(2)'s errno; 0: writable */
+        if (setgroups((size_t)ngroups, groups) != 0 || setgid(gid) != 0
+            || setuid(ap_unixd_config.user_id) != 0) {
+            _exit(0); /* cannot become the user: not ours to judge */
+        }
+        if (access(dir, W_OK | X_OK) != 0) {
             rc = errno != 0 ? errno : EACCES;
         }
         _exit(rc & 0xff);
     }
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            return APR_FROM_OS_ERROR(errno);
+            return APR_EINCOMPLETE;
         }
     }
     if (!WIFEXITED(status)) {
-        return APR_EGENERAL;
+        return APR_EINCOMPLETE;
     }
     rc = WEXITSTATUS(status);
     return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
@@ -141,7 +154,18 @@ static const char *store_dir_refusal(const rus_server_conf *conf,
     const char *dir = rus_store_dir(conf->store, ptemp);
     const char *who, *path = rus_store_describe(conf->store);
 
-    *prv = dir != NULL ? children_can_write(dir) : APR_SUCCESS;
+    *prv = dir != NULL ? children_can_write(dir, ptemp) : APR_SUCCESS;
+    if (APR_STATUS_IS_EINCOMPLETE(*prv)) {
+        /* a failure to ask is not a "no": the children will tell */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, NULL,
+                     RUSLOGNO(00108) "RemoteUserStore %s: could not check "
+                                     "whether the directory %s is writable "
+                                     "by the user httpd's children run as "
+                                     "(fork or the group lookup failed); "
+                                     "starting anyway",
+                     path, dir);
+        *prv = APR_SUCCESS;
+    }
     if (*prv == APR_SUCCESS) {
         return NULL;
     }

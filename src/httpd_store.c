@@ -84,6 +84,16 @@ static apr_uint32_t *purge_due;
  * PURGE_BATCH rows per turn without ever holding the write lock long. */
 #define PURGE_BATCH 500
 
+/* Make the checkpoint due time @a ms (milliseconds modulo 2^32) and the
+ * purge's @a sec (seconds) due now. */
+static void due_now(apr_uint32_t *ms, apr_uint32_t *sec)
+{
+    apr_time_t now = apr_time_now();
+
+    apr_atomic_set32(ms, (apr_uint32_t)apr_time_as_msec(now));
+    apr_atomic_set32(sec, (apr_uint32_t)apr_time_sec(now));
+}
+
 /* post_config, in the parent: the shared memory of this generation for
  * the answer cache and for the checkpoint election. */
 void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
@@ -125,9 +135,11 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
         if (rv == APR_SUCCESS) {
             checkpoint_due = apr_shm_baseaddr_get(shm);
             purge_due = checkpoint_due + 1;
-            apr_atomic_set32(checkpoint_due, 0);
-            /* the first purge comes with the first checkpoint */
-            apr_atomic_set32(purge_due, 0);
+            /* Due now, and the first purge with the first checkpoint. Not
+             * 0: due times are compared as a signed difference modulo
+             * 2^32, and 0 lies in the future for half the clock's range
+             * (24.8 days of every 49.7 for milliseconds). */
+            due_now(checkpoint_due, purge_due);
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
@@ -358,6 +370,7 @@ static void checkpoint_start(apr_pool_t *pchild, server_rec *s,
         + 1;
     cp->s = s;
     cp->purge_interval = rus_conf_purge_interval(conf);
+    due_now(&cp->own_due, &cp->own_purge_due); /* without shared memory */
     rv = apr_thread_mutex_create(&cp->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_cond_create(&cp->wake, pchild);

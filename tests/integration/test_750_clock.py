@@ -194,3 +194,41 @@ def test_sessions_from_the_future_are_clamped(app):
     app.set_offset(90)
     assert not authenticated(app, "/idle/env", token)
     assert session_row(app, token) is not None
+
+
+def test_purge_and_checkpoint_run_in_the_upper_half_of_the_ms_clock():
+    """The children's maintenance (checkpoint, purge) is elected through a
+    due time in milliseconds modulo 2^32, compared as a signed difference.
+    It started at 0, so a server started while the millisecond clock was
+    in the upper half of its range (24.8 days out of every 49.7) ran no
+    checkpoint and no purge until the clock wrapped. Started there (the
+    clock moved ahead to the middle of that half), an expired session
+    still goes within seconds."""
+    if SANITIZE:
+        pytest.skip("libfaketime cannot be preloaded next to libasan")
+    now_ms = int(time.time() * 1000)
+    ahead_ms = (3 << 30) - now_ms % (1 << 32)
+    ahead = (ahead_ms % (1 << 32)) // 1000  # seconds, under 49.7 days
+    srv = ClockedHttpd(CONF, users=USERS)
+    try:
+        srv.set_offset(ahead)
+        srv.start()
+        now = int(time.time())
+        assert srv.get("/login", basic("alice")).status == 302
+        user_id = srv.user("alice")["id"]
+        srv.execute("INSERT INTO sessions (token_hash, user_id, vhost,"
+                    " created_at, last_seen, expires_at) VALUES"
+                    " (?, ?, ?, ?, ?, ?)",
+                    ("1" * 64, user_id, "x:0", now - 4 * HOUR,
+                     now - 4 * HOUR, now - 3 * HOUR))
+        deadline = time.time() + 6  # the purge runs every second
+        while time.time() < deadline and srv.rows(
+                "SELECT * FROM sessions WHERE token_hash = ?", ("1" * 64,)):
+            time.sleep(0.1)
+        assert srv.rows("SELECT * FROM sessions WHERE token_hash = ?",
+                        ("1" * 64,)) == [], \
+            "no purge with the clock %d s ahead" % ahead
+        srv.stop()
+        assert not srv.crashes(), srv.crashes()
+    finally:
+        srv.cleanup()
