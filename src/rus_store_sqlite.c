@@ -1944,6 +1944,16 @@ static int backup_copy(sqlite_conn_t *c, const char *tmp, apr_pool_t *p)
         sqlite3_close(dst);
         return rc;
     }
+    /* No journal beside the copy: it would be a file SQLite creates (and
+     * follows a link at) by a name known from the copy's, in a directory
+     * that may be the store's, which the children's user can write; the
+     * copy is renamed into place only once whole, so it needs none. */
+    rc = sqlite3_exec(dst, "PRAGMA journal_mode = OFF", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rus_conn_set_error(&c->base, "%s", db_message(p, dst, rc, tmp));
+        sqlite3_close(dst);
+        return rc;
+    }
     b = sqlite3_backup_init(dst, "main", c->db, "main");
     if (b == NULL) {
         rc = sqlite3_errcode(dst);
