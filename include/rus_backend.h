@@ -65,6 +65,7 @@ struct rus_store_t {
     const struct rus_backend_t *backend; /**< the scheme's backend */
     const char *location; /**< backend-specific, e.g. an absolute path */
     rus_store_options_t opts;
+    struct rus_board_t *board; /**< a shared store's board, or NULL */
 };
 
 /** Check the store without changing it (configtest). */
@@ -244,10 +245,42 @@ typedef apr_status_t rus_backend_changes_since_cb(rus_conn_t *conn,
 typedef apr_status_t
 rus_backend_changes_prune_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
 
+/* A shared store (optional, all three or none; PostgreSQL): see
+ * rus_store_feed_open() and the functions after it. A backend with a feed
+ * has no watch of its own: the facade's watch reads the board
+ * (rus_board.h) the host's feed publishes to. */
+typedef apr_status_t rus_backend_feed_open_cb(const rus_store_t *store,
+                                              rus_feed_t **pfeed, apr_pool_t *p,
+                                              const char **pmsg);
+typedef apr_status_t rus_backend_feed_wait_cb(rus_feed_t *feed, int timeout_ms,
+                                              apr_int64_t *plast,
+                                              const char **pmsg);
+typedef void rus_backend_feed_close_cb(rus_feed_t *feed);
+
+/* A dump and a load for rus_store_copy() (optional; dump alone makes a
+ * store a source, the three load callbacks a target). */
+/** Every row, in the order of rus_row_kind_e, from one read transaction. */
+typedef apr_status_t rus_backend_dump_cb(rus_conn_t *conn, rus_row_fn *fn,
+                                         void *baton, apr_pool_t *p);
+/** Start the load's transaction; APR_EEXIST (conn->error saying what)
+ *  when the store holds a user, group or session. */
+typedef apr_status_t rus_backend_load_begin_cb(rus_conn_t *conn);
+/** Insert one row with its ids as given. */
+typedef apr_status_t rus_backend_load_row_cb(rus_conn_t *conn,
+                                             const rus_store_row_t *row);
+/** @a commit 1: make ids handed out later come after the loaded ones,
+ *  and commit; 0: roll back. */
+typedef apr_status_t rus_backend_load_end_cb(rus_conn_t *conn, int commit);
+
+/** The location as messages show it: a secret in it masked (a password
+ *  in a URI). Optional: NULL shows the location as it is. */
+typedef const char *rus_backend_display_cb(const char *location, apr_pool_t *p);
+
 /** A backend. Its strings and the first block of callbacks are required,
  *  the rest optional (see the file comment). */
 typedef struct rus_backend_t {
     const char *scheme;   /**< "sqlite" in "sqlite:PATH" */
+    const char *alias;    /**< another scheme for it, or NULL ("postgres") */
     int location_is_path; /**< resolve relative locations against a root */
     const char *example;  /**< a location for messages, "/var/lib/x/users.db" */
     /** Advice for an administrator whose store was replaced under a
@@ -293,10 +326,22 @@ typedef struct rus_backend_t {
     rus_backend_watch_mark_cb *watch_mark;
     rus_backend_changes_since_cb *changes_since;
     rus_backend_changes_prune_cb *changes_prune;
+    rus_backend_feed_open_cb *feed_open; /**< shared stores, see above */
+    rus_backend_feed_wait_cb *feed_wait;
+    rus_backend_feed_close_cb *feed_close;
+    rus_backend_dump_cb *dump; /**< rus_store_copy(), see above */
+    rus_backend_load_begin_cb *load_begin;
+    rus_backend_load_row_cb *load_row;
+    rus_backend_load_end_cb *load_end;
+    rus_backend_display_cb *display;
 } rus_backend_t;
 
 /** The SQLite backend (rus_store_sqlite.c). */
 extern const rus_backend_t rus_backend_sqlite;
+
+/** The PostgreSQL backend (rus_store_pg.c): "postgresql://..." and
+ *  "postgres://...", a libpq connection URI. */
+extern const rus_backend_t rus_backend_pg;
 
 /** Every backend this build knows, NULL-terminated: the one registry that
  *  rus_store_create() searches and rus_backend_schemes() lists. A new

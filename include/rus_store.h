@@ -39,6 +39,10 @@
 /** The store refused a write for a reason its files do not show (they
  *  look writable): SQLite's "attempt to write a readonly database". */
 #define RUS_STORE_EREADONLY (APR_OS_START_USERERR + 6)
+/** The store's server cannot be reached: connection refused or timed out,
+ *  the connection lost, the server shutting down or not yet accepting
+ *  connections (PostgreSQL). Transient: httpd answers 503. */
+#define RUS_STORE_EUNREACHABLE (APR_OS_START_USERERR + 7)
 
 typedef struct rus_store_t rus_store_t;           /**< a configured store */
 typedef struct rus_conn_t rus_conn_t;             /**< one open connection */
@@ -485,6 +489,100 @@ apr_status_t rus_store_changes_since(rus_conn_t *conn, apr_int64_t since,
  */
 apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
                                      int *pcount);
+
+/* ---- a whole store copied to another (remoteuser-admin db copy) ------ */
+
+/** What one row of a store dump is. Dumps come in this order, so that a
+ *  row only refers to rows already given. */
+typedef enum {
+    RUS_ROW_USER = 1, /**< user: id, username, is_active, date_joined,
+                           last_login (groups NULL) */
+    RUS_ROW_GROUP,    /**< group: id, name (members 0) */
+    RUS_ROW_MEMBER,   /**< user_id in group_id */
+    RUS_ROW_SESSION   /**< session: token_hash and session (user_id,
+                           vhost, created_at, last_seen, expires_at);
+                           username NULL */
+} rus_row_kind_e;
+
+/** One row of a dump, ids as the source store has them. */
+typedef struct rus_store_row_t {
+    rus_row_kind_e kind;
+    rus_user_t user;
+    rus_group_t group;
+    apr_int64_t user_id;  /**< RUS_ROW_MEMBER */
+    apr_int64_t group_id; /**< RUS_ROW_MEMBER */
+    rus_session_row_t session;
+} rus_store_row_t;
+
+/** Called for each row of a dump; a non-success stops it. */
+typedef apr_status_t rus_row_fn(void *baton, const rus_store_row_t *row);
+
+/** How many rows of each kind rus_store_copy() copied. */
+typedef struct rus_store_copy_counts_t {
+    apr_int64_t users;
+    apr_int64_t groups;
+    apr_int64_t members;
+    apr_int64_t sessions;
+} rus_store_copy_counts_t;
+
+/**
+ * Copy every user, group, membership and session of the store of @a from
+ * into the empty store of @a to, ids, times and token hashes as they are
+ * (so sessions issued before the copy authenticate after it), in one read
+ * of @a from and one transaction of @a to: the target has all of it or
+ * none. The target's change log is not copied: the target's own starts
+ * where its log was. Ids handed out later by the target come after the
+ * copied ones.
+ * @param counts  receives what was copied (on success); may be NULL
+ * @return APR_SUCCESS; APR_EEXIST when the target store holds a user, a
+ *         group or a session already (rus_store_error(@a to) says what);
+ *         APR_ENOTIMPL when a backend cannot dump or load; or an error
+ *         of either, on the connection that had it
+ */
+apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
+                            rus_store_copy_counts_t *counts, apr_pool_t *p);
+
+/* ---- a store shared by several hosts ---------------------------------- */
+
+/** One process per host follows a shared store's commits (rus_board.h). */
+typedef struct rus_feed_t rus_feed_t;
+
+/** Nonzero when @a store is shared by several hosts (its backend has a
+ *  feed: PostgreSQL), so that its commits are followed by a feed and read
+ *  from a board rather than watched by each process (rus_store_watch()). */
+int rus_store_is_shared(const rus_store_t *store);
+
+struct rus_board_t;
+/**
+ * Give a shared store the board its watches read (rus_board.h), made by
+ * the caller in memory shared by the host's processes; call before the
+ * processes that watch it exist. Without one, rus_store_watch() on a
+ * shared store fails, and the answer cache is not used.
+ */
+void rus_store_set_board(rus_store_t *store, struct rus_board_t *board);
+
+/**
+ * Open the feed of a shared store: a connection of its own that is told
+ * of commits (PostgreSQL: LISTEN), in @a p.
+ * @return APR_SUCCESS; APR_ENOTIMPL for a store that is not shared; or
+ *         the connection's failure, explained in *pmsg (from @a p)
+ */
+apr_status_t rus_store_feed_open(rus_feed_t **pfeed, const rus_store_t *store,
+                                 apr_pool_t *p, const char **pmsg);
+
+/**
+ * Wait at most @a timeout_ms for a commit to be notified, then read the
+ * greatest id of the store's change log into *plast (also after a
+ * timeout: notifications are not replayed to a feed that was not
+ * connected, and the read is the fallback).
+ * @return APR_SUCCESS; otherwise the feed is broken (explained in *pmsg,
+ *         from the feed's pool): close it and open another
+ */
+apr_status_t rus_store_feed_wait(rus_feed_t *feed, int timeout_ms,
+                                 apr_int64_t *plast, const char **pmsg);
+
+/** Close a feed (its pool is the caller's). NULL is a no-op. */
+void rus_store_feed_close(rus_feed_t *feed);
 
 /* ---- sessions --------------------------------------------------------- */
 

@@ -7,7 +7,9 @@ module as a plugin):
   log shows a RUS id at warn level or worse that the test did not declare;
 - scratch: unstarted servers of a test's own, checked and removed after it;
 - fault_server: the fault suite's servers (pyrus.faults), removed after the
-  test, their children's deaths left to the test."""
+  test, their children's deaths left to the test;
+- pg_server / pg: a PostgreSQL server of the tests' own (pyrus.pg), one
+  per run; `pg` empties its database for each test."""
 
 import pytest
 
@@ -102,3 +104,25 @@ def fault_server():
     yield make
     for h in made:
         h.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server of the tests' own (pyrus.pg) for the whole
+    run; tests take `pg` for a fresh database."""
+    from .pg import Postgres
+    pg = Postgres().start()
+    try:
+        yield pg
+    finally:
+        pg.cleanup()
+
+
+@pytest.fixture
+def pg(pg_server):
+    """The shared PostgreSQL server with an empty database `rus` (the
+    previous test's dropped), running whatever the last test did to it."""
+    if not pg_server.running:
+        pg_server.start()
+    pg_server.reset()
+    return pg_server
