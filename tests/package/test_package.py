@@ -134,6 +134,19 @@ def test_ships_what_the_readme_points_to(unpacked):
     assert read(COMPLETION) == src("tools/remoteuser-admin.bash-completion")
 
 
+def test_depends_on_the_libraries_it_links(deb):
+    # ${shlibs:Depends} (dh_shlibdeps) from what the module and
+    # remoteuser-admin link: the system libpq (the PostgreSQL store) and
+    # libsqlite3, never a copy of either in the package
+    depends = sh("dpkg-deb", "-f", deb, "Depends").stdout
+    names = [d.strip().split()[0] for d in
+             depends.replace("|", ",").split(",") if d.strip()]
+    for lib in ("libpq5", "libsqlite3-0", "libc6"):
+        assert lib in names, (lib, depends)
+    r = sh("dpkg-deb", "-c", deb)
+    assert "libpq" not in r.stdout and "libsqlite" not in r.stdout, r.stdout
+
+
 def test_lintian_has_no_errors(deb):
     if shutil.which("lintian") is None:
         pytest.fail("lintian is not installed (scripts/install-deps.sh)")
