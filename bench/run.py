@@ -26,7 +26,21 @@ login writes). It starts before the wrk run and stops after it, and runs on
 the client's CPU. Invalidation per key leaves the load's answers cached:
 target 0.90 x bare.
 
-session and session-churn log at info level for the module, so that each
+session-pg, header-pg and first-login-pg are session, header and
+first-login with RemoteUserStore a PostgreSQL database of their own, on
+one PostgreSQL 15 server that the bench starts itself (tests/pyrus/pg.py:
+initdb in a temporary directory, 127.0.0.1, password authentication, the
+module's role; fsync and synchronous_commit off, as the tests have it)
+with pg_stat_statements loaded. The server runs on the client's CPU when
+pinned (a real one runs on another machine). Each run of such a case also
+counts the statements the module's role sent to its database
+(pg_stat_statements' calls; with PQexecParams each is one round trip:
+BEGIN and COMMIT count, the listener's and the maintenance's too) and
+divides them by the requests wrk had answered: "PostgreSQL round trips per
+request", the median of the runs. Targets: session-pg 0.93 x bare (cache
+hits never touch PostgreSQL), first-login-pg 0.20 x bare.
+
+session, session-pg and session-churn log at info level for the module, so that each
 child's answer-cache statistics (RUS00196, one line when it exits) are in
 the error log; their sums give the hit rate of the case's server over its
 whole life (warm-up included), "n/a" where the module logs no such line.
@@ -49,8 +63,12 @@ import time
 
 import _path  # noqa: F401  (tests/ on the import path: the harness)
 from pyrus import Httpd, basic
-from pyrus.bench import (CASES, COMMON, LUA_COOKIES, RESULTS, SESSION_TOKENS,
-                         VHOST, cookie_tokens, store_file)
+from pyrus.bench import (CASES, COMMON, LUA_COOKIES, PG_SUFFIX, RESULTS,
+                         SESSION_TOKENS, VHOST, bench_database,
+                         bench_postgres, cookie_tokens, pg_counters,
+                         pg_top_statements, preload_pg, sqlite_case,
+                         store_file)
+from pyrus import pg as pyrus_pg
 from pyrus.conf import static_files
 from pyrus.store import preload
 
@@ -64,13 +82,15 @@ TARGETS = {  # case: (reference case, minimum ratio)
     "first-login": ("bare", 0.25),
     "session-1M": ("session", 0.95),
     "session-churn": ("bare", 0.90),
+    "session-pg": ("bare", 0.93),
+    "first-login-pg": ("bare", 0.20),
 }
 # session-churn: changes committed per second by its writer, and to how many
 # users the load never sends
 CHURN_RATE = 50
 CHURN_USERS = 100
 # cases whose server logs the module's info lines (the cache statistics)
-CACHE_STATS_CASES = ("session", "session-churn")
+CACHE_STATS_CASES = ("session", "session-churn", "session-pg")
 CACHE_STATS = re.compile(r"RUS00196: answer cache in this child: (\d+) hits,"
                          r" (\d+) misses, (\d+) invalidations")
 # cookie-under-flood: its req/s under the flood / its req/s alone, on the
@@ -143,6 +163,22 @@ def children_rss(h):
 
 
 PIN = None  # (server CPU, client CPU) when pinned, see main()
+PG = None  # the PostgreSQL server of the -pg cases (pyrus.pg), see main()
+
+
+def pin_postgres(pg):
+    """Bind the PostgreSQL server (the postmaster, and so every backend
+    it forks from now on, and its running processes) to the client's
+    CPU: httpd's CPU measures httpd alone, as for the other cases."""
+    if PIN is None:
+        return
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        pid = f.readline().strip()
+    out = subprocess.run(["pgrep", "-P", pid], capture_output=True,
+                         text=True).stdout.split()
+    for p in [pid] + out:
+        subprocess.run(["taskset", "-a", "-p", "-c", str(PIN[1]), p],
+                       capture_output=True, check=False)
 
 
 def pin_server(h):
@@ -304,6 +340,11 @@ class Case:
 
     def __init__(self, name, work, n_users):
         self.name = name
+        # what the case does: a -pg case does what its SQLite twin does
+        self.base = sqlite_case(name)
+        self.pg_db = None
+        if name.endswith(PG_SUFFIX):
+            self.pg_db = "bench_" + self.base.replace("-", "_")
         self.work = work
         self.n_users = n_users
         self.h = None
@@ -315,12 +356,14 @@ class Case:
             # few other info lines; nothing per request)
             body += "\nLogLevel error remoteuser_session:info\n"
         store = "sqlite:store/users.db" if self.name != "bare" else None
-        mods = ["authn_anon"] if self.name == "first-login" else []
+        if self.pg_db:
+            store = bench_database(PG, self.pg_db)
+        mods = ["authn_anon"] if self.base == "first-login" else []
         # the module's defaults, RemoteUserCacheTTL included
         h = Httpd(body, store=store, users=["benchuser"], extra_modules=mods,
                   cache_ttl=self.cache_ttl)
         static_files(h, "f", "h", "s")
-        if self.n_users:
+        if self.n_users and not self.pg_db:
             shutil.copy(store_file(self.n_users), h.db_path)
             if self.name == "session-churn":
                 # users the load never sends, for the writer to change
@@ -332,10 +375,10 @@ class Case:
                 shutil.chown(h.db_path, "www-data", "www-data")
         self.args = []
         self.script = None
-        if self.name in ("basic", "frontend"):
+        if self.base in ("basic", "frontend"):
             self.args = ["-H", "Authorization: " +
                          basic("benchuser")["Authorization"]]
-        elif self.name == "header":
+        elif self.base == "header":
             self.args = ["-H", "X-Auth-User: benchuser"]
         elif self.cookie_case():
             step = max(1, self.n_users // SESSION_TOKENS)
@@ -354,12 +397,15 @@ class Case:
                                                         kind + ".lua")
                 with open(self.flood_scripts[kind], "w") as f:
                     f.write(LUA_FLOOD.replace("@PATH@", path))
-        elif self.name == "first-login":
+        elif self.base == "first-login":
             self.script = os.path.join(h.root, "login.lua")
             with open(self.script, "w") as f:
                 f.write(LUA_FIRST_LOGIN % ())  # the template's %% are %
         h.start(malloc_checks=False)
         self.h = h
+        if self.pg_db and self.n_users:
+            # the module made the schema at startup
+            preload_pg(PG, self.pg_db, self.n_users)
         # warm up: children up, connections to the store open
         wrk(h, self.args, 1, 8, self.script)
         self.rss_start = children_rss(h)
@@ -413,6 +459,9 @@ class Case:
         return under
 
     def users(self):
+        if self.pg_db:
+            return int(PG.value("SELECT COUNT(*) FROM users",
+                                db=self.pg_db))
         con = sqlite3.connect(self.h.db_path)
         try:
             return con.execute("SELECT COUNT(*) FROM users").fetchone()[0]
@@ -422,7 +471,8 @@ class Case:
     def measure(self, duration, connections):
         if self.name == "cookie-under-flood":
             return self.measure_flood(duration)
-        before = self.users() if self.name == "first-login" else 0
+        before = self.users() if self.base == "first-login" else 0
+        statements = pg_counters(PG, self.pg_db) if self.pg_db else 0
         churn = None
         if self.name == "session-churn":
             churn = Churn(self.h.db_path, self.churn_names, VHOST,
@@ -435,7 +485,11 @@ class Case:
                 r_churn = churn.stop()
         if churn is not None:
             r["churn_changes"], r["churn_per_s"] = r_churn
-        if self.name == "first-login":
+        if self.pg_db:
+            sent = pg_counters(PG, self.pg_db) - statements
+            r["pg_statements"] = sent
+            r["pg_per_req"] = sent / r["requests"] if r["requests"] else 0
+        if self.base == "first-login":
             # Each request must have made a user (and a session): check
             # the store, so a broken script cannot pass for a fast login.
             # Refused logins (503 from the write gate) make no user; they
@@ -443,12 +497,14 @@ class Case:
             made = self.users() - before
             served = r["rps"] * duration - r["non2xx"]
             if made < 0.9 * served:
-                sys.exit("first-login: %d users created for about %d "
-                         "requests" % (made, served))
+                sys.exit("%s: %d users created for about %d "
+                         "requests" % (self.name, made, served))
             r["users_created"] = made
         return r
 
     def stop(self):
+        if self.pg_db:
+            self.pg_top = pg_top_statements(PG, self.pg_db)
         self.rss_end = children_rss(self.h)
         self.h.stop()  # the children exit: their RUS00196 lines
         self.cache = cache_stats(self.h.error_log())
@@ -488,9 +544,13 @@ def main():
 
     plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
             ("session-churn", 1000), ("session-1M", opts.million),
-            ("first-login", 0), ("cookie-under-flood", 1000)]
+            ("first-login", 0), ("header-pg", 0), ("session-pg", 1000),
+            ("first-login-pg", 0), ("cookie-under-flood", 1000)]
     if opts.cases:
         wanted = opts.cases.split(",")
+        unknown = set(wanted) - set(name for name, _ in plan)
+        if unknown:
+            sys.exit("unknown cases: %s" % ", ".join(sorted(unknown)))
         plan = [(name, n) for name, n in plan if name in wanted]
     Case.cache_ttl = opts.cache_ttl
     if opts.max_writers is not None:
@@ -504,6 +564,13 @@ def main():
     paired = {name: [] for name, _ in plan}
     t_start = time.time()
     servers = {"bare": Case("bare", None, 0)}
+    global PG
+    if any(name.endswith(PG_SUFFIX) for name, _ in plan):
+        if not pyrus_pg.available():
+            sys.exit("the -pg cases need PostgreSQL's server programs "
+                     "(apt-get install postgresql; scripts/install-deps.sh)")
+        PG = bench_postgres()
+        pin_postgres(PG)
     try:
         servers["bare"].start()
         for name, n in plan:
@@ -543,6 +610,10 @@ def main():
                          bare_runs[-1]["rps"], paired[name][-1]),
                       flush=True)
                 last = results[name][-1]
+                if "pg_per_req" in last:
+                    print("  %-12s        %d PostgreSQL statements, %.3f a "
+                          "request" % ("", last["pg_statements"],
+                                       last["pg_per_req"]), flush=True)
                 if "churn_per_s" in last:
                     print("  %-12s        %d store changes, %.1f a second"
                           % ("", last["churn_changes"], last["churn_per_s"]),
@@ -558,9 +629,13 @@ def main():
                              last["socket_errors"], last["flood_rps"],
                              last["flood_non2xx"]), flush=True)
     finally:
-        for c in servers.values():
-            if c.h is not None:
-                c.stop()
+        try:
+            for c in servers.values():
+                if c.h is not None:
+                    c.stop()
+        finally:
+            if PG is not None:
+                PG.cleanup()
 
     def med(runs, key="rps"):
         return statistics.median(r[key] for r in runs)
@@ -603,6 +678,11 @@ def main():
         by["session-churn"]["churn_changes"] = sum(x["churn_changes"]
                                                    for x in runs)
         by["session-churn"]["churn_per_s"] = med(runs, "churn_per_s")
+    for name, _ in plan:
+        if name.endswith(PG_SUFFIX):
+            by[name]["pg_round_trips_per_req"] = med(results[name],
+                                                     "pg_per_req")
+            by[name]["pg_top_statements"] = servers[name].pg_top
     if "cookie-under-flood" in by:
         runs = results["cookie-under-flood"]
         r = by["cookie-under-flood"]
@@ -643,6 +723,16 @@ def main():
               % (r["case"], r["rps"], r["ratio"], r["p50_ms"], r["p99_ms"],
                  r["server_cores"], r["cpu_us_per_req"], r["rss_start_kib"],
                  r["rss_end_kib"], r["non2xx"], r["hit_rate_text"] or ""))
+    print()
+    for r in rows:
+        if "pg_round_trips_per_req" in r:
+            print("%s: %.3f PostgreSQL round trips per request (statements "
+                  "of the module's role in the case's database, "
+                  "pg_stat_statements' calls, / requests answered; median "
+                  "of the runs); most sent over the server's life:"
+                  % (r["case"], r["pg_round_trips_per_req"]))
+            for calls, query in r["pg_top_statements"]:
+                print("    %9d  %s" % (calls, query[:100]))
     print()
     for r in rows:
         if "target" in r:

@@ -5,12 +5,18 @@ script, and the cached store of n users with a live session each.
 
     h = Httpd(COMMON + CASES["session"], cache_ttl=None, ...)
     shutil.copy(store_file(1000), h.db_path)
+
+The PostgreSQL cases (session-pg, header-pg, first-login-pg) are the
+cases of the same name without "-pg" on a database of their own of one
+PostgreSQL server of the bench's (bench_postgres(), pyrus.pg): filled
+with preload_pg(), counted with pg_counters().
 """
 
 import os
 import time
 
 from .harness import TOP
+from .pg import ROLE
 from . import store
 
 CACHE = os.path.join(TOP, "bench", "cache")
@@ -92,6 +98,19 @@ CASES["cookie-under-flood"] = CASES["session"] + """
     RemoteUserSession On
 </Location>"""
 
+# The PostgreSQL cases: the same server configuration as their SQLite
+# case; only RemoteUserStore differs (bench/run.py).
+PG_SUFFIX = "-pg"
+for _base in ("header", "session", "first-login"):
+    CASES[_base + PG_SUFFIX] = CASES[_base]
+
+
+def sqlite_case(name):
+    """The case a PostgreSQL case is the twin of ("session" for
+    "session-pg"); any other name as it is."""
+    return name[:-len(PG_SUFFIX)] if name.endswith(PG_SUFFIX) else name
+
+
 LUA_COOKIES = """
 -- requests are formatted once, in init() (when wrk knows the Host), not
 -- per request: the client must not be the bottleneck of the measurement
@@ -134,3 +153,84 @@ def cookie_tokens(path, n, step=1):
     """The file of the cookie tokens of store_file(n), every step-th."""
     return store.write_tokens(path, (token(i)[0]
                                      for i in range(1, n + 1, step)))
+
+
+def bench_postgres():
+    """A started PostgreSQL server of the bench's own (pyrus.pg: initdb in
+    a temporary directory, 127.0.0.1, password authentication) with
+    pg_stat_statements loaded, so that the statements the module sends can
+    be counted. Call cleanup() on it."""
+    from .pg import Postgres
+    pg = Postgres().start()
+    with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
+        # every statement a client sent, utility statements (BEGIN,
+        # COMMIT, LISTEN) included: one is one round trip. "top": not
+        # what runs inside them (the triggers' inserts, foreign key checks)
+        f.write("shared_preload_libraries = 'pg_stat_statements'\n"
+                "pg_stat_statements.track = top\n"
+                "pg_stat_statements.track_utility = on\n"
+                "pg_stat_statements.max = 10000\n"
+                "log_connections = off\n")
+    pg.restart()
+    pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+               db="postgres")
+    return pg
+
+
+def bench_database(pg, name):
+    """A new database NAME of the module's role on pg; its URI."""
+    pg.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name,
+               db="postgres")
+    pg.execute("CREATE DATABASE %s OWNER %s" % (name, ROLE), db="postgres")
+    return pg.uri(db=name)
+
+
+def preload_pg(pg, db, n, vhost=VHOST, seed=SCOPE, prefix="user"):
+    """n users PREFIX0000001.. and one session each (token(i), living ten
+    years) in database db, whose schema the module made: the PostgreSQL
+    twin of store_file(n), in one transaction, the hashes computed by the
+    server (sha256, checked against token())."""
+    far = int(time.time()) + 10 * 365 * store.DAY
+    now = int(time.time())
+    uname = "'%s' || lpad(i::text, 7, '0')" % prefix
+    pg.execute(
+        "BEGIN;"
+        "INSERT INTO users (username, is_active, date_joined, last_login) "
+        "SELECT %(u)s, true, %(now)d, %(now)d FROM generate_series(1, %(n)d)"
+        " i;"
+        "INSERT INTO sessions (token_hash, user_id, vhost, created_at, "
+        "last_seen, expires_at) SELECT encode(sha256(sha256(convert_to("
+        "'mod_remoteuser_session %(seed)s ' || i, 'UTF8'))), 'hex'), u.id, "
+        "'%(vhost)s', %(now)d, %(far)d, %(far)d FROM generate_series(1, "
+        "%(n)d) i JOIN users u ON u.username = %(u)s;"
+        "COMMIT;" % {"u": uname, "now": now, "far": far, "n": n,
+                     "seed": seed, "vhost": vhost}, db=db)
+    got = pg.value("SELECT COUNT(*) FROM sessions s JOIN users u ON "
+                   "u.id = s.user_id WHERE s.token_hash = '%s'"
+                   % token(n)[1], db=db)
+    assert got == "1", "preload_pg: the token hashes differ from token()"
+
+
+def pg_counters(pg, db):
+    """The statements the module's role has sent to database db so far:
+    pg_stat_statements' calls (every connection: requests, the listener,
+    the maintenance). With PQexecParams each is one round trip."""
+    return int(pg.value(
+        "SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s "
+        "JOIN pg_roles r ON r.oid = s.userid "
+        "JOIN pg_database d ON d.oid = s.dbid "
+        "WHERE r.rolname = '%s' AND d.datname = '%s'" % (ROLE, db),
+        db="postgres"))
+
+
+def pg_top_statements(pg, db, limit=8):
+    """The statements the module's role sent most to database db over the
+    server's life: [(calls, query text on one line)]."""
+    rows = pg.rows(
+        "SELECT s.calls, regexp_replace(s.query, '\\s+', ' ', 'g') "
+        "FROM pg_stat_statements s "
+        "JOIN pg_roles r ON r.oid = s.userid "
+        "JOIN pg_database d ON d.oid = s.dbid "
+        "WHERE r.rolname = '%s' AND d.datname = '%s' "
+        "ORDER BY s.calls DESC LIMIT %d" % (ROLE, db, limit), db="postgres")
+    return [(int(c), q) for c, q in rows]
