@@ -177,38 +177,21 @@ def bench_postgres():
     return pg
 
 
+def preload_pg(pg, db, n):
+    """The PostgreSQL twin of store_file(n) in database db of pg (whose
+    schema the module made): users user0000001.. with one session each,
+    token(i), living ten years."""
+    far = int(time.time()) + 10 * 365 * store.DAY
+    store.preload_pg(pg, db, n, VHOST, SCOPE, prefix="user", last_seen=far,
+                     expires=far)
+
+
 def bench_database(pg, name):
     """A new database NAME of the module's role on pg; its URI."""
     pg.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name,
                db="postgres")
     pg.execute("CREATE DATABASE %s OWNER %s" % (name, ROLE), db="postgres")
     return pg.uri(db=name)
-
-
-def preload_pg(pg, db, n, vhost=VHOST, seed=SCOPE, prefix="user"):
-    """n users PREFIX0000001.. and one session each (token(i), living ten
-    years) in database db, whose schema the module made: the PostgreSQL
-    twin of store_file(n), in one transaction, the hashes computed by the
-    server (sha256, checked against token())."""
-    far = int(time.time()) + 10 * 365 * store.DAY
-    now = int(time.time())
-    uname = "'%s' || lpad(i::text, 7, '0')" % prefix
-    pg.execute(
-        "BEGIN;"
-        "INSERT INTO users (username, is_active, date_joined, last_login) "
-        "SELECT %(u)s, true, %(now)d, %(now)d FROM generate_series(1, %(n)d)"
-        " i;"
-        "INSERT INTO sessions (token_hash, user_id, vhost, created_at, "
-        "last_seen, expires_at) SELECT encode(sha256(sha256(convert_to("
-        "'mod_remoteuser_session %(seed)s ' || i, 'UTF8'))), 'hex'), u.id, "
-        "'%(vhost)s', %(now)d, %(far)d, %(far)d FROM generate_series(1, "
-        "%(n)d) i JOIN users u ON u.username = %(u)s;"
-        "COMMIT;" % {"u": uname, "now": now, "far": far, "n": n,
-                     "seed": seed, "vhost": vhost}, db=db)
-    got = pg.value("SELECT COUNT(*) FROM sessions s JOIN users u ON "
-                   "u.id = s.user_id WHERE s.token_hash = '%s'"
-                   % token(n)[1], db=db)
-    assert got == "1", "preload_pg: the token hashes differ from token()"
 
 
 def pg_counters(pg, db):

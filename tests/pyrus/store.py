@@ -8,6 +8,8 @@ the fault tests, the write-flood test and the benchmark:
   store (one the module made, or one build_store() just created);
 - build_store(path, n, vhost, seed): a new store of the current schema
   with n users and sessions, without httpd (the benchmark's million);
+- preload_pg(pg, db, n, vhost, seed): the same in a PostgreSQL database
+  the module made (pyrus.pg);
 - write_tokens(path, tokens): the file the wrk scripts read;
 - store_is_sound(h): the invariants a store keeps under any fault.
 
@@ -92,6 +94,37 @@ def build_store(path, n, vhost, seed, name="user%07d"):
         con.close()
     far = int(time.time()) + 10 * 365 * DAY
     preload(path, n, vhost, seed, name=name, last_seen=far, expires=far)
+
+
+def preload_pg(pg, db, n, vhost, seed, prefix="pre", last_seen=None,
+               expires=None):
+    """The PostgreSQL twin of preload(): n users PREFIX0000001.. and one
+    session each (token(i, seed)), bound to `vhost`, created and last seen
+    now (or at `last_seen`), expiring in a day (or at `expires`), in
+    database db of the pyrus.pg server pg, whose schema the module made;
+    one transaction, as the superuser, the hashes computed by the server
+    (sha256, checked against token())."""
+    now = int(time.time())
+    last_seen = now if last_seen is None else last_seen
+    expires = now + DAY if expires is None else expires
+    uname = "'%s' || lpad(i::text, 7, '0')" % prefix
+    pg.execute(
+        "BEGIN;"
+        "INSERT INTO users (username, is_active, date_joined, last_login) "
+        "SELECT %(u)s, true, %(now)d, %(now)d FROM generate_series(1, %(n)d)"
+        " i;"
+        "INSERT INTO sessions (token_hash, user_id, vhost, created_at, "
+        "last_seen, expires_at) SELECT encode(sha256(sha256(convert_to("
+        "'mod_remoteuser_session %(seed)s ' || i, 'UTF8'))), 'hex'), u.id, "
+        "'%(vhost)s', %(now)d, %(seen)d, %(exp)d FROM generate_series(1, "
+        "%(n)d) i JOIN users u ON u.username = %(u)s;"
+        "COMMIT;" % {"u": uname, "now": now, "seen": last_seen,
+                     "exp": expires, "n": n,
+                     "seed": seed, "vhost": vhost}, db=db)
+    got = pg.value("SELECT COUNT(*) FROM sessions s JOIN users u ON "
+                   "u.id = s.user_id WHERE s.token_hash = '%s'"
+                   % token(n, seed)[1], db=db)
+    assert got == "1", "preload_pg: the token hashes differ from token()"
 
 
 def write_tokens(path, tokens):
