@@ -27,7 +27,9 @@
  *
  * The change log is fed by triggers (rus_changes_*), which fire for every
  * writer of the database (the module, remoteuser-admin, psql, another
- * application) under the same conditions as SQLite's. Every row goes
+ * application) under the same conditions as SQLite's; a TRUNCATE of one
+ * of the tables logs a row with neither user nor session, which
+ * changes_since() reports as RUS_CHANGES_ENOUGH (drop every answer). Every row goes
  * through rus_log_change(), which first takes the transaction-level
  * advisory lock LOCK_CHANGES: logged writers are serialised from their
  * first logged row to their commit, so ids are handed out in commit order
@@ -176,7 +178,20 @@ static const char *const migrations[] = {
      * by ON DELETE CASCADE, which fires changes_member. */
     "CREATE TRIGGER changes_group_rename AFTER UPDATE OF name ON groups"
     " FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)"
-    " EXECUTE FUNCTION rus_changes_group();",
+    " EXECUTE FUNCTION rus_changes_group();"
+    /* TRUNCATE (which SQLite has not) fires no row trigger: one row
+     * without a user or a session, about every answer. */
+    "CREATE FUNCTION rus_changes_all() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$"
+    " BEGIN PERFORM rus_log_change(NULL, NULL); RETURN NULL; END $$;"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON users"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON sessions"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON groups"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON user_groups"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -867,6 +882,14 @@ static apr_status_t pg_validate(rus_conn_t *conn)
         if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(c->pg)) {
             break;
         }
+    }
+    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK
+        && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        /* a transaction left open (or failed) by a request: not reused */
+        conn->broken = 1;
+        rus_conn_set_error(conn, "%s: a connection was left in a transaction",
+                           c->shown);
+        return RUS_STORE_EUNREACHABLE;
     }
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         char line[RUS_CONN_ERROR_MAX];
@@ -1688,6 +1711,12 @@ static apr_status_t pg_changes_since(rus_conn_t *conn, apr_int64_t since,
                 continue; /* the row of a log with nothing after @a since */
             }
             n++;
+            if (PQgetisnull(res, i, 2) && PQgetisnull(res, i, 3)) {
+                /* about every answer (a TRUNCATE): as if told of all */
+                rv = RUS_CHANGES_ENOUGH;
+                last = col_i64(res, i, 1);
+                break;
+            }
             ch.id = col_i64(res, i, 1);
             ch.user_id = col_i64(res, i, 2);
             ch.session_hash =

@@ -347,6 +347,13 @@ START_TEST(test_pg_changes_across_connections)
                      RUS_CHANGES_ENOUGH);
     ck_assert_int_eq(last, last2);
     ck_assert_int_eq(seen.ids->nelts, 2);
+    /* a TRUNCATE by psql is about every answer */
+    rus_test_pg_exec(schema, "TRUNCATE sessions");
+    ck_assert_int_eq(rus_store_changes_since(b, last2, note_change, &seen,
+                                             &last),
+                     RUS_CHANGES_ENOUGH);
+    ck_assert_int_gt(last, last2);
+    ck_assert_int_eq(seen.ids->nelts, 2);
     rus_store_disconnect(a);
     rus_store_disconnect(b);
 }
@@ -494,6 +501,53 @@ START_TEST(test_pg_busy_timeout)
     PQclear(PQexec(holder, "ROLLBACK"));
     PQfinish(holder);
     ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* Logged writers are serialised from their first logged row to their
+ * commit, so change ids come in commit order: while another transaction
+ * holds an uncommitted change, a second one waits (here: past the busy
+ * timeout), even on another user; unlogged writes do not wait. */
+START_TEST(test_pg_changes_serialised)
+{
+    rus_store_options_t opts;
+    const char *schema = NULL;
+    const char *keys[3] = { "dbname", "options", NULL }, *vals[3];
+    rus_store_t *store;
+    rus_conn_t *conn;
+    PGconn *holder;
+    rus_user_t ann, bob, carl;
+    int created = 0;
+
+    NEED_SERVER();
+    rus_store_options_default(&opts);
+    opts.busy_timeout_ms = 300;
+    store = pg_store(&schema, &opts, NULL);
+    conn = connected(store);
+    ann = added(conn, "ann");
+    bob = added(conn, "bob");
+    vals[0] = rus_test_pg_uri();
+    vals[1] = apr_pstrcat(pool, "-csearch_path=", schema, NULL);
+    vals[2] = NULL;
+    holder = PQconnectdbParams(keys, vals, 1);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PQclear(PQexec(holder, apr_psprintf(pool,
+                                        "UPDATE users SET is_active = false"
+                                        " WHERE id = %" APR_INT64_T_FMT,
+                                        ann.id)));
+    ck_assert_int_eq(rus_user_set_active(conn, bob.id, 0, NULL), APR_TIMEUP);
+    ck_assert_int_eq(rus_user_create(conn, "carl", 5, &carl, &created, pool),
+                     APR_SUCCESS);
+    PQclear(PQexec(holder, "COMMIT"));
+    PQfinish(holder);
+    ck_assert_int_eq(rus_user_set_active(conn, bob.id, 0, NULL), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_pg_int(schema,
+                                     "SELECT count(*) FROM changes c1 JOIN"
+                                     " changes c2 ON c2.id > c1.id"
+                                     " WHERE c1.user_id <> c2.user_id"),
+                     1);
     rus_store_disconnect(conn);
 }
 END_TEST
@@ -659,6 +713,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_feed_sees_commit);
     tcase_add_test(tc, test_pg_broken_connection);
     tcase_add_test(tc, test_pg_busy_timeout);
+    tcase_add_test(tc, test_pg_changes_serialised);
     tcase_add_test(tc, test_pg_schema_versions);
     tcase_add_test(tc, test_pg_integrity_finds_orphans);
     tcase_add_test(tc, test_pg_dump_load);
