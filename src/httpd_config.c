@@ -304,8 +304,10 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
     }
     if (rus_store_create(&store, cmd->pool, arg, ap_server_root, NULL, &msg)
         != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->directive->directive,
-                            arg, msg);
+        /* Not @a arg: it may hold a password, and httpd's message names
+         * the line already. */
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive,
+                            msg);
     }
     /* The last RemoteUserStore wins; remoteuser-admin --config shows
      * which one it was (DUMP_REMOTEUSER_STORE). */
