@@ -185,16 +185,27 @@ static const char *store_dir_refusal(const rus_server_conf *conf,
         geteuid() == 0 ? ap_unixd_config.group_name : "GROUP", dir, dir);
 }
 
-/* The RemoteUserStore of @a conf as log lines show it: with a password
- * masked (rus_store_describe()), never as written; a spec no store could
- * be made of is named by where it was written. */
+/* The RemoteUserStore of @a conf as log lines show it, never as written
+ * (it may hold a password): SCHEME:LOCATION as rus_store_describe() shows
+ * the location (a password masked, a path made absolute); a spec no
+ * store was made of, masked as such. */
 static const char *store_shown(const rus_server_conf *conf, apr_pool_t *p)
 {
-    if (conf->store != NULL) {
-        return rus_store_describe(conf->store);
+    const char *shown, *colon;
+
+    if (conf->store == NULL) {
+        return rus_httpd_spec_masked(p, conf->store_spec);
     }
-    return apr_psprintf(p, "(line %d of %s)", conf->store_line,
-                        conf->store_file ? conf->store_file : "?");
+    shown = rus_store_describe(conf->store);
+    colon = strchr(shown, ':');
+    if (colon != NULL && (apr_size_t)(colon - shown) < strcspn(shown, "/")) {
+        return shown; /* a URI, with its scheme */
+    }
+    colon = strchr(conf->store_spec, ':');
+    return apr_pstrcat(p,
+                       apr_pstrmemdup(p, conf->store_spec,
+                                      (apr_size_t)(colon - conf->store_spec)),
+                       ":", shown, NULL);
 }
 
 /* The store of check_config: built with its final options and checked,
