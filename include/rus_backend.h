@@ -69,6 +69,8 @@ struct rus_store_t {
     const char *location; /**< backend-specific, e.g. an absolute path */
     rus_store_options_t opts;
     struct rus_board_t *board; /**< a shared store's board, or NULL */
+    const char *shown;         /**< the location as messages show it (a password
+                            masked: rus_backend_t.display), or NULL */
 };
 
 /** Check the store without changing it (configtest). */
