@@ -11,7 +11,9 @@
  * The shared backend here is SQLite with a feed of the test's own, so
  * that everything but the server is the real code. */
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 
@@ -164,8 +166,8 @@ static void follower_publishes(int reconnected)
 static const char *const keys[] = { "u:alice", "u:bob", HASH_A1, HASH_B1 };
 #define NKEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
-/* Cache every key from the store, as the request path does. */
-static void cache_all(rus_cache_t *cache)
+/* Cache every key from the store of @a conn, as the request path does. */
+static void cache_all_from(rus_cache_t *cache, rus_conn_t *conn)
 {
     int i;
 
@@ -175,7 +177,7 @@ static void cache_all(rus_cache_t *cache)
         rus_user_t u;
 
         if (i < 2) {
-            ck_assert_int_eq(rus_user_find(ts.conn, keys[i] + 2, &u, ts.pool),
+            ck_assert_int_eq(rus_user_find(conn, keys[i] + 2, &u, ts.pool),
                              APR_SUCCESS);
             rus_cache_put(cache, keys[i], NOW, ticket, &u, NULL);
         }
@@ -186,6 +188,11 @@ static void cache_all(rus_cache_t *cache)
             rus_cache_put(cache, keys[i], NOW, ticket, &u, &s);
         }
     }
+}
+
+static void cache_all(rus_cache_t *cache)
+{
+    cache_all_from(cache, ts.conn);
 }
 
 /* Which keys are hits at @a now, "1" or "0" each, in their order. */
@@ -398,16 +405,144 @@ START_TEST(test_shared_lost_connection_reconnects)
 }
 END_TEST
 
+/* ---- against PostgreSQL --------------------------------------------- */
+
+/* One turn of the host's follower (httpd_feed.c) on @a feed: wait for a
+ * commit, publish the log's end. */
+static apr_int64_t pg_follow(rus_feed_t *feed, int reconnected, int wait_ms)
+{
+    apr_int64_t last = -1;
+    const char *msg = NULL;
+
+    ck_assert_int_eq(rus_board_claim(board, PID, apr_time_now()), 1);
+    ck_assert_msg(rus_store_feed_wait(feed, wait_ms, &last, &msg)
+                      == APR_SUCCESS,
+                  "feed: %s", msg ? msg : "?");
+    ck_assert_int_eq(rus_board_publish(board, PID, last, reconnected,
+                                       apr_time_now()),
+                     1);
+    return last;
+}
+
+/* Two hosts' worth of it on a real server: another connection (another
+ * host, psql) commits; the feed hears of it well within a turn, the
+ * board moves, this host's cache drops what changed. The process's own
+ * connection killed by the server: no hit until it is opened again, the
+ * next second, and what changed meanwhile is applied. */
+START_TEST(test_shared_pg_host)
+{
+    const char *schema = NULL, *msg = NULL, *warn = NULL, *app;
+    rus_store_t *store = NULL;
+    rus_conn_t *other = NULL;
+    rus_watch_t *watch = NULL;
+    rus_feed_t *feed = NULL;
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh;
+    rus_user_t alice, bob;
+    apr_int64_t before, after;
+    apr_time_t t0, waited;
+
+    if (rus_test_pg_uri() == NULL) {
+        fprintf(stderr, "note: %s skipped (no RUS_TEST_PG_URI)\n", __func__);
+        return;
+    }
+    app = apr_psprintf(ts.pool, "ut-shared-%ld", (long)getpid());
+    ck_assert_msg(rus_store_create(&store, ts.pool,
+                                   apr_pstrcat(ts.pool,
+                                               rus_test_pg_spec(ts.pool,
+                                                                &schema),
+                                               "&application_name=", app, NULL),
+                                   NULL, NULL, &msg)
+                      == APR_SUCCESS,
+                  "create: %s", msg);
+    ck_assert_int_eq(rus_store_is_shared(store), 1);
+    ck_assert_msg(rus_store_prepare(store, ts.pool, NULL, &warn, &msg)
+                      == APR_SUCCESS,
+                  "prepare: %s", msg);
+    ck_assert_msg(rus_store_connect(&other, store, ts.pool, &msg)
+                      == APR_SUCCESS,
+                  "connect: %s", msg);
+    /* no board yet: no watch, said so */
+    ck_assert_int_eq(rus_store_watch(&watch, other, ts.pool), APR_ENOTIMPL);
+    ck_assert_str_eq(rus_store_error(other), "no listener board on this host");
+    rus_store_set_board(store, board);
+
+    ck_assert_int_eq(rus_user_add(other, "alice", 100, 1, &alice, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_add(other, "bob", 100, 1, &bob, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(other, HASH_A1, alice.id, "v:80", NOW,
+                                        LATER),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(other, HASH_B1, bob.id, "v:80", NOW,
+                                        LATER),
+                     APR_SUCCESS);
+
+    ck_assert_msg(rus_store_feed_open(&feed, store, ts.pool, &msg)
+                      == APR_SUCCESS,
+                  "feed: %s", msg);
+    ck_assert_ptr_eq(feed->backend, store->backend);
+    before = pg_follow(feed, 1, 0);
+    coh = rus_coh_create(store, cache, ts.pool);
+    ck_assert_msg(rus_coh_sync(coh, NOW, &warn, ts.pool) == APR_SUCCESS,
+                  "sync: %s", warn ? warn : "?");
+    rus_cache_set_guard(cache, rus_coh_guard, coh);
+    cache_all_from(cache, other);
+    ck_assert_str_eq(hits_at(cache, NOW), "1111");
+
+    /* alice disabled by the other host: heard of at once */
+    ck_assert_int_eq(rus_user_set_active(other, alice.id, 0, NULL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(hits_at(cache, NOW), "1111"); /* not published yet */
+    t0 = apr_time_now();
+    after = pg_follow(feed, 0, 2000);
+    waited = apr_time_now() - t0;
+    ck_assert_int_gt(after, before);
+    ck_assert_msg(waited < apr_time_from_msec(500),
+                  "the feed took %" APR_TIME_T_FMT " us", waited);
+    ck_assert_str_eq(hits_at(cache, NOW), "0101");
+
+    /* this process's connection killed; bob disabled meanwhile */
+    cache_all_from(cache, other);
+    rus_test_pg_exec(NULL,
+                     apr_pstrcat(ts.pool,
+                                 "SELECT pg_terminate_backend(pid)"
+                                 " FROM pg_stat_activity WHERE"
+                                 " application_name = '",
+                                 app, "' AND pid <> pg_backend_pid()", NULL));
+    rus_store_disconnect(other); /* it was one of them */
+    other = NULL;
+    ck_assert_msg(rus_store_connect(&other, store, ts.pool, &msg)
+                      == APR_SUCCESS,
+                  "connect: %s", msg);
+    ck_assert_int_eq(rus_user_set_active(other, bob.id, 0, NULL), APR_SUCCESS);
+    pg_follow(feed, 0, 2000);
+    ck_assert_int_eq(rus_coh_sync(coh, NOW, &warn, ts.pool),
+                     RUS_STORE_EUNREACHABLE);
+    ck_assert_ptr_nonnull(warn);
+    ck_assert_ptr_null(strstr(warn, "rus-secret"));
+    ck_assert_str_eq(hits_at(cache, NOW), "0000");
+    ck_assert_msg(rus_coh_sync(coh, NOW + 1, &warn, ts.pool) == APR_SUCCESS,
+                  "sync: %s", warn ? warn : "?");
+    ck_assert_str_eq(hits_at(cache, NOW + 1), "1010");
+
+    rus_store_feed_close(feed);
+    rus_store_disconnect(other);
+}
+END_TEST
+
 TCase *rus_shared_test_case(void)
 {
     TCase *tc = tcase_create("shared");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_shared_feed_dispatch);
     tcase_add_test(tc, test_shared_feed_all_or_none);
     tcase_add_test(tc, test_shared_watch_needs_board);
     tcase_add_test(tc, test_shared_cache_follows_board);
     tcase_add_test(tc, test_shared_board_down_means_no_cache);
     tcase_add_test(tc, test_shared_lost_connection_reconnects);
+    tcase_add_test(tc, test_shared_pg_host);
     return tc;
 }
