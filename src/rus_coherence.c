@@ -15,7 +15,14 @@
  * log after the last change applied to the shared cache (by any process),
  * drop what it names, move the shared "applied" id up, then record the
  * mark. A mark that could not be read whole (a commit under way) is not
- * recorded: the log is read anyway, and the next call looks again. */
+ * recorded: the log is read anyway, and the next call looks again.
+ *
+ * A shared store's watch reads the host's board (rus_board.h), not memory
+ * of the connection: a board that cannot be trusted now (its follower
+ * disconnected) keeps the watch, which works again as soon as the
+ * follower publishes, and a connection the store's server dropped is
+ * closed and opened again (at most once a second) without touching the
+ * watch. */
 
 #include <string.h>
 
@@ -191,6 +198,27 @@ static apr_status_t apply_one(void *baton, const rus_change_t *change)
     return APR_SUCCESS;
 }
 
+/* A shared store's connection again, its watch kept (under the lock). */
+static apr_status_t coh_reconnect(rus_coh_t *coh, apr_int64_t now)
+{
+    const char *msg = NULL;
+    apr_pool_t *ptemp = NULL;
+    apr_status_t rv;
+
+    __atomic_store_n(&coh->retry_sec, now, __ATOMIC_RELAXED);
+    rv = apr_pool_create(&ptemp, coh->pool);
+    if (rv != APR_SUCCESS) {
+        return coh_fail(coh, rv, "cannot open the store", "out of memory");
+    }
+    rv = rus_store_connect(&coh->conn, coh->store, ptemp, &msg);
+    if (rv != APR_SUCCESS) {
+        coh->conn = NULL;
+        coh_fail(coh, rv, "cannot open the store", msg);
+    }
+    apr_pool_destroy(ptemp);
+    return rv;
+}
+
 /* The slow path, under the lock. */
 static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
 {
@@ -200,6 +228,17 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     apr_status_t rv = APR_EAGAIN;
     int tries, whole;
 
+    if (coh->watch != NULL && coh->conn == NULL) {
+        /* a shared store's connection was lost (see the file comment) */
+        if (coh->retry_sec == now) {
+            return APR_EAGAIN; /* tried this second already */
+        }
+        rv = coh_reconnect(coh, now);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        rv = APR_EAGAIN;
+    }
     if (coh->watch == NULL) {
         if (coh->retry_sec == now) {
             return APR_EAGAIN; /* tried this second already */
@@ -215,6 +254,15 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     }
     if (rv == APR_SUCCESS && mark_is_applied(coh, &mark)) {
         return APR_SUCCESS; /* another thread applied it meanwhile */
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)
+        && rus_store_is_shared(coh->store)) {
+        /* the board comes back by itself when its follower does */
+        mark_record(coh, NULL);
+        return coh_fail(coh, rv,
+                        "the host's view of the store's commits cannot be "
+                        "trusted now",
+                        msg);
     }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
         coh_fail(coh, rv, "the store's watch stopped working", msg);
@@ -241,8 +289,15 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     if (rv != APR_SUCCESS) {
         /* The watch still works: the next call reads the log again. */
         mark_record(coh, NULL);
-        return coh_fail(coh, rv, "cannot read the store's changes",
-                        rus_store_error(coh->conn));
+        coh_fail(coh, rv, "cannot read the store's changes",
+                 rus_store_error(coh->conn));
+        if (rv == RUS_STORE_EUNREACHABLE && rus_store_is_shared(coh->store)) {
+            /* lost: another connection at the next call (the watch reads
+             * the board, nothing of this connection) */
+            rus_store_disconnect(coh->conn);
+            coh->conn = NULL;
+        }
+        return rv;
     }
     coh->last_id = last;
     rus_cache_set_applied(coh->cache, last);
