@@ -309,6 +309,7 @@ NEEDS = [
     (re.compile(r"^\s*(Gssapi|AuthType\s+GSSAPI)", re.M | re.I),
      ["auth_gssapi"]),
     (re.compile(r"^\s*ProxyPass\b", re.M), ["proxy", "proxy_http"]),
+    # what a balancer needs at run time (configtest would pass without)
     (re.compile(r"^\s*BalancerMember\b", re.M),
      ["proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests",
       "slotmem_shm"]),
