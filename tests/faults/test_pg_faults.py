@@ -27,7 +27,6 @@ issue note quotes."""
 
 import base64
 import collections
-import hashlib
 import http.client
 import os
 import random
@@ -39,8 +38,8 @@ import time
 import pytest
 
 from pyrus import pg as pyrus_pg
+from pyrus import preload_pg, stored_hash
 from pyrus.faults import COOKIE, SEED, token
-from pyrus.store import preload_pg
 
 pytestmark = pytest.mark.skipif(not pyrus_pg.available(),
                                 reason="no PostgreSQL server programs")
@@ -51,13 +50,6 @@ LOAD_SECONDS = 10
 RESTART_AT = 3.5  # seconds into the load
 LOG_LEVEL = re.compile(r"\[(?:[a-z_]+:)?(emerg|alert|crit|error|warn)\]")
 LOG_IDS = re.compile(r"\b(RUS\d{5}):")
-
-
-def stored_hash(cookie_token):
-    """What the store keeps of a cookie's token: hex SHA-256 of its bytes."""
-    raw = base64.urlsafe_b64decode(cookie_token + "=" * (-len(cookie_token)
-                                                         % 4))
-    return hashlib.sha256(raw).hexdigest()
 
 
 def basic_header(name):

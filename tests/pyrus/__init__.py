@@ -38,7 +38,8 @@ What to import:
 - a store: a server's own is `h.db_path` (`h.rows()`, `h.execute()`); one
   preloaded with users and sessions is `preload(h.db_path, n, vhost, seed)`
   or `build_store(path, n, vhost, seed)`, `store_is_sound(h)` checks it
-  (pyrus.store).
+  (pyrus.store); a PostgreSQL one (pyrus.pg, the `pg` fixture) is
+  `preload_pg(pg, db, n, vhost, seed)`.
 - a CLI run: `run_admin(h, "--db", h.db_path, "user", "list")` runs the
   remoteuser-admin under test (ADMIN) with the server's sanitizer
   environment and returns the CompletedProcess.
@@ -61,14 +62,15 @@ from .harness import (ADMIN, ENV_CGI, HTTPD, MODDIR, MODULE, RUN_USER,
 from .session import (COOKIE, GRACE, cookie, login, set_cookie, stored_hash,
                       token_of)
 from .package import package_refusal
-from .store import build_store, preload, store_is_sound, write_tokens
+from .store import (build_store, preload, preload_pg, store_is_sound,
+                    write_tokens)
 
 __all__ = [
     "ADMIN", "COOKIE", "ENV_CGI", "GRACE", "HTTPD", "MODDIR", "MODULE",
     "RUN_USER", "SANITIZE", "TOP", "VHOSTS", "Httpd", "Response",
     "anon_location", "basic", "build_store", "cookie", "free_port",
     "location", "login", "login_location", "logout_location",
-    "package_refusal", "preload",
+    "package_refusal", "preload", "preload_pg",
     "remoteuser_location", "run_admin", "sanitizer_env", "serve_htdocs",
     "set_cookie", "sha_entry", "static_files", "store_is_sound",
     "stored_hash", "token_of", "vhosts", "write_tokens",
