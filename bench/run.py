@@ -172,12 +172,8 @@ def pin_postgres(pg):
     CPU: httpd's CPU measures httpd alone, as for the other cases."""
     if PIN is None:
         return
-    with open(os.path.join(pg.data, "postmaster.pid")) as f:
-        pid = f.readline().strip()
-    out = subprocess.run(["pgrep", "-P", pid], capture_output=True,
-                         text=True).stdout.split()
-    for p in [pid] + out:
-        subprocess.run(["taskset", "-a", "-p", "-c", str(PIN[1]), p],
+    for p in postgres_pids(pg):
+        subprocess.run(["taskset", "-a", "-p", "-c", str(PIN[1]), str(p)],
                        capture_output=True, check=False)
 
 
@@ -193,8 +189,23 @@ def pin_server(h):
 
 def server_cpu(h):
     """CPU seconds (user + system) used so far by the parent and children."""
+    return cpu_of([h.proc.pid] + h.children())
+
+
+def postgres_pids(pg):
+    """The PostgreSQL server's postmaster and its processes (backends)."""
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        pid = int(f.readline())
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                         text=True).stdout.split()
+    return [pid] + [int(p) for p in out]
+
+
+def cpu_of(pids):
+    """CPU seconds (user + system) used so far by the processes `pids`
+    (with their children that have exited)."""
     total = 0
-    for pid in [h.proc.pid] + h.children():
+    for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -473,6 +484,7 @@ class Case:
             return self.measure_flood(duration)
         before = self.users() if self.base == "first-login" else 0
         statements = pg_counters(PG, self.pg_db) if self.pg_db else 0
+        pg_cpu = cpu_of(postgres_pids(PG)) if self.pg_db else 0
         churn = None
         if self.name == "session-churn":
             churn = Churn(self.h.db_path, self.churn_names, VHOST,
@@ -489,6 +501,9 @@ class Case:
             sent = pg_counters(PG, self.pg_db) - statements
             r["pg_statements"] = sent
             r["pg_per_req"] = sent / r["requests"] if r["requests"] else 0
+            r["pg_cpu_us_per_req"] = ((cpu_of(postgres_pids(PG)) - pg_cpu)
+                                      / r["requests"] * 1e6
+                                      if r["requests"] else 0)
         if self.base == "first-login":
             # Each request must have made a user (and a session): check
             # the store, so a broken script cannot pass for a fast login.
@@ -612,8 +627,9 @@ def main():
                 last = results[name][-1]
                 if "pg_per_req" in last:
                     print("  %-12s        %d PostgreSQL statements, %.3f a "
-                          "request" % ("", last["pg_statements"],
-                                       last["pg_per_req"]), flush=True)
+                          "request; PostgreSQL's CPU %.1f us a request"
+                          % ("", last["pg_statements"], last["pg_per_req"],
+                             last["pg_cpu_us_per_req"]), flush=True)
                 if "churn_per_s" in last:
                     print("  %-12s        %d store changes, %.1f a second"
                           % ("", last["churn_changes"], last["churn_per_s"]),
@@ -682,6 +698,8 @@ def main():
         if name.endswith(PG_SUFFIX):
             by[name]["pg_round_trips_per_req"] = med(results[name],
                                                      "pg_per_req")
+            by[name]["pg_cpu_us_per_req"] = med(results[name],
+                                                "pg_cpu_us_per_req")
             by[name]["pg_top_statements"] = servers[name].pg_top
     if "cookie-under-flood" in by:
         runs = results["cookie-under-flood"]
@@ -729,8 +747,10 @@ def main():
             print("%s: %.3f PostgreSQL round trips per request (statements "
                   "of the module's role in the case's database, "
                   "pg_stat_statements' calls, / requests answered; median "
-                  "of the runs); most sent over the server's life:"
-                  % (r["case"], r["pg_round_trips_per_req"]))
+                  "of the runs), PostgreSQL's CPU %.1f us a request (not "
+                  "in us/req above); most sent over the server's life:"
+                  % (r["case"], r["pg_round_trips_per_req"],
+                     r["pg_cpu_us_per_req"]))
             for calls, query in r["pg_top_statements"]:
                 print("    %9d  %s" % (calls, query[:100]))
     print()
