@@ -1604,40 +1604,46 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
     return APR_SUCCESS;
 }
 
+/* The highest id each sequence handed out (0: none yet). */
+#define SEQ_HIGH_OF      " last_value - CASE WHEN is_called THEN 0 ELSE 1 END"
+#define SEQ_HIGH_CHANGES "(SELECT" SEQ_HIGH_OF " FROM changes_id_seq)"
+#define SEQ_HIGH_USERS   "(SELECT" SEQ_HIGH_OF " FROM users_id_seq)"
+#define SEQ_HIGH_GROUPS  "(SELECT" SEQ_HIGH_OF " FROM groups_id_seq)"
+
 /* What the unique indexes and foreign keys should make impossible, looked
  * for by sequential scans (an index that lost entries would hide its own
  * duplicates), and ids the sequences would hand out again. */
-#define SQL_INTEGRITY                                                        \
-    "SELECT 'duplicate username ' || quote_literal(username) FROM users"     \
-    " GROUP BY username HAVING count(*) > 1"                                 \
-    " UNION ALL SELECT 'duplicate user id ' || id FROM users"                \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'duplicate group name ' || quote_literal(name)"       \
-    " FROM groups GROUP BY name HAVING count(*) > 1"                         \
-    " UNION ALL SELECT 'duplicate group id ' || id FROM groups"              \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'duplicate session ' || token_hash FROM sessions"     \
-    " GROUP BY token_hash HAVING count(*) > 1"                               \
-    " UNION ALL SELECT 'duplicate membership of user ' || user_id"           \
-    " || ' in group ' || group_id FROM user_groups"                          \
-    " GROUP BY user_id, group_id HAVING count(*) > 1"                        \
-    " UNION ALL SELECT 'session ' || s.token_hash || ' of missing user '"    \
-    " || s.user_id FROM sessions s"                                          \
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)"       \
-    " UNION ALL SELECT 'membership of missing user ' || m.user_id"           \
-    " FROM user_groups m"                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)"       \
-    " UNION ALL SELECT 'membership in missing group ' || m.group_id"         \
-    " FROM user_groups m"                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id)"     \
-    " UNION ALL SELECT 'duplicate change id ' || id FROM changes"            \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"     \
-    " FROM changes HAVING max(id) > (SELECT last_value FROM changes_id_seq)" \
-    " UNION ALL SELECT 'user id ' || max(id) || ' above its sequence'"       \
-    " FROM users HAVING max(id) > (SELECT last_value FROM users_id_seq)"     \
-    " UNION ALL SELECT 'group id ' || max(id) || ' above its sequence'"      \
-    " FROM groups HAVING max(id) > (SELECT last_value FROM groups_id_seq)"
+#define SQL_INTEGRITY                                                     \
+    "SELECT 'duplicate username ' || quote_literal(username) FROM users"  \
+    " GROUP BY username HAVING count(*) > 1"                              \
+    " UNION ALL SELECT 'duplicate user id ' || id FROM users"             \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'duplicate group name ' || quote_literal(name)"    \
+    " FROM groups GROUP BY name HAVING count(*) > 1"                      \
+    " UNION ALL SELECT 'duplicate group id ' || id FROM groups"           \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'duplicate session ' || token_hash FROM sessions"  \
+    " GROUP BY token_hash HAVING count(*) > 1"                            \
+    " UNION ALL SELECT 'duplicate membership of user ' || user_id"        \
+    " || ' in group ' || group_id FROM user_groups"                       \
+    " GROUP BY user_id, group_id HAVING count(*) > 1"                     \
+    " UNION ALL SELECT 'session ' || s.token_hash || ' of missing user '" \
+    " || s.user_id FROM sessions s"                                       \
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)"    \
+    " UNION ALL SELECT 'membership of missing user ' || m.user_id"        \
+    " FROM user_groups m"                                                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)"    \
+    " UNION ALL SELECT 'membership in missing group ' || m.group_id"      \
+    " FROM user_groups m"                                                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id)"  \
+    " UNION ALL SELECT 'duplicate change id ' || id FROM changes"         \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"  \
+    " FROM changes HAVING max(id) > " SEQ_HIGH_CHANGES                    \
+    " UNION ALL SELECT 'user id ' || max(id) || ' above its sequence'"    \
+    " FROM users HAVING max(id) > " SEQ_HIGH_USERS                        \
+    " UNION ALL SELECT 'group id ' || max(id) || ' above its sequence'"   \
+    " FROM groups HAVING max(id) > " SEQ_HIGH_GROUPS
 
 static apr_status_t pg_integrity(rus_conn_t *conn, int *pok,
                                  const char **presult, apr_pool_t *p)
