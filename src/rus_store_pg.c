@@ -338,20 +338,27 @@ static const char *full_uri(apr_pool_t *p, const char *location)
     return apr_pstrcat(p, "postgresql:", location, NULL);
 }
 
-/* Where the password of a URI location is, as libpq reads it: the user
- * information ends at the first '@' before any '/', and the password
- * follows its first ':'. *plen 0: none. */
+/* Where the password of a URI location is: between the first ':' of the
+ * user information and the last '@' before the parameters. That is where
+ * libpq reads it when the password is percent-encoded as it must be
+ * (pg_check() refuses a raw '@' or '/' in it), and covers all of it when
+ * it is not. *plen 0: none. */
 static const char *find_password(const char *location, apr_size_t *plen)
 {
-    const char *start, *at, *colon;
+    const char *start, *end, *at = NULL, *colon, *s;
 
     *plen = 0;
     if (strncmp(location, "//", 2) != 0) {
         return NULL;
     }
     start = location + 2;
-    at = start + strcspn(start, "@/");
-    if (*at != '@') {
+    end = start + strcspn(start, "?");
+    for (s = start; s < end; s++) {
+        if (*s == '@') {
+            at = s;
+        }
+    }
+    if (at == NULL) {
         return NULL;
     }
     colon = memchr(start, ':', (apr_size_t)(at - start));
@@ -360,6 +367,23 @@ static const char *find_password(const char *location, apr_size_t *plen)
     }
     *plen = (apr_size_t)(at - colon - 1);
     return colon + 1;
+}
+
+/* Does the user information of a URI location hold a raw '@' or '/'
+ * (which libpq would read as the end of it, and then show the rest of
+ * the password as a host or a database name in its messages)? */
+static int userinfo_ambiguous(const char *location)
+{
+    const char *start = location + 2, *end, *first, *last = NULL, *s;
+
+    end = start + strcspn(start, "?");
+    first = start + strcspn(start, "@/");
+    for (s = start; s < end; s++) {
+        if (*s == '@') {
+            last = s;
+        }
+    }
+    return last != NULL && first != last;
 }
 
 /* The location as messages show it: the password of the user information
@@ -796,6 +820,13 @@ static apr_status_t pg_check(const rus_store_t *store, apr_pool_t *ptemp,
                              "%s: not a PostgreSQL URI; expected "
                              "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/"
                              "DBNAME[?PARAM=VALUE&...]",
+                             pg_display(store->location, ptemp));
+        return RUS_STORE_ESPEC;
+    }
+    if (userinfo_ambiguous(store->location)) {
+        *pmsg = apr_psprintf(ptemp,
+                             "%s: a '@' or '/' in the user name or password "
+                             "must be percent-encoded (%%40, %%2F)",
                              pg_display(store->location, ptemp));
         return RUS_STORE_ESPEC;
     }

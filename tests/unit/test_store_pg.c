@@ -132,6 +132,21 @@ START_TEST(test_pg_display_masks_password)
                      APR_SUCCESS);
     ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d");
     ck_assert_str_eq(rus_backend_pg.display("//h/d", pool), "postgresql://h/d");
+    /* a raw '@' or '/' in the password: all of it masked, and refused */
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      "postgresql://u:p@s/s@h/d?x=@", NULL,
+                                      NULL, &msg),
+                     APR_SUCCESS);
+    ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d?x=@");
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
+    ck_assert_ptr_nonnull(strstr(msg, "percent-encoded"));
+    ck_assert_ptr_null(strstr(msg, "p@s"));
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      "postgresql://u:p%40s%2Fs@h/d", NULL,
+                                      NULL, &msg),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), APR_SUCCESS);
+    ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d");
 }
 END_TEST
 
