@@ -40,10 +40,18 @@
  * The schema is created and migrated under the session-level advisory
  * lock LOCK_SCHEMA: by prepare (httpd's parent), and by any connection
  * that finds it absent or older; one that finds it newer refuses it.
+ * The keys, for whoever looks at pg_locks: LOCK_SCHEMA 7500544738700001,
+ * LOCK_CHANGES 7500544738700002.
+ *
+ * A load (rus_store_copy() into this store) runs with the triggers on:
+ * the memberships it inserts are logged as changes, which only makes the
+ * caches of the target's hosts drop users they cannot hold yet.
  *
  * Statements: the request path's are prepared at the protocol level, once
  * per connection, on first use (a new connection prepares them again);
- * administration uses PQexecParams. Request data only ever travels as a
+ * administration uses PQexecParams. Behind a pooler, that needs session
+ * pooling, or one that keeps protocol-level prepared statements
+ * (PgBouncer 1.21 or later with max_prepared_statements). Request data only ever travels as a
  * parameter. statement_timeout and lock_timeout are the store's busy
  * timeout. A connection lost (or a server shutting down) marks the
  * connection broken: the request fails with RUS_STORE_EUNREACHABLE, and
