@@ -333,8 +333,9 @@ typedef struct pg_conn_t {
 typedef struct pg_feed_t {
     rus_feed_t base; /* must come first */
     PGconn *pg;
-    apr_pool_t *pool;  /* the caller's, for messages */
-    const char *shown; /* the store's URI as messages show it */
+    apr_pool_t *pool;     /* the caller's, for messages */
+    const char *location; /* the store's, whose secrets messages mask */
+    const char *shown;    /* the store's URI as messages show it */
 } pg_feed_t;
 
 /* ==================================================================== */
@@ -437,31 +438,58 @@ static const char *pg_display(const char *location, apr_pool_t *p)
     return apr_pstrcat(p, "postgresql:", out, NULL);
 }
 
+/* Where the value of a password= parameter of a URI location is (the
+ * first one); *plen 0: none. */
+static const char *find_param_password(const char *location, apr_size_t *plen)
+{
+    const char *s = strchr(location, '?');
+
+    *plen = 0;
+    while (s != NULL) {
+        s++;
+        if (strncmp(s, "password=", 9) == 0) {
+            *plen = strcspn(s + 9, "&");
+            return s + 9;
+        }
+        s = strchr(s, '&');
+    }
+    return NULL;
+}
+
 /* Copy a libpq message into @a buf as one line: control characters
- * (newlines included) become spaces, runs of them one, and the password
- * of @a location, should libpq quote it, "***". */
+ * (newlines included) become spaces, runs of them one, and the passwords
+ * of @a location (may be NULL), should libpq quote one, "***". */
 static void one_line(char *buf, apr_size_t size, const char *msg,
                      const char *location)
 {
-    apr_size_t pwlen = 0, n = 0;
-    const char *pw = location ? find_password(location, &pwlen) : NULL;
+    const char *secret[2] = { NULL, NULL };
+    apr_size_t len[2] = { 0, 0 }, n = 0, k;
     const char *s;
-    int space = 0;
+    int space = 0, i, masked;
 
     if (size == 0) {
         return;
     }
+    if (location != NULL) {
+        secret[0] = find_password(location, &len[0]);
+        secret[1] = find_param_password(location, &len[1]);
+    }
     for (s = msg ? msg : ""; *s != '\0' && n + 1 < size;) {
         unsigned char ch = (unsigned char)*s;
 
-        if (pw != NULL && pwlen > 0 && strncmp(s, pw, pwlen) == 0) {
-            apr_size_t k;
-
-            for (k = 0; k < 3 && n + 1 < size; k++) {
-                buf[n++] = '*';
+        masked = 0;
+        for (i = 0; i < 2 && !masked; i++) {
+            if (secret[i] != NULL && len[i] > 0
+                && strncmp(s, secret[i], len[i]) == 0) {
+                for (k = 0; k < 3 && n + 1 < size; k++) {
+                    buf[n++] = '*';
+                }
+                s += len[i];
+                space = 0;
+                masked = 1;
             }
-            s += pwlen;
-            space = 0;
+        }
+        if (masked) {
             continue;
         }
         if (ch < 0x20 || ch == 0x7f) {
@@ -1819,7 +1847,7 @@ static apr_status_t feed_fail(pg_feed_t *f, const PGresult *res,
         msg = PQerrorMessage(f->pg);
     }
     *pmsg = apr_psprintf(f->pool, "%s: %s: %s", what, f->shown,
-                         one_line_p(f->pool, msg, NULL));
+                         one_line_p(f->pool, msg, f->location));
     return RUS_STORE_EUNREACHABLE;
 }
 
@@ -1841,6 +1869,7 @@ static apr_status_t pg_feed_open(const rus_store_t *store, rus_feed_t **pfeed,
 
     f->base.backend = &rus_backend_pg;
     f->pool = p;
+    f->location = apr_pstrdup(p, store->location);
     f->shown = pg_display(store->location, p);
     f->pg = pg_open(store, 1, p);
     if (f->pg == NULL || PQstatus(f->pg) != CONNECTION_OK) {

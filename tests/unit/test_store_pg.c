@@ -177,6 +177,13 @@ START_TEST(test_pg_check_parses_only)
     ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
     ck_assert_ptr_null(strstr(msg, "se%zzcret"));
     ck_assert_ptr_null(strstr(msg, "zzcret"));
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      "postgresql://u@h/x?password=pa%zzword",
+                                      NULL, NULL, &msg),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
+    ck_assert_ptr_null(strstr(msg, "zzword"));
+    ck_assert_ptr_nonnull(strstr(msg, "password=***"));
     ck_assert_int_eq(rus_store_create(&store, pool, "postgresql:host=h", NULL,
                                       NULL, &msg),
                      APR_SUCCESS);
