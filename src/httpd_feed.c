@@ -22,6 +22,7 @@
  * fails. A warning per streak of failures (RUS00120), a line when it is
  * back (RUS00121). */
 
+#include <string.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -83,20 +84,23 @@ static void feed_failed(rus_listener *l, const char *msg)
 {
     /* copied first: the message may live in the feed's pool */
     char why[512];
+    const char *shown = rus_store_describe(l->store);
 
     apr_cpystrn(why, msg && *msg ? msg : "failed", sizeof(why));
     feed_close(l);
     rus_board_down(l->board, l->pid, apr_time_now());
     if (!l->failing) {
         l->failing = 1;
+        /* the store named once: the backend's message may name it */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, l->s,
                      RUSLOGNO(00120) "this host cannot follow the commits "
-                                     "of the store %s: %s; until it can, "
+                                     "of its store%s%s: %s; until it can, "
                                      "no process of the host uses its "
                                      "answer cache (every request asks "
                                      "the store); tried again every "
                                      "second, told once until it works",
-                     rus_store_describe(l->store), why);
+                     strstr(why, shown) ? "" : " ",
+                     strstr(why, shown) ? "" : shown, why);
     }
 }
 

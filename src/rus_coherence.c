@@ -21,8 +21,10 @@
  * of the connection: a board that cannot be trusted now (its follower
  * disconnected) keeps the watch, which works again as soon as the
  * follower publishes, and a connection the store's server dropped is
- * closed and opened again (at most once a second) without touching the
- * watch. */
+ * closed and opened again (at most once a second, and only while the
+ * board is trusted) without touching the watch. Opening one may wait for
+ * a server that does not answer: a thread that finds another applying
+ * takes a miss instead of waiting. */
 
 #include <string.h>
 
@@ -228,17 +230,6 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     apr_status_t rv = APR_EAGAIN;
     int tries, whole;
 
-    if (coh->watch != NULL && coh->conn == NULL) {
-        /* a shared store's connection was lost (see the file comment) */
-        if (coh->retry_sec == now) {
-            return APR_EAGAIN; /* tried this second already */
-        }
-        rv = coh_reconnect(coh, now);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        rv = APR_EAGAIN;
-    }
     if (coh->watch == NULL) {
         if (coh->retry_sec == now) {
             return APR_EAGAIN; /* tried this second already */
@@ -270,6 +261,17 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
         return rv;
     }
     whole = rv == APR_SUCCESS;
+    if (coh->conn == NULL) {
+        /* a shared store's connection was lost (see the file comment);
+         * opened again only once the board is trusted */
+        if (coh->retry_sec == now) {
+            return APR_EAGAIN; /* tried this second already */
+        }
+        rv = coh_reconnect(coh, now);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     since = rus_cache_applied(coh->cache);
     if (since < coh->last_id) {
         since = coh->last_id;
@@ -331,7 +333,17 @@ apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
         && __atomic_load_n(&coh->retry_sec, __ATOMIC_RELAXED) == now) {
         return APR_EAGAIN; /* not watching; opening is tried once a second */
     }
-    apr_thread_mutex_lock(coh->lock);
+    if (rus_store_is_shared(coh->store)) {
+        /* Never wait for another thread here: it may be opening a
+         * connection to a server that does not answer (connect_timeout).
+         * Busy: a miss, which asks the store. */
+        if (apr_thread_mutex_trylock(coh->lock) != APR_SUCCESS) {
+            return APR_EAGAIN;
+        }
+    }
+    else {
+        apr_thread_mutex_lock(coh->lock);
+    }
     rv = coh_apply(coh, now);
     if (rv == APR_SUCCESS) {
         coh->failing = 0;
@@ -382,7 +394,12 @@ int rus_coh_take_warning(rus_coh_t *coh, char *buf, apr_size_t len)
         || !__atomic_load_n(&coh->warn_due, __ATOMIC_RELAXED)) {
         return 0;
     }
-    apr_thread_mutex_lock(coh->lock);
+    if (!rus_store_is_shared(coh->store)) {
+        apr_thread_mutex_lock(coh->lock);
+    }
+    else if (apr_thread_mutex_trylock(coh->lock) != APR_SUCCESS) {
+        return 0; /* busy (see rus_coh_sync()): given at a later call */
+    }
     due = coh->warn_due;
     coh->warn_due = 0;
     if (due) {

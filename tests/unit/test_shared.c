@@ -405,6 +405,39 @@ START_TEST(test_shared_lost_connection_reconnects)
 }
 END_TEST
 
+/* The connection lost and the board down with it (the server stopped):
+ * no connection is tried while the board cannot be trusted (a server that
+ * does not answer would hold up the process's cache lock for a connect
+ * timeout every second); once the follower publishes, one is. */
+START_TEST(test_shared_no_reconnect_while_board_down)
+{
+    rus_cache_t *cache = rus_cache_create(ts.pool, 4096, 1000);
+    rus_coh_t *coh;
+    const char *warn = NULL;
+    int i;
+
+    rus_store_set_board(&shared, board);
+    coh = rus_coh_create(&shared, cache, ts.pool);
+    follower_publishes(1);
+    ck_assert_int_eq(rus_coh_sync(coh, NOW, &warn, ts.pool), APR_SUCCESS);
+    rus_cache_set_guard(cache, rus_coh_guard, coh);
+    cache_all(cache);
+    rus_test_sql(ts.path, "UPDATE users SET is_active = 0 "
+                          "WHERE username = 'bob'");
+    changes_fail = 1;
+    follower_publishes(0);
+    ck_assert_int_ne(rus_coh_sync(coh, NOW, &warn, ts.pool), APR_SUCCESS);
+    rus_board_down(board, PID, apr_time_now());
+    for (i = 1; i <= 3; i++) {
+        ck_assert_str_eq(hits_at(cache, NOW + i), "0000");
+    }
+    ck_assert_int_eq(connects, 1);
+    follower_publishes(1);
+    ck_assert_str_eq(hits_at(cache, NOW + 4), "1010");
+    ck_assert_int_eq(connects, 2);
+}
+END_TEST
+
 /* ---- against PostgreSQL --------------------------------------------- */
 
 /* One turn of the host's follower (httpd_feed.c) on @a feed: wait for a
@@ -543,6 +576,7 @@ TCase *rus_shared_test_case(void)
     tcase_add_test(tc, test_shared_cache_follows_board);
     tcase_add_test(tc, test_shared_board_down_means_no_cache);
     tcase_add_test(tc, test_shared_lost_connection_reconnects);
+    tcase_add_test(tc, test_shared_no_reconnect_while_board_down);
     tcase_add_test(tc, test_shared_pg_host);
     return tc;
 }
