@@ -2,7 +2,9 @@
 store of the tests' own (pyrus.pg) answers a bounded load of first logins
 and session requests from Python threads on 127.0.0.1, each request and
 its answer recorded, while the server is restarted, once with a fast
-shutdown and once with an immediate one (a crash, then recovery).
+shutdown and once with an immediate one (a crash, then recovery), under
+mpm_event, and with an immediate one under prefork (a dozen children,
+one of them the host's listener). The answer cache is on, as deployed.
 
 Afterwards:
 
@@ -196,13 +198,17 @@ def problem_lines(log):
     return [line for line in log.splitlines() if LOG_LEVEL.search(line)]
 
 
-@pytest.mark.parametrize("mode", ["fast", "immediate"])
-def test_pg_restart_under_load(fault_server, pg, mode):
+# prefork: several children, one of which holds the host's listener (the
+# lease), and each its own connections
+@pytest.mark.parametrize("mode,mpm", [("fast", "event"),
+                                      ("immediate", "event"),
+                                      ("immediate", "prefork")])
+def test_pg_restart_under_load(fault_server, pg, mode, mpm):
     pg.execute("ALTER DATABASE %s SET synchronous_commit = on"
                % pyrus_pg.DBNAME, db="postgres")
     # the answer cache as deployed (the module's default TTL): the host's
     # listener and its board are under the fault too
-    h = fault_server(store=pg.uri(), cache_ttl=None).start()
+    h = fault_server(store=pg.uri(), cache_ttl=None, mpm=mpm).start()
     # the vhost key of this server's sessions, off one the module made
     r = h.get("/login", {"Authorization": basic_header("preload")})
     assert r.status == 302, (r.status, h.error_log())
@@ -216,6 +222,7 @@ def test_pg_restart_under_load(fault_server, pg, mode):
     t_down = time.time() - load.t0
     pg.restart(mode)
     t_up = time.time() - load.t0
+    children = len(h.children())
     records = load.result()
     # served again after the restart, without an httpd restart; then the
     # children exit, with their held-back failure counts (RUS00106)
@@ -255,11 +262,13 @@ def test_pg_restart_under_load(fault_server, pg, mode):
     rc, amcheck = pg_amcheck(pg)
     unsound = {k: v for k, v in consistency(pg).items() if v}
 
-    print("\nPostgreSQL %s restart under load (down at %.1f s, up at %.1f s "
+    print("\nPostgreSQL %s restart under load, mpm_%s, %d children (down at "
+          "%.1f s, up at %.1f s "
           "of %d s): %d requests, %d logins answered 302, %d session "
           "requests answered 200; failed %d: %s; log ids at warn or worse: "
           "%s; store: %s users, %s sessions; pg_amcheck exit %d%s"
-          % (mode, t_down, t_up, LOAD_SECONDS, len(records), len(logins),
+          % (mode, mpm, children, t_down, t_up, LOAD_SECONDS, len(records),
+             len(logins),
              len(cookies_ok), len(failed),
              dict(collections.Counter("%s %s" % (r[1], r[2])
                                       for r in failed)),
