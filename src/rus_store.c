@@ -795,6 +795,89 @@ apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
     return conn->backend->changes_prune(conn, before, pcount);
 }
 
+/* ---- a whole store copied to another ---------------------------------- */
+
+/* What the dump's row function loads into, and what it counted. */
+typedef struct copy_baton_t {
+    rus_conn_t *to;
+    rus_store_copy_counts_t counts;
+} copy_baton_t;
+
+/* Load one dumped row into the target and count it; a failure stops the
+ * dump (the target's error text says what). */
+static apr_status_t copy_row(void *baton, const rus_store_row_t *row)
+{
+    copy_baton_t *b = baton;
+    apr_status_t rv;
+
+    rv = b->to->backend->load_row(b->to, row);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    switch (row->kind) {
+    case RUS_ROW_USER:
+        b->counts.users++;
+        break;
+    case RUS_ROW_GROUP:
+        b->counts.groups++;
+        break;
+    case RUS_ROW_MEMBER:
+        b->counts.members++;
+        break;
+    case RUS_ROW_SESSION:
+        b->counts.sessions++;
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
+                            rus_store_copy_counts_t *counts, apr_pool_t *p)
+{
+    copy_baton_t b;
+    apr_status_t rv;
+
+    from->error[0] = '\0';
+    to->error[0] = '\0';
+    if (from == to) {
+        rus_conn_set_error(from, "a store cannot be copied onto itself");
+        return APR_EINVAL;
+    }
+    if (from->backend->dump == NULL) {
+        return not_implemented(from, "be copied from (it has no dump)");
+    }
+    if (to->backend->load_begin == NULL || to->backend->load_row == NULL
+        || to->backend->load_end == NULL) {
+        return not_implemented(to, "be copied to (it has no load)");
+    }
+    memset(&b, 0, sizeof(b));
+    b.to = to;
+    /* The target first: its transaction holds the write lock, and it
+     * refuses a store that is not empty before anything is read. */
+    rv = to->backend->load_begin(to);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = from->backend->dump(from, copy_row, &b, p);
+    if (rv == APR_SUCCESS) {
+        rv = to->backend->load_end(to, 1);
+    }
+    else {
+        /* Roll back; the first failure stays the one reported, on the
+         * connection that had it (a failed rollback breaks the target's
+         * connection, which the backend marks). */
+        char saved[RUS_CONN_ERROR_MAX];
+
+        memcpy(saved, to->error, sizeof(saved));
+        (void)to->backend->load_end(to, 0);
+        memcpy(to->error, saved, sizeof(saved));
+    }
+    if (rv == APR_SUCCESS && counts != NULL) {
+        *counts = b.counts;
+    }
+    return rv;
+}
+
 /* ---- the per-process connection pool -------------------------------- */
 
 struct rus_store_pool_t {

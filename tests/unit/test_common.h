@@ -31,6 +31,7 @@ TCase *rus_coherence_test_case(void);
 TCase *rus_store_contract_test_case(void);
 TCase *rus_ratelimit_test_case(void);
 TCase *rus_confcheck_test_case(void);
+TCase *rus_copy_test_case(void);
 
 /* ---- the store fixture (test_store_fixture.c) ------------------------- */
 
