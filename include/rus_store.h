@@ -137,6 +137,21 @@ const char *rus_store_file_spec(apr_pool_t *p, const char *path);
 /** The store's spec with the location made absolute, for messages. */
 const char *rus_store_describe(const rus_store_t *store);
 
+/** The scheme of the store's backend, for messages and reports: "sqlite",
+ *  "postgresql" (its own scheme, whichever alias the spec used). */
+const char *rus_store_scheme(const rus_store_t *store);
+
+/**
+ * A spec as messages may show it, without a store made of it (e.g. one
+ * rus_store_create() refused, or an argument of a directive): a known
+ * backend's location as its display callback shows it (a password
+ * masked); for an unknown scheme, a password in what looks like a URI's
+ * user information ("//USER:PASSWORD@") or a "password=" parameter masked
+ * all the same, since a typo in the scheme is no reason to show it.
+ * @return the spec for messages, allocated from @a p (NULL: "")
+ */
+const char *rus_store_spec_describe(apr_pool_t *p, const char *spec);
+
 /**
  * Check, without creating or changing anything, that the store can be
  * used: called by configtest and at every (re)start. A file store is

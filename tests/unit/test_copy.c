@@ -5,9 +5,11 @@
  *     http://www.apache.org/licenses/LICENSE-2.0
  */
 
-/* rus_store_copy(): a whole store into an empty one (remoteuser-admin db
- * copy), through rus_store.h alone, for every pair of backends of
- * rus_test_backends[] (the loop index _i is source * count + target). */
+/* What remoteuser-admin db copy and its messages rely on, through
+ * rus_store.h alone: rus_store_copy(), a whole store into an empty one,
+ * for every pair of backends of rus_test_backends[] (the loop index _i is
+ * source * count + target); rus_store_spec_describe() and
+ * rus_store_scheme(). */
 
 #include <string.h>
 
@@ -288,6 +290,45 @@ START_TEST(test_copy_failure_midway_leaves_target_empty)
 }
 END_TEST
 
+/* A spec shown in a message never shows a password, whatever its scheme:
+ * a known one's display masks it, an unknown one (a typo) is masked by
+ * the facade. */
+static const struct {
+    const char *spec, *shown;
+} shown_specs[] = {
+    { "sqlite:/var/lib/x/users.db", "sqlite:/var/lib/x/users.db" },
+    { "sqlite:relative.db", "sqlite:relative.db" },
+    { "postgresq://rus:s3cret@db1/rus", "postgresq://rus:***@db1/rus" },
+    { "pg://rus:s3:cr@t@db1:5432/rus?x=1", "pg://rus:***@db1:5432/rus?x=1" },
+    { "pg://rus@db1/rus", "pg://rus@db1/rus" },
+    { "pg://db1/rus?user=rus&password=s3cret&sslmode=require",
+      "pg://db1/rus?user=rus&password=***&sslmode=require" },
+    { "pg:host=db1 password=s3cret dbname=rus",
+      "pg:host=db1 password=*** dbname=rus" },
+    { "pg://db1/rus?password=a&password=b", "pg://db1/rus?password=***"
+                                            "&password=***" },
+    { "nocolon", "nocolon" },
+};
+
+START_TEST(test_spec_describe_masks_passwords)
+{
+    apr_pool_t *p = NULL;
+
+    apr_pool_create(&p, NULL);
+    ck_assert_str_eq(rus_store_spec_describe(p, shown_specs[_i].spec),
+                     shown_specs[_i].shown);
+    ck_assert_str_eq(rus_store_spec_describe(p, NULL), "");
+    apr_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(test_scheme)
+{
+    rus_test_store_open(&src, _i);
+    ck_assert_str_eq(rus_store_scheme(src.store), rus_test_backends[_i].name);
+}
+END_TEST
+
 TCase *rus_copy_test_case(void)
 {
     TCase *tc = tcase_create("copy");
@@ -300,5 +341,8 @@ TCase *rus_copy_test_case(void)
     tcase_add_test(tc, test_copy_refusals);
     tcase_add_loop_test(tc, test_copy_failure_midway_leaves_target_empty, 0,
                         rus_test_backend_count);
+    tcase_add_loop_test(tc, test_spec_describe_masks_passwords, 0,
+                        sizeof(shown_specs) / sizeof(shown_specs[0]));
+    tcase_add_loop_test(tc, test_scheme, 0, rus_test_backend_count);
     return tc;
 }
