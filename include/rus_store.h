@@ -551,8 +551,9 @@ typedef struct rus_store_copy_counts_t {
  * @param counts  receives what was copied (on success); may be NULL
  * @return APR_SUCCESS; APR_EEXIST when the target store holds a user, a
  *         group or a session already (rus_store_error(@a to) says what);
- *         APR_ENOTIMPL when a backend cannot dump or load; or an error
- *         of either, on the connection that had it
+ *         APR_ENOTIMPL when a backend cannot dump or load; APR_EINVAL
+ *         when @a from and @a to are one connection; or an error of
+ *         either, on the connection that had it (the target rolled back)
  */
 apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
                             rus_store_copy_counts_t *counts, apr_pool_t *p);
