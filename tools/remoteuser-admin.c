@@ -725,11 +725,15 @@ static int open_store(const rus_store_t *store, rus_conn_t **pconn)
         /* a symbolic link at the store: refused, nothing followed */
         return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
     }
-    if (rv != APR_SUCCESS) {
+    if (APR_STATUS_IS_ENOENT(rv) || rv == RUS_STORE_ESCHEMA) {
         return fail(EXIT_FAILED,
                     "%s: %s (a missing store is created by "
                     "httpd at startup or by 'db migrate')",
                     rus_store_describe(store), msg);
+    }
+    if (rv != APR_SUCCESS) {
+        /* e.g. a server that does not answer: nothing to create */
+        return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
     }
     return 0;
 }
