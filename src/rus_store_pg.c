@@ -35,7 +35,12 @@
  * first logged row to their commit, so ids are handed out in commit order
  * and a reader never sees id N + 1 before N. It then calls
  * pg_notify('rus_changes', '') (one notification per transaction, the
- * payload being constant), which the host's feed LISTENs to.
+ * payload being constant), which the host's feed LISTENs to. A logged
+ * writer that waits for that lock holds the row locks of its statement
+ * already (AFTER triggers run at its end): two writers that each want
+ * what the other holds (a logout racing a disable of the same user) are
+ * a deadlock the server breaks after deadlock_timeout by failing one,
+ * which is busy (APR_TIMEUP) here, as a lock wait that lasted too long.
  *
  * The schema is created and migrated under the session-level advisory
  * lock LOCK_SCHEMA: by prepare (httpd's parent), and by any connection
