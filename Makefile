@@ -55,8 +55,13 @@ WARNINGS = -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS   := $(shell $(PKG_CONFIG) --libs sqlite3)
+# libpq, for the PostgreSQL backend (src/rus_store_pg.c): the system's.
+PG_CONFIG ?= pg_config
+PG_CFLAGS := -I$(shell $(PG_CONFIG) --includedir)
+PG_LIBS   := -lpq
 
-# The core and its unit tests build without httpd: APR, APR-util, SQLite.
+# The core and its unit tests build without httpd: APR, APR-util, SQLite,
+# libpq.
 APR_CONFIG ?= $(shell which apr-1-config)
 APU_CONFIG ?= $(shell which apu-1-config)
 APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \
@@ -80,24 +85,24 @@ OBJ   = $(BUILD)/obj
 # CFLAGS, CPPFLAGS and LDFLAGS from the environment (dpkg-buildflags under
 # debian/rules) come last, so that they win.
 CORE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-              $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
+              $(SQLITE_CFLAGS) $(PG_CFLAGS) $(VERSION_CPPFLAGS) \
               $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
 GLUE_CFLAGS = $(APXS_CFLAGS) -fPIC $(WARNINGS) $(APXS_CPPFLAGS) -Isrc \
-              -Iinclude $(APR_CFLAGS) $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
-              $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
+              -Iinclude $(APR_CFLAGS) $(SQLITE_CFLAGS) $(PG_CFLAGS) \
+              $(VERSION_CPPFLAGS) $(HARDEN_CPPFLAGS) $(CFLAGS) $(CPPFLAGS)
 
 ADMIN = remoteuser-admin
 # remoteuser-admin --config runs this httpd unless told otherwise.
 HTTPD_BIN := $(shell $(APXS) -q SBINDIR)/$(shell $(APXS) -q PROGNAME)
 ADMIN_CFLAGS = -g -O2 -std=gnu99 -fstack-protector-strong $(HARDEN_CPPFLAGS) \
                $(WARNINGS) -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS) \
+               $(SQLITE_CFLAGS) $(PG_CFLAGS) $(VERSION_CPPFLAGS) \
                -DRUS_HTTPD_DEFAULT='"$(HTTPD_BIN)"'
 
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARNINGS) -Wno-missing-prototypes \
-              -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(CHECK_CFLAGS) \
-              $(VERSION_CPPFLAGS)
-UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(CHECK_LIBS) -lpthread
+              -Iinclude -Isrc $(APR_CFLAGS) $(SQLITE_CFLAGS) $(PG_CFLAGS) \
+              $(CHECK_CFLAGS) $(VERSION_CPPFLAGS)
+UNIT_LIBS = $(APR_LIBS) $(SQLITE_LIBS) $(PG_LIBS) $(CHECK_LIBS) -lpthread
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
@@ -149,12 +154,13 @@ $(CORE_LIB): $(CORE_OBJ)
 	$(AR) rcs $@ $(CORE_OBJ)
 
 $(MODULE_SO): $(GLUE_OBJ) $(CORE_LIB) $(MODULE_MAP)
-	$(CC) $(MODULE_LDFLAGS) -o $@ $(GLUE_OBJ) $(CORE_LIB) $(SQLITE_LIBS)
+	$(CC) $(MODULE_LDFLAGS) -o $@ $(GLUE_OBJ) $(CORE_LIB) $(SQLITE_LIBS) \
+	    $(PG_LIBS)
 
 # The admin tool links the same core and backend as the module.
 $(ADMIN_BIN): $(ADMIN_OBJ) $(CORE_LIB)
 	$(CC) -Wl,-z,relro -Wl,-z,now $(LDFLAGS) -o $@ $(ADMIN_OBJ) \
-	    $(CORE_LIB) $(APR_LIBS) $(SQLITE_LIBS)
+	    $(CORE_LIB) $(APR_LIBS) $(SQLITE_LIBS) $(PG_LIBS)
 
 $(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
 	$(CC) -o $@ $(UNIT_OBJ) $(CORE_LIB) $(UNIT_LIBS)
@@ -162,12 +168,20 @@ $(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
 -include $(CORE_OBJ:.o=.d) $(GLUE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
          $(UNIT_OBJ:.o=.d)
 
-# The core must stay httpd-free: no httpd header in src/rus_* or include/.
+# The core must stay httpd-free: no httpd header in src/rus_* or include/;
+# and libpq is the PostgreSQL backend's alone.
 check-layering:
 	@bad=$$(grep -lE '#[[:space:]]*include[[:space:]]*[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+|unixd)\.h' \
 	    $(CORE_SRC) $(CORE_HDR) 2>/dev/null); \
 	if [ -n "$$bad" ]; then \
 	    echo "layering violation: httpd headers included by $$bad" >&2; exit 1; \
+	fi; \
+	bad=$$(grep -lE '#[[:space:]]*include[[:space:]]*[<"]libpq-fe\.h' \
+	    $(CORE_SRC) $(CORE_HDR) $(GLUE_SRC) $(ADMIN_SRC) 2>/dev/null | \
+	    grep -vx 'src/rus_store_pg.c'); \
+	if [ -n "$$bad" ]; then \
+	    echo "layering violation: only src/rus_store_pg.c may include" \
+	        "libpq-fe.h, not $$bad" >&2; exit 1; \
 	fi
 
 # httpd loads modules RTLD_GLOBAL: the module exports its module record
@@ -238,12 +252,18 @@ examples:
 format:
 	$(CLANG_FORMAT) -i $(STYLE_FILES)
 
+# The unit tests run against a PostgreSQL server of their own
+# (tests/pyrus/pg.py sets RUS_TEST_PG_URI), so that the PostgreSQL suites
+# never skip here.
+PG_RUN = $(PYTHON) tests/pyrus/pg.py --
+
 unit: $(BUILD)/unit
-	$(BUILD)/unit
+	$(PG_RUN) $(BUILD)/unit
 
 unit-asan: $(BUILD)/unit-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/unit-asan
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PG_RUN) \
+	    $(BUILD)/unit-asan
 
 integration: $(MODULE_SO) $(ADMIN_BIN)
 	$(RUS_PATHS) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \

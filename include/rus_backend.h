@@ -66,6 +66,8 @@ struct rus_store_t {
     const char *location; /**< backend-specific, e.g. an absolute path */
     rus_store_options_t opts;
     struct rus_board_t *board; /**< a shared store's board, or NULL */
+    const char *shown;         /**< the location as messages show it (a password
+                            masked: rus_backend_t.display), or NULL */
 };
 
 /** Check the store without changing it (configtest). */
@@ -244,6 +246,11 @@ typedef apr_status_t rus_backend_changes_since_cb(rus_conn_t *conn,
                                                   apr_int64_t *plast);
 typedef apr_status_t
 rus_backend_changes_prune_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
+
+/** Every feed starts with this. */
+struct rus_feed_t {
+    const struct rus_backend_t *backend; /**< who implements it */
+};
 
 /* A shared store (optional, all three or none; PostgreSQL): see
  * rus_store_feed_open() and the functions after it. A backend with a feed

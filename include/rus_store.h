@@ -236,7 +236,7 @@ int rus_store_error_is_transient(apr_status_t rv);
  * What a store failure is, in a few words for a log line: "permission
  * denied", "read-only file system", "missing", "locked", "disk full",
  * "corrupt", "schema changed", "replaced while open", "read-only",
- * "I/O error", "out of memory", or "failed".
+ * "unreachable", "I/O error", "out of memory", or "failed".
  */
 const char *rus_store_error_kind(apr_status_t rv);
 
@@ -488,7 +488,9 @@ apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
  * The same, without calling @a fn, when the log went backwards (its
  * highest id ever is below @a since: the store was restored from a copy
  * without logging what that changed); *plast is then below @a since.
- * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so),
+ * The same, too, at a change about every answer (PostgreSQL: a TRUNCATE
+ * of a table), *plast then being that change's id or later.
+ * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so, or as above),
  *         APR_ENOTIMPL when the backend keeps no change log, or the first
  *         failure (conn->error, or what @a fn returned)
  */
@@ -674,7 +676,8 @@ apr_status_t rus_store_pool_create(rus_store_pool_t **ppool,
  * Take a connection for the calling thread's exclusive use. A pooled
  * connection is first checked against the live store: one whose store
  * became unreachable fails the call (and serves again once the fault is
- * gone); if the store was replaced underneath, the pool fails closed with
+ * gone), and one that lost its server (broken: a server restarted since)
+ * is replaced by a new connection at once; if the store was replaced underneath, the pool fails closed with
  * RUS_STORE_ESTALE from then on, since neither the old file nor the new
  * one (with the old one's WAL beside it) can be trusted.
  * @param pmsg  receives the reason on failure, allocated from @a ptemp

@@ -32,6 +32,7 @@
  * the one messages show. */
 const rus_backend_t *const rus_backends[] = {
     &rus_backend_sqlite,
+    &rus_backend_pg,
     NULL,
 };
 
@@ -40,8 +41,14 @@ const rus_backend_t *rus_backend_find(const char *scheme, apr_size_t len)
     apr_size_t i;
 
     for (i = 0; rus_backends[i] != NULL; i++) {
+        const char *alias = rus_backends[i]->alias;
+
         if (strlen(rus_backends[i]->scheme) == len
             && strncmp(rus_backends[i]->scheme, scheme, len) == 0) {
+            return rus_backends[i];
+        }
+        if (alias != NULL && strlen(alias) == len
+            && strncmp(alias, scheme, len) == 0) {
             return rus_backends[i];
         }
     }
@@ -179,6 +186,9 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
     store = apr_pcalloc(p, sizeof(*store));
     store->backend = backend;
     store->location = apr_pstrdup(p, location);
+    /* Once, here: a secret in the location never reaches a message. */
+    store->shown = backend->display ? backend->display(store->location, p)
+                                    : store->location;
     if (opts) {
         store->opts = *opts;
     }
@@ -207,7 +217,7 @@ const char *rus_store_file_spec(apr_pool_t *p, const char *path)
 const char *rus_store_describe(const rus_store_t *store)
 {
     /* Allocation-free: callers log it often. */
-    return store->location;
+    return store->shown ? store->shown : store->location;
 }
 
 const char *rus_store_scheme(const rus_store_t *store)
@@ -412,7 +422,8 @@ int rus_store_error_is_transient(apr_status_t rv)
     return APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EACCES(rv)
            || APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOSPC(rv)
            || rv == APR_EAGAIN || rv == APR_FROM_OS_ERROR(EROFS)
-           || rv == APR_FROM_OS_ERROR(ENOTDIR) || rv == RUS_STORE_EREADONLY;
+           || rv == APR_FROM_OS_ERROR(ENOTDIR) || rv == RUS_STORE_EREADONLY
+           || rv == RUS_STORE_EUNREACHABLE;
 }
 
 const char *rus_store_error_kind(apr_status_t rv)
@@ -441,6 +452,8 @@ const char *rus_store_error_kind(apr_status_t rv)
         return "replaced while open";
     case RUS_STORE_EREADONLY:
         return "read-only";
+    case RUS_STORE_EUNREACHABLE:
+        return "unreachable";
     case APR_ENOMEM:
         return "out of memory";
     default:
@@ -1040,6 +1053,12 @@ apr_status_t rus_store_acquire(rus_conn_t **pconn, rus_store_pool_t *pool,
             return APR_SUCCESS;
         }
         conn->checked_at = 0; /* look again next time, whatever the interval */
+        if (rv != RUS_STORE_ESTALE && conn->broken) {
+            /* The connection is lost, not the store (a server restarted
+             * since): a new one may serve at once. */
+            rus_store_disconnect(conn);
+            return rus_store_connect(pconn, pool->store, ptemp, pmsg);
+        }
         if (rv != RUS_STORE_ESTALE) {
             /* The store is unreachable right now: fail, but keep the
              * connection, it may serve again once the fault is gone. */

@@ -23,7 +23,7 @@ ASAN_OBJ = $(ASAN_DIR)/obj
 # The flags apxs would use, without its -O2 and _FORTIFY_SOURCE (the
 # fortified wrappers hide some accesses from ASan).
 ASAN_CORE_CFLAGS = -g -O1 -fPIC $(SAN_FLAGS) $(WARNINGS) -Iinclude \
-                   $(APR_CFLAGS) $(SQLITE_CFLAGS) \
+                   $(APR_CFLAGS) $(SQLITE_CFLAGS) $(PG_CFLAGS) \
                    $(VERSION_CPPFLAGS)
 ASAN_GLUE_CFLAGS = $(ASAN_CORE_CFLAGS) $(APXS_CPPFLAGS) -Isrc
 
@@ -58,11 +58,11 @@ $(ASAN_CORE_LIB): $(ASAN_CORE_OBJ)
 # the module, and the harness preloads libasan so that it comes first.
 $(ASAN_DIR)/$(MODULE).so: $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(MODULE_MAP)
 	$(CC) $(SAN_FLAGS) -shared -Wl,--version-script=$(MODULE_MAP) -o $@ \
-	    $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(SQLITE_LIBS)
+	    $(ASAN_GLUE_OBJ) $(ASAN_CORE_LIB) $(SQLITE_LIBS) $(PG_LIBS)
 
 $(ASAN_DIR)/$(ADMIN): $(ASAN_ADMIN_OBJ) $(ASAN_CORE_LIB)
 	$(CC) $(SAN_FLAGS) -o $@ $(ASAN_ADMIN_OBJ) $(ASAN_CORE_LIB) \
-	    $(APR_LIBS) $(SQLITE_LIBS)
+	    $(APR_LIBS) $(SQLITE_LIBS) $(PG_LIBS)
 
 $(BUILD)/unit-asan: $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB)
 	$(CC) $(SAN_FLAGS) -o $@ $(ASAN_UNIT_OBJ) $(ASAN_CORE_LIB) $(UNIT_LIBS)
@@ -95,4 +95,5 @@ VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full \
                  --track-fds=no --vgdb=no -q
 
 unit-valgrind: $(BUILD)/unit
-	CK_TIMEOUT_MULTIPLIER=20 $(VALGRIND) $(VALGRIND_FLAGS) $(BUILD)/unit
+	CK_TIMEOUT_MULTIPLIER=20 $(PG_RUN) $(VALGRIND) $(VALGRIND_FLAGS) \
+	    $(BUILD)/unit

@@ -20,7 +20,7 @@ FUZZ_OBJ     = $(FUZZ_DIR)/obj
 FUZZ_CFLAGS  = -g -O1 -std=gnu99 -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=all -fno-omit-frame-pointer \
                $(WARNINGS) -Itests/fuzz -Iinclude $(APR_CFLAGS) \
-               $(SQLITE_CFLAGS) $(VERSION_CPPFLAGS)
+               $(SQLITE_CFLAGS) $(PG_CFLAGS) $(VERSION_CPPFLAGS)
 FUZZ_LINK    = -fsanitize=fuzzer,address,undefined
 
 # fuzz_common.c replaces apr_palloc()/apr_pcalloc() during an input (see

@@ -77,7 +77,7 @@ def test_store_spec_refused(scratch):
     db = os.path.join(srv.root, "x.db")
     for args, text in (
             (["--store", "mysql:whatever"],
-             "unknown store scheme 'mysql' (known: sqlite)"),
+             "unknown store scheme 'mysql' (known: sqlite, postgresql)"),
             (["--store", db], "expected SCHEME:LOCATION"),
             (["--store", "sqlite:"], "the store location is empty"),
             (["--store", "sqlite:" + db, "--db", db],

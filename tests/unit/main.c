@@ -116,10 +116,12 @@ int main(void)
         perror(run_dir);
         return EXIT_FAILURE;
     }
+    rus_test_backends_init();
     suite = suite_create("rus");
     suite_add_tcase(suite, rus_username_test_case());
     suite_add_tcase(suite, rus_store_test_case());
     suite_add_tcase(suite, rus_store_sqlite_test_case());
+    suite_add_tcase(suite, rus_store_pg_test_case());
     suite_add_tcase(suite, rus_user_test_case());
     suite_add_tcase(suite, rus_net_test_case());
     suite_add_tcase(suite, rus_header_test_case());

@@ -16,6 +16,7 @@
 TCase *rus_username_test_case(void);
 TCase *rus_store_test_case(void);
 TCase *rus_store_sqlite_test_case(void);
+TCase *rus_store_pg_test_case(void);
 TCase *rus_user_test_case(void);
 TCase *rus_net_test_case(void);
 TCase *rus_header_test_case(void);
@@ -43,7 +44,32 @@ typedef struct rus_test_backend_t {
 } rus_test_backend_t;
 
 extern const rus_test_backend_t rus_test_backends[];
-extern const int rus_test_backend_count;
+/* How many of rus_test_backends[] run: PostgreSQL (the last) only when
+ * RUS_TEST_PG_URI names a server (rus_test_backends_init()). */
+extern int rus_test_backend_count;
+
+/* Settle rus_test_backend_count; before the suites are made. Prints a
+ * note when the PostgreSQL suites are skipped. */
+void rus_test_backends_init(void);
+
+/* ---- a PostgreSQL server of the tests' own (tests/pyrus/pg.py) --------- */
+
+/* RUS_TEST_PG_URI (postgresql://rus:PASSWORD@127.0.0.1:PORT/rus), or NULL
+ * when the tests run without a server. */
+const char *rus_test_pg_uri(void);
+
+/* The spec of a fresh, empty schema of its own in that database (the
+ * URI with search_path set to it), dropped when @a p is destroyed;
+ * *pschema (may be NULL) gets its name. */
+const char *rus_test_pg_spec(apr_pool_t *p, const char **pschema);
+
+/* Run SQL (no parameters) as the role of RUS_TEST_PG_URI, with search_path
+ * @a schema (NULL: the default). Fails the test on error. */
+void rus_test_pg_exec(const char *schema, const char *sql);
+
+/* The integer result of a one-value query, as rus_test_pg_exec() runs
+ * it. */
+long long rus_test_pg_int(const char *schema, const char *sql);
 
 /* The one store fixture: a pool, a fresh directory, and (after
  * rus_test_store_open) a store in it, prepared and connected. */

@@ -119,11 +119,15 @@ START_TEST(test_registry_names_schemes)
     ck_assert_ptr_eq(rus_backend_find("sqlitex", 6), &rus_backend_sqlite);
     ck_assert_ptr_null(rus_backend_find("sqlit", 5));
     ck_assert_ptr_null(rus_backend_find("mysql", 5));
-    ck_assert_str_eq(rus_backend_schemes(pool), "sqlite");
+    ck_assert_ptr_eq(rus_backend_find("postgresql", 10), &rus_backend_pg);
+    ck_assert_ptr_eq(rus_backend_find("postgres", 8), &rus_backend_pg);
+    ck_assert_ptr_null(rus_backend_find("postgre", 7));
+    ck_assert_str_eq(rus_backend_schemes(pool), "sqlite, postgresql");
     ck_assert_int_eq(rus_store_create(&store, pool, "mysql:x", NULL, NULL,
                                       &msg),
                      RUS_STORE_ESPEC);
-    ck_assert_str_eq(msg, "unknown store scheme 'mysql' (known: sqlite)");
+    ck_assert_str_eq(msg, "unknown store scheme 'mysql' (known: sqlite, "
+                          "postgresql)");
     ck_assert_int_eq(rus_store_create(&store, pool, "users.db", NULL, NULL,
                                       &msg),
                      RUS_STORE_ESPEC);
