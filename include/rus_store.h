@@ -143,9 +143,10 @@ const char *rus_store_scheme(const rus_store_t *store);
 
 /**
  * A spec as messages may show it, without a store made of it (e.g. one
- * rus_store_create() refused, or an argument of a directive): a known
- * backend's location as its display callback shows it (a password
- * masked); for an unknown scheme, a password in what looks like a URI's
+ * rus_store_create() refused, or an argument of a directive): for a
+ * known backend what rus_store_describe() would show (its display
+ * callback masks a password), or the spec as it is when the backend has
+ * nothing to mask; for an unknown scheme, a password in what looks like a URI's
  * user information ("//USER:PASSWORD@") or a "password=" parameter masked
  * all the same, since a typo in the scheme is no reason to show it.
  * @return the spec for messages, allocated from @a p (NULL: "")

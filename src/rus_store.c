@@ -118,6 +118,47 @@ void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
     va_end(ap);
 }
 
+/* @a s with what could be a password masked: the part after the first ':'
+ * of a URI's user information ("//USER:PASSWORD@HOST", the last '@'
+ * before the path ending it), and the value of every "password="
+ * parameter (up to the next '&' or white space). */
+static const char *mask_secrets(apr_pool_t *p, const char *s)
+{
+    const char *slashes = strstr(s, "//"), *end, *at = NULL, *colon, *q;
+    char *out;
+    apr_size_t len, i;
+
+    out = apr_pstrdup(p, s);
+    if (slashes != NULL) {
+        const char *auth = slashes + 2;
+
+        end = auth + strcspn(auth, "/?#");
+        for (q = auth; q < end; q++) {
+            if (*q == '@') {
+                at = q;
+            }
+        }
+        colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            out = apr_psprintf(p, "%.*s***%s", (int)(colon + 1 - s), s, at);
+        }
+    }
+    /* password=VALUE, in a query or a key=value list */
+    len = strlen(out);
+    for (i = 0; i + 9 <= len; i++) {
+        if (strncmp(out + i, "password=", 9) == 0
+            && (i == 0 || out[i - 1] == '?' || out[i - 1] == '&'
+                || out[i - 1] == ' ')) {
+            apr_size_t v = i + 9, n = strcspn(out + v, "& \t");
+
+            out = apr_psprintf(p, "%.*s***%s", (int)v, out, out + v + n);
+            len = strlen(out);
+            i = v + 3;
+        }
+    }
+    return out;
+}
+
 /* The backend a spec names, which must have what rus_backend.h requires;
  * *plocation gets what follows the colon. */
 static apr_status_t spec_backend(const rus_backend_t **pbackend,
@@ -186,9 +227,11 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
     store = apr_pcalloc(p, sizeof(*store));
     store->backend = backend;
     store->location = apr_pstrdup(p, location);
-    /* Once, here: a secret in the location never reaches a message. */
-    store->shown = backend->display ? backend->display(store->location, p)
-                                    : store->location;
+    /* Once, here: a secret in the location never reaches a message (what
+     * the display missed, password=VALUE in any form, is masked too). */
+    store->shown = backend->display
+                       ? mask_secrets(p, backend->display(store->location, p))
+                       : store->location;
     if (opts) {
         store->opts = *opts;
     }
@@ -225,47 +268,6 @@ const char *rus_store_scheme(const rus_store_t *store)
     return store->backend->scheme;
 }
 
-/* @a s with what could be a password masked: the part after the first ':'
- * of a URI's user information ("//USER:PASSWORD@HOST", the last '@'
- * before the path ending it), and the value of every "password="
- * parameter (up to the next '&' or white space). */
-static const char *mask_secrets(apr_pool_t *p, const char *s)
-{
-    const char *slashes = strstr(s, "//"), *end, *at = NULL, *colon, *q;
-    char *out;
-    apr_size_t len, i;
-
-    out = apr_pstrdup(p, s);
-    if (slashes != NULL) {
-        const char *auth = slashes + 2;
-
-        end = auth + strcspn(auth, "/?#");
-        for (q = auth; q < end; q++) {
-            if (*q == '@') {
-                at = q;
-            }
-        }
-        colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
-        if (colon != NULL) {
-            out = apr_psprintf(p, "%.*s***%s", (int)(colon + 1 - s), s, at);
-        }
-    }
-    /* password=VALUE, in a query or a key=value list */
-    len = strlen(out);
-    for (i = 0; i + 9 <= len; i++) {
-        if (strncmp(out + i, "password=", 9) == 0
-            && (i == 0 || out[i - 1] == '?' || out[i - 1] == '&'
-                || out[i - 1] == ' ')) {
-            apr_size_t v = i + 9, n = strcspn(out + v, "& \t");
-
-            out = apr_psprintf(p, "%.*s***%s", (int)v, out, out + v + n);
-            len = strlen(out);
-            i = v + 3;
-        }
-    }
-    return out;
-}
-
 const char *rus_store_spec_describe(apr_pool_t *p, const char *spec)
 {
     const char *colon = spec ? strchr(spec, ':') : NULL;
@@ -279,9 +281,8 @@ const char *rus_store_spec_describe(apr_pool_t *p, const char *spec)
         return spec; /* nothing secret in its locations */
     }
     if (backend != NULL) {
-        return apr_pstrcat(p,
-                           apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec)),
-                           ":", backend->display(colon + 1, p), NULL);
+        /* as rus_store_describe() shows it */
+        return mask_secrets(p, backend->display(colon + 1, p));
     }
     return mask_secrets(p, spec);
 }

@@ -308,6 +308,11 @@ static const struct {
     { "pg://db1/rus?password=a&password=b", "pg://db1/rus?password=***"
                                             "&password=***" },
     { "nocolon", "nocolon" },
+    { "postgresql://rus:s3cret@db1/rus", "postgresql://rus:***@db1/rus" },
+    { "postgres://rus:s3cret@db1/rus?password=s3cret",
+      "postgresql://rus:***@db1/rus?password=***" },
+    { "postgresql:host=db1 password=s3cret",
+      "postgresql:host=db1 password=***" },
 };
 
 START_TEST(test_spec_describe_masks_passwords)
