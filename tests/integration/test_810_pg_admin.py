@@ -286,11 +286,12 @@ def test_copy_keeps_sessions_working_sqlite_to_pg_and_back(pg, tmp_path,
            "alice"))
     ok(run(tmp_path, "--db", h.db_path, "user", "add", "idle",
            "--inactive"))
-    before = h.rows("SELECT id, username, is_active, date_joined,"
-                    " last_login FROM users ORDER BY id")
-    sessions = h.rows("SELECT token_hash, user_id, vhost, created_at,"
-                      " last_seen, expires_at FROM sessions"
-                      " ORDER BY token_hash")
+    before = [tuple(r.values()) for r in h.rows(
+        "SELECT id, username, is_active, date_joined, last_login"
+        " FROM users ORDER BY id")]
+    sessions = [tuple(r.values()) for r in h.rows(
+        "SELECT token_hash, user_id, vhost, created_at, last_seen,"
+        " expires_at FROM sessions ORDER BY token_hash")]
 
     text = ok(copy(tmp_path, sqlite_spec, pg.uri())).strip()
     assert text == ("copied 3 users, 1 groups, 1 memberships, 2 sessions "
