@@ -324,7 +324,7 @@ static const char *dump_field(apr_pool_t *p, const char *s)
 static void rus_test_config(apr_pool_t *pconf, server_rec *s)
 {
     rus_server_conf *conf = rus_httpd_server_conf(s);
-    const char *spec;
+    const char *colon, *spec;
     apr_file_t *out = NULL;
     int i;
 
@@ -332,10 +332,13 @@ static void rus_test_config(apr_pool_t *pconf, server_rec *s)
         || conf->store == NULL) {
         return;
     }
-    /* The spec as the module opens it: the location absolute, and not as
-     * messages show it (a password masked there) but as it is, since the
-     * tool opens the store with it. */
-    spec = rus_store_spec(conf->store, pconf);
+    /* SCHEME: as written (rus_store_create checked it), then the location
+     * as the module opens it. */
+    colon = strchr(conf->store_spec, ':');
+    spec = apr_pstrcat(pconf,
+                       apr_pstrmemdup(pconf, conf->store_spec,
+                                      (apr_size_t)(colon - conf->store_spec)),
+                       ":", rus_store_describe(conf->store), NULL);
     if (apr_file_open_stdout(&out, pconf) != APR_SUCCESS) {
         return;
     }

@@ -137,16 +137,6 @@ const char *rus_store_file_spec(apr_pool_t *p, const char *path);
 /** The store's spec with the location made absolute, for messages. */
 const char *rus_store_describe(const rus_store_t *store);
 
-/**
- * The store's spec as it is opened: the backend's scheme and the location
- * made absolute, secrets included (a password in a URI). Only for handing
- * the store to another program of the module's own (httpd -t -D
- * DUMP_REMOTEUSER_STORE tells remoteuser-admin --config); never for a
- * message: rus_store_describe() is that.
- * @return the spec, allocated from @a p
- */
-const char *rus_store_spec(const rus_store_t *store, apr_pool_t *p);
-
 /** The scheme of the store's backend, for messages and reports: "sqlite",
  *  "postgresql" (its own scheme, whichever alias the spec used). */
 const char *rus_store_scheme(const rus_store_t *store);

@@ -263,11 +263,6 @@ const char *rus_store_describe(const rus_store_t *store)
     return store->shown ? store->shown : store->location;
 }
 
-const char *rus_store_spec(const rus_store_t *store, apr_pool_t *p)
-{
-    return apr_pstrcat(p, store->backend->scheme, ":", store->location, NULL);
-}
-
 const char *rus_store_scheme(const rus_store_t *store)
 {
     return store->backend->scheme;
