@@ -60,7 +60,8 @@ PG_CONFIG ?= pg_config
 PG_CFLAGS := -I$(shell $(PG_CONFIG) --includedir)
 PG_LIBS   := -lpq
 
-# The core and its unit tests build without httpd: APR, APR-util, SQLite.
+# The core and its unit tests build without httpd: APR, APR-util, SQLite,
+# libpq.
 APR_CONFIG ?= $(shell which apr-1-config)
 APU_CONFIG ?= $(shell which apu-1-config)
 APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \
@@ -167,12 +168,20 @@ $(BUILD)/unit: $(UNIT_OBJ) $(CORE_LIB)
 -include $(CORE_OBJ:.o=.d) $(GLUE_OBJ:.o=.d) $(ADMIN_OBJ:.o=.d) \
          $(UNIT_OBJ:.o=.d)
 
-# The core must stay httpd-free: no httpd header in src/rus_* or include/.
+# The core must stay httpd-free: no httpd header in src/rus_* or include/;
+# and libpq is the PostgreSQL backend's alone.
 check-layering:
 	@bad=$$(grep -lE '#[[:space:]]*include[[:space:]]*[<"](httpd|http_[a-z_]+|ap_[a-z_]+|util_[a-z_]+|mod_[a-z_]+|unixd)\.h' \
 	    $(CORE_SRC) $(CORE_HDR) 2>/dev/null); \
 	if [ -n "$$bad" ]; then \
 	    echo "layering violation: httpd headers included by $$bad" >&2; exit 1; \
+	fi; \
+	bad=$$(grep -lE '#[[:space:]]*include[[:space:]]*[<"]libpq-fe\.h' \
+	    $(CORE_SRC) $(CORE_HDR) $(GLUE_SRC) $(ADMIN_SRC) 2>/dev/null | \
+	    grep -vx 'src/rus_store_pg.c'); \
+	if [ -n "$$bad" ]; then \
+	    echo "layering violation: only src/rus_store_pg.c may include" \
+	        "libpq-fe.h, not $$bad" >&2; exit 1; \
 	fi
 
 # httpd loads modules RTLD_GLOBAL: the module exports its module record

@@ -473,7 +473,9 @@ apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
  * The same, without calling @a fn, when the log went backwards (its
  * highest id ever is below @a since: the store was restored from a copy
  * without logging what that changed); *plast is then below @a since.
- * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so),
+ * The same, too, at a change about every answer (PostgreSQL: a TRUNCATE
+ * of a table), *plast then being that change's id or later.
+ * @return APR_SUCCESS (RUS_CHANGES_ENOUGH when @a fn said so, or as above),
  *         APR_ENOTIMPL when the backend keeps no change log, or the first
  *         failure (conn->error, or what @a fn returned)
  */

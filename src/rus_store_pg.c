@@ -27,21 +27,36 @@
  *
  * The change log is fed by triggers (rus_changes_*), which fire for every
  * writer of the database (the module, remoteuser-admin, psql, another
- * application) under the same conditions as SQLite's. Every row goes
+ * application) under the same conditions as SQLite's; a TRUNCATE of one
+ * of the tables logs a row with neither user nor session, which
+ * changes_since() reports as RUS_CHANGES_ENOUGH (drop every answer). Every row goes
  * through rus_log_change(), which first takes the transaction-level
  * advisory lock LOCK_CHANGES: logged writers are serialised from their
  * first logged row to their commit, so ids are handed out in commit order
  * and a reader never sees id N + 1 before N. It then calls
  * pg_notify('rus_changes', '') (one notification per transaction, the
- * payload being constant), which the host's feed LISTENs to.
+ * payload being constant), which the host's feed LISTENs to. A logged
+ * writer that waits for that lock holds the row locks of its statement
+ * already (AFTER triggers run at its end): two writers that each want
+ * what the other holds (a logout racing a disable of the same user) are
+ * a deadlock the server breaks after deadlock_timeout by failing one,
+ * which is busy (APR_TIMEUP) here, as a lock wait that lasted too long.
  *
  * The schema is created and migrated under the session-level advisory
  * lock LOCK_SCHEMA: by prepare (httpd's parent), and by any connection
  * that finds it absent or older; one that finds it newer refuses it.
+ * The keys, for whoever looks at pg_locks: LOCK_SCHEMA 7500544738700001,
+ * LOCK_CHANGES 7500544738700002.
+ *
+ * A load (rus_store_copy() into this store) runs with the triggers on:
+ * the memberships it inserts are logged as changes, which only makes the
+ * caches of the target's hosts drop users they cannot hold yet.
  *
  * Statements: the request path's are prepared at the protocol level, once
  * per connection, on first use (a new connection prepares them again);
- * administration uses PQexecParams. Request data only ever travels as a
+ * administration uses PQexecParams. Behind a pooler, that needs session
+ * pooling, or one that keeps protocol-level prepared statements
+ * (PgBouncer 1.21 or later with max_prepared_statements). Request data only ever travels as a
  * parameter. statement_timeout and lock_timeout are the store's busy
  * timeout. A connection lost (or a server shutting down) marks the
  * connection broken: the request fails with RUS_STORE_EUNREACHABLE, and
@@ -176,7 +191,20 @@ static const char *const migrations[] = {
      * by ON DELETE CASCADE, which fires changes_member. */
     "CREATE TRIGGER changes_group_rename AFTER UPDATE OF name ON groups"
     " FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)"
-    " EXECUTE FUNCTION rus_changes_group();",
+    " EXECUTE FUNCTION rus_changes_group();"
+    /* TRUNCATE (which SQLite has not) fires no row trigger: one row
+     * without a user or a session, about every answer. */
+    "CREATE FUNCTION rus_changes_all() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$"
+    " BEGIN PERFORM rus_log_change(NULL, NULL); RETURN NULL; END $$;"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON users"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON sessions"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON groups"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON user_groups"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -310,8 +338,9 @@ typedef struct pg_conn_t {
 typedef struct pg_feed_t {
     rus_feed_t base; /* must come first */
     PGconn *pg;
-    apr_pool_t *pool;  /* the caller's, for messages */
-    const char *shown; /* the store's URI as messages show it */
+    apr_pool_t *pool;     /* the caller's, for messages */
+    const char *location; /* the store's, whose secrets messages mask */
+    const char *shown;    /* the store's URI as messages show it */
 } pg_feed_t;
 
 /* ==================================================================== */
@@ -323,20 +352,27 @@ static const char *full_uri(apr_pool_t *p, const char *location)
     return apr_pstrcat(p, "postgresql:", location, NULL);
 }
 
-/* Where the password of a URI location is, as libpq reads it: the user
- * information ends at the first '@' before any '/', and the password
- * follows its first ':'. *plen 0: none. */
+/* Where the password of a URI location is: between the first ':' of the
+ * user information and the last '@' before the parameters. That is where
+ * libpq reads it when the password is percent-encoded as it must be
+ * (pg_check() refuses a raw '@' or '/' in it), and covers all of it when
+ * it is not. *plen 0: none. */
 static const char *find_password(const char *location, apr_size_t *plen)
 {
-    const char *start, *at, *colon;
+    const char *start, *end, *at = NULL, *colon, *s;
 
     *plen = 0;
     if (strncmp(location, "//", 2) != 0) {
         return NULL;
     }
     start = location + 2;
-    at = start + strcspn(start, "@/");
-    if (*at != '@') {
+    end = start + strcspn(start, "?");
+    for (s = start; s < end; s++) {
+        if (*s == '@') {
+            at = s;
+        }
+    }
+    if (at == NULL) {
         return NULL;
     }
     colon = memchr(start, ':', (apr_size_t)(at - start));
@@ -345,6 +381,23 @@ static const char *find_password(const char *location, apr_size_t *plen)
     }
     *plen = (apr_size_t)(at - colon - 1);
     return colon + 1;
+}
+
+/* Does the user information of a URI location hold a raw '@' or '/'
+ * (which libpq would read as the end of it, and then show the rest of
+ * the password as a host or a database name in its messages)? */
+static int userinfo_ambiguous(const char *location)
+{
+    const char *start = location + 2, *end, *first, *last = NULL, *s;
+
+    end = start + strcspn(start, "?");
+    first = start + strcspn(start, "@/");
+    for (s = start; s < end; s++) {
+        if (*s == '@') {
+            last = s;
+        }
+    }
+    return last != NULL && first != last;
 }
 
 /* The location as messages show it: the password of the user information
@@ -390,31 +443,58 @@ static const char *pg_display(const char *location, apr_pool_t *p)
     return apr_pstrcat(p, "postgresql:", out, NULL);
 }
 
+/* Where the value of a password= parameter of a URI location is (the
+ * first one); *plen 0: none. */
+static const char *find_param_password(const char *location, apr_size_t *plen)
+{
+    const char *s = strchr(location, '?');
+
+    *plen = 0;
+    while (s != NULL) {
+        s++;
+        if (strncmp(s, "password=", 9) == 0) {
+            *plen = strcspn(s + 9, "&");
+            return s + 9;
+        }
+        s = strchr(s, '&');
+    }
+    return NULL;
+}
+
 /* Copy a libpq message into @a buf as one line: control characters
- * (newlines included) become spaces, runs of them one, and the password
- * of @a location, should libpq quote it, "***". */
+ * (newlines included) become spaces, runs of them one, and the passwords
+ * of @a location (may be NULL), should libpq quote one, "***". */
 static void one_line(char *buf, apr_size_t size, const char *msg,
                      const char *location)
 {
-    apr_size_t pwlen = 0, n = 0;
-    const char *pw = location ? find_password(location, &pwlen) : NULL;
+    const char *secret[2] = { NULL, NULL };
+    apr_size_t len[2] = { 0, 0 }, n = 0, k;
     const char *s;
-    int space = 0;
+    int space = 0, i, masked;
 
     if (size == 0) {
         return;
     }
+    if (location != NULL) {
+        secret[0] = find_password(location, &len[0]);
+        secret[1] = find_param_password(location, &len[1]);
+    }
     for (s = msg ? msg : ""; *s != '\0' && n + 1 < size;) {
         unsigned char ch = (unsigned char)*s;
 
-        if (pw != NULL && pwlen > 0 && strncmp(s, pw, pwlen) == 0) {
-            apr_size_t k;
-
-            for (k = 0; k < 3 && n + 1 < size; k++) {
-                buf[n++] = '*';
+        masked = 0;
+        for (i = 0; i < 2 && !masked; i++) {
+            if (secret[i] != NULL && len[i] > 0
+                && strncmp(s, secret[i], len[i]) == 0) {
+                for (k = 0; k < 3 && n + 1 < size; k++) {
+                    buf[n++] = '*';
+                }
+                s += len[i];
+                space = 0;
+                masked = 1;
             }
-            s += pwlen;
-            space = 0;
+        }
+        if (masked) {
             continue;
         }
         if (ch < 0x20 || ch == 0x7f) {
@@ -784,6 +864,13 @@ static apr_status_t pg_check(const rus_store_t *store, apr_pool_t *ptemp,
                              pg_display(store->location, ptemp));
         return RUS_STORE_ESPEC;
     }
+    if (userinfo_ambiguous(store->location)) {
+        *pmsg = apr_psprintf(ptemp,
+                             "%s: a '@' or '/' in the user name or password "
+                             "must be percent-encoded (%%40, %%2F)",
+                             pg_display(store->location, ptemp));
+        return RUS_STORE_ESPEC;
+    }
     /* Parse only: configtest connects to nothing. */
     opts = PQconninfoParse(full_uri(ptemp, store->location), &err);
     if (opts == NULL) {
@@ -867,6 +954,14 @@ static apr_status_t pg_validate(rus_conn_t *conn)
         if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(c->pg)) {
             break;
         }
+    }
+    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK
+        && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        /* a transaction left open (or failed) by a request: not reused */
+        conn->broken = 1;
+        rus_conn_set_error(conn, "%s: a connection was left in a transaction",
+                           c->shown);
+        return RUS_STORE_EUNREACHABLE;
     }
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         char line[RUS_CONN_ERROR_MAX];
@@ -1581,40 +1676,46 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
     return APR_SUCCESS;
 }
 
+/* The highest id each sequence handed out (0: none yet). */
+#define SEQ_HIGH_OF      " last_value - CASE WHEN is_called THEN 0 ELSE 1 END"
+#define SEQ_HIGH_CHANGES "(SELECT" SEQ_HIGH_OF " FROM changes_id_seq)"
+#define SEQ_HIGH_USERS   "(SELECT" SEQ_HIGH_OF " FROM users_id_seq)"
+#define SEQ_HIGH_GROUPS  "(SELECT" SEQ_HIGH_OF " FROM groups_id_seq)"
+
 /* What the unique indexes and foreign keys should make impossible, looked
  * for by sequential scans (an index that lost entries would hide its own
  * duplicates), and ids the sequences would hand out again. */
-#define SQL_INTEGRITY                                                        \
-    "SELECT 'duplicate username ' || quote_literal(username) FROM users"     \
-    " GROUP BY username HAVING count(*) > 1"                                 \
-    " UNION ALL SELECT 'duplicate user id ' || id FROM users"                \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'duplicate group name ' || quote_literal(name)"       \
-    " FROM groups GROUP BY name HAVING count(*) > 1"                         \
-    " UNION ALL SELECT 'duplicate group id ' || id FROM groups"              \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'duplicate session ' || token_hash FROM sessions"     \
-    " GROUP BY token_hash HAVING count(*) > 1"                               \
-    " UNION ALL SELECT 'duplicate membership of user ' || user_id"           \
-    " || ' in group ' || group_id FROM user_groups"                          \
-    " GROUP BY user_id, group_id HAVING count(*) > 1"                        \
-    " UNION ALL SELECT 'session ' || s.token_hash || ' of missing user '"    \
-    " || s.user_id FROM sessions s"                                          \
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)"       \
-    " UNION ALL SELECT 'membership of missing user ' || m.user_id"           \
-    " FROM user_groups m"                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)"       \
-    " UNION ALL SELECT 'membership in missing group ' || m.group_id"         \
-    " FROM user_groups m"                                                    \
-    " WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id)"     \
-    " UNION ALL SELECT 'duplicate change id ' || id FROM changes"            \
-    " GROUP BY id HAVING count(*) > 1"                                       \
-    " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"     \
-    " FROM changes HAVING max(id) > (SELECT last_value FROM changes_id_seq)" \
-    " UNION ALL SELECT 'user id ' || max(id) || ' above its sequence'"       \
-    " FROM users HAVING max(id) > (SELECT last_value FROM users_id_seq)"     \
-    " UNION ALL SELECT 'group id ' || max(id) || ' above its sequence'"      \
-    " FROM groups HAVING max(id) > (SELECT last_value FROM groups_id_seq)"
+#define SQL_INTEGRITY                                                     \
+    "SELECT 'duplicate username ' || quote_literal(username) FROM users"  \
+    " GROUP BY username HAVING count(*) > 1"                              \
+    " UNION ALL SELECT 'duplicate user id ' || id FROM users"             \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'duplicate group name ' || quote_literal(name)"    \
+    " FROM groups GROUP BY name HAVING count(*) > 1"                      \
+    " UNION ALL SELECT 'duplicate group id ' || id FROM groups"           \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'duplicate session ' || token_hash FROM sessions"  \
+    " GROUP BY token_hash HAVING count(*) > 1"                            \
+    " UNION ALL SELECT 'duplicate membership of user ' || user_id"        \
+    " || ' in group ' || group_id FROM user_groups"                       \
+    " GROUP BY user_id, group_id HAVING count(*) > 1"                     \
+    " UNION ALL SELECT 'session ' || s.token_hash || ' of missing user '" \
+    " || s.user_id FROM sessions s"                                       \
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)"    \
+    " UNION ALL SELECT 'membership of missing user ' || m.user_id"        \
+    " FROM user_groups m"                                                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = m.user_id)"    \
+    " UNION ALL SELECT 'membership in missing group ' || m.group_id"      \
+    " FROM user_groups m"                                                 \
+    " WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id)"  \
+    " UNION ALL SELECT 'duplicate change id ' || id FROM changes"         \
+    " GROUP BY id HAVING count(*) > 1"                                    \
+    " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"  \
+    " FROM changes HAVING max(id) > " SEQ_HIGH_CHANGES                    \
+    " UNION ALL SELECT 'user id ' || max(id) || ' above its sequence'"    \
+    " FROM users HAVING max(id) > " SEQ_HIGH_USERS                        \
+    " UNION ALL SELECT 'group id ' || max(id) || ' above its sequence'"   \
+    " FROM groups HAVING max(id) > " SEQ_HIGH_GROUPS
 
 static apr_status_t pg_integrity(rus_conn_t *conn, int *pok,
                                  const char **presult, apr_pool_t *p)
@@ -1688,6 +1789,12 @@ static apr_status_t pg_changes_since(rus_conn_t *conn, apr_int64_t since,
                 continue; /* the row of a log with nothing after @a since */
             }
             n++;
+            if (PQgetisnull(res, i, 2) && PQgetisnull(res, i, 3)) {
+                /* about every answer (a TRUNCATE): as if told of all */
+                rv = RUS_CHANGES_ENOUGH;
+                last = col_i64(res, i, 1);
+                break;
+            }
             ch.id = col_i64(res, i, 1);
             ch.user_id = col_i64(res, i, 2);
             ch.session_hash =
@@ -1745,7 +1852,7 @@ static apr_status_t feed_fail(pg_feed_t *f, const PGresult *res,
         msg = PQerrorMessage(f->pg);
     }
     *pmsg = apr_psprintf(f->pool, "%s: %s: %s", what, f->shown,
-                         one_line_p(f->pool, msg, NULL));
+                         one_line_p(f->pool, msg, f->location));
     return RUS_STORE_EUNREACHABLE;
 }
 
@@ -1767,6 +1874,7 @@ static apr_status_t pg_feed_open(const rus_store_t *store, rus_feed_t **pfeed,
 
     f->base.backend = &rus_backend_pg;
     f->pool = p;
+    f->location = apr_pstrdup(p, store->location);
     f->shown = pg_display(store->location, p);
     f->pg = pg_open(store, 1, p);
     if (f->pg == NULL || PQstatus(f->pg) != CONNECTION_OK) {
