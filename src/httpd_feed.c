@@ -69,6 +69,7 @@ static int listener_sleep(rus_listener *l, int ms)
     return stop;
 }
 
+/* Close the feed, if it is open, and free what it used. */
 static void feed_close(rus_listener *l)
 {
     if (l->feed != NULL) {
@@ -130,7 +131,7 @@ static void follow_once(rus_listener *l)
         }
         l->reconnected = 1;
         l->published = 0;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, l->s,
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, l->s,
                      "this child (pid %" APR_UINT64_T_FMT ") follows the "
                      "commits of the store %s",
                      (apr_uint64_t)l->pid, rus_store_describe(l->store));
