@@ -185,6 +185,29 @@ static const char *store_dir_refusal(const rus_server_conf *conf,
         geteuid() == 0 ? ap_unixd_config.group_name : "GROUP", dir, dir);
 }
 
+/* The RemoteUserStore of @a conf as log lines show it, never as written
+ * (it may hold a password): SCHEME:LOCATION as rus_store_describe() shows
+ * the location (a password masked, a path made absolute); a spec no
+ * store was made of, masked as such. */
+static const char *store_shown(const rus_server_conf *conf, apr_pool_t *p)
+{
+    const char *shown, *colon;
+
+    if (conf->store == NULL) {
+        return rus_httpd_spec_masked(p, conf->store_spec);
+    }
+    shown = rus_store_describe(conf->store);
+    colon = strchr(shown, ':');
+    if (colon != NULL && (apr_size_t)(colon - shown) < strcspn(shown, "/")) {
+        return shown; /* a URI, with its scheme */
+    }
+    colon = strchr(conf->store_spec, ':');
+    return apr_pstrcat(p,
+                       apr_pstrmemdup(p, conf->store_spec,
+                                      (apr_size_t)(colon - conf->store_spec)),
+                       ":", shown, NULL);
+}
+
 /* The store of check_config: built with its final options and checked,
  * its directory included, without changing anything. */
 static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
@@ -213,7 +236,7 @@ static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
             if (msg != NULL && !is_restart()) {
                 ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                              RUSLOGNO(00096) "RemoteUserStore %s: %s",
-                             conf->store_spec, msg);
+                             store_shown(conf, ptemp), msg);
                 return !OK;
             }
         }
@@ -225,20 +248,20 @@ static int check_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                                          "running, requests needing the "
                                          "store get 503 until it is fixed "
                                          "and httpd restarted",
-                         conf->store_spec, msg);
+                         store_shown(conf, ptemp), msg);
             return OK;
         }
     }
     if (rv == APR_FROM_OS_ERROR(ELOOP)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00050) "RemoteUserStore %s refused: %s",
-                     conf->store_spec, msg);
+                     store_shown(conf, ptemp), msg);
         return !OK;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
-                     RUSLOGNO(00002) "RemoteUserStore %s: %s", conf->store_spec,
-                     msg);
+                     RUSLOGNO(00002) "RemoteUserStore %s: %s",
+                     store_shown(conf, ptemp), msg);
         return !OK;
     }
     return OK;
@@ -332,13 +355,19 @@ static void rus_test_config(apr_pool_t *pconf, server_rec *s)
         || conf->store == NULL) {
         return;
     }
-    /* SCHEME: as written (rus_store_create checked it), then the location
-     * as the module opens it. */
-    colon = strchr(conf->store_spec, ':');
-    spec = apr_pstrcat(pconf,
-                       apr_pstrmemdup(pconf, conf->store_spec,
-                                      (apr_size_t)(colon - conf->store_spec)),
-                       ":", rus_store_describe(conf->store), NULL);
+    /* A file store: SCHEME: as written (rus_store_create checked it),
+     * then the path as the module opens it. Any other (a URI) as written,
+     * its password included: remoteuser-admin connects with it, and this
+     * goes to the caller's stdout, never to a log. */
+    spec = conf->store_spec;
+    if (rus_store_dir(conf->store, pconf) != NULL) {
+        colon = strchr(conf->store_spec, ':');
+        spec =
+            apr_pstrcat(pconf,
+                        apr_pstrmemdup(pconf, conf->store_spec,
+                                       (apr_size_t)(colon - conf->store_spec)),
+                        ":", rus_store_describe(conf->store), NULL);
+    }
     if (apr_file_open_stdout(&out, pconf) != APR_SUCCESS) {
         return;
     }
@@ -370,6 +399,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)plog;
     rus_httpd_store.cache = NULL; /* a restart may have turned it off */
+    rus_httpd_store.board = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the first of the two startup passes: nothing yet */
     }
@@ -383,32 +413,44 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         owner.gid = (long)ap_unixd_config.group_id;
     }
     rv = rus_store_prepare(conf->store, ptemp, &owner, &warn, &msg);
-    if (rv != APR_SUCCESS && is_restart()) {
+    if (rv == RUS_STORE_EUNREACHABLE) {
+        /* A server of its own (PostgreSQL) not answering now is no fault
+         * of the configuration: each child connects (and creates or
+         * migrates the schema) when it can. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RUSLOGNO(00123) "RemoteUserStore %s cannot be reached "
+                                     "now: %s; httpd starts anyway, and "
+                                     "requests needing the store get 503 "
+                                     "until it can be",
+                     store_shown(conf, ptemp), msg);
+        rv = APR_SUCCESS;
+    }
+    else if (rv != APR_SUCCESS && is_restart()) {
         rus_httpd_store.refused = 1;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00053) "RemoteUserStore %s refused at restart: "
                                      "%s; httpd keeps running, requests "
                                      "needing the store get 503 until it "
                                      "is fixed and httpd restarted",
-                     conf->store_spec, msg);
+                     store_shown(conf, ptemp), msg);
         return OK;
     }
     if (rv == APR_FROM_OS_ERROR(ELOOP)) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
                      RUSLOGNO(00051) "RemoteUserStore %s refused: %s",
-                     conf->store_spec, msg);
+                     store_shown(conf, ptemp), msg);
         return !OK;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rus_store_error_os(rv), s,
-                     RUSLOGNO(00003) "RemoteUserStore %s: %s", conf->store_spec,
-                     msg);
+                     RUSLOGNO(00003) "RemoteUserStore %s: %s",
+                     store_shown(conf, ptemp), msg);
         return !OK;
     }
     if (warn != NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     RUSLOGNO(00014) "RemoteUserStore %s: %s", conf->store_spec,
-                     warn);
+                     RUSLOGNO(00014) "RemoteUserStore %s: %s",
+                     store_shown(conf, ptemp), warn);
     }
     /* Whoever may write the directory may swap the store for another
      * file: the children still refuse links, but say so. */
@@ -417,12 +459,12 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (world != NULL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          RUSLOGNO(00057) "RemoteUserStore %s: %s",
-                         conf->store_spec, world);
+                         store_shown(conf, ptemp), world);
         }
         if (others != NULL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          RUSLOGNO(00056) "RemoteUserStore %s: %s",
-                         conf->store_spec, others);
+                         store_shown(conf, ptemp), others);
         }
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,

@@ -37,7 +37,10 @@
  *     checkpoint means the backend keeps no log, and rus_store_checkpoint()
  *     succeeds with nothing to do; without watch, watch_mark and
  *     changes_since the answer cache is not used (rus_coherence.h), and
- *     a NULL changes_prune has nothing to prune.
+ *     a NULL changes_prune has nothing to prune;
+ *   - the feed of a shared store (feed_open, feed_wait, feed_close): all
+ *     three or none; rus_store_create() refuses a backend with only some
+ *     of them, as it refuses one that lacks a required callback.
  */
 #ifndef RUS_BACKEND_H
 #define RUS_BACKEND_H
@@ -247,7 +250,8 @@ typedef apr_status_t rus_backend_changes_since_cb(rus_conn_t *conn,
 typedef apr_status_t
 rus_backend_changes_prune_cb(rus_conn_t *conn, apr_int64_t before, int *pcount);
 
-/** Every feed starts with this. */
+/** Every feed starts with this (the facade sets it after feed_open, as
+ *  it sets a connection's; a backend's own feed embeds it first). */
 struct rus_feed_t {
     const struct rus_backend_t *backend; /**< who implements it */
 };

@@ -195,6 +195,11 @@ typedef struct rus_httpd_store_t {
      * skipped, so that writers never hold every worker. Reads never pass
      * it. */
     rus_gate_t write_gate;
+    /* A shared store's board (rus_board.h), in memory shared by every
+     * child of this generation (made in post_config when the answer cache
+     * is on): the listener thread of one child publishes the store's
+     * commits on it, every process's cache reads it. NULL otherwise. */
+    struct rus_board_t *board;
 } rus_httpd_store_t;
 
 extern rus_httpd_store_t rus_httpd_store;
@@ -230,6 +235,7 @@ int rus_conf_logout_allow_get(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
 int rus_conf_purge_interval(const rus_server_conf *conf);
 int rus_conf_trust_htaccess(const rus_server_conf *conf);
+const char *rus_httpd_spec_masked(apr_pool_t *p, const char *spec);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_store.c                                                    */
@@ -243,6 +249,15 @@ void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
 rus_cache_t *rus_httpd_store_cache(request_rec *r);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_feed.c                                                     */
+
+/* Start this child's listener thread of a shared store, which follows its
+ * commits onto @a board while it holds the board's lease; stopped (and
+ * the lease given up) by a pchild pre-cleanup. */
+void rus_httpd_feed_start(apr_pool_t *pchild, server_rec *s,
+                          const rus_store_t *store, struct rus_board_t *board);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_identity.c                                                 */

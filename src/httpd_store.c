@@ -9,6 +9,8 @@
  * answer cache, the write gate, the checkpoint thread, and the lookup of a
  * user on behalf of a request. */
 
+#include <string.h>
+
 #include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -18,6 +20,7 @@
 
 #include "ap_mpm.h"
 
+#include "rus_board.h"
 #include "rus_cache.h"
 #include "rus_coherence.h"
 #include "rus_gate.h"
@@ -36,6 +39,10 @@ rus_httpd_store_t rus_httpd_store;
 #define STORE_LOG_INTERVAL_SEC 10
 static rus_ratelimit_t *store_errors;
 static void store_errors_flush(server_rec *s, int force);
+
+/* The store this child's failures are about, as log lines name it (a
+ * password masked); set in child_init. */
+static const rus_store_t *store_named;
 
 /* When the next store checkpoint is due (milliseconds, wrapping), in
  * memory shared by every child of this generation (made in post_config):
@@ -123,6 +130,29 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
                                          "answer cache; each child keeps "
                                          "its own",
                          size);
+        }
+    }
+    rus_httpd_store.board = NULL;
+    if (rus_conf_cache_ttl(conf) > 0 && rus_store_is_shared(conf->store)) {
+        apr_shm_t *shm = NULL;
+
+        /* Like the cache's, anonymous and inherited; goes with pconf.
+         * Without it no process trusts its cache: every request asks the
+         * store (rus_store_watch() fails without a board). */
+        rv = apr_shm_create(&shm, rus_board_size(), NULL, pconf);
+        if (rv == APR_SUCCESS) {
+            rus_httpd_store.board = rus_board_init(apr_shm_baseaddr_get(shm));
+            rus_store_set_board(conf->store, rus_httpd_store.board);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         RUSLOGNO(00124) "cannot make %" APR_SIZE_T_FMT
+                                         " bytes of shared memory for the "
+                                         "board of the store %s: this "
+                                         "host does not use its answer "
+                                         "cache (every request asks the "
+                                         "store)",
+                         rus_board_size(), rus_store_describe(conf->store));
         }
     }
     checkpoint_due = NULL;
@@ -427,14 +457,20 @@ static apr_status_t store_errors_exit(void *data)
 
 /* A store failure of a request, @a msg with its RUS id, at @a level: in
  * full when this child logged none for an interval, else counted for the
- * summary. Logged with rv only when it is a true errno. */
+ * summary. Logged with rv only when it is a true errno. The line names
+ * the store (as rus_store_describe() shows it) when @a msg does not. */
 void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
                          const char *msg)
 {
     rus_ratelimit_summary_t sum;
     apr_time_t now = apr_time_now();
     rus_ratelimit_e verdict = RUS_RL_LOG;
+    const char *shown =
+        store_named != NULL ? rus_store_describe(store_named) : NULL;
 
+    if (shown != NULL && strstr(msg, shown) == NULL) {
+        msg = apr_psprintf(r->pool, "%s [store %s]", msg, shown);
+    }
     if (store_errors != NULL) {
         verdict = rus_ratelimit_hit(store_errors, now, msg, &sum);
     }
@@ -510,6 +546,7 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
 
     store_errors = NULL;
+    store_named = conf->store;
     if (conf->store == NULL) {
         return;
     }
@@ -566,6 +603,9 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     checkpoint_start(pchild, s, conf);
+    if (rus_httpd_store.board != NULL) {
+        rus_httpd_feed_start(pchild, s, conf->store, rus_httpd_store.board);
+    }
 }
 
 /* Per child: when a refused write was last logged as a warning. */

@@ -15,7 +15,16 @@
  * log after the last change applied to the shared cache (by any process),
  * drop what it names, move the shared "applied" id up, then record the
  * mark. A mark that could not be read whole (a commit under way) is not
- * recorded: the log is read anyway, and the next call looks again. */
+ * recorded: the log is read anyway, and the next call looks again.
+ *
+ * A shared store's watch reads the host's board (rus_board.h), not memory
+ * of the connection: a board that cannot be trusted now (its follower
+ * disconnected) keeps the watch, which works again as soon as the
+ * follower publishes, and a connection the store's server dropped is
+ * closed and opened again (at most once a second, and only while the
+ * board is trusted) without touching the watch. Opening one may wait for
+ * a server that does not answer: a thread that finds another applying
+ * takes a miss instead of waiting. */
 
 #include <string.h>
 
@@ -191,6 +200,27 @@ static apr_status_t apply_one(void *baton, const rus_change_t *change)
     return APR_SUCCESS;
 }
 
+/* A shared store's connection again, its watch kept (under the lock). */
+static apr_status_t coh_reconnect(rus_coh_t *coh, apr_int64_t now)
+{
+    const char *msg = NULL;
+    apr_pool_t *ptemp = NULL;
+    apr_status_t rv;
+
+    __atomic_store_n(&coh->retry_sec, now, __ATOMIC_RELAXED);
+    rv = apr_pool_create(&ptemp, coh->pool);
+    if (rv != APR_SUCCESS) {
+        return coh_fail(coh, rv, "cannot open the store", "out of memory");
+    }
+    rv = rus_store_connect(&coh->conn, coh->store, ptemp, &msg);
+    if (rv != APR_SUCCESS) {
+        coh->conn = NULL;
+        coh_fail(coh, rv, "cannot open the store", msg);
+    }
+    apr_pool_destroy(ptemp);
+    return rv;
+}
+
 /* The slow path, under the lock. */
 static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
 {
@@ -216,12 +246,35 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     if (rv == APR_SUCCESS && mark_is_applied(coh, &mark)) {
         return APR_SUCCESS; /* another thread applied it meanwhile */
     }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)
+        && rus_store_is_shared(coh->store)) {
+        /* The board comes back by itself when its follower does, and
+         * the follower tells why it is down (or never came up): no
+         * warning of this process's own, only no cache. */
+        mark_record(coh, NULL);
+        coh_fail(coh, rv,
+                 "the host's view of the store's commits cannot be trusted "
+                 "now",
+                 msg);
+        return APR_EAGAIN;
+    }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
         coh_fail(coh, rv, "the store's watch stopped working", msg);
         coh_close(coh);
         return rv;
     }
     whole = rv == APR_SUCCESS;
+    if (coh->conn == NULL) {
+        /* a shared store's connection was lost (see the file comment);
+         * opened again only once the board is trusted */
+        if (coh->retry_sec == now) {
+            return APR_EAGAIN; /* tried this second already */
+        }
+        rv = coh_reconnect(coh, now);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     since = rus_cache_applied(coh->cache);
     if (since < coh->last_id) {
         since = coh->last_id;
@@ -241,8 +294,15 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     if (rv != APR_SUCCESS) {
         /* The watch still works: the next call reads the log again. */
         mark_record(coh, NULL);
-        return coh_fail(coh, rv, "cannot read the store's changes",
-                        rus_store_error(coh->conn));
+        coh_fail(coh, rv, "cannot read the store's changes",
+                 rus_store_error(coh->conn));
+        if (rv == RUS_STORE_EUNREACHABLE && rus_store_is_shared(coh->store)) {
+            /* lost: another connection at the next call (the watch reads
+             * the board, nothing of this connection) */
+            rus_store_disconnect(coh->conn);
+            coh->conn = NULL;
+        }
+        return rv;
     }
     coh->last_id = last;
     rus_cache_set_applied(coh->cache, last);
@@ -276,7 +336,17 @@ apr_status_t rus_coh_sync(rus_coh_t *coh, apr_int64_t now, const char **pwarn,
         && __atomic_load_n(&coh->retry_sec, __ATOMIC_RELAXED) == now) {
         return APR_EAGAIN; /* not watching; opening is tried once a second */
     }
-    apr_thread_mutex_lock(coh->lock);
+    if (rus_store_is_shared(coh->store)) {
+        /* Never wait for another thread here: it may be opening a
+         * connection to a server that does not answer (connect_timeout).
+         * Busy: a miss, which asks the store. */
+        if (apr_thread_mutex_trylock(coh->lock) != APR_SUCCESS) {
+            return APR_EAGAIN;
+        }
+    }
+    else {
+        apr_thread_mutex_lock(coh->lock);
+    }
     rv = coh_apply(coh, now);
     if (rv == APR_SUCCESS) {
         coh->failing = 0;
@@ -327,7 +397,12 @@ int rus_coh_take_warning(rus_coh_t *coh, char *buf, apr_size_t len)
         || !__atomic_load_n(&coh->warn_due, __ATOMIC_RELAXED)) {
         return 0;
     }
-    apr_thread_mutex_lock(coh->lock);
+    if (!rus_store_is_shared(coh->store)) {
+        apr_thread_mutex_lock(coh->lock);
+    }
+    else if (apr_thread_mutex_trylock(coh->lock) != APR_SUCCESS) {
+        return 0; /* busy (see rus_coh_sync()): given at a later call */
+    }
     due = coh->warn_due;
     coh->warn_due = 0;
     if (due) {

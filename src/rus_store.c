@@ -24,6 +24,7 @@
 #include <apr_thread_mutex.h>
 
 #include "rus_backend.h"
+#include "rus_board.h"
 #include "rus_store.h"
 
 /* ---- the backend registry ------------------------------------------ */
@@ -93,11 +94,31 @@ const char *rus_backend_missing(const rus_backend_t *b)
         { "session_purge", b->session_purge != NULL },
         { "session_trim_user", b->session_trim_user != NULL },
     };
+    /* A feed is all three callbacks or none: a store whose commits are
+     * followed but cannot be waited on would leave every host's cache
+     * without invalidation. */
+    const struct {
+        const char *name;
+        int present;
+    } feed[] = {
+        { "feed_open", b->feed_open != NULL },
+        { "feed_wait", b->feed_wait != NULL },
+        { "feed_close", b->feed_close != NULL },
+    };
     apr_size_t i;
+    int feeds = 0;
 
     for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
         if (!required[i].present) {
             return required[i].name;
+        }
+    }
+    for (i = 0; i < sizeof(feed) / sizeof(feed[0]); i++) {
+        feeds += feed[i].present;
+    }
+    for (i = 0; feeds != 0 && i < sizeof(feed) / sizeof(feed[0]); i++) {
+        if (!feed[i].present) {
+            return feed[i].name;
         }
     }
     return NULL;
@@ -839,9 +860,33 @@ apr_status_t rus_store_checkpoint(rus_conn_t *conn, int wait_ms,
 
 /* ---- what changed ---------------------------------------------------- */
 
+/* The watch of a shared store: the host's board, which the follower of
+ * the store's feed keeps (rus_board.h). */
+typedef struct board_watch_t {
+    rus_watch_t base;
+    const rus_board_t *board;
+} board_watch_t;
+
 apr_status_t rus_store_watch(rus_watch_t **pwatch, rus_conn_t *conn,
                              apr_pool_t *p)
 {
+    if (rus_store_is_shared(conn->store)) {
+        board_watch_t *bw;
+
+        conn->error[0] = '\0';
+        if (conn->backend->changes_since == NULL) {
+            return not_implemented(conn, "list its changes");
+        }
+        if (conn->store->board == NULL) {
+            rus_conn_set_error(conn, "no listener board on this host");
+            return APR_ENOTIMPL;
+        }
+        bw = apr_pcalloc(p, sizeof(*bw));
+        bw->base.backend = conn->backend;
+        bw->board = conn->store->board;
+        *pwatch = &bw->base;
+        return APR_SUCCESS;
+    }
     if (conn->backend->watch_mark == NULL
         || conn->backend->changes_since == NULL) {
         conn->error[0] = '\0';
@@ -853,6 +898,11 @@ apr_status_t rus_store_watch(rus_watch_t **pwatch, rus_conn_t *conn,
 apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
                                   rus_store_mark_t *mark, const char **pmsg)
 {
+    if (watch->backend->feed_open != NULL) {
+        /* the board's lease is in milliseconds: the clock, not @a now */
+        return rus_board_mark(((board_watch_t *)watch)->board, apr_time_now(),
+                              mark, pmsg);
+    }
     return watch->backend->watch_mark(watch, now, mark, pmsg);
 }
 
@@ -956,6 +1006,53 @@ apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
         *counts = b.counts;
     }
     return rv;
+}
+
+/* ---- a store shared by several hosts ---------------------------------- */
+
+int rus_store_is_shared(const rus_store_t *store)
+{
+    return store->backend->feed_open != NULL;
+}
+
+void rus_store_set_board(rus_store_t *store, struct rus_board_t *board)
+{
+    store->board = board;
+}
+
+apr_status_t rus_store_feed_open(rus_feed_t **pfeed, const rus_store_t *store,
+                                 apr_pool_t *p, const char **pmsg)
+{
+    rus_feed_t *feed = NULL;
+    apr_status_t rv;
+
+    if (!rus_store_is_shared(store)) {
+        *pmsg = apr_psprintf(p,
+                             "the %s store is not shared: it has no feed "
+                             "of its commits",
+                             store->backend->scheme);
+        return APR_ENOTIMPL;
+    }
+    rv = store->backend->feed_open(store, &feed, p, pmsg);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    feed->backend = store->backend;
+    *pfeed = feed;
+    return APR_SUCCESS;
+}
+
+apr_status_t rus_store_feed_wait(rus_feed_t *feed, int timeout_ms,
+                                 apr_int64_t *plast, const char **pmsg)
+{
+    return feed->backend->feed_wait(feed, timeout_ms, plast, pmsg);
+}
+
+void rus_store_feed_close(rus_feed_t *feed)
+{
+    if (feed != NULL) {
+        feed->backend->feed_close(feed);
+    }
 }
 
 /* ---- the per-process connection pool -------------------------------- */

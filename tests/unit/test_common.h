@@ -33,6 +33,8 @@ TCase *rus_store_contract_test_case(void);
 TCase *rus_ratelimit_test_case(void);
 TCase *rus_confcheck_test_case(void);
 TCase *rus_copy_test_case(void);
+TCase *rus_board_test_case(void);
+TCase *rus_shared_test_case(void);
 
 /* ---- the store fixture (test_store_fixture.c) ------------------------- */
 

@@ -682,6 +682,7 @@ START_TEST(test_pg_dump_load)
                                         4000000000LL),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_touch(from, "hash1", 20), APR_SUCCESS);
+    added(from, "we\\ird\tname\n");
 
     ck_assert_msg(rus_backend_pg.load_begin(to) == APR_SUCCESS, "begin: %s",
                   rus_store_error(to));
@@ -705,6 +706,8 @@ START_TEST(test_pg_dump_load)
     ck_assert_int_eq(u.last_login, 0);
     ck_assert_int_eq(rus_group_find(to, "staff", &g, pool), APR_SUCCESS);
     ck_assert_int_eq(g.members, 1);
+    ck_assert_int_eq(rus_user_find(to, "we\\ird\tname\n", &u, pool),
+                     APR_SUCCESS);
     u = added(to, "carl");
     ck_assert_int_gt(u.id, bob.id);
     ck_assert_int_eq(rus_group_add(to, "more"), APR_SUCCESS);
@@ -726,6 +729,25 @@ START_TEST(test_pg_dump_load)
                      APR_SUCCESS);
     ck_assert_int_eq(rus_backend_pg.load_end(to, 0), APR_SUCCESS);
     ck_assert_int_eq(rus_group_find(to, "g", &g, pool), APR_ENOENT);
+    /* a row the server refuses (a member of no user) fails the load,
+     * at the latest when it ends, and nothing stays */
+    ck_assert_int_eq(rus_backend_pg.load_begin(to), APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_row(to,
+                                             &(rus_store_row_t){
+                                                 .kind = RUS_ROW_GROUP,
+                                                 .group = { 5, "g", 0 } }),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_row(to,
+                                             &(rus_store_row_t){
+                                                 .kind = RUS_ROW_MEMBER,
+                                                 .user_id = 77,
+                                                 .group_id = 5 }),
+                     APR_SUCCESS);
+    ck_assert_int_ne(rus_backend_pg.load_end(to, 1), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(to), "load"));
+    ck_assert_int_eq(rus_group_find(to, "g", &g, pool), APR_ENOENT);
+    ck_assert_int_eq(rus_backend_pg.load_begin(to), APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_end(to, 0), APR_SUCCESS);
     rus_store_disconnect(to);
 }
 END_TEST
