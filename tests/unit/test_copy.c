@@ -290,6 +290,46 @@ START_TEST(test_copy_failure_midway_leaves_target_empty)
 }
 END_TEST
 
+/* Bytes that are not UTF-8, which SQLite keeps in a text column as they
+ * are (written by hand: the module refuses them in names): an SQLite
+ * target takes them as they are; a PostgreSQL one (a UTF8 database)
+ * refuses the row, and then keeps none of the copy, rows before it
+ * included. */
+START_TEST(test_copy_bytes_not_utf8)
+{
+    const char *target = rus_test_backends[_i].name, *err;
+    rus_session_t s;
+    rus_user_t u;
+    apr_status_t rv;
+
+    rus_test_store_open(&src, 0);
+    rus_test_store_open(&dst, _i);
+    populate(src.conn, src.pool);
+    rus_test_sql(src.path, "UPDATE sessions SET vhost = CAST(X'61ff62' AS"
+                           " TEXT) WHERE token_hash = '" HASH_C "'");
+    rv = rus_store_copy(src.conn, dst.conn, NULL, dst.pool);
+    if (strcmp(target, "sqlite") == 0) {
+        ck_assert_int_eq(rv, APR_SUCCESS);
+        ck_assert_int_eq(rus_session_find(dst.conn, HASH_C, &s, &u, dst.pool),
+                         APR_SUCCESS);
+        ck_assert_str_eq(s.vhost, "a\xff"
+                                  "b");
+        return;
+    }
+    ck_assert_int_ne(rv, APR_SUCCESS);
+    err = rus_store_error(dst.conn);
+    ck_assert_msg(strstr(err, "UTF8") != NULL, "%s", err);
+    ck_assert_str_eq(picture(dst.conn, dst.pool), "");
+    /* the source set right, the copy goes through on the same connection */
+    rus_test_sql(src.path, "UPDATE sessions SET vhost = 'ab' WHERE"
+                           " token_hash = '" HASH_C "'");
+    ck_assert_msg(rus_store_copy(src.conn, dst.conn, NULL, dst.pool)
+                      == APR_SUCCESS,
+                  "%s", rus_store_error(dst.conn));
+    ck_assert_str_eq(picture(dst.conn, dst.pool), picture(src.conn, src.pool));
+}
+END_TEST
+
 /* A spec shown in a message never shows a password, whatever its scheme:
  * a known one's display masks it, an unknown one (a typo) is masked by
  * the facade. */
@@ -345,6 +385,8 @@ TCase *rus_copy_test_case(void)
     tcase_add_loop_test(tc, test_copy_refuses_a_store_not_empty, 0, pairs);
     tcase_add_test(tc, test_copy_refusals);
     tcase_add_loop_test(tc, test_copy_failure_midway_leaves_target_empty, 0,
+                        rus_test_backend_count);
+    tcase_add_loop_test(tc, test_copy_bytes_not_utf8, 0,
                         rus_test_backend_count);
     tcase_add_loop_test(tc, test_spec_describe_masks_passwords, 0,
                         sizeof(shown_specs) / sizeof(shown_specs[0]));
