@@ -1391,11 +1391,9 @@ static int db_backup(cmd_ctx_t *ctx)
     }
     rv = rus_store_backup(ctx->conn, path, ctx->force, P);
     if (rv == APR_ENOTIMPL) {
-        /* a server's store (PostgreSQL): its own tools back it up */
-        return fail(EXIT_FAILED,
-                    "backup: %s: %s; back it up with the server's own tools "
-                    "(PostgreSQL: pg_dump), or copy it into an SQLite file "
-                    "with 'remoteuser-admin db copy'",
+        /* a server's store (PostgreSQL): the backend says what backs it
+         * up instead (pg_dump, or db copy into an SQLite file) */
+        return fail(EXIT_FAILED, "backup: %s: %s",
                     rus_store_describe(ctx->store), rus_store_error(ctx->conn));
     }
     if (APR_STATUS_IS_EEXIST(rv)) {
