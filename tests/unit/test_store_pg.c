@@ -525,6 +525,19 @@ START_TEST(test_pg_busy_timeout)
     PQclear(PQexec(holder, "ROLLBACK"));
     PQfinish(holder);
     ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    /* a statement that runs too long (statement_timeout): the same */
+    rus_test_pg_exec(schema,
+                     "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql"
+                     " AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;"
+                     " CREATE TRIGGER slow BEFORE INSERT ON sessions"
+                     " FOR EACH ROW EXECUTE FUNCTION slow()");
+    t0 = apr_time_now();
+    rv = rus_session_insert(conn, "h1", u.id, "v", 1, 2);
+    ck_assert_msg(rv == APR_TIMEUP, "insert: %d %s", rv, rus_store_error(conn));
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(1500));
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "busy timeout"));
+    ck_assert_int_eq(conn->broken, 0);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
     rus_store_disconnect(conn);
 }
 END_TEST
