@@ -132,6 +132,11 @@ START_TEST(test_pg_display_masks_password)
                      APR_SUCCESS);
     ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d");
     ck_assert_str_eq(rus_backend_pg.display("//h/d", pool), "postgresql://h/d");
+    /* libpq decodes the keys too */
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?pass%77ord=x&a=b", pool),
+                     "postgresql://h/d?pass%77ord=***&a=b");
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?passwordx=y", pool),
+                     "postgresql://h/d?passwordx=y");
     /* a raw '@' or '/' in the password: all of it masked, and refused */
     ck_assert_int_eq(rus_store_create(&store, pool,
                                       "postgresql://u:p@s/s@h/d?x=@", NULL,
