@@ -139,8 +139,10 @@ def hosts(pg, scratch):
     no_password(a, b)
 
 
-def warm(h, token, n=5):
-    """Ask `n` times for the session of `token`: its answer is cached."""
+def warm(h, token, n=16):
+    """Ask `n` times for the session of `token`, each over a connection of
+    its own: its answer is cached, and the children that will answer the
+    polls have their connections open (prefork has four)."""
     for _ in range(n):
         r = h.get(PROBE, cookie(token))
         assert r.status == SERVED, r.status
