@@ -60,7 +60,8 @@ PG_CONFIG ?= pg_config
 PG_CFLAGS := -I$(shell $(PG_CONFIG) --includedir)
 PG_LIBS   := -lpq
 
-# The core and its unit tests build without httpd: APR, APR-util, SQLite.
+# The core and its unit tests build without httpd: APR, APR-util, SQLite,
+# libpq.
 APR_CONFIG ?= $(shell which apr-1-config)
 APU_CONFIG ?= $(shell which apu-1-config)
 APR_CFLAGS := $(shell $(APR_CONFIG) --cflags --cppflags --includes) \

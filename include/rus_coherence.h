@@ -18,12 +18,14 @@
  * differs waits for rus_coh_sync(); a miss goes to the store anyway, so a
  * flood of commits (first logins) costs misses no sync. The state is
  * read through a watch (rus_store_watch_mark(); for SQLite the WAL-index
- * header, no system call) and compared with the one this process applied
+ * header, no system call; for a store shared by several hosts, the host's
+ * board, rus_board.h) and compared with the one this process applied
  * last. When something committed since, one thread reads the store's
  * change log from the last change applied to the shared cache on
  * (rus_store_changes_since()) and drops what it names, per key: a
  * session's entry, or a user's entries by generation; the other threads
- * wait for it. Bookkeeping writes log nothing, so they cost one empty
+ * wait for it (for a shared store, they take a miss instead: the one may
+ * be waiting for a server that does not answer). Bookkeeping writes log nothing, so they cost one empty
  * query per commit per process and no entry.
  *
  * Ordering: the commit state is read before the change log, and recorded

@@ -137,6 +137,22 @@ const char *rus_store_file_spec(apr_pool_t *p, const char *path);
 /** The store's spec with the location made absolute, for messages. */
 const char *rus_store_describe(const rus_store_t *store);
 
+/** The scheme of the store's backend, for messages and reports: "sqlite",
+ *  "postgresql" (its own scheme, whichever alias the spec used). */
+const char *rus_store_scheme(const rus_store_t *store);
+
+/**
+ * A spec as messages may show it, without a store made of it (e.g. one
+ * rus_store_create() refused, or an argument of a directive): for a
+ * known backend what rus_store_describe() would show (its display
+ * callback masks a password), or the spec as it is when the backend has
+ * nothing to mask; for an unknown scheme, a password in what looks like a URI's
+ * user information ("//USER:PASSWORD@") or a "password=" parameter masked
+ * all the same, since a typo in the scheme is no reason to show it.
+ * @return the spec for messages, allocated from @a p (NULL: "")
+ */
+const char *rus_store_spec_describe(apr_pool_t *p, const char *spec);
+
 /**
  * Check, without creating or changing anything, that the store can be
  * used: called by configtest and at every (re)start. A file store is
@@ -538,8 +554,9 @@ typedef struct rus_store_copy_counts_t {
  * @param counts  receives what was copied (on success); may be NULL
  * @return APR_SUCCESS; APR_EEXIST when the target store holds a user, a
  *         group or a session already (rus_store_error(@a to) says what);
- *         APR_ENOTIMPL when a backend cannot dump or load; or an error
- *         of either, on the connection that had it
+ *         APR_ENOTIMPL when a backend cannot dump or load; APR_EINVAL
+ *         when @a from and @a to are one connection; or an error of
+ *         either, on the connection that had it (the target rolled back)
  */
 apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
                             rus_store_copy_counts_t *counts, apr_pool_t *p);

@@ -52,6 +52,7 @@ typedef struct rus_listener {
     apr_time_t retry_at; /* no opening before this */
     int failing;         /* a warning was given for this streak */
     int reconnected;     /* the next publication starts an epoch */
+    int published;       /* the open feed has published once */
 } rus_listener;
 
 /* Sleep @a ms unless told to stop; nonzero when told. */
@@ -68,6 +69,7 @@ static int listener_sleep(rus_listener *l, int ms)
     return stop;
 }
 
+/* Close the feed, if it is open, and free what it used. */
 static void feed_close(rus_listener *l)
 {
     if (l->feed != NULL) {
@@ -128,7 +130,8 @@ static void follow_once(rus_listener *l)
             return;
         }
         l->reconnected = 1;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, l->s,
+        l->published = 0;
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, l->s,
                      "this child (pid %" APR_UINT64_T_FMT ") follows the "
                      "commits of the store %s",
                      (apr_uint64_t)l->pid, rus_store_describe(l->store));
@@ -136,8 +139,11 @@ static void follow_once(rus_listener *l)
     rv = rus_store_feed_wait(l->feed, RUS_BOARD_RENEW_MS, &last, &msg);
     if (rv != APR_SUCCESS) {
         feed_failed(l, msg);
-        /* at once: the server may only have dropped this connection */
-        l->retry_at = 0;
+        if (l->published) {
+            /* at once: the server may only have dropped this connection;
+             * a feed that breaks before it publishes waits its second */
+            l->retry_at = 0;
+        }
         return;
     }
     if (!rus_board_publish(l->board, l->pid, last, l->reconnected,
@@ -148,6 +154,7 @@ static void follow_once(rus_listener *l)
         return;
     }
     l->reconnected = 0;
+    l->published = 1;
     if (l->failing) {
         l->failing = 0;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, l->s,

@@ -248,12 +248,15 @@ static apr_status_t coh_apply(rus_coh_t *coh, apr_int64_t now)
     }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)
         && rus_store_is_shared(coh->store)) {
-        /* the board comes back by itself when its follower does */
+        /* The board comes back by itself when its follower does, and
+         * the follower tells why it is down (or never came up): no
+         * warning of this process's own, only no cache. */
         mark_record(coh, NULL);
-        return coh_fail(coh, rv,
-                        "the host's view of the store's commits cannot be "
-                        "trusted now",
-                        msg);
+        coh_fail(coh, rv,
+                 "the host's view of the store's commits cannot be trusted "
+                 "now",
+                 msg);
+        return APR_EAGAIN;
     }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
         coh_fail(coh, rv, "the store's watch stopped working", msg);

@@ -139,6 +139,47 @@ void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
     va_end(ap);
 }
 
+/* @a s with what could be a password masked: the part after the first ':'
+ * of a URI's user information ("//USER:PASSWORD@HOST", the last '@'
+ * before the path ending it), and the value of every "password="
+ * parameter (up to the next '&' or white space). */
+static const char *mask_secrets(apr_pool_t *p, const char *s)
+{
+    const char *slashes = strstr(s, "//"), *end, *at = NULL, *colon, *q;
+    char *out;
+    apr_size_t len, i;
+
+    out = apr_pstrdup(p, s);
+    if (slashes != NULL) {
+        const char *auth = slashes + 2;
+
+        end = auth + strcspn(auth, "/?#");
+        for (q = auth; q < end; q++) {
+            if (*q == '@') {
+                at = q;
+            }
+        }
+        colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
+        if (colon != NULL) {
+            out = apr_psprintf(p, "%.*s***%s", (int)(colon + 1 - s), s, at);
+        }
+    }
+    /* password=VALUE, in a query or a key=value list */
+    len = strlen(out);
+    for (i = 0; i + 9 <= len; i++) {
+        if (strncmp(out + i, "password=", 9) == 0
+            && (i == 0 || out[i - 1] == '?' || out[i - 1] == '&'
+                || out[i - 1] == ' ')) {
+            apr_size_t v = i + 9, n = strcspn(out + v, "& \t");
+
+            out = apr_psprintf(p, "%.*s***%s", (int)v, out, out + v + n);
+            len = strlen(out);
+            i = v + 3;
+        }
+    }
+    return out;
+}
+
 /* The backend a spec names, which must have what rus_backend.h requires;
  * *plocation gets what follows the colon. */
 static apr_status_t spec_backend(const rus_backend_t **pbackend,
@@ -207,9 +248,11 @@ apr_status_t rus_store_create(rus_store_t **pstore, apr_pool_t *p,
     store = apr_pcalloc(p, sizeof(*store));
     store->backend = backend;
     store->location = apr_pstrdup(p, location);
-    /* Once, here: a secret in the location never reaches a message. */
-    store->shown = backend->display ? backend->display(store->location, p)
-                                    : store->location;
+    /* Once, here: a secret in the location never reaches a message (what
+     * the display missed, password=VALUE in any form, is masked too). */
+    store->shown = backend->display
+                       ? mask_secrets(p, backend->display(store->location, p))
+                       : store->location;
     if (opts) {
         store->opts = *opts;
     }
@@ -239,6 +282,30 @@ const char *rus_store_describe(const rus_store_t *store)
 {
     /* Allocation-free: callers log it often. */
     return store->shown ? store->shown : store->location;
+}
+
+const char *rus_store_scheme(const rus_store_t *store)
+{
+    return store->backend->scheme;
+}
+
+const char *rus_store_spec_describe(apr_pool_t *p, const char *spec)
+{
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    const rus_backend_t *backend;
+
+    if (spec == NULL) {
+        return "";
+    }
+    backend = colon ? rus_backend_find(spec, (apr_size_t)(colon - spec)) : NULL;
+    if (backend != NULL && backend->display == NULL) {
+        return spec; /* nothing secret in its locations */
+    }
+    if (backend != NULL) {
+        /* as rus_store_describe() shows it */
+        return mask_secrets(p, backend->display(colon + 1, p));
+    }
+    return mask_secrets(p, spec);
 }
 
 apr_status_t rus_store_check(const rus_store_t *store, apr_pool_t *ptemp,
@@ -856,6 +923,89 @@ apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
         return APR_SUCCESS; /* no log to keep small */
     }
     return conn->backend->changes_prune(conn, before, pcount);
+}
+
+/* ---- a whole store copied to another ---------------------------------- */
+
+/* What the dump's row function loads into, and what it counted. */
+typedef struct copy_baton_t {
+    rus_conn_t *to;
+    rus_store_copy_counts_t counts;
+} copy_baton_t;
+
+/* Load one dumped row into the target and count it; a failure stops the
+ * dump (the target's error text says what). */
+static apr_status_t copy_row(void *baton, const rus_store_row_t *row)
+{
+    copy_baton_t *b = baton;
+    apr_status_t rv;
+
+    rv = b->to->backend->load_row(b->to, row);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    switch (row->kind) {
+    case RUS_ROW_USER:
+        b->counts.users++;
+        break;
+    case RUS_ROW_GROUP:
+        b->counts.groups++;
+        break;
+    case RUS_ROW_MEMBER:
+        b->counts.members++;
+        break;
+    case RUS_ROW_SESSION:
+        b->counts.sessions++;
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t rus_store_copy(rus_conn_t *from, rus_conn_t *to,
+                            rus_store_copy_counts_t *counts, apr_pool_t *p)
+{
+    copy_baton_t b;
+    apr_status_t rv;
+
+    from->error[0] = '\0';
+    to->error[0] = '\0';
+    if (from == to) {
+        rus_conn_set_error(from, "a store cannot be copied onto itself");
+        return APR_EINVAL;
+    }
+    if (from->backend->dump == NULL) {
+        return not_implemented(from, "be copied from (it has no dump)");
+    }
+    if (to->backend->load_begin == NULL || to->backend->load_row == NULL
+        || to->backend->load_end == NULL) {
+        return not_implemented(to, "be copied to (it has no load)");
+    }
+    memset(&b, 0, sizeof(b));
+    b.to = to;
+    /* The target first: its transaction holds the write lock, and it
+     * refuses a store that is not empty before anything is read. */
+    rv = to->backend->load_begin(to);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = from->backend->dump(from, copy_row, &b, p);
+    if (rv == APR_SUCCESS) {
+        rv = to->backend->load_end(to, 1);
+    }
+    else {
+        /* Roll back; the first failure stays the one reported, on the
+         * connection that had it (a failed rollback breaks the target's
+         * connection, which the backend marks). */
+        char saved[RUS_CONN_ERROR_MAX];
+
+        memcpy(saved, to->error, sizeof(saved));
+        (void)to->backend->load_end(to, 0);
+        memcpy(to->error, saved, sizeof(saved));
+    }
+    if (rv == APR_SUCCESS && counts != NULL) {
+        *counts = b.counts;
+    }
+    return rv;
 }
 
 /* ---- a store shared by several hosts ---------------------------------- */

@@ -35,7 +35,12 @@
  * first logged row to their commit, so ids are handed out in commit order
  * and a reader never sees id N + 1 before N. It then calls
  * pg_notify('rus_changes', '') (one notification per transaction, the
- * payload being constant), which the host's feed LISTENs to.
+ * payload being constant), which the host's feed LISTENs to. A logged
+ * writer that waits for that lock holds the row locks of its statement
+ * already (AFTER triggers run at its end): two writers that each want
+ * what the other holds (a logout racing a disable of the same user) are
+ * a deadlock the server breaks after deadlock_timeout by failing one,
+ * which is busy (APR_TIMEUP) here, as a lock wait that lasted too long.
  *
  * The schema is created and migrated under the session-level advisory
  * lock LOCK_SCHEMA: by prepare (httpd's parent), and by any connection
@@ -63,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <libpq-fe.h>
@@ -322,11 +328,14 @@ static const struct {
 #define CHANGES_BATCH_ROWS 1000
 
 typedef struct pg_conn_t {
-    rus_conn_t base;    /* must come first */
-    PGconn *pg;         /* the connection */
-    const char *shown;  /* the store's URI as messages show it */
-    unsigned int ready; /* bit i: stmts[i] is prepared on this connection */
-    int in_transaction; /* a BEGIN of ours is open */
+    rus_conn_t base;       /* must come first */
+    PGconn *pg;            /* the connection */
+    const char *shown;     /* the store's URI as messages show it */
+    unsigned int ready;    /* bit i: stmts[i] is prepared on this connection */
+    int in_transaction;    /* a BEGIN of ours is open */
+    int copying;           /* a load's COPY of this row kind is open, or 0 */
+    apr_int64_t copied;    /* rows sent to it since load_pool was cleared */
+    apr_pool_t *load_pool; /* a load's scratch, or NULL */
 } pg_conn_t;
 
 /* A feed (rus_store_feed_open()): a connection of its own that LISTENs. */
@@ -395,6 +404,39 @@ static int userinfo_ambiguous(const char *location)
     return last != NULL && first != last;
 }
 
+/* Is the URI parameter at @a item (up to '&' or the end) password=...,
+ * its key percent-decoded as libpq decodes it ("pass%77ord=")? *pvalue
+ * gets where its value starts. */
+static int param_is_password(const char *item, const char **pvalue)
+{
+    static const char key[] = "password";
+    const char *s = item;
+    apr_size_t k = 0;
+
+    while (*s != '\0' && *s != '&' && *s != '=') {
+        int ch = (unsigned char)*s;
+
+        if (ch == '%' && apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
+            char hex[3] = { s[1], s[2], '\0' };
+
+            ch = (int)strtol(hex, NULL, 16);
+            s += 3;
+        }
+        else {
+            s++;
+        }
+        if (k >= sizeof(key) - 1 || ch != key[k]) {
+            return 0;
+        }
+        k++;
+    }
+    if (*s != '=' || k != sizeof(key) - 1) {
+        return 0;
+    }
+    *pvalue = s + 1;
+    return 1;
+}
+
 /* The location as messages show it: the password of the user information
  * and of a password= parameter as "***", whole URI. */
 static const char *pg_display(const char *location, apr_pool_t *p)
@@ -420,10 +462,13 @@ static const char *pg_display(const char *location, apr_pool_t *p)
 
         while (*rest != '\0') {
             apr_size_t n = strcspn(rest, "&");
-            const char *item = apr_pstrmemdup(p, rest, n);
+            const char *item = apr_pstrmemdup(p, rest, n), *value;
 
-            if (strncmp(item, "password=", 9) == 0) {
-                item = "password=***";
+            if (param_is_password(item, &value)) {
+                item = apr_pstrcat(p,
+                                   apr_pstrmemdup(p, item,
+                                                  (apr_size_t)(value - item)),
+                                   "***", NULL);
             }
             built = apr_pstrcat(p, built, item, rest[n] ? "&" : "", NULL);
             rest += n + (rest[n] ? 1 : 0);
@@ -439,17 +484,19 @@ static const char *pg_display(const char *location, apr_pool_t *p)
 }
 
 /* Where the value of a password= parameter of a URI location is (the
- * first one); *plen 0: none. */
+ * first one, its key percent-decoded); *plen 0: none. */
 static const char *find_param_password(const char *location, apr_size_t *plen)
 {
     const char *s = strchr(location, '?');
 
     *plen = 0;
     while (s != NULL) {
+        const char *value;
+
         s++;
-        if (strncmp(s, "password=", 9) == 0) {
-            *plen = strcspn(s + 9, "&");
-            return s + 9;
+        if (param_is_password(s, &value)) {
+            *plen = strcspn(value, "&");
+            return value;
         }
         s = strchr(s, '&');
     }
@@ -2105,60 +2152,174 @@ static apr_status_t pg_load_begin(rus_conn_t *conn)
     }
     if (rv != APR_SUCCESS) {
         tx_end(c, rv);
+        return rv;
+    }
+    c->copying = 0;
+    c->copied = 0;
+    if (c->load_pool == NULL) {
+        apr_pool_create(&c->load_pool, conn->pool);
+    }
+    return APR_SUCCESS;
+}
+
+/* The COPY that loads rows of @a kind (rus_row_kind_e), in text format;
+ * identity columns take the values given, as with OVERRIDING SYSTEM
+ * VALUE. */
+static const char *copy_sql(int kind)
+{
+    switch (kind) {
+    case RUS_ROW_USER:
+        return "COPY users (id, username, is_active, date_joined, last_login)"
+               " FROM STDIN";
+    case RUS_ROW_GROUP:
+        return "COPY groups (id, name) FROM STDIN";
+    case RUS_ROW_MEMBER:
+        return "COPY user_groups (user_id, group_id) FROM STDIN";
+    default:
+        return "COPY sessions (token_hash, user_id, vhost, created_at,"
+               " last_seen, expires_at) FROM STDIN";
+    }
+}
+
+/* End the load's open COPY, if any: with @a abort, make it fail (the
+ * transaction is rolled back after). Its outcome, which is where a row
+ * the server refused (a duplicate, a missing user) shows. */
+static apr_status_t copy_end(pg_conn_t *c, int abort)
+{
+    apr_status_t rv = APR_SUCCESS;
+    PGresult *res;
+
+    if (!c->copying) {
+        return APR_SUCCESS;
+    }
+    c->copying = 0;
+    if (PQputCopyEnd(c->pg, abort ? "load abandoned" : NULL) != 1) {
+        return conn_fail(c, NULL, "load");
+    }
+    while ((res = PQgetResult(c->pg)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rv == APR_SUCCESS
+            && !abort) {
+            rv = conn_fail(c, res, "load");
+        }
+        PQclear(res);
     }
     return rv;
 }
 
+/* @a v as a COPY text field: backslash, tab, newline and carriage return
+ * escaped; NULL as \N. */
+static const char *copy_text(apr_pool_t *p, const char *v)
+{
+    apr_size_t n = 0;
+    const char *s;
+    char *out, *w;
+
+    if (v == NULL) {
+        return "\\N";
+    }
+    for (s = v; *s != '\0'; s++) {
+        n += (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r') ? 2 : 1;
+    }
+    out = w = apr_palloc(p, n + 1);
+    for (s = v; *s != '\0'; s++) {
+        switch (*s) {
+        case '\\':
+            *w++ = '\\';
+            *w++ = '\\';
+            break;
+        case '\t':
+            *w++ = '\\';
+            *w++ = 't';
+            break;
+        case '\n':
+            *w++ = '\\';
+            *w++ = 'n';
+            break;
+        case '\r':
+            *w++ = '\\';
+            *w++ = 'r';
+            break;
+        default:
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Rows go to the server by COPY, one per row kind (the dump gives them
+ * kind by kind): a row the server refuses fails the load at the next
+ * change of kind or at load_end, and the whole load is rolled back. */
 static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
-    char a[21], b[21], d[21], e[21];
-    const char *params[6];
+    apr_pool_t *p = c->load_pool;
+    const char *line;
+    PGresult *res;
+    apr_status_t rv;
 
-    switch (row->kind) {
-    case RUS_ROW_USER:
-        params[0] = i64(a, row->user.id);
-        params[1] = row->user.username;
-        params[2] = row->user.is_active ? "true" : "false";
-        params[3] = i64(b, row->user.date_joined);
-        params[4] = row->user.last_login ? i64(d, row->user.last_login) : NULL;
-        return exec_params(c, NULL, "load user",
-                           "INSERT INTO users (id, username, is_active,"
-                           " date_joined, last_login) OVERRIDING SYSTEM VALUE"
-                           " VALUES ($1::bigint, $2::text, $3::boolean,"
-                           " $4::bigint, $5::bigint)",
-                           5, params);
-    case RUS_ROW_GROUP:
-        params[0] = i64(a, row->group.id);
-        params[1] = row->group.name;
-        return exec_params(c, NULL, "load group",
-                           "INSERT INTO groups (id, name) OVERRIDING SYSTEM"
-                           " VALUE VALUES ($1::bigint, $2::text)",
-                           2, params);
-    case RUS_ROW_MEMBER:
-        params[0] = i64(a, row->user_id);
-        params[1] = i64(b, row->group_id);
-        return exec_params(c, NULL, "load membership",
-                           "INSERT INTO user_groups (user_id, group_id)"
-                           " VALUES ($1::bigint, $2::bigint)",
-                           2, params);
-    case RUS_ROW_SESSION:
-        params[0] = row->session.token_hash;
-        params[1] = i64(a, row->session.session.user_id);
-        params[2] = row->session.session.vhost;
-        params[3] = i64(b, row->session.session.created_at);
-        params[4] = i64(d, row->session.session.last_seen);
-        params[5] = i64(e, row->session.session.expires_at);
-        return exec_params(c, NULL, "load session",
-                           "INSERT INTO sessions (token_hash, user_id, vhost,"
-                           " created_at, last_seen, expires_at)"
-                           " VALUES ($1::text, $2::bigint, $3::text,"
-                           " $4::bigint, $5::bigint, $6::bigint)",
-                           6, params);
-    default:
+    if (p == NULL || !c->in_transaction) {
+        rus_conn_set_error(conn, "load: no load begun");
+        return APR_EINVAL;
+    }
+    if (row->kind < RUS_ROW_USER || row->kind > RUS_ROW_SESSION) {
         rus_conn_set_error(conn, "load: unknown row kind %d", (int)row->kind);
         return APR_EINVAL;
     }
+    if (c->copying != (int)row->kind) {
+        rv = copy_end(c, 0);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        res = PQexec(c->pg, copy_sql(row->kind));
+        if (PQresultStatus(res) != PGRES_COPY_IN) {
+            rv = conn_fail(c, res, "load");
+            PQclear(res);
+            return rv;
+        }
+        PQclear(res);
+        c->copying = (int)row->kind;
+    }
+    if (++c->copied % 1024 == 0) {
+        apr_pool_clear(p);
+    }
+    switch (row->kind) {
+    case RUS_ROW_USER:
+        line =
+            apr_psprintf(p,
+                         "%" APR_INT64_T_FMT "\t%s\t%s\t%" APR_INT64_T_FMT
+                         "\t%s\n",
+                         row->user.id, copy_text(p, row->user.username),
+                         row->user.is_active ? "t" : "f", row->user.date_joined,
+                         row->user.last_login
+                             ? apr_psprintf(p, "%" APR_INT64_T_FMT,
+                                            row->user.last_login)
+                             : "\\N");
+        break;
+    case RUS_ROW_GROUP:
+        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%s\n", row->group.id,
+                            copy_text(p, row->group.name));
+        break;
+    case RUS_ROW_MEMBER:
+        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\n",
+                            row->user_id, row->group_id);
+        break;
+    default:
+        line = apr_psprintf(p,
+                            "%s\t%" APR_INT64_T_FMT "\t%s\t%" APR_INT64_T_FMT
+                            "\t%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\n",
+                            copy_text(p, row->session.token_hash),
+                            row->session.session.user_id,
+                            copy_text(p, row->session.session.vhost),
+                            row->session.session.created_at,
+                            row->session.session.last_seen,
+                            row->session.session.expires_at);
+        break;
+    }
+    if (PQputCopyData(c->pg, line, (int)strlen(line)) != 1) {
+        return conn_fail(c, NULL, "load");
+    }
+    return APR_SUCCESS;
 }
 
 /* Ids handed out later come after the loaded ones (and after any the
@@ -2174,13 +2335,21 @@ static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
 static apr_status_t pg_load_end(rus_conn_t *conn, int commit)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
-    apr_status_t rv = commit ? APR_SUCCESS : APR_EGENERAL;
+    apr_status_t rv;
 
-    if (commit) {
+    rv = copy_end(c, !commit);
+    if (!commit) {
+        rv = APR_EGENERAL; /* roll back */
+    }
+    if (rv == APR_SUCCESS) {
         rv = run_simple(c, SQL_LOAD_SEQUENCES, PGRES_TUPLES_OK, NULL,
                         "move the id sequences");
     }
     rv = tx_end(c, rv);
+    if (c->load_pool != NULL) {
+        apr_pool_destroy(c->load_pool);
+        c->load_pool = NULL;
+    }
     return commit ? rv : APR_SUCCESS;
 }
 

@@ -192,6 +192,8 @@ typedef struct sqlite_conn_t {
     sqlite3_stmt *session_revoke_user; /* SQL_SESSION_REVOKE_USER */
     sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
     sqlite3_stmt *changes_since;       /* SQL_CHANGES_SINCE, when first used */
+    sqlite3_stmt *load[4]; /* a load's inserts, by rus_row_kind_e - 1,
+                              while one runs (load_begin to load_end) */
 } sqlite_conn_t;
 
 /* ==================================================================== */
@@ -875,6 +877,8 @@ static int prepare_stmt(sqlite3 *db, const char *sql, sqlite3_stmt **pst)
                               NULL);
 }
 
+static void load_finalize(sqlite_conn_t *c);
+
 static void sqlite_disconnect(rus_conn_t *conn)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
@@ -890,6 +894,7 @@ static void sqlite_disconnect(rus_conn_t *conn)
     sqlite3_finalize(c->session_purge);
     sqlite3_finalize(c->changes_since);
     c->changes_since = NULL;
+    load_finalize(c);
     sqlite3_close(c->db);
     c->user_find = c->user_insert = c->user_touch = NULL;
     c->session_insert = c->session_find = c->session_touch = NULL;
@@ -2312,6 +2317,294 @@ static apr_status_t sqlite_changes_prune(rus_conn_t *conn, apr_int64_t before,
                 "DELETE FROM changes WHERE at < ?1", "i", before);
 }
 
+/* ==================================================================== */
+/* a whole store copied to another (rus_store_copy)                     */
+
+/* What a dump reads, one statement per rus_row_kind_e, in that order; each
+ * in the order of its key, so that two dumps of one store are alike. */
+static const char *const dump_sql[] = {
+    "SELECT id, username, is_active, date_joined, last_login FROM users"
+    " ORDER BY id",
+    "SELECT id, name FROM groups ORDER BY id",
+    "SELECT user_id, group_id FROM user_groups ORDER BY user_id, group_id",
+    "SELECT token_hash, user_id, vhost, created_at, last_seen, expires_at"
+    " FROM sessions ORDER BY token_hash",
+};
+
+/* What a load writes, by rus_row_kind_e - 1: the ids as given. */
+static const char *const load_sql[] = {
+    "INSERT INTO users (id, username, is_active, date_joined, last_login)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO groups (id, name) VALUES (?1, ?2)",
+    "INSERT INTO user_groups (user_id, group_id) VALUES (?1, ?2)",
+    "INSERT INTO sessions (token_hash, user_id, vhost, created_at,"
+    " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+#define ROW_KINDS ((int)(sizeof(dump_sql) / sizeof(dump_sql[0])))
+
+/* Column @a i of the current row as text; NULL (a NOT NULL column read
+ * as NULL: out of memory) is left to the caller to refuse. */
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Fill @a row (of @a kind) from the current row of dump_sql[kind - 1].
+ * The strings point into the statement: valid until its next step.
+ * @return SQLITE_OK, or SQLITE_NOMEM when a text column read as NULL */
+static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
+                     rus_store_row_t *row)
+{
+    memset(row, 0, sizeof(*row));
+    row->kind = kind;
+    switch (kind) {
+    case RUS_ROW_USER:
+        row->user.id = sqlite3_column_int64(st, 0);
+        row->user.username = column_text(st, 1);
+        row->user.is_active = sqlite3_column_int64(st, 2) != 0;
+        row->user.date_joined = sqlite3_column_int64(st, 3);
+        row->user.last_login = sqlite3_column_int64(st, 4); /* NULL: 0 */
+        return row->user.username ? SQLITE_OK : SQLITE_NOMEM;
+    case RUS_ROW_GROUP:
+        row->group.id = sqlite3_column_int64(st, 0);
+        row->group.name = column_text(st, 1);
+        return row->group.name ? SQLITE_OK : SQLITE_NOMEM;
+    case RUS_ROW_MEMBER:
+        row->user_id = sqlite3_column_int64(st, 0);
+        row->group_id = sqlite3_column_int64(st, 1);
+        return SQLITE_OK;
+    case RUS_ROW_SESSION:
+        row->session.token_hash = column_text(st, 0);
+        row->session.session.user_id = sqlite3_column_int64(st, 1);
+        row->session.session.vhost = column_text(st, 2);
+        row->session.session.created_at = sqlite3_column_int64(st, 3);
+        row->session.session.last_seen = sqlite3_column_int64(st, 4);
+        row->session.session.expires_at = sqlite3_column_int64(st, 5);
+        return row->session.token_hash && row->session.session.vhost
+                   ? SQLITE_OK
+                   : SQLITE_NOMEM;
+    }
+    return SQLITE_MISUSE;
+}
+
+/* Every row, kind after kind, from one read transaction: a writer that
+ * commits meanwhile (httpd running) is in all of the dump or none of it.
+ * Each row's strings are valid during the call of @a fn only. */
+static apr_status_t sqlite_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
+                                apr_pool_t *p)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    rus_store_row_t row;
+    int kind, rc;
+
+    (void)p;
+    rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "dump: begin");
+    }
+    for (kind = RUS_ROW_USER; rv == APR_SUCCESS && kind <= ROW_KINDS; kind++) {
+        rc = sqlite3_prepare_v2(c->db, dump_sql[kind - 1], -1, &st, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            rc = dump_read(st, (rus_row_kind_e)kind, &row);
+            if (rc == SQLITE_OK) {
+                rv = fn(baton, &row);
+                if (rv != APR_SUCCESS) {
+                    break; /* the row function's failure, its own text */
+                }
+            }
+        }
+        if (rv == APR_SUCCESS && rc != SQLITE_DONE) {
+            rv = conn_fail(c, rc, "dump");
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    /* A read transaction: nothing to keep. */
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rv;
+}
+
+/* Finalize the load's statements (a no-op when none runs). */
+static void load_finalize(sqlite_conn_t *c)
+{
+    int i;
+
+    for (i = 0; i < ROW_KINDS; i++) {
+        sqlite3_finalize(c->load[i]);
+        c->load[i] = NULL;
+    }
+}
+
+/* Take the write lock (BEGIN IMMEDIATE) and refuse a store that holds a
+ * user, a group or a session; prepare the inserts. The triggers stay on:
+ * the memberships loaded are logged in changes as any insert is, which
+ * nothing cached can be about (the store was empty). */
+static apr_status_t sqlite_load_begin(rus_conn_t *conn)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_int64_t users, groups, sessions;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc, i;
+
+    rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return conn_fail(c, rc, "load: begin");
+    }
+    rv = query(c, &st, "load: count rows",
+               "SELECT (SELECT COUNT(*) FROM users),"
+               " (SELECT COUNT(*) FROM groups),"
+               " (SELECT COUNT(*) FROM sessions)",
+               "");
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rv = finish(c, st, rc, "load: count rows");
+        goto leave;
+    }
+    users = sqlite3_column_int64(st, 0);
+    groups = sqlite3_column_int64(st, 1);
+    sessions = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (users != 0 || groups != 0 || sessions != 0) {
+        rus_conn_set_error(conn,
+                           "%s is not empty: it holds %" APR_INT64_T_FMT
+                           " user(s), %" APR_INT64_T_FMT
+                           " group(s) and %" APR_INT64_T_FMT " session(s)",
+                           c->path, users, groups, sessions);
+        rv = APR_EEXIST;
+        goto leave;
+    }
+    for (i = 0; i < ROW_KINDS; i++) {
+        rc = sqlite3_prepare_v2(c->db, load_sql[i], -1, &c->load[i], NULL);
+        if (rc != SQLITE_OK) {
+            rv = conn_fail(c, rc, "load: prepare");
+            goto leave;
+        }
+    }
+leave:
+    if (rv != APR_SUCCESS) {
+        load_finalize(c);
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rv;
+}
+
+/* Insert one row with its ids as given; a row of an unknown kind is
+ * refused. */
+static apr_status_t sqlite_load_row(rus_conn_t *conn,
+                                    const rus_store_row_t *row)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    const rus_session_t *s = &row->session.session;
+    sqlite3_stmt *st;
+    apr_status_t rv = APR_SUCCESS;
+    int rc = SQLITE_OK;
+
+    if (row->kind < RUS_ROW_USER || (int)row->kind > ROW_KINDS
+        || c->load[row->kind - 1] == NULL) {
+        rus_conn_set_error(conn, "load: no load runs, or a row of kind %d",
+                           (int)row->kind);
+        return APR_EINVAL;
+    }
+    st = c->load[row->kind - 1];
+    switch (row->kind) {
+    case RUS_ROW_USER:
+        rc = sqlite3_bind_int64(st, 1, row->user.id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 2, row->user.username, -1,
+                                   SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 3, row->user.is_active ? 1 : 0);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 4, row->user.date_joined);
+        }
+        if (rc == SQLITE_OK) {
+            /* 0 is "never", which this schema keeps as NULL */
+            rc = row->user.last_login != 0
+                     ? sqlite3_bind_int64(st, 5, row->user.last_login)
+                     : sqlite3_bind_null(st, 5);
+        }
+        break;
+    case RUS_ROW_GROUP:
+        rc = sqlite3_bind_int64(st, 1, row->group.id);
+        if (rc == SQLITE_OK) {
+            rc =
+                sqlite3_bind_text(st, 2, row->group.name, -1, SQLITE_TRANSIENT);
+        }
+        break;
+    case RUS_ROW_MEMBER:
+        rc = sqlite3_bind_int64(st, 1, row->user_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 2, row->group_id);
+        }
+        break;
+    case RUS_ROW_SESSION:
+        rc = sqlite3_bind_text(st, 1, row->session.token_hash, -1,
+                               SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 2, s->user_id);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 3, s->vhost, -1, SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 4, s->created_at);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 5, s->last_seen);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 6, s->expires_at);
+        }
+        break;
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        rv = is_duplicate(rc) ? APR_EEXIST : conn_fail(c, rc, "load");
+        if (rv == APR_EEXIST) {
+            rus_conn_set_error(conn, "load: %s", sqlite3_errmsg(c->db));
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rv;
+}
+
+/* Commit or roll back the load. The next ids come after the loaded ones by
+ * themselves (an INTEGER PRIMARY KEY takes the largest plus one). */
+static apr_status_t sqlite_load_end(rus_conn_t *conn, int commit)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    load_finalize(c);
+    if (commit) {
+        rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            return APR_SUCCESS;
+        }
+        rv = conn_fail(c, rc, "load: commit");
+    }
+    if (sqlite3_get_autocommit(c->db) == 0) {
+        rc = sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc != SQLITE_OK && rv == APR_SUCCESS) {
+            rv = conn_fail(c, rc, "load: roll back");
+        }
+    }
+    return rv;
+}
+
 const rus_backend_t rus_backend_sqlite = {
     .scheme = "sqlite",
     .location_is_path = 1,
@@ -2356,4 +2649,8 @@ const rus_backend_t rus_backend_sqlite = {
     .watch_mark = sqlite_watch_mark,
     .changes_since = sqlite_changes_since,
     .changes_prune = sqlite_changes_prune,
+    .dump = sqlite_dump,
+    .load_begin = sqlite_load_begin,
+    .load_row = sqlite_load_row,
+    .load_end = sqlite_load_end,
 };

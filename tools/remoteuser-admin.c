@@ -64,7 +64,8 @@ static const char *const help_top =
     "\n"
     "  --db PATH            the SQLite store file (--store sqlite:PATH)\n"
     "  --store SPEC         the store, written as for RemoteUserStore:\n"
-    "                       SCHEME:LOCATION, e.g. sqlite:/var/lib/x/users.db\n"
+    "                       sqlite:PATH, e.g. sqlite:/var/lib/x/users.db, or\n"
+    "                       a PostgreSQL URI, postgresql://USER@HOST/DB?...\n"
     "  --config FILE        the store httpd uses with this configuration, as\n"
     "                       'BIN -t -f FILE -D DUMP_REMOTEUSER_STORE' reports"
     "\n"
@@ -86,7 +87,7 @@ static const char *const help_top =
     "  user     list | show | add | enable | disable | delete | rename\n"
     "  group    list | add | delete | members | add-member | remove-member\n"
     "  session  list | revoke | revoke-all | purge\n"
-    "  db       info | check | migrate | backup\n"
+    "  db       info | check | migrate | backup | copy\n"
     "  help     [COMMAND]\n"
     "\n"
     "'remoteuser-admin help COMMAND' for details. Exit status: 0 ok, "
@@ -127,14 +128,30 @@ static const char *const help_session =
 static const char *const help_db =
     "usage: remoteuser-admin db info     (the store, where it came from, "
     "counts)\n"
-    "       remoteuser-admin db check    (PRAGMA integrity_check)\n"
+    "       remoteuser-admin db check    (the backend's consistency "
+    "check, e.g.\n"
+    "                                    SQLite's PRAGMA integrity_check)\n"
     "       remoteuser-admin db migrate  (create the store or bring its "
     "schema up to date)\n"
     "       remoteuser-admin db backup FILE [--force]\n"
-    "                                    (a consistent copy, mode 0600, "
-    "taken while\n"
-    "                                    httpd runs; --force replaces "
-    "FILE)\n";
+    "                                    (SQLite: a consistent copy, mode "
+    "0600, taken\n"
+    "                                    while httpd runs; --force replaces "
+    "FILE;\n"
+    "                                    PostgreSQL: use pg_dump)\n"
+    "       remoteuser-admin db copy FROM TO\n"
+    "                                    (every user, group, membership "
+    "and\n"
+    "                                    session of the store FROM into the "
+    "empty\n"
+    "                                    store TO, ids and sessions kept: "
+    "SQLite\n"
+    "                                    to PostgreSQL and back; TO is "
+    "created if\n"
+    "                                    need be)\n"
+    "\n"
+    "FROM and TO are SPECs, as for --store; no store option goes with "
+    "db copy.\n";
 
 /* ==================================================================== */
 /* output                                                               */
@@ -552,7 +569,8 @@ typedef struct where_t {
 } where_t;
 
 /* Several RemoteUserStore directives: say which ones, and which one httpd
- * uses (the last it read; the module reports it). */
+ * uses (the last it read; the module reports it). Each spec as messages
+ * show it: a password in a URI masked. */
 static void warn_stores(const admin_conf_t *conf)
 {
     const char *list = "";
@@ -563,14 +581,14 @@ static void warn_stores(const admin_conf_t *conf)
 
         if (strcmp(s->directive, "RemoteUserStore") == 0) {
             list = apr_psprintf(P, "%s%s%s (%s)", list, n ? ", " : "",
-                                s->origin, s->arg);
+                                s->origin, rus_store_spec_describe(P, s->arg));
             n++;
         }
     }
     if (n > 1) {
         warn("%d RemoteUserStore directives: %s; httpd uses the last one, "
              "%s (%s)",
-             n, list, conf->origin, conf->spec);
+             n, list, conf->origin, rus_store_spec_describe(P, conf->spec));
     }
 }
 
@@ -642,11 +660,23 @@ static int default_store(const args_t *a, where_t *w)
     return ask_httpd(a->httpd, config, w);
 }
 
+/* The store of @a spec, created but not opened; bad usage when the spec
+ * is refused (shown as messages show specs: a password masked). */
+static int create_store(const char *spec, rus_store_t **pstore)
+{
+    const char *msg = NULL;
+
+    if (rus_store_create(pstore, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
+        return fail(EXIT_USAGE, "%s: %s", rus_store_spec_describe(P, spec),
+                    msg);
+    }
+    return 0;
+}
+
 /* The store the options name (at most one of --db, --store, --config),
  * created but not opened. */
 static int open_spec(const args_t *a, rus_store_t **pstore, where_t *w)
 {
-    const char *msg = NULL;
     int rc = 0;
 
     memset(w, 0, sizeof(*w));
@@ -679,10 +709,7 @@ static int open_spec(const args_t *a, rus_store_t **pstore, where_t *w)
         return rc;
     }
     /* From httpd the spec is absolute; the others are relative to here. */
-    if (rus_store_create(pstore, P, w->spec, NULL, NULL, &msg) != APR_SUCCESS) {
-        return fail(EXIT_USAGE, "%s: %s", w->spec, msg);
-    }
-    return 0;
+    return create_store(w->spec, pstore);
 }
 
 /* Open the store for a command that needs it. */
@@ -699,11 +726,15 @@ static int open_store(const rus_store_t *store, rus_conn_t **pconn)
         /* a symbolic link at the store: refused, nothing followed */
         return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
     }
-    if (rv != APR_SUCCESS) {
+    if (APR_STATUS_IS_ENOENT(rv) || rv == RUS_STORE_ESCHEMA) {
         return fail(EXIT_FAILED,
                     "%s: %s (a missing store is created by "
                     "httpd at startup or by 'db migrate')",
                     rus_store_describe(store), msg);
+    }
+    if (rv != APR_SUCCESS) {
+        /* e.g. a server that does not answer: nothing to create */
+        return fail(EXIT_FAILED, "%s: %s", rus_store_describe(store), msg);
     }
     return 0;
 }
@@ -726,6 +757,10 @@ typedef struct cmd_ctx_t {
 
 typedef int cmd_run_fn(cmd_ctx_t *ctx);
 
+/* cmd_t.offline */
+#define OFFLINE    1
+#define OWN_STORES 2
+
 /* A command (user, group, ...) with its subcommands, or a subcommand. */
 typedef struct cmd_t {
     const char *name;
@@ -734,7 +769,9 @@ typedef struct cmd_t {
     const char *operands;     /* subcommands: "NAME", "OLD NEW", "[ID]"
                                  (optional), "" for none */
     unsigned int opts;        /* subcommands: the SUB_ options it takes */
-    int offline;              /* runs before the store is opened */
+    int offline;              /* OFFLINE: runs before the store is opened;
+                                 OWN_STORES: names its stores as operands
+                                 (no store option, none opened for it) */
     cmd_run_fn *run;
 } cmd_t;
 
@@ -1298,22 +1335,26 @@ static int db_info(cmd_ctx_t *ctx)
         return status_exit(ctx->conn, rv, "info");
     }
     if (json) {
-        printf("{\"store\": %s, \"store_from\": %s, \"schema_version\": %d, "
+        printf("{\"store\": %s, \"store_from\": %s, \"backend\": %s, "
+               "\"schema_version\": %d, "
                "\"users\": %" APR_INT64_T_FMT ", \"groups\": %" APR_INT64_T_FMT
                ", \"sessions\": %" APR_INT64_T_FMT
                ", \"sessions_expired\": %" APR_INT64_T_FMT "}\n",
-               js(where), js(ctx->where->origin), info.schema_version,
+               js(where), js(ctx->where->origin),
+               js(rus_store_scheme(ctx->store)), info.schema_version,
                info.users, info.groups, info.sessions, info.sessions_expired);
         return 0;
     }
     printf("store:            %s (from %s)\n"
+           "backend:          %s\n"
            "schema version:   %d\n"
            "users:            %" APR_INT64_T_FMT "\n"
            "groups:           %" APR_INT64_T_FMT "\n"
            "sessions:         %" APR_INT64_T_FMT "\n"
            "expired sessions: %" APR_INT64_T_FMT "\n",
-           where, ctx->where->origin, info.schema_version, info.users,
-           info.groups, info.sessions, info.sessions_expired);
+           where, ctx->where->origin, rus_store_scheme(ctx->store),
+           info.schema_version, info.users, info.groups, info.sessions,
+           info.sessions_expired);
     return 0;
 }
 
@@ -1349,6 +1390,12 @@ static int db_backup(cmd_ctx_t *ctx)
         return fail(EXIT_USAGE, "%s: %pm", ctx->argv[0], &rv);
     }
     rv = rus_store_backup(ctx->conn, path, ctx->force, P);
+    if (rv == APR_ENOTIMPL) {
+        /* a server's store (PostgreSQL): the backend says what backs it
+         * up instead (pg_dump, or db copy into an SQLite file) */
+        return fail(EXIT_FAILED, "backup: %s: %s",
+                    rus_store_describe(ctx->store), rus_store_error(ctx->conn));
+    }
     if (APR_STATUS_IS_EEXIST(rv)) {
         return fail(EXIT_FAILED, "backup: %s%s", rus_store_error(ctx->conn),
                     ctx->force ? "" : " (--force replaces it)");
@@ -1388,6 +1435,82 @@ static int db_migrate(cmd_ctx_t *ctx)
     return fail(EXIT_FAILED, "%s", msg ? msg : "cannot read the store");
 }
 
+/* db copy FROM TO: every row of the store FROM into the empty store TO,
+ * which is created (or its schema brought up to date) first. FROM is only
+ * read, and never created: a mistyped FROM is an error, not an empty
+ * copy. */
+static int db_copy(cmd_ctx_t *ctx)
+{
+    const char *msg = NULL, *warn_text = NULL, *from_shown, *to_shown;
+    rus_store_t *from = NULL, *to = NULL;
+    rus_conn_t *src = NULL, *dst = NULL;
+    rus_store_copy_counts_t counts;
+    apr_status_t rv;
+    int rc;
+
+    rc = create_store(ctx->argv[0], &from);
+    if (rc == 0) {
+        rc = create_store(ctx->argv[1], &to);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    from_shown = rus_store_describe(from);
+    to_shown = rus_store_describe(to);
+    if (strcmp(rus_store_scheme(from), rus_store_scheme(to)) == 0
+        && strcmp(from_shown, to_shown) == 0) {
+        return usage_error("db", "db copy: FROM and TO are the same store (%s)",
+                           from_shown);
+    }
+    rc = open_store(from, &src);
+    if (rc != 0) {
+        return rc;
+    }
+    rv = rus_store_prepare(to, P, NULL, &warn_text, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = rus_store_connect(&dst, to, P, &msg);
+    }
+    if (rv != APR_SUCCESS) {
+        rus_store_disconnect(src);
+        return fail(EXIT_FAILED, "%s: %s", to_shown, msg);
+    }
+    if (warn_text != NULL) {
+        warn("%s", warn_text);
+    }
+    rv = rus_store_copy(src, dst, &counts, P);
+    if (rv != APR_SUCCESS) {
+        /* the error is on the connection that had it */
+        const char *err = rus_store_error(dst)[0] ? rus_store_error(dst)
+                                                  : rus_store_error(src);
+
+        rc = fail(EXIT_FAILED, "copy %s to %s: %s%s", from_shown, to_shown, err,
+                  APR_STATUS_IS_EEXIST(rv) ? " (db copy only fills an empty "
+                                             "store)"
+                                           : "");
+    }
+    else {
+        rc = done(apr_psprintf(P,
+                               "copied %" APR_INT64_T_FMT
+                               " users, %" APR_INT64_T_FMT
+                               " groups, %" APR_INT64_T_FMT
+                               " memberships, %" APR_INT64_T_FMT
+                               " sessions from %s to %s",
+                               counts.users, counts.groups, counts.members,
+                               counts.sessions, from_shown, to_shown),
+                  apr_psprintf(
+                      P,
+                      "\"from\": %s, \"to\": %s, \"users\": %" APR_INT64_T_FMT
+                      ", \"groups\": %" APR_INT64_T_FMT
+                      ", \"memberships\": %" APR_INT64_T_FMT
+                      ", \"sessions\": %" APR_INT64_T_FMT,
+                      js(from_shown), js(to_shown), counts.users, counts.groups,
+                      counts.members, counts.sessions));
+    }
+    rus_store_disconnect(dst);
+    rus_store_disconnect(src);
+    return rc;
+}
+
 /* ---- the command table ---------------------------------------------- */
 
 static const cmd_t user_cmds[] = {
@@ -1422,8 +1545,9 @@ static const cmd_t session_cmds[] = {
 static const cmd_t db_cmds[] = {
     { "info", NULL, NULL, "", 0, 0, db_info },
     { "check", NULL, NULL, "", 0, 0, db_check },
-    { "migrate", NULL, NULL, "", 0, 1, db_migrate },
+    { "migrate", NULL, NULL, "", 0, OFFLINE, db_migrate },
     { "backup", NULL, NULL, "FILE", SUB_FORCE, 0, db_backup },
+    { "copy", NULL, NULL, "FROM TO", 0, OWN_STORES, db_copy },
     { NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
 
@@ -1589,9 +1713,27 @@ int main(int argc, const char *const *argv)
     if (sub == NULL) {
         return rc;
     }
-    rc = open_spec(&a, &store, &where);
-    if (rc != 0) {
-        return rc;
+    memset(&where, 0, sizeof(where));
+    if (sub->offline == OWN_STORES) {
+        const char *opt = a.db       ? "--db"
+                          : a.store  ? "--store"
+                          : a.config ? "--config"
+                          : a.httpd  ? "--httpd"
+                                     : NULL;
+
+        if (opt != NULL) {
+            return usage_error(APR_ARRAY_IDX(a.ops, 0, const char *),
+                               "%s %s names its stores as operands: %s does "
+                               "not apply",
+                               APR_ARRAY_IDX(a.ops, 0, const char *), sub->name,
+                               opt);
+        }
+    }
+    else {
+        rc = open_spec(&a, &store, &where);
+        if (rc != 0) {
+            return rc;
+        }
     }
     memset(&ctx, 0, sizeof(ctx));
     ctx.store = store;
@@ -1601,7 +1743,7 @@ int main(int argc, const char *const *argv)
     ctx.user = a.user;
     ctx.inactive = a.inactive;
     ctx.force = a.force;
-    if (!sub->offline) {
+    if (sub->offline == 0) {
         rc = open_store(store, &ctx.conn);
         if (rc != 0) {
             return rc;

@@ -373,6 +373,10 @@ COMPLETION = os.path.join(TOP, "tools", "remoteuser-admin.bash-completion")
     (["user", "add", "x", "--in"], "--inactive"),
     (["db", "backup", "--fo"], "--force"),
     (["--db", "/x", "group", "add-"], "add-member"),
+    (["db", "c"], "check copy"),
+    (["db", "copy", "p"], "postgres:// postgresql://"),
+    (["db", "copy", "sqlite:/nonexistent-rus/"], ""),
+    (["--store", "po"], "postgres:// postgresql://"),
 ])
 def test_bash_completion(words, want):
     script = ("source %s; COMP_WORDS=(remoteuser-admin %s); "

@@ -137,6 +137,7 @@ int main(void)
     suite_add_tcase(suite, rus_coherence_test_case());
     suite_add_tcase(suite, rus_ratelimit_test_case());
     suite_add_tcase(suite, rus_confcheck_test_case());
+    suite_add_tcase(suite, rus_copy_test_case());
     suite_add_tcase(suite, rus_board_test_case());
     suite_add_tcase(suite, rus_shared_test_case());
 

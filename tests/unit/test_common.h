@@ -32,6 +32,7 @@ TCase *rus_coherence_test_case(void);
 TCase *rus_store_contract_test_case(void);
 TCase *rus_ratelimit_test_case(void);
 TCase *rus_confcheck_test_case(void);
+TCase *rus_copy_test_case(void);
 TCase *rus_board_test_case(void);
 TCase *rus_shared_test_case(void);
 

@@ -132,6 +132,11 @@ START_TEST(test_pg_display_masks_password)
                      APR_SUCCESS);
     ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d");
     ck_assert_str_eq(rus_backend_pg.display("//h/d", pool), "postgresql://h/d");
+    /* libpq decodes the keys too */
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?pass%77ord=x&a=b", pool),
+                     "postgresql://h/d?pass%77ord=***&a=b");
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?passwordx=y", pool),
+                     "postgresql://h/d?passwordx=y");
     /* a raw '@' or '/' in the password: all of it masked, and refused */
     ck_assert_int_eq(rus_store_create(&store, pool,
                                       "postgresql://u:p@s/s@h/d?x=@", NULL,
@@ -525,6 +530,19 @@ START_TEST(test_pg_busy_timeout)
     PQclear(PQexec(holder, "ROLLBACK"));
     PQfinish(holder);
     ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    /* a statement that runs too long (statement_timeout): the same */
+    rus_test_pg_exec(schema,
+                     "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql"
+                     " AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;"
+                     " CREATE TRIGGER slow BEFORE INSERT ON sessions"
+                     " FOR EACH ROW EXECUTE FUNCTION slow()");
+    t0 = apr_time_now();
+    rv = rus_session_insert(conn, "h1", u.id, "v", 1, 2);
+    ck_assert_msg(rv == APR_TIMEUP, "insert: %d %s", rv, rus_store_error(conn));
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(1500));
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "busy timeout"));
+    ck_assert_int_eq(conn->broken, 0);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
     rus_store_disconnect(conn);
 }
 END_TEST
@@ -682,6 +700,7 @@ START_TEST(test_pg_dump_load)
                                         4000000000LL),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_touch(from, "hash1", 20), APR_SUCCESS);
+    added(from, "we\\ird\tname\n");
 
     ck_assert_msg(rus_backend_pg.load_begin(to) == APR_SUCCESS, "begin: %s",
                   rus_store_error(to));
@@ -705,6 +724,8 @@ START_TEST(test_pg_dump_load)
     ck_assert_int_eq(u.last_login, 0);
     ck_assert_int_eq(rus_group_find(to, "staff", &g, pool), APR_SUCCESS);
     ck_assert_int_eq(g.members, 1);
+    ck_assert_int_eq(rus_user_find(to, "we\\ird\tname\n", &u, pool),
+                     APR_SUCCESS);
     u = added(to, "carl");
     ck_assert_int_gt(u.id, bob.id);
     ck_assert_int_eq(rus_group_add(to, "more"), APR_SUCCESS);
@@ -726,6 +747,25 @@ START_TEST(test_pg_dump_load)
                      APR_SUCCESS);
     ck_assert_int_eq(rus_backend_pg.load_end(to, 0), APR_SUCCESS);
     ck_assert_int_eq(rus_group_find(to, "g", &g, pool), APR_ENOENT);
+    /* a row the server refuses (a member of no user) fails the load,
+     * at the latest when it ends, and nothing stays */
+    ck_assert_int_eq(rus_backend_pg.load_begin(to), APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_row(to,
+                                             &(rus_store_row_t){
+                                                 .kind = RUS_ROW_GROUP,
+                                                 .group = { 5, "g", 0 } }),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_row(to,
+                                             &(rus_store_row_t){
+                                                 .kind = RUS_ROW_MEMBER,
+                                                 .user_id = 77,
+                                                 .group_id = 5 }),
+                     APR_SUCCESS);
+    ck_assert_int_ne(rus_backend_pg.load_end(to, 1), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(to), "load"));
+    ck_assert_int_eq(rus_group_find(to, "g", &g, pool), APR_ENOENT);
+    ck_assert_int_eq(rus_backend_pg.load_begin(to), APR_SUCCESS);
+    ck_assert_int_eq(rus_backend_pg.load_end(to, 0), APR_SUCCESS);
     rus_store_disconnect(to);
 }
 END_TEST
