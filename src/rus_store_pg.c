@@ -68,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <libpq-fe.h>
@@ -403,6 +404,39 @@ static int userinfo_ambiguous(const char *location)
     return last != NULL && first != last;
 }
 
+/* Is the URI parameter at @a item (up to '&' or the end) password=...,
+ * its key percent-decoded as libpq decodes it ("pass%77ord=")? *pvalue
+ * gets where its value starts. */
+static int param_is_password(const char *item, const char **pvalue)
+{
+    static const char key[] = "password";
+    const char *s = item;
+    apr_size_t k = 0;
+
+    while (*s != '\0' && *s != '&' && *s != '=') {
+        int ch = (unsigned char)*s;
+
+        if (ch == '%' && apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
+            char hex[3] = { s[1], s[2], '\0' };
+
+            ch = (int)strtol(hex, NULL, 16);
+            s += 3;
+        }
+        else {
+            s++;
+        }
+        if (k >= sizeof(key) - 1 || ch != key[k]) {
+            return 0;
+        }
+        k++;
+    }
+    if (*s != '=' || k != sizeof(key) - 1) {
+        return 0;
+    }
+    *pvalue = s + 1;
+    return 1;
+}
+
 /* The location as messages show it: the password of the user information
  * and of a password= parameter as "***", whole URI. */
 static const char *pg_display(const char *location, apr_pool_t *p)
@@ -428,10 +462,13 @@ static const char *pg_display(const char *location, apr_pool_t *p)
 
         while (*rest != '\0') {
             apr_size_t n = strcspn(rest, "&");
-            const char *item = apr_pstrmemdup(p, rest, n);
+            const char *item = apr_pstrmemdup(p, rest, n), *value;
 
-            if (strncmp(item, "password=", 9) == 0) {
-                item = "password=***";
+            if (param_is_password(item, &value)) {
+                item = apr_pstrcat(p,
+                                   apr_pstrmemdup(p, item,
+                                                  (apr_size_t)(value - item)),
+                                   "***", NULL);
             }
             built = apr_pstrcat(p, built, item, rest[n] ? "&" : "", NULL);
             rest += n + (rest[n] ? 1 : 0);
@@ -447,17 +484,19 @@ static const char *pg_display(const char *location, apr_pool_t *p)
 }
 
 /* Where the value of a password= parameter of a URI location is (the
- * first one); *plen 0: none. */
+ * first one, its key percent-decoded); *plen 0: none. */
 static const char *find_param_password(const char *location, apr_size_t *plen)
 {
     const char *s = strchr(location, '?');
 
     *plen = 0;
     while (s != NULL) {
+        const char *value;
+
         s++;
-        if (strncmp(s, "password=", 9) == 0) {
-            *plen = strcspn(s + 9, "&");
-            return s + 9;
+        if (param_is_password(s, &value)) {
+            *plen = strcspn(value, "&");
+            return value;
         }
         s = strchr(s, '&');
     }

@@ -132,6 +132,11 @@ START_TEST(test_pg_display_masks_password)
                      APR_SUCCESS);
     ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d");
     ck_assert_str_eq(rus_backend_pg.display("//h/d", pool), "postgresql://h/d");
+    /* libpq decodes the keys too */
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?pass%77ord=x&a=b", pool),
+                     "postgresql://h/d?pass%77ord=***&a=b");
+    ck_assert_str_eq(rus_backend_pg.display("//h/d?passwordx=y", pool),
+                     "postgresql://h/d?passwordx=y");
     /* a raw '@' or '/' in the password: all of it masked, and refused */
     ck_assert_int_eq(rus_store_create(&store, pool,
                                       "postgresql://u:p@s/s@h/d?x=@", NULL,
@@ -524,6 +529,19 @@ START_TEST(test_pg_busy_timeout)
     ck_assert_int_eq(conn->broken, 0);
     PQclear(PQexec(holder, "ROLLBACK"));
     PQfinish(holder);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    /* a statement that runs too long (statement_timeout): the same */
+    rus_test_pg_exec(schema,
+                     "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql"
+                     " AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$;"
+                     " CREATE TRIGGER slow BEFORE INSERT ON sessions"
+                     " FOR EACH ROW EXECUTE FUNCTION slow()");
+    t0 = apr_time_now();
+    rv = rus_session_insert(conn, "h1", u.id, "v", 1, 2);
+    ck_assert_msg(rv == APR_TIMEUP, "insert: %d %s", rv, rus_store_error(conn));
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(1500));
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "busy timeout"));
+    ck_assert_int_eq(conn->broken, 0);
     ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
     rus_store_disconnect(conn);
 }
