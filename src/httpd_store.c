@@ -261,7 +261,7 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
 {
     rus_store_checkpoint_t res;
     rus_conn_t *conn = NULL;
-    const char *msg = NULL;
+    const char *msg = NULL, *what = "store checkpoint failed";
     apr_time_t t0 = apr_time_now();
     apr_status_t rv;
 
@@ -285,6 +285,9 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
         rv = rus_store_checkpoint(conn, CHECKPOINT_WAIT_MS, &res);
         msg = apr_pstrdup(ptemp, rus_store_error(conn));
         rus_store_release(spool, conn);
+    }
+    else {
+        what = "store maintenance cannot open the store";
     }
     if (rv == APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, cp->s,
@@ -317,9 +320,9 @@ static void checkpoint_once(rus_checkpointer *cp, rus_store_pool_t *spool,
     }
     if (cp->failures == 1) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rus_store_error_os(rv), cp->s,
-                     RUSLOGNO(00062) "store checkpoint failed (%s): %s (told "
-                                     "once until it works again)",
-                     rus_store_error_kind(rv), msg ? msg : "");
+                     RUSLOGNO(00062) "%s (%s): %s (told once until it works "
+                                     "again)",
+                     what, rus_store_error_kind(rv), msg ? msg : "");
     }
 }
 

@@ -899,11 +899,12 @@ static apr_status_t pg_check(const rus_store_t *store, apr_pool_t *ptemp,
     char *err = NULL;
 
     if (strncmp(store->location, "//", 2) != 0) {
-        *pmsg = apr_psprintf(ptemp,
-                             "%s: not a PostgreSQL URI; expected "
-                             "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/"
-                             "DBNAME[?PARAM=VALUE&...]",
-                             pg_display(store->location, ptemp));
+        /* Not shown: a key=value string may hold a password anywhere. */
+        *pmsg =
+            apr_psprintf(ptemp, "not a PostgreSQL URI (what follows "
+                                "'postgresql:' must start with '//'); expected "
+                                "postgresql://[USER[:PASSWORD]@]HOST[:PORT]/"
+                                "DBNAME[?PARAM=VALUE&...]");
         return RUS_STORE_ESPEC;
     }
     if (userinfo_ambiguous(store->location)) {

@@ -189,11 +189,13 @@ START_TEST(test_pg_check_parses_only)
     ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
     ck_assert_ptr_null(strstr(msg, "zzword"));
     ck_assert_ptr_nonnull(strstr(msg, "password=***"));
-    ck_assert_int_eq(rus_store_create(&store, pool, "postgresql:host=h", NULL,
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      "postgresql:host=h password=s3cret", NULL,
                                       NULL, &msg),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
     ck_assert_ptr_nonnull(strstr(msg, "not a PostgreSQL URI"));
+    ck_assert_ptr_null(strstr(msg, "s3cret"));
 }
 END_TEST
 
