@@ -194,7 +194,7 @@ static const char *store_shown(const rus_server_conf *conf, apr_pool_t *p)
     const char *shown, *colon;
 
     if (conf->store == NULL) {
-        return rus_httpd_spec_masked(p, conf->store_spec);
+        return rus_store_spec_describe(p, conf->store_spec);
     }
     shown = rus_store_describe(conf->store);
     colon = strchr(shown, ':');

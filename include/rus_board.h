@@ -39,6 +39,12 @@
 
 typedef struct rus_board_t rus_board_t;
 
+/** The clock boards run on: microseconds of CLOCK_MONOTONIC, the same
+ *  for every process of the host, and not moved by a change of the wall
+ *  clock (a step of NTP, a resumed VM) that would make a renewed lease
+ *  look stale or one from the future. Pass it as every @a now below. */
+apr_time_t rus_board_now(void);
+
 /** Bytes of shared memory a board takes. */
 apr_size_t rus_board_size(void);
 

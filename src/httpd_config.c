@@ -289,54 +289,6 @@ rus_server_conf *rus_httpd_server_conf(const server_rec *s)
 
 static void note(cmd_parms *cmd, const char *arg);
 
-/* A RemoteUserStore argument as messages may show it when no backend
- * took it (rus_store_describe() masks what a backend knows): in a URI,
- * the password of the user information (between its first ':' and the
- * '@' that ends it) and every password=VALUE parameter become ***;
- * control bytes become '?'. */
-const char *rus_httpd_spec_masked(apr_pool_t *p, const char *spec)
-{
-    const char *auth = strstr(spec, "://"), *end, *at, *colon, *q;
-    char *out, *w;
-
-    out = apr_pstrdup(p, spec);
-    if (auth != NULL) {
-        auth += 3;
-        end = auth + strcspn(auth, "/?#");
-        at = memchr(auth, '@', (apr_size_t)(end - auth));
-        colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
-        if (colon != NULL) {
-            out = apr_pstrcat(p,
-                              apr_pstrmemdup(p, spec,
-                                             (apr_size_t)(colon + 1 - spec)),
-                              "***", at, NULL);
-        }
-    }
-    q = strchr(out, '?');
-    if (q != NULL) {
-        const char *rest = q + 1;
-        char *built = apr_pstrmemdup(p, out, (apr_size_t)(rest - out));
-
-        while (*rest != '\0') {
-            apr_size_t n = strcspn(rest, "&");
-            const char *item = apr_pstrmemdup(p, rest, n);
-
-            if (strncasecmp(item, "password=", 9) == 0) {
-                item = "password=***";
-            }
-            built = apr_pstrcat(p, built, item, rest[n] ? "&" : "", NULL);
-            rest += n + (rest[n] ? 1 : 0);
-        }
-        out = built;
-    }
-    for (w = out; *w != '\0'; w++) {
-        if ((unsigned char)*w < 0x20 || *w == 0x7f) {
-            *w = '?';
-        }
-    }
-    return out;
-}
-
 /* RemoteUserStore SCHEME:LOCATION: checked for form here, so a typo is
  * reported with its line number; opened at startup. */
 static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
@@ -354,7 +306,7 @@ static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
         != APR_SUCCESS) {
         /* @a arg masked: it may hold a password. */
         return apr_psprintf(cmd->pool, "%s %s: %s", cmd->directive->directive,
-                            rus_httpd_spec_masked(cmd->pool, arg), msg);
+                            rus_store_spec_describe(cmd->pool, arg), msg);
     }
     /* The last RemoteUserStore wins; remoteuser-admin --config shows
      * which one it was (DUMP_REMOTEUSER_STORE). */

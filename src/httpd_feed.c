@@ -90,7 +90,7 @@ static void feed_failed(rus_listener *l, const char *msg)
 
     apr_cpystrn(why, msg && *msg ? msg : "failed", sizeof(why));
     feed_close(l);
-    rus_board_down(l->board, l->pid, apr_time_now());
+    rus_board_down(l->board, l->pid, rus_board_now());
     if (!l->failing) {
         l->failing = 1;
         /* the store named once: the backend's message may name it */
@@ -112,7 +112,7 @@ static void follow_once(rus_listener *l)
 {
     apr_int64_t last = 0;
     const char *msg = NULL;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = rus_board_now();
     apr_status_t rv;
 
     if (l->feed == NULL) {
@@ -147,7 +147,7 @@ static void follow_once(rus_listener *l)
         return;
     }
     if (!rus_board_publish(l->board, l->pid, last, l->reconnected,
-                           apr_time_now())) {
+                           rus_board_now())) {
         /* the lease was taken meanwhile (this thread was late): the new
          * holder follows; one LISTEN per host */
         feed_close(l);
@@ -200,7 +200,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *thd, void *data)
             break;
         }
         apr_thread_mutex_unlock(l->lock);
-        if (rus_board_claim(l->board, l->pid, apr_time_now())) {
+        if (rus_board_claim(l->board, l->pid, rus_board_now())) {
             follow_once(l);
             continue;
         }

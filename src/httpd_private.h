@@ -235,7 +235,6 @@ int rus_conf_logout_allow_get(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
 int rus_conf_purge_interval(const rus_server_conf *conf);
 int rus_conf_trust_htaccess(const rus_server_conf *conf);
-const char *rus_httpd_spec_masked(apr_pool_t *p, const char *spec);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_store.c                                                    */

@@ -133,7 +133,10 @@ void rus_httpd_store_shm_init(apr_pool_t *pconf, server_rec *s,
         }
     }
     rus_httpd_store.board = NULL;
-    if (rus_conf_cache_ttl(conf) > 0 && rus_store_is_shared(conf->store)) {
+    /* Only with the shared cache: a child's own cache would keep a
+     * session this host's other children logged out until the board
+     * moved, while a shared one drops it for all at the logout. */
+    if (rus_httpd_store.cache != NULL && rus_store_is_shared(conf->store)) {
         apr_shm_t *shm = NULL;
 
         /* Like the cache's, anonymous and inherited; goes with pconf.

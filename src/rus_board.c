@@ -37,6 +37,7 @@
  * RUS_BOARD_LEASE_MS ago. */
 
 #include <string.h>
+#include <time.h>
 
 #include <apr_strings.h>
 
@@ -57,6 +58,17 @@ struct rus_board_t {
 
 /* The words a board takes, rounded up to a cache line. */
 #define BOARD_BYTES ((sizeof(struct rus_board_t) + 63) & ~(apr_size_t)63)
+
+apr_time_t rus_board_now(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return apr_time_now(); /* not on Linux: never fails */
+    }
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC
+           + (apr_time_t)(ts.tv_nsec / 1000);
+}
 
 static apr_uint32_t ms32(apr_time_t now)
 {

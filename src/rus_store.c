@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <apr_file_info.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
@@ -143,6 +144,32 @@ void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)
  * of a URI's user information ("//USER:PASSWORD@HOST", the last '@'
  * before the path ending it), and the value of every "password="
  * parameter (up to the next '&' or white space). */
+/* Does @a s start with @a word (lowercase), compared without case and
+ * with %XX escapes decoded? */
+static int starts_decoded(const char *s, const char *word)
+{
+    while (*word != '\0') {
+        int ch = (unsigned char)*s;
+
+        if (ch == '%' && apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
+            char hex[3] = { s[1], s[2], '\0' };
+
+            ch = (int)strtol(hex, NULL, 16);
+            s += 3;
+        }
+        else if (ch == '\0') {
+            return 0;
+        }
+        else {
+            s++;
+        }
+        if (apr_tolower(ch) != *word++) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static const char *mask_secrets(apr_pool_t *p, const char *s)
 {
     const char *slashes = strstr(s, "//"), *end, *at = NULL, *colon, *q;
@@ -153,7 +180,9 @@ static const char *mask_secrets(apr_pool_t *p, const char *s)
     if (slashes != NULL) {
         const char *auth = slashes + 2;
 
-        end = auth + strcspn(auth, "/?#");
+        /* the last '@' before the parameters: a raw '/' or '@' in a
+         * password (which libpq would misread) stays hidden too */
+        end = auth + strcspn(auth, "?#");
         for (q = auth; q < end; q++) {
             if (*q == '@') {
                 at = q;
@@ -164,17 +193,16 @@ static const char *mask_secrets(apr_pool_t *p, const char *s)
             out = apr_psprintf(p, "%.*s***%s", (int)(colon + 1 - s), s, at);
         }
     }
-    /* password=VALUE, in a query or a key=value list */
+    /* A password parameter, in a query or a key=value list, its key
+     * spelt in any case or percent-encoded as libpq decodes it
+     * ("pass%77ord=", "password = 'x y'"): everything from its key on is
+     * hidden, whatever quoting or separators follow. */
     len = strlen(out);
-    for (i = 0; i + 9 <= len; i++) {
-        if (strncmp(out + i, "password=", 9) == 0
-            && (i == 0 || out[i - 1] == '?' || out[i - 1] == '&'
-                || out[i - 1] == ' ')) {
-            apr_size_t v = i + 9, n = strcspn(out + v, "& \t");
-
-            out = apr_psprintf(p, "%.*s***%s", (int)v, out, out + v + n);
-            len = strlen(out);
-            i = v + 3;
+    for (i = 0; i < len; i++) {
+        if ((i == 0 || out[i - 1] == '?' || out[i - 1] == '&'
+             || out[i - 1] == ' ' || out[i - 1] == '\t')
+            && starts_decoded(out + i, "password")) {
+            return apr_psprintf(p, "%.*spassword=***", (int)i, out);
         }
     }
     return out;
@@ -900,7 +928,7 @@ apr_status_t rus_store_watch_mark(rus_watch_t *watch, apr_int64_t now,
 {
     if (watch->backend->feed_open != NULL) {
         /* the board's lease is in milliseconds: the clock, not @a now */
-        return rus_board_mark(((board_watch_t *)watch)->board, apr_time_now(),
+        return rus_board_mark(((board_watch_t *)watch)->board, rus_board_now(),
                               mark, pmsg);
     }
     return watch->backend->watch_mark(watch, now, mark, pmsg);

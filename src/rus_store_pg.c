@@ -693,12 +693,20 @@ static void ignore_notice(void *arg, const char *message)
 static PGconn *pg_open(const rus_store_t *store, int feed, apr_pool_t *p)
 {
     int timeout = store->opts.busy_timeout_ms / 1000;
-    const char *keys[9], *vals[9];
+    int busy_ms = store->opts.busy_timeout_ms;
+    const char *keys[10], *vals[10];
     PGconn *pg;
     int n = 0;
 
     keys[n] = "connect_timeout";
     vals[n++] = apr_itoa(p, timeout > 2 ? timeout : 2);
+    /* A server that stops answering in the middle of a statement (its
+     * host gone, a firewall dropping packets) fails the statement after
+     * this long instead of TCP's retransmissions (about 15 minutes):
+     * a request thread, the listener and a child's exit never wait for
+     * it longer. statement_timeout is the server's, and cannot help. */
+    keys[n] = "tcp_user_timeout";
+    vals[n++] = apr_itoa(p, busy_ms > 2000 ? busy_ms : 2000);
     keys[n] = "keepalives";
     vals[n++] = "1";
     keys[n] = "keepalives_idle";

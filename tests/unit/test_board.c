@@ -244,10 +244,10 @@ static void *APR_THREAD_FUNC stress_writer(apr_thread_t *thd, void *data)
     stress_t *st = data;
     apr_int64_t id;
 
-    rus_board_claim(st->board, 4242, apr_time_now());
+    rus_board_claim(st->board, 4242, rus_board_now());
     for (id = 1; id <= STRESS_IDS; id++) {
         rus_board_publish(st->board, 4242, id, id % EPOCH_EVERY == 0,
-                          apr_time_now());
+                          rus_board_now());
     }
     apr_atomic_set32(&st->done, 1);
     apr_thread_exit(thd, APR_SUCCESS);
@@ -267,7 +267,7 @@ static __attribute__((noinline)) void stress_read(stress_t *st)
     apr_status_t rv;
 
     while (!apr_atomic_read32(&st->done)) {
-        rv = rus_board_mark(st->board, apr_time_now(), &mark, &msg);
+        rv = rus_board_mark(st->board, rus_board_now(), &mark, &msg);
         if (rv == APR_EAGAIN) {
             apr_atomic_inc32(&st->retries);
             continue;

@@ -157,9 +157,9 @@ static apr_int64_t max_change(void)
  * end, publish it. */
 static void follower_publishes(int reconnected)
 {
-    ck_assert_int_eq(rus_board_claim(board, PID, apr_time_now()), 1);
+    ck_assert_int_eq(rus_board_claim(board, PID, rus_board_now()), 1);
     ck_assert_int_eq(rus_board_publish(board, PID, max_change(), reconnected,
-                                       apr_time_now()),
+                                       rus_board_now()),
                      1);
 }
 
@@ -335,7 +335,7 @@ START_TEST(test_shared_board_down_means_no_cache)
     cache_all(cache);
     ck_assert_str_eq(hits_at(cache, NOW), "1111");
 
-    rus_board_down(board, PID, apr_time_now());
+    rus_board_down(board, PID, rus_board_now());
     for (i = 0; i < 5; i++) {
         ck_assert_str_eq(hits_at(cache, NOW + i), "0000");
     }
@@ -357,10 +357,10 @@ START_TEST(test_shared_board_down_means_no_cache)
     cache_all(cache);
     rus_board_release(board, PID);
     ck_assert_str_eq(hits_at(cache, NOW + 7), "0000");
-    ck_assert_int_eq(rus_board_claim(board, PID + 1, apr_time_now()), 1);
+    ck_assert_int_eq(rus_board_claim(board, PID + 1, rus_board_now()), 1);
     ck_assert_str_eq(hits_at(cache, NOW + 7), "0000");
     ck_assert_int_eq(rus_board_publish(board, PID + 1, max_change(), 1,
-                                       apr_time_now()),
+                                       rus_board_now()),
                      1);
     cache_all(cache);
     ck_assert_str_eq(hits_at(cache, NOW + 8), "1111");
@@ -428,7 +428,7 @@ START_TEST(test_shared_no_reconnect_while_board_down)
     changes_fail = 1;
     follower_publishes(0);
     ck_assert_int_ne(rus_coh_sync(coh, NOW, &warn, ts.pool), APR_SUCCESS);
-    rus_board_down(board, PID, apr_time_now());
+    rus_board_down(board, PID, rus_board_now());
     for (i = 1; i <= 3; i++) {
         ck_assert_str_eq(hits_at(cache, NOW + i), "0000");
     }
@@ -448,12 +448,12 @@ static apr_int64_t pg_follow(rus_feed_t *feed, int reconnected, int wait_ms)
     apr_int64_t last = -1;
     const char *msg = NULL;
 
-    ck_assert_int_eq(rus_board_claim(board, PID, apr_time_now()), 1);
+    ck_assert_int_eq(rus_board_claim(board, PID, rus_board_now()), 1);
     ck_assert_msg(rus_store_feed_wait(feed, wait_ms, &last, &msg)
                       == APR_SUCCESS,
                   "feed: %s", msg ? msg : "?");
     ck_assert_int_eq(rus_board_publish(board, PID, last, reconnected,
-                                       apr_time_now()),
+                                       rus_board_now()),
                      1);
     return last;
 }
@@ -528,9 +528,9 @@ START_TEST(test_shared_pg_host)
     ck_assert_int_eq(rus_user_set_active(other, alice.id, 0, NULL),
                      APR_SUCCESS);
     ck_assert_str_eq(hits_at(cache, NOW), "1111"); /* not published yet */
-    t0 = apr_time_now();
+    t0 = rus_board_now();
     after = pg_follow(feed, 0, 2000);
-    waited = apr_time_now() - t0;
+    waited = rus_board_now() - t0;
     ck_assert_int_gt(after, before);
     ck_assert_msg(waited < apr_time_from_msec(500),
                   "the feed took %" APR_TIME_T_FMT " us", waited);
