@@ -180,9 +180,9 @@ static const char *mask_secrets(apr_pool_t *p, const char *s)
     if (slashes != NULL) {
         const char *auth = slashes + 2;
 
-        /* the last '@' before the parameters: a raw '/' or '@' in a
-         * password (which libpq would misread) stays hidden too */
-        end = auth + strcspn(auth, "?#");
+        /* the last '@' of all: a raw '/', '?', '#' or '@' in a password
+         * stays hidden too (a '@' in a parameter only hides more) */
+        end = auth + strlen(auth);
         for (q = auth; q < end; q++) {
             if (*q == '@') {
                 at = q;

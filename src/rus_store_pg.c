@@ -370,7 +370,10 @@ static const char *find_password(const char *location, apr_size_t *plen)
         return NULL;
     }
     start = location + 2;
-    end = start + strcspn(start, "?");
+    /* The last '@' of all: libpq ends the user information at the first
+     * '/' only, so a raw '?' or '#' in a password is its part too; a
+     * '@' further on (in a parameter) only hides more. */
+    end = start + strlen(start);
     for (s = start; s < end; s++) {
         if (*s == '@') {
             at = s;
@@ -394,8 +397,10 @@ static int userinfo_ambiguous(const char *location)
 {
     const char *start = location + 2, *end, *first, *last = NULL, *s;
 
-    end = start + strcspn(start, "?");
-    first = start + strcspn(start, "@/");
+    /* as find_password(): a '?' or '#' before the last '@' is ambiguous
+     * too (libpq reads it as the password's) */
+    end = start + strlen(start);
+    first = start + strcspn(start, "@/?#");
     for (s = start; s < end; s++) {
         if (*s == '@') {
             last = s;
@@ -660,7 +665,17 @@ static apr_status_t conn_fail(pg_conn_t *c, const PGresult *res,
         return RUS_STORE_EUNREACHABLE;
     }
     rv = status_from_state(state);
-    if (rv == APR_TIMEUP) {
+    if (rv == APR_TIMEUP && strncmp(state, "40", 2) == 0) {
+        /* not a wait that lasted too long: the server ended it */
+        rus_conn_set_error(&c->base,
+                           "%s: %s failed the transaction (%s); it may be "
+                           "tried again: %s",
+                           what, c->shown,
+                           strcmp(state, "40P01") == 0 ? "deadlock"
+                                                       : "serialization",
+                           line);
+    }
+    else if (rv == APR_TIMEUP) {
         rus_conn_set_error(&c->base,
                            "%s: %s is busy: waited longer than the busy "
                            "timeout (%d ms): %s",
@@ -917,8 +932,9 @@ static apr_status_t pg_check(const rus_store_t *store, apr_pool_t *ptemp,
     }
     if (userinfo_ambiguous(store->location)) {
         *pmsg = apr_psprintf(ptemp,
-                             "%s: a '@' or '/' in the user name or password "
-                             "must be percent-encoded (%%40, %%2F)",
+                             "%s: a '@', '/', '?' or '#' in the user name "
+                             "or password, and a '@' after the host, must "
+                             "be percent-encoded (%%40, %%2F, %%3F, %%23)",
                              pg_display(store->location, ptemp));
         return RUS_STORE_ESPEC;
     }
@@ -1061,7 +1077,16 @@ static apr_status_t run_stmt(pg_conn_t *c, int st, const char *const *params,
     res = PQexecPrepared(c->pg, stmts[st].name, stmts[st].nparams, params, NULL,
                          NULL, 0);
     if (PQresultStatus(res) != expect) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
         rv = conn_fail(c, res, what);
+        if (state != NULL && strcmp(state, "26000") == 0) {
+            /* The server forgot the statements (DEALLOCATE ALL, a pooler
+             * between us): this connection is not reused, the next one
+             * prepares them again. */
+            c->ready = 0;
+            c->base.broken = 1;
+        }
         PQclear(res);
         return rv;
     }
@@ -1138,6 +1163,15 @@ static apr_status_t tx_begin(pg_conn_t *c, const char *sql)
 
     c->in_transaction = (rv == APR_SUCCESS);
     return rv;
+}
+
+/* In a copy's transaction: its COPY and its dump last as long as the
+ * other store feeds or reads them, not a request's statement, so the
+ * busy timeout is not theirs (lock_timeout still is). */
+static apr_status_t no_statement_timeout(pg_conn_t *c)
+{
+    return run_simple(c, "SET LOCAL statement_timeout = 0", PGRES_COMMAND_OK,
+                      NULL, "lift the statement timeout for the copy");
 }
 
 /* Commit when @a rv is a success, else roll back; returns the outcome. */
@@ -1425,16 +1459,21 @@ static apr_status_t pg_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
         rv = PQntuples(res) > 0 ? APR_SUCCESS : APR_ENOENT;
         PQclear(res);
     }
+    /* The sessions first: their row locks are all taken before this
+     * transaction takes the change log's lock (at the end of the
+     * DELETE, its triggers). The other order deadlocks with a logout of
+     * one of them, which holds its session row and waits for that lock
+     * while this waits for the row. */
+    if (rv == APR_SUCCESS && !active) {
+        rv = exec_params(c, &out.sessions_ended, "revoke sessions of user",
+                         "DELETE FROM sessions WHERE user_id = $1::bigint", 1,
+                         params);
+    }
     if (rv == APR_SUCCESS) {
         rv = exec_params(c, &out.changed, "set user state",
                          "UPDATE users SET is_active = $2::boolean"
                          " WHERE id = $1::bigint AND is_active <> $2::boolean",
                          2, params);
-    }
-    if (rv == APR_SUCCESS && !active) {
-        rv = exec_params(c, &out.sessions_ended, "revoke sessions of user",
-                         "DELETE FROM sessions WHERE user_id = $1::bigint", 1,
-                         params);
     }
     rv = tx_end(c, rv);
     if (rv == APR_SUCCESS) {
@@ -2095,6 +2134,9 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
 
     rv = tx_begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (rv == APR_SUCCESS) {
+        rv = no_statement_timeout(c);
+    }
+    if (rv == APR_SUCCESS) {
         rv = dump_query(c,
                         "SELECT id, username, is_active, date_joined,"
                         " last_login FROM users ORDER BY id",
@@ -2132,6 +2174,9 @@ static apr_status_t pg_load_begin(rus_conn_t *conn)
     apr_status_t rv;
 
     rv = tx_begin(c, "BEGIN");
+    if (rv == APR_SUCCESS) {
+        rv = no_statement_timeout(c);
+    }
     if (rv == APR_SUCCESS) {
         rv = run_simple(c,
                         "LOCK TABLE users, groups, user_groups, sessions"

@@ -319,12 +319,24 @@ START_TEST(test_contract_changes_since)
                                   ",u%" APR_INT64_T_FMT,
                                   ann.id, bob.id));
     ck_assert_int_gt(last, mark);
-    /* disabling ends the sessions too: the user, then its session */
+    /* disabling ends the sessions too: the user and its session, in
+     * either order (PostgreSQL deletes the sessions first, see
+     * pg_user_set_active) */
     mark = last;
     ck_assert_int_eq(rus_user_set_active(conn, ann.id, 0, NULL), APR_SUCCESS);
-    ck_assert_str_eq(changes_after(conn, mark, &last),
-                     apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT ",sha",
-                                  ann.id));
+    {
+        const char *got = changes_after(conn, mark, &last);
+
+        ck_assert_msg(strcmp(got,
+                             apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT ",sha",
+                                          ann.id))
+                              == 0
+                          || strcmp(got, apr_psprintf(ts.pool,
+                                                      "sha,u%" APR_INT64_T_FMT,
+                                                      ann.id))
+                                 == 0,
+                      "changes after disabling: %s", got);
+    }
     /* pruning: rows of the future stay, of the past go */
     ck_assert_int_eq(rus_store_changes_prune(conn, 0, &pruned), APR_SUCCESS);
     ck_assert_int_eq(pruned, 0);

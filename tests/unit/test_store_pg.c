@@ -143,10 +143,21 @@ START_TEST(test_pg_display_masks_password)
                                       "postgresql://u:p@s/s@h/d?x=@", NULL,
                                       NULL, &msg),
                      APR_SUCCESS);
-    ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@h/d?x=@");
+    /* up to the last '@' of all: a '@' in a parameter hides more */
+    ck_assert_str_eq(rus_store_describe(store), "postgresql://u:***@");
     ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
     ck_assert_ptr_nonnull(strstr(msg, "percent-encoded"));
     ck_assert_ptr_null(strstr(msg, "p@s"));
+    /* libpq ends the user information at the first '/' only: a raw '?'
+     * or '#' belongs to the password */
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      "postgresql://rus:pa?ss#x@h/d", NULL,
+                                      NULL, &msg),
+                     APR_SUCCESS);
+    ck_assert_str_eq(rus_store_describe(store), "postgresql://rus:***@h/d");
+    ck_assert_int_eq(rus_store_check(store, pool, &msg), RUS_STORE_ESPEC);
+    ck_assert_ptr_null(strstr(msg, "pa?ss"));
+    ck_assert_ptr_null(strstr(msg, "ss#x"));
     ck_assert_int_eq(rus_store_create(&store, pool,
                                       "postgresql://u:p%40s%2Fs@h/d", NULL,
                                       NULL, &msg),
@@ -597,6 +608,74 @@ START_TEST(test_pg_changes_serialised)
 }
 END_TEST
 
+/* A disable of a user while a logout of one of its sessions is under
+ * way (its row locked, its change not yet logged): the disable takes its
+ * sessions' row locks before the change log's lock, so the two never
+ * wait for each other in a cycle. The other order deadlocked: PostgreSQL
+ * failed one of them after deadlock_timeout. */
+typedef struct disable_job_t {
+    rus_conn_t *conn;
+    apr_int64_t user_id;
+    apr_status_t rv;
+} disable_job_t;
+
+static void *APR_THREAD_FUNC disable_user(apr_thread_t *t, void *data)
+{
+    disable_job_t *job = data;
+
+    (void)t;
+    job->rv = rus_user_set_active(job->conn, job->user_id, 0, NULL);
+    return NULL; /* see race_create() */
+}
+
+START_TEST(test_pg_disable_racing_logout)
+{
+    const char *schema = NULL;
+    const char *keys[3] = { "dbname", "options", NULL }, *vals[3];
+    disable_job_t job;
+    apr_thread_t *thread;
+    apr_status_t trv;
+    rus_store_t *store;
+    PGconn *logout;
+    PGresult *res;
+    rus_user_t ann;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    job.conn = connected(store);
+    ann = added(job.conn, "ann");
+    job.user_id = ann.id;
+    job.rv = APR_EGENERAL;
+    ck_assert_int_eq(rus_session_insert(job.conn, "s1", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    vals[0] = rus_test_pg_uri();
+    vals[1] = apr_pstrcat(pool, "-csearch_path=", schema, NULL);
+    vals[2] = NULL;
+    logout = PQconnectdbParams(keys, vals, 1);
+    ck_assert_int_eq(PQstatus(logout), CONNECTION_OK);
+    PQclear(PQexec(logout, "BEGIN"));
+    PQclear(PQexec(logout, "SELECT 1 FROM sessions WHERE token_hash = 's1'"
+                           " FOR UPDATE"));
+    ck_assert_int_eq(apr_thread_create(&thread, NULL, disable_user, &job, pool),
+                     APR_SUCCESS);
+    apr_sleep(apr_time_from_msec(300)); /* the disable waits for s1 */
+    res = PQexec(logout, "DELETE FROM sessions WHERE token_hash = 's1'");
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "logout: %s",
+                  PQresultErrorMessage(res));
+    PQclear(res);
+    PQclear(PQexec(logout, "COMMIT"));
+    PQfinish(logout);
+    apr_thread_join(&trv, thread);
+    ck_assert_msg(job.rv == APR_SUCCESS, "disable: %s",
+                  rus_store_error(job.conn));
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM users"
+                                             " WHERE NOT is_active"),
+                     1);
+    rus_store_disconnect(job.conn);
+}
+END_TEST
+
 /* ---- the schema ------------------------------------------------------- */
 
 /* A connection to a database without the schema creates it; one with a
@@ -780,6 +859,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_pg_display_masks_password);
+    tcase_add_test(tc, test_pg_disable_racing_logout);
     tcase_add_test(tc, test_pg_check_parses_only);
     tcase_add_test(tc, test_pg_unreachable);
     tcase_add_test(tc, test_pg_failover_uri);
