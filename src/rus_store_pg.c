@@ -1203,6 +1203,12 @@ static void row_to_user(const PGresult *res, int row, int at, rus_user_t *user,
     user->groups = col_str(res, row, at + 5, p, "");
 }
 
+/* A pg_read_fn (below): a user's row. */
+static void read_user(const PGresult *res, int i, void *elt, apr_pool_t *p)
+{
+    row_to_user(res, i, 0, elt, p);
+}
+
 /* ==================================================================== */
 /* users                                                                */
 
@@ -1363,6 +1369,30 @@ static apr_status_t pg_session_purge(rus_conn_t *conn, apr_int64_t before,
     return rv;
 }
 
+/* Reads row @a i of a result into the array element @a elt. */
+typedef void pg_read_fn(const PGresult *res, int i, void *elt, apr_pool_t *p);
+
+/* The rows of @a res (cleared here), each read by @a fn into an element
+ * of @a size bytes of a new array. */
+static apr_array_header_t *rows_to_array(PGresult *res, int size,
+                                         pg_read_fn *fn, apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, PQntuples(res) + 1, size);
+    int i;
+
+    for (i = 0; i < PQntuples(res); i++) {
+        fn(res, i, apr_array_push(a), p);
+    }
+    PQclear(res);
+    return a;
+}
+
+/* pg_read_fn: the first column as a string. */
+static void read_str(const PGresult *res, int i, void *elt, apr_pool_t *p)
+{
+    *(const char **)elt = col_str(res, i, 0, p, "");
+}
+
 static apr_status_t pg_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
                                          int keep, const char *newest,
                                          apr_array_header_t **phashes,
@@ -1372,23 +1402,15 @@ static apr_status_t pg_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
     char a[21], b[21];
     const char *params[3] = { i64(a, user_id), i64(b, keep > 0 ? keep - 1 : 0),
                               newest };
-    apr_array_header_t *hashes;
     PGresult *res = NULL;
     apr_status_t rv;
-    int i;
 
     rv = run_stmt(c, ST_SESSION_TRIM, params, PGRES_TUPLES_OK, &res,
                   "trim sessions of user");
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        *phashes = rows_to_array(res, sizeof(char *), read_str, p);
     }
-    hashes = apr_array_make(p, PQntuples(res) + 1, sizeof(char *));
-    for (i = 0; i < PQntuples(res); i++) {
-        APR_ARRAY_PUSH(hashes, const char *) = col_str(res, i, 0, p, "");
-    }
-    PQclear(res);
-    *phashes = hashes;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* ==================================================================== */
@@ -1398,22 +1420,15 @@ static apr_status_t pg_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
                                  apr_pool_t *p)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
-    apr_array_header_t *users;
     PGresult *res = NULL;
     apr_status_t rv;
-    int i;
 
     rv = run_params(c, "SELECT " USER_COLUMNS " FROM users u", 0, NULL,
                     PGRES_TUPLES_OK, &res, "list users");
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    users = apr_array_make(p, PQntuples(res) + 1, sizeof(rus_user_t));
-    for (i = 0; i < PQntuples(res); i++) {
-        row_to_user(res, i, 0, apr_array_push(users), p);
-    }
-    PQclear(res);
-    *pusers = users;
+    *pusers = rows_to_array(res, sizeof(rus_user_t), read_user, p);
     return APR_SUCCESS;
 }
 
@@ -1517,27 +1532,25 @@ static void row_to_group(const PGresult *res, int row, rus_group_t *g,
     g->members = (int)col_i64(res, row, 2);
 }
 
+/* pg_read_fn: a group's row. */
+static void read_group(const PGresult *res, int i, void *elt, apr_pool_t *p)
+{
+    row_to_group(res, i, elt, p);
+}
+
 static apr_status_t pg_group_list(rus_conn_t *conn,
                                   apr_array_header_t **pgroups, apr_pool_t *p)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
-    apr_array_header_t *groups;
     PGresult *res = NULL;
     apr_status_t rv;
-    int i;
 
     rv = run_params(c, "SELECT " GROUP_COLUMNS " FROM groups g", 0, NULL,
                     PGRES_TUPLES_OK, &res, "list groups");
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        *pgroups = rows_to_array(res, sizeof(rus_group_t), read_group, p);
     }
-    groups = apr_array_make(p, PQntuples(res) + 1, sizeof(rus_group_t));
-    for (i = 0; i < PQntuples(res); i++) {
-        row_to_group(res, i, apr_array_push(groups), p);
-    }
-    PQclear(res);
-    *pgroups = groups;
-    return APR_SUCCESS;
+    return rv;
 }
 
 static apr_status_t pg_group_find(rus_conn_t *conn, const char *name,
@@ -1589,26 +1602,18 @@ static apr_status_t pg_group_members(rus_conn_t *conn, apr_int64_t group_id,
     pg_conn_t *c = (pg_conn_t *)conn;
     char a[21];
     const char *params[1] = { i64(a, group_id) };
-    apr_array_header_t *names;
     PGresult *res = NULL;
     apr_status_t rv;
-    int i;
 
     rv = run_params(c,
                     "SELECT u.username FROM user_groups ug"
                     " JOIN users u ON u.id = ug.user_id"
                     " WHERE ug.group_id = $1::bigint",
                     1, params, PGRES_TUPLES_OK, &res, "list members");
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        *pnames = rows_to_array(res, sizeof(char *), read_str, p);
     }
-    names = apr_array_make(p, PQntuples(res) + 1, sizeof(char *));
-    for (i = 0; i < PQntuples(res); i++) {
-        APR_ARRAY_PUSH(names, const char *) = col_str(res, i, 0, p, "");
-    }
-    PQclear(res);
-    *pnames = names;
-    return APR_SUCCESS;
+    return rv;
 }
 
 static apr_status_t pg_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
@@ -1643,6 +1648,15 @@ static apr_status_t pg_group_remove_member(rus_conn_t *conn,
 
 /* The first seven columns of a session listing into @a row. */
 static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
+                             apr_pool_t *p);
+
+/* pg_read_fn: a session listing's row. */
+static void read_session(const PGresult *res, int i, void *elt, apr_pool_t *p)
+{
+    session_row_read(res, i, elt, p);
+}
+
+static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
                              apr_pool_t *p)
 {
     row->token_hash = col_str(res, i, 0, p, "");
@@ -1660,26 +1674,18 @@ static apr_status_t pg_session_list(rus_conn_t *conn, apr_int64_t user_id,
     pg_conn_t *c = (pg_conn_t *)conn;
     char a[21];
     const char *params[1] = { i64(a, user_id) };
-    apr_array_header_t *rows;
     PGresult *res = NULL;
     apr_status_t rv;
-    int i;
 
     rv = run_params(c,
                     "SELECT " SESSION_ROW_COLUMNS
                     " FROM sessions s JOIN users u ON u.id = s.user_id"
                     " WHERE $1::bigint <= 0 OR s.user_id = $1::bigint",
                     1, params, PGRES_TUPLES_OK, &res, "list sessions");
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        *prows = rows_to_array(res, sizeof(rus_session_row_t), read_session, p);
     }
-    rows = apr_array_make(p, PQntuples(res) + 1, sizeof(rus_session_row_t));
-    for (i = 0; i < PQntuples(res); i++) {
-        session_row_read(res, i, apr_array_push(rows), p);
-    }
-    PQclear(res);
-    *prows = rows;
-    return APR_SUCCESS;
+    return rv;
 }
 
 static apr_status_t pg_session_revoke_all(rus_conn_t *conn, int *pcount)
