@@ -161,6 +161,22 @@ def refused_after(h, token, start, limit=5.0):
         assert now - start < limit, "never refused: %s" % seen[-5:]
 
 
+def stale_window(h, token, start, limit=5.0):
+    """As refused_after(), but the seconds from `start` to the start of
+    the last request answered as before (0.0 when none was): how long a
+    stale answer could be had, whatever time a request then waited for a
+    child to take it (prefork makes new children once a second)."""
+    seen, last_stale = [], None
+    while True:
+        sent = time.monotonic()
+        r = h.get(PROBE, cookie(token))
+        seen.append(r.status)
+        if r.status != SERVED:
+            return (0.0 if last_stale is None else last_stale - start), seen
+        last_stale = sent
+        assert sent - start < limit, "never refused: %s" % seen[-5:]
+
+
 def race(fns):
     """Run the functions at once; their results."""
     with concurrent.futures.ThreadPoolExecutor(len(fns)) as ex:
@@ -319,11 +335,15 @@ def test_children_come_and_go(pg, scratch, psql):
         t0 = time.monotonic()
         psql.run("UPDATE users SET is_active = false WHERE username = '%s'"
                  % user)
-        delay, seen = refused_after(a, tok, t0)
+        # the children exit in bursts here, and a request may wait up to
+        # a second for prefork to make the next: what counts is that no
+        # request that started later than the bound got the old answer
+        delay, seen = stale_window(a, tok, t0)
         assert seen[-1] in (302, 403), seen
         worst = max(worst, delay)
         most = max(most, listeners(pg))
-    report("prefork children exiting every 10 connections, worst", worst)
+    report("prefork children exiting every 10 connections, stale answers "
+           "up to", worst)
     assert worst < BOUND, worst
     assert most <= 2, most
     # children did exit meanwhile (each says how its cache served)
