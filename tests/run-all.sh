@@ -2,19 +2,23 @@
 # `make test`: every stage in order, its output shown as it runs, then the
 # totals. Exits non-zero when any stage failed or ran no test.
 #
+# The stages, in this order:
 #   checks       clang-format, banned functions, layering, header hygiene,
 #                log ids documented, only the module record exported, the
 #                version the same everywhere, examples/ the README's blocks
 #   unit         Check unit tests of the core
 #   integration  pytest against real httpd instances
-#   unit-asan    the unit tests again under AddressSanitizer + UBSan
 #   integration-asan  the integration tests again, with the module and
 #                remoteuser-admin built with ASan + UBSan (make test-asan)
-#   unit-valgrind  the unit tests under valgrind memcheck, children
-#                followed (make unit-valgrind)
 #   faults       kill -9, graceful restarts, unreadable/locked store and
 #                disk full under wrk load (make test-faults)
+# then these three side by side (each bound by one CPU, none measuring
+# time), their output shown in this order when all are done:
+#   unit-asan    the unit tests again under AddressSanitizer + UBSan
+#   unit-valgrind  the unit tests under valgrind memcheck, children
+#                followed (make unit-valgrind)
 #   fuzz         every libFuzzer target for FUZZ_SECONDS (default 30)
+# and last, in CI only, the Debian package (package).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 MAKE=${MAKE:-make}
@@ -71,11 +75,35 @@ fi
 
 run_stage unit "$MAKE" -s unit
 run_stage integration "$MAKE" -s integration
-run_stage unit-asan "$MAKE" -s unit-asan
 run_stage integration-asan "$MAKE" -s test-asan
-run_stage unit-valgrind "$MAKE" -s unit-valgrind
 run_stage faults "$MAKE" -s test-faults
-run_stage fuzz "$MAKE" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+
+# unit-asan, unit-valgrind and fuzz measure no time (unlike the stages
+# above, which bound delays and load) and are each bound by one CPU: they
+# run side by side, after those, and each one's output and totals are
+# shown in this order once all three are done.
+pids=""
+for stage in unit-asan unit-valgrind fuzz; do
+    case $stage in
+    fuzz) set -- "$MAKE" -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" ;;
+    *) set -- "$MAKE" -s "$stage" ;;
+    esac
+    (
+        summary=build/$stage.summary
+        failed_stages=""
+        : >"$summary"
+        run_stage "$stage" "$@" >"build/$stage.out" 2>&1
+        echo "$failed_stages" >"build/$stage.failed"
+    ) &
+    pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+for stage in unit-asan unit-valgrind fuzz; do
+    cat "build/$stage.out"
+    cat "build/$stage.summary" >>"$summary"
+    failed_stages="$failed_stages$(cat "build/$stage.failed")"
+done
 # The Debian package test installs and purges a package: CI only
 # (.ci/run sets RUS_TEST_PACKAGE=1), as root.
 if [ "${RUS_TEST_PACKAGE:-0}" = 1 ]; then
