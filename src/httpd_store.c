@@ -569,8 +569,14 @@ void rus_httpd_store_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     write_gate_init(conf);
-    if (rus_httpd_store.cache
-        == NULL) { /* no shared memory: a cache of its own */
+    if (rus_store_is_shared(conf->store) && rus_httpd_store.board == NULL) {
+        /* No board (RUS00034 or RUS00124 said why): nothing could keep a
+         * cache true to the store, and trying would open a connection
+         * each second from a request: no cache at all. */
+        rus_httpd_store.cache = NULL;
+    }
+    else if (rus_httpd_store.cache
+             == NULL) { /* no shared memory: a cache of its own */
         rus_httpd_store.cache =
             rus_cache_create(pchild, CACHE_SLOTS, rus_conf_cache_ttl(conf));
     }

@@ -1067,7 +1067,15 @@ static apr_status_t run_stmt(pg_conn_t *c, int st, const char *const *params,
         res = PQprepare(c->pg, stmts[st].name, stmts[st].sql, stmts[st].nparams,
                         NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
             rv = conn_fail(c, res, what);
+            if (state != NULL && strcmp(state, "42P05") == 0) {
+                /* the name is taken on the server (a pooler handing over
+                 * another client's session): not this connection's to
+                 * use, the next one prepares its own */
+                c->base.broken = 1;
+            }
             PQclear(res);
             return rv;
         }
@@ -2089,12 +2097,8 @@ static apr_status_t dump_user(const PGresult *res, rus_store_row_t *row,
                               apr_pool_t *p)
 {
     row->kind = RUS_ROW_USER;
-    row->user.id = col_i64(res, 0, 0);
-    row->user.username = col_str(res, 0, 1, p, "");
-    row->user.is_active = PQgetvalue(res, 0, 2)[0] == 't';
-    row->user.date_joined = col_i64(res, 0, 3);
-    row->user.last_login = col_i64(res, 0, 4);
-    row->user.groups = NULL;
+    row_to_user(res, 0, 0, &row->user, p);
+    row->user.groups = NULL; /* memberships come as their own rows */
     return APR_SUCCESS;
 }
 
@@ -2145,7 +2149,7 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
     if (rv == APR_SUCCESS) {
         rv = dump_query(c,
                         "SELECT id, username, is_active, date_joined,"
-                        " last_login FROM users ORDER BY id",
+                        " last_login, NULL::text FROM users ORDER BY id",
                         dump_user, fn, baton, p);
     }
     if (rv == APR_SUCCESS) {
