@@ -19,13 +19,17 @@
  *   - outputs are written only on success;
  *   - lists may come back in any order: the facade sorts them (see each
  *     function in rus_store.h for the order callers get), and the names in
- *     rus_user_t.groups may come in any order too.
+ *     rus_user_t.groups and frontend_groups may come in any order too, as
+ *     may rus_user_t.attrs;
+ *   - a user row carries its attributes and memberships in the one
+ *     statement that finds it (rus_attrs_decode() reads the attributes
+ *     from one column), so that the hot path stays one round trip.
  *
  * Required and optional callbacks (as curl's vtls does it):
  *   - required: the strings scheme, example and restore_hint, the
  *     lifecycle (check, prepare, connect, validate,
  *     disconnect) and what a request needs (user_find, user_create,
- *     user_touch, session_insert, session_find, session_touch,
+ *     user_touch, user_sync, session_insert, session_find, session_touch,
  *     session_revoke, session_revoke_user, session_trim_user,
  *     session_purge). rus_store_create() refuses a backend that lacks one
  *     (RUS_STORE_ESPEC, naming it), so a request never meets a NULL;
@@ -103,12 +107,21 @@ typedef apr_status_t rus_backend_user_find_cb(rus_conn_t *conn,
                                               const char *username,
                                               rus_user_t *user, apr_pool_t *p);
 
-/** See rus_user_create(). */
+/** See rus_user_create_with(); @a profile may be NULL (rus_user_create()).
+ *  The profile's values were checked by the caller (rus_profile.h). */
 typedef apr_status_t rus_backend_user_create_cb(rus_conn_t *conn,
                                                 const char *username,
                                                 apr_int64_t now,
+                                                const rus_profile_t *profile,
                                                 rus_user_t *user, int *pcreated,
                                                 apr_pool_t *p);
+
+/** See rus_user_sync(); @a profile is never NULL. */
+typedef apr_status_t rus_backend_user_sync_cb(rus_conn_t *conn,
+                                              apr_int64_t user_id,
+                                              const rus_profile_t *profile,
+                                              apr_int64_t now,
+                                              apr_int64_t interval);
 
 /** See rus_user_touch_login(). */
 typedef apr_status_t rus_backend_user_touch_cb(rus_conn_t *conn,
@@ -191,6 +204,10 @@ typedef apr_status_t rus_backend_group_members_cb(rus_conn_t *conn,
 typedef apr_status_t rus_backend_group_member_cb(rus_conn_t *conn,
                                                  apr_int64_t group_id,
                                                  apr_int64_t user_id);
+typedef apr_status_t rus_backend_user_memberships_cb(rus_conn_t *conn,
+                                                     apr_int64_t user_id,
+                                                     apr_array_header_t **prows,
+                                                     apr_pool_t *p);
 typedef apr_status_t rus_backend_session_list_cb(rus_conn_t *conn,
                                                  apr_int64_t user_id,
                                                  apr_array_header_t **prows,
@@ -306,6 +323,7 @@ typedef struct rus_backend_t {
     rus_backend_user_find_cb *user_find;
     rus_backend_user_create_cb *user_create;
     rus_backend_user_touch_cb *user_touch;
+    rus_backend_user_sync_cb *user_sync;
     rus_backend_session_insert_cb *session_insert;
     rus_backend_session_find_cb *session_find;
     rus_backend_session_touch_cb *session_touch;
@@ -326,6 +344,7 @@ typedef struct rus_backend_t {
     rus_backend_group_members_cb *group_members;
     rus_backend_group_member_cb *group_add_member;
     rus_backend_group_member_cb *group_remove_member;
+    rus_backend_user_memberships_cb *user_memberships;
     rus_backend_session_list_cb *session_list;
     rus_backend_session_revoke_all_cb *session_revoke_all;
     rus_backend_session_find_prefix_cb *session_find_prefix;

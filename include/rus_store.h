@@ -26,6 +26,7 @@
 #include <apr_errno.h>
 #include <apr_tables.h>
 
+#include "rus_profile.h"
 #include "rus_session.h"
 
 /** The store's data is damaged (SQLite: corrupt, or not a database). */
@@ -66,6 +67,16 @@ typedef struct rus_user_t {
     const char *groups;      /**< names of its groups, sorted by strcmp()
                                   (the facade sorts them), comma-separated;
                                   "" when none */
+    const char *frontend_groups; /**< of those, the ones whose membership
+                                      came from a login's group source
+                                      (origin RUS_ORIGIN_FRONTEND), sorted,
+                                      comma-separated; "" when none */
+    const char *email;           /**< users.email, "" when none */
+    const char *first_name;      /**< users.first_name, "" when none */
+    const char *last_name;       /**< users.last_name, "" when none */
+    /** user_attributes rows (rus_attr_t), sorted by name (the facade
+     *  sorts them); NULL when none */
+    apr_array_header_t *attrs;
 } rus_user_t;
 
 /** A row of the groups table. */
@@ -272,6 +283,36 @@ apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
                              apr_pool_t *p);
 
 /**
+ * rus_user_create() with what the login says about the user: when this
+ * call inserts the row, @a profile (may be NULL) is written in the same
+ * transaction (the three columns, the attributes, and the groups, created
+ * when missing, as RUS_ORIGIN_FRONTEND memberships), and @a user is the
+ * row with it. When the row existed already nothing of @a profile is
+ * written: the caller syncs it (rus_user_sync()) if its policy says so.
+ * Either way the user and its profile come into being together or not at
+ * all.
+ */
+apr_status_t rus_user_create_with(rus_conn_t *conn, const char *username,
+                                  apr_int64_t now, const rus_profile_t *profile,
+                                  rus_user_t *user, int *pcreated,
+                                  apr_pool_t *p);
+
+/**
+ * A login of a known user whose profile differs (rus_profile_differs()):
+ * in one transaction, write what in @a profile differs from the stored
+ * row (nothing else: an unchanged value is not written), and record the
+ * login as rus_user_touch_login() does. Groups named in @a profile that
+ * do not exist are created. Each change is logged for the answer cache
+ * (rus_store_changes_since()) as the store's triggers log any change of
+ * a user.
+ * @return APR_SUCCESS, APR_ENOENT when there is no such user (nothing
+ *         written), or an error (nothing written)
+ */
+apr_status_t rus_user_sync(rus_conn_t *conn, apr_int64_t user_id,
+                           const rus_profile_t *profile, apr_int64_t now,
+                           apr_int64_t interval);
+
+/**
  * Record a login: set last_login to @a now unless it was written less than
  * @a interval seconds ago (so the hot path stays a read).
  * @return APR_SUCCESS (also when nothing needed writing), or an error
@@ -338,13 +379,21 @@ apr_status_t rus_group_delete(rus_conn_t *conn, apr_int64_t group_id);
 apr_status_t rus_group_members(rus_conn_t *conn, apr_int64_t group_id,
                                apr_array_header_t **pnames, apr_pool_t *p);
 
-/** Put a user in a group; APR_EEXIST when already there. */
+/** Put a user in a group as an administrator's membership
+ *  (RUS_ORIGIN_ADMIN, which a login's Replace keeps). A membership the
+ *  front end gave becomes an administrator's. APR_EEXIST when the user
+ *  is in the group as an administrator's membership already. */
 apr_status_t rus_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
                                   apr_int64_t user_id);
 
 /** Take a user out of a group; APR_ENOENT when not there. */
 apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
                                      apr_int64_t user_id);
+
+/** A user's memberships with their origins, by group name.
+ *  @param prows array of rus_membership_t */
+apr_status_t rus_user_memberships(rus_conn_t *conn, apr_int64_t user_id,
+                                  apr_array_header_t **prows, apr_pool_t *p);
 
 /** Sessions, newest first (created_at descending, then token_hash
  *  ascending); of one user when @a user_id > 0.
@@ -514,12 +563,14 @@ apr_status_t rus_store_changes_prune(rus_conn_t *conn, apr_int64_t before,
  *  row only refers to rows already given. */
 typedef enum {
     RUS_ROW_USER = 1, /**< user: id, username, is_active, date_joined,
-                           last_login (groups NULL) */
+                           last_login, email, first_name, last_name
+                           (groups, frontend_groups and attrs NULL) */
     RUS_ROW_GROUP,    /**< group: id, name (members 0) */
-    RUS_ROW_MEMBER,   /**< user_id in group_id */
-    RUS_ROW_SESSION   /**< session: token_hash and session (user_id,
+    RUS_ROW_MEMBER,   /**< user_id in group_id, with origin */
+    RUS_ROW_SESSION,  /**< session: token_hash and session (user_id,
                            vhost, created_at, last_seen, expires_at);
                            username NULL */
+    RUS_ROW_ATTR      /**< user_id's attribute attr (name, value) */
 } rus_row_kind_e;
 
 /** One row of a dump, ids as the source store has them. */
@@ -529,6 +580,9 @@ typedef struct rus_store_row_t {
     rus_group_t group;
     apr_int64_t user_id;  /**< RUS_ROW_MEMBER */
     apr_int64_t group_id; /**< RUS_ROW_MEMBER */
+    const char *origin;   /**< RUS_ROW_MEMBER: RUS_ORIGIN_ADMIN or
+                               RUS_ORIGIN_FRONTEND */
+    rus_attr_t attr;      /**< RUS_ROW_ATTR, with user_id */
     rus_session_row_t session;
 } rus_store_row_t;
 
@@ -541,10 +595,12 @@ typedef struct rus_store_copy_counts_t {
     apr_int64_t groups;
     apr_int64_t members;
     apr_int64_t sessions;
+    apr_int64_t attributes;
 } rus_store_copy_counts_t;
 
 /**
- * Copy every user, group, membership and session of the store of @a from
+ * Copy every user (with its attributes), group, membership (with its
+ * origin) and session of the store of @a from
  * into the empty store of @a to, ids, times and token hashes as they are
  * (so sessions issued before the copy authenticate after it), in one read
  * of @a from and one transaction of @a to: the target has all of it or

@@ -28,6 +28,12 @@ typedef struct rus_user_policy_t {
     rus_gate_t *gate;   /**< every write goes through it (NULL: none);
                              when it is full a creation is refused and
                              the last_login write skipped */
+    /** What this login says about the user (RemoteUserAttribute,
+     *  RemoteUserGroupsFrom), checked already; NULL: nothing. Written
+     *  with a new user's row, and, with @c sync_login, to a known user
+     *  whose stored profile differs (rus_profile_differs()). */
+    const rus_profile_t *profile;
+    int sync_login; /**< RemoteUserAttributeSync Login (1) or Create (0) */
 } rus_user_policy_t;
 
 /** The decision about one name. */
@@ -46,12 +52,22 @@ typedef struct rus_resolution_t {
                                 change the verdict */
     int touch_skipped;     /**< 1: last_login was due, but the gate was
                                 full: not written (touch_rv APR_SUCCESS) */
+    int synced;            /**< 1: this call wrote the policy's profile
+                                (with a creation, or a sync) */
+    apr_status_t sync_rv;  /**< the sync's result (APR_SUCCESS when none
+                                ran); a failed sync fails the call */
 } rus_resolution_t;
 
 /**
  * Resolve a cleaned name through the store: find it, create it when
- * allowed, refuse it when inactive and not allowed, and record the login
- * (at most once per RUS_LOGIN_TOUCH_INTERVAL) when accepted. The find is
+ * allowed (with the policy's profile, in the same transaction), refuse it
+ * when inactive and not allowed, and record the login (at most once per
+ * RUS_LOGIN_TOUCH_INTERVAL) when accepted. An accepted known user whose
+ * profile differs from the policy's is synced (with sync_login) in one
+ * transaction with the login's record (rus_user_sync()), through the
+ * gate; with the gate full the call fails with RUS_GATE_EFULL (nothing
+ * written), since a stale profile would be answered otherwise; the row
+ * returned is the one read after the write. The find is
  * a read and never waits on @c policy->gate; the creation and the
  * last_login write each hold a place in it while they run.
  * @param res   the outcome; written only on APR_SUCCESS
@@ -84,7 +100,8 @@ typedef struct rus_user_lookup_t {
 
 /**
  * The user resolution of a request, in one call: a user seen moments ago
- * whose last_login needs no write yet is answered from @a cache (key
+ * whose last_login needs no write yet, and whose cached profile the
+ * policy's would not change, is answered from @a cache (key
  * "u:" + @a username) without touching the store; otherwise a connection
  * is taken from @a spool for rus_user_resolve(), released before
  * returning, and the answer (unless UNKNOWN) goes into the cache, under

@@ -366,6 +366,9 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
     apr_cpystrn(s->groups, groups, sizeof(s->groups));
     s->user.username = NULL; /* rebuilt from the arrays by readers */
     s->user.groups = NULL;
+    s->user.frontend_groups = NULL; /* IFACE19: kept by the cache's helper */
+    s->user.email = s->user.first_name = s->user.last_name = NULL;
+    s->user.attrs = NULL;
     s->has_session = session != NULL;
     if (session != NULL) {
         s->session = *session;

@@ -558,28 +558,63 @@ static void sort_array(apr_array_header_t *a,
     }
 }
 
-/* A backend may list a user's groups in any order (SQL's group_concat()
- * promises none): sort the names, so that everyone sees one order. */
-static void sort_groups(rus_user_t *user, apr_pool_t *p)
+/* A comma-separated list of names, sorted. */
+static const char *sort_names(const char *list, apr_pool_t *p)
 {
     apr_array_header_t *names;
     char *copy, *tok, *last = NULL;
 
-    if (user->groups == NULL) {
-        user->groups = "";
+    if (list == NULL) {
+        return "";
     }
-    if (strchr(user->groups, ',') == NULL) {
-        return;
+    if (strchr(list, ',') == NULL) {
+        return list;
     }
     names = apr_array_make(p, 8, sizeof(char *));
-    copy = apr_pstrdup(p, user->groups);
+    copy = apr_pstrdup(p, list);
     for (tok = apr_strtok(copy, ",", &last); tok != NULL;
          tok = apr_strtok(NULL, ",", &last)) {
         APR_ARRAY_PUSH(names, char *) = tok;
     }
     sort_array(names, cmp_str);
-    user->groups = apr_array_pstrcat(p, names, ',');
+    return apr_array_pstrcat(p, names, ',');
 }
+
+static int cmp_attr(const void *a, const void *b)
+{
+    return strcmp(((const rus_attr_t *)a)->name,
+                  ((const rus_attr_t *)b)->name);
+}
+
+static int cmp_membership(const void *a, const void *b)
+{
+    return strcmp(((const rus_membership_t *)a)->group,
+                  ((const rus_membership_t *)b)->group);
+}
+
+/* A backend may list a user's groups and attributes in any order (SQL's
+ * group_concat() promises none): sort them, so that everyone sees one
+ * order, and make the absent strings "". */
+static void sort_groups(rus_user_t *user, apr_pool_t *p)
+{
+    user->groups = sort_names(user->groups, p);
+    user->frontend_groups = sort_names(user->frontend_groups, p);
+    if (user->email == NULL) {
+        user->email = "";
+    }
+    if (user->first_name == NULL) {
+        user->first_name = "";
+    }
+    if (user->last_name == NULL) {
+        user->last_name = "";
+    }
+    if (user->attrs != NULL && user->attrs->nelts == 0) {
+        user->attrs = NULL;
+    }
+    sort_array(user->attrs, cmp_attr);
+}
+
+static apr_status_t not_implemented(rus_conn_t *conn, const char *what);
 
 /* ---- users ---------------------------------------------------------- */
 
@@ -600,14 +635,37 @@ apr_status_t rus_user_create(rus_conn_t *conn, const char *username,
                              apr_int64_t now, rus_user_t *user, int *pcreated,
                              apr_pool_t *p)
 {
+    return rus_user_create_with(conn, username, now, NULL, user, pcreated, p);
+}
+
+apr_status_t rus_user_create_with(rus_conn_t *conn, const char *username,
+                                  apr_int64_t now, const rus_profile_t *profile,
+                                  rus_user_t *user, int *pcreated,
+                                  apr_pool_t *p)
+{
     apr_status_t rv;
 
     conn->error[0] = '\0';
-    rv = conn->backend->user_create(conn, username, now, user, pcreated, p);
+    rv = conn->backend->user_create(conn, username, now, profile, user,
+                                    pcreated, p);
     if (rv == APR_SUCCESS) {
         sort_groups(user, p);
     }
     return rv;
+}
+
+apr_status_t rus_user_sync(rus_conn_t *conn, apr_int64_t user_id,
+                           const rus_profile_t *profile, apr_int64_t now,
+                           apr_int64_t interval)
+{
+    conn->error[0] = '\0';
+    if (profile == NULL) {
+        return conn->backend->user_touch(conn, user_id, now, interval);
+    }
+    if (conn->backend->user_sync == NULL) {
+        return not_implemented(conn, "sync user profiles");
+    }
+    return conn->backend->user_sync(conn, user_id, profile, now, interval);
 }
 
 apr_status_t rus_user_touch_login(rus_conn_t *conn, apr_int64_t user_id,
@@ -821,6 +879,19 @@ apr_status_t rus_group_remove_member(rus_conn_t *conn, apr_int64_t group_id,
              (conn, group_id, user_id));
 }
 
+apr_status_t rus_user_memberships(rus_conn_t *conn, apr_int64_t user_id,
+                                  apr_array_header_t **prows, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    DISPATCH_RV(rv, conn, user_memberships, "list a user's memberships",
+                (conn, user_id, prows, p));
+    if (rv == APR_SUCCESS) {
+        sort_array(*prows, cmp_membership);
+    }
+    return rv;
+}
+
 apr_status_t rus_session_list(rus_conn_t *conn, apr_int64_t user_id,
                               apr_array_header_t **prows, apr_pool_t *p)
 {
@@ -984,6 +1055,9 @@ static apr_status_t copy_row(void *baton, const rus_store_row_t *row)
         break;
     case RUS_ROW_SESSION:
         b->counts.sessions++;
+        break;
+    case RUS_ROW_ATTR:
+        b->counts.attributes++;
         break;
     }
     return APR_SUCCESS;

@@ -1243,14 +1243,15 @@ static apr_status_t pg_user_find(rus_conn_t *conn, const char *username,
 }
 
 static apr_status_t pg_user_create(rus_conn_t *conn, const char *username,
-                                   apr_int64_t now, rus_user_t *user,
-                                   int *pcreated, apr_pool_t *p)
+                                   apr_int64_t now, const rus_profile_t *profile,
+                                   rus_user_t *user, int *pcreated, apr_pool_t *p)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
     char nb[21];
     const char *params[2] = { username, i64(nb, now) };
     PGresult *res = NULL;
     apr_status_t rv;
+    (void)profile; /* IFACE19: the backend helper writes it */
 
     rv = run_stmt(c, ST_USER_INSERT, params, PGRES_TUPLES_OK, &res,
                   "create user");

@@ -1118,13 +1118,14 @@ leave:
 }
 
 static apr_status_t sqlite_user_create(rus_conn_t *conn, const char *username,
-                                       apr_int64_t now, rus_user_t *user,
-                                       int *pcreated, apr_pool_t *p)
+                                       apr_int64_t now, const rus_profile_t *profile,
+                                       rus_user_t *user, int *pcreated, apr_pool_t *p)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->user_insert;
     apr_status_t rv;
     int rc, created;
+    (void)profile; /* IFACE19: the backend helper writes it */
 
     /* One autocommit statement: the UNIQUE constraint settles races with
      * other threads and processes, the busy timeout queues the writers. */
@@ -2384,6 +2385,8 @@ static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
         return row->session.token_hash && row->session.session.vhost
                    ? SQLITE_OK
                    : SQLITE_NOMEM;
+    case RUS_ROW_ATTR: /* IFACE19: the backend helper dumps them */
+        break;
     }
     return SQLITE_MISUSE;
 }
@@ -2564,6 +2567,8 @@ static apr_status_t sqlite_load_row(rus_conn_t *conn,
         if (rc == SQLITE_OK) {
             rc = sqlite3_bind_int64(st, 6, s->expires_at);
         }
+        break;
+    case RUS_ROW_ATTR: /* IFACE19: never here (ROW_KINDS) */
         break;
     }
     if (rc == SQLITE_OK) {
