@@ -14,9 +14,12 @@
  *
  * Tables (the SQLite store's names, PostgreSQL's types):
  *   users (id bigint identity, username text, is_active boolean,
- *          date_joined bigint, last_login bigint)
+ *          date_joined bigint, last_login bigint, email text,
+ *          first_name text, last_name text)
+ *   user_attributes (user_id bigint, name text, value text)
  *   groups (id bigint identity, name text)
- *   user_groups (user_id bigint, group_id bigint)
+ *   user_groups (user_id bigint, group_id bigint,
+ *                origin text: 'admin' or 'frontend')
  *   sessions (token_hash text, user_id bigint, vhost text,
  *             created_at bigint, last_seen bigint, expires_at bigint)
  *   changes (id bigint identity, user_id bigint, session_hash text,
@@ -74,6 +77,7 @@
 #include <libpq-fe.h>
 
 #include "rus_backend.h"
+#include "rus_username.h"
 
 /* ==================================================================== */
 /* schema                                                               */
@@ -206,17 +210,63 @@ static const char *const migrations[] = {
     " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();"
     "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON user_groups"
     " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();",
+    /* 1 -> 2 (#19): what the front end says about a user (the SQLite
+     * store's version 5). Memberships made before are an
+     * administrator's. */
+    "ALTER TABLE users"
+    " ADD COLUMN email text COLLATE \"C\" NOT NULL DEFAULT '',"
+    " ADD COLUMN first_name text COLLATE \"C\" NOT NULL DEFAULT '',"
+    " ADD COLUMN last_name text COLLATE \"C\" NOT NULL DEFAULT '';"
+    "CREATE TABLE user_attributes ("
+    " user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " name text COLLATE \"C\" NOT NULL,"
+    " value text COLLATE \"C\" NOT NULL,"
+    " PRIMARY KEY (user_id, name)"
+    ");"
+    "ALTER TABLE user_groups"
+    " ADD COLUMN origin text NOT NULL DEFAULT 'admin'"
+    " CONSTRAINT user_groups_origin"
+    " CHECK (origin IN ('admin', 'frontend'));"
+    /* Cached answers carry the three columns too (last_login stays
+     * bookkeeping, never logged). */
+    "DROP TRIGGER changes_user_update ON users;"
+    "CREATE TRIGGER changes_user_update AFTER UPDATE OF is_active, username,"
+    " email, first_name, last_name ON users FOR EACH ROW"
+    " WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active"
+    " OR OLD.username IS DISTINCT FROM NEW.username"
+    " OR OLD.email IS DISTINCT FROM NEW.email"
+    " OR OLD.first_name IS DISTINCT FROM NEW.first_name"
+    " OR OLD.last_name IS DISTINCT FROM NEW.last_name)"
+    " EXECUTE FUNCTION rus_changes_user();"
+    /* rus_changes_member() logs OLD's and NEW's user_id: an attribute's
+     * row has one too. An update that changes nothing logs nothing. */
+    "CREATE TRIGGER changes_attr AFTER INSERT OR DELETE ON user_attributes"
+    " FOR EACH ROW EXECUTE FUNCTION rus_changes_member();"
+    "CREATE TRIGGER changes_attr_update AFTER UPDATE ON user_attributes"
+    " FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)"
+    " EXECUTE FUNCTION rus_changes_member();"
+    "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON user_attributes"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns row_to_user() reads, for a users row aliased u; the groups
- * come along in the same query, so the hot path stays one round trip. */
-#define USER_COLUMNS                                              \
-    "u.id, u.username, u.is_active, u.date_joined, u.last_login," \
-    " (SELECT string_agg(g.name, ',') FROM user_groups ug"        \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id)"
-#define USER_COLUMN_COUNT 6
+ * (all, then the front end's), the three columns and the attributes
+ * (encoded as rus_attrs_decode() reads them) come along in the same
+ * query, so the hot path stays one round trip. */
+#define USER_COLUMNS                                                        \
+    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"           \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"                  \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id),"        \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"                  \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"          \
+    " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'),"                          \
+    " u.email, u.first_name, u.last_name,"                                  \
+    " (SELECT string_agg(octet_length(a.name) || ':' || a.name"             \
+    " || octet_length(a.value) || ':' || a.value, '' ORDER BY a.name)"      \
+    " FROM user_attributes a WHERE a.user_id = u.id)"
+#define USER_COLUMN_COUNT 11
 
 /* The request path's statements, prepared on first use (pg_conn_t). */
 enum {
@@ -251,7 +301,8 @@ static const struct {
                          " VALUES ($1::text, true, $2::bigint, $2::bigint)"
                          " ON CONFLICT (username) DO NOTHING"
                          " RETURNING id, username, is_active, date_joined,"
-                         " last_login, NULL::text",
+                         " last_login, NULL::text, NULL::text, email,"
+                         " first_name, last_name, NULL::text",
                          2 },
     [ST_USER_TOUCH] = { "rus_user_touch",
                         "UPDATE users SET last_login = $2::bigint"
@@ -1198,10 +1249,13 @@ static apr_status_t tx_end(pg_conn_t *c, apr_status_t rv)
     return rv;
 }
 
-/* Fill @a user from USER_COLUMNS starting at column @a at of @a row. */
-static void row_to_user(const PGresult *res, int row, int at, rus_user_t *user,
-                        apr_pool_t *p)
+/* Fill @a user from USER_COLUMNS starting at column @a at of @a row;
+ * RUS_STORE_ECORRUPT (said on @a c) when its attributes do not decode. */
+static apr_status_t row_to_user(pg_conn_t *c, const PGresult *res, int row,
+                                int at, rus_user_t *user, apr_pool_t *p)
 {
+    apr_status_t rv;
+
     user->id = col_i64(res, row, at);
     user->username = col_str(res, row, at + 1, p, "");
     user->is_active = PQgetvalue(res, row, at + 2)[0] == 't';
@@ -1209,12 +1263,32 @@ static void row_to_user(const PGresult *res, int row, int at, rus_user_t *user,
     user->last_login = col_i64(res, row, at + 4);
     /* string_agg() promises no order; the facade sorts the names. */
     user->groups = col_str(res, row, at + 5, p, "");
+    user->frontend_groups = col_str(res, row, at + 6, p, "");
+    user->email = col_str(res, row, at + 7, p, "");
+    user->first_name = col_str(res, row, at + 8, p, "");
+    user->last_name = col_str(res, row, at + 9, p, "");
+    user->attrs = NULL;
+    if (PQgetisnull(res, row, at + 10)) {
+        return APR_SUCCESS;
+    }
+    rv = rus_attrs_decode(p, PQgetvalue(res, row, at + 10),
+                          (apr_size_t)PQgetlength(res, row, at + 10),
+                          &user->attrs);
+    if (rv != APR_SUCCESS) {
+        rus_conn_set_error(&c->base,
+                           "%s: the attributes of user id %" APR_INT64_T_FMT
+                           " do not decode",
+                           c->shown, user->id);
+        return RUS_STORE_ECORRUPT;
+    }
+    return APR_SUCCESS;
 }
 
 /* A pg_read_fn (below): a user's row. */
-static void read_user(const PGresult *res, int i, void *elt, apr_pool_t *p)
+static apr_status_t read_user(pg_conn_t *c, const PGresult *res, int i,
+                              void *elt, apr_pool_t *p)
 {
-    row_to_user(res, i, 0, elt, p);
+    return row_to_user(c, res, i, 0, elt, p);
 }
 
 /* ==================================================================== */
@@ -1227,21 +1301,211 @@ static apr_status_t pg_user_find(rus_conn_t *conn, const char *username,
     const char *params[1] = { username };
     PGresult *res = NULL;
     apr_status_t rv;
+    rus_user_t got;
 
     rv = run_stmt(c, ST_USER_FIND, params, PGRES_TUPLES_OK, &res, "find user");
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (PQntuples(res) > 0) {
-        row_to_user(res, 0, 0, user, p);
+        rv = row_to_user(c, res, 0, 0, &got, p);
     }
     else {
         rv = APR_ENOENT;
     }
     PQclear(res);
+    if (rv == APR_SUCCESS) {
+        *user = got;
+    }
     return rv;
 }
 
+/* The separator of the lists that one parameter of the profile's
+ * statements carries (string_to_array($N, chr(31))): a control
+ * character, which no checked group name, attribute name or value holds
+ * (rus_profile.h), so that a whole list goes in one round trip. */
+#define LIST_SEP '\x1f'
+#define SQL_LIST(n) "string_to_array($" n "::text, chr(31))"
+
+/* @a items (const char *) joined by LIST_SEP into *plist; APR_EINVAL
+ * (said on @a c, naming @a what) when one holds the separator, which a
+ * checked value never does. */
+static apr_status_t join_list(pg_conn_t *c, const apr_array_header_t *items,
+                              const char *what, const char **plist,
+                              apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < items->nelts; i++) {
+        if (strchr(APR_ARRAY_IDX(items, i, const char *), LIST_SEP) != NULL) {
+            rus_conn_set_error(&c->base, "%s: a value holds a control "
+                                         "character",
+                               what);
+            return APR_EINVAL;
+        }
+    }
+    *plist = apr_array_pstrcat(p, items, LIST_SEP);
+    return APR_SUCCESS;
+}
+
+/* Run @a sql with the user's id @a id as $1 and the list @a items as $2
+ * (@a id NULL: the list as $1); nothing when the list is empty. */
+static apr_status_t exec_list(pg_conn_t *c, const char *id,
+                              const apr_array_header_t *items, const char *what,
+                              const char *sql, apr_pool_t *p)
+{
+    const char *params[2] = { id, NULL };
+    int n = id != NULL ? 2 : 1;
+    apr_status_t rv;
+
+    if (items->nelts == 0) {
+        return APR_SUCCESS;
+    }
+    rv = join_list(c, items, what, &params[n - 1], p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return exec_params(c, NULL, what, sql, n, params);
+}
+
+/* @a want when it is given and differs from @a have, else NULL (keep). */
+static const char *column_change(const char *want, const char *have)
+{
+    return want != NULL && strcmp(want, have ? have : "") != 0 ? want : NULL;
+}
+
+/* Write, in the open transaction, what @a profile says and the user's
+ * row @a cur (as this transaction read it, the row locked or its own)
+ * lacks; what needs no write sends no statement, and each statement
+ * writes only what differs (its WHERE or ON CONFLICT says so again).
+ * The missing groups are created first, in name order, by a statement
+ * that logs nothing: a transaction that waits for another one's new
+ * group holds no lock of the change log yet, and two never wait for each
+ * other's groups. Then the three columns, the attributes ("" deletes
+ * one), and the memberships: the missing ones added as the front end's
+ * (a membership the user has as an administrator's stays one); with
+ * groups_replace, the front end's memberships not listed deleted. */
+static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
+                                  const rus_profile_t *profile, apr_pool_t *p)
+{
+    apr_array_header_t *join = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *leave = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *values = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *drop = apr_array_make(p, 4, sizeof(const char *));
+    const char *cols[4], *have;
+    apr_status_t rv = APR_SUCCESS;
+    char a[21];
+    int i;
+
+    cols[0] = i64(a, cur->id);
+    if (profile->groups != NULL) {
+        for (i = 0; i < profile->groups->nelts; i++) {
+            const char *g = APR_ARRAY_IDX(profile->groups, i, const char *);
+
+            if (!rus_group_list_has(cur->groups, g)) {
+                APR_ARRAY_PUSH(join, const char *) = g;
+            }
+        }
+    }
+    if (profile->groups != NULL && profile->groups_replace
+        && cur->frontend_groups != NULL && *cur->frontend_groups != '\0') {
+        char *copy = apr_pstrdup(p, cur->frontend_groups), *tok, *last = NULL;
+
+        for (tok = apr_strtok(copy, ",", &last); tok != NULL;
+             tok = apr_strtok(NULL, ",", &last)) {
+            if (!rus_names_have(profile->groups, tok)) {
+                APR_ARRAY_PUSH(leave, const char *) = tok;
+            }
+        }
+    }
+    if (join->nelts > 0) {
+        rv = exec_list(c, NULL, join, "create groups",
+                       "INSERT INTO groups (name)"
+                       " SELECT n FROM unnest(" SQL_LIST("1") ") AS t(n)"
+                       " ORDER BY n ON CONFLICT (name) DO NOTHING",
+                       p);
+    }
+    cols[1] = column_change(profile->email, cur->email);
+    cols[2] = column_change(profile->first_name, cur->first_name);
+    cols[3] = column_change(profile->last_name, cur->last_name);
+    if (rv == APR_SUCCESS
+        && (cols[1] != NULL || cols[2] != NULL || cols[3] != NULL)) {
+        rv = exec_params(c, NULL, "write the user's columns",
+                         "UPDATE users SET email = COALESCE($2::text, email),"
+                         " first_name = COALESCE($3::text, first_name),"
+                         " last_name = COALESCE($4::text, last_name)"
+                         " WHERE id = $1::bigint"
+                         " AND (email IS DISTINCT FROM COALESCE($2::text, email)"
+                         " OR first_name IS DISTINCT FROM"
+                         " COALESCE($3::text, first_name)"
+                         " OR last_name IS DISTINCT FROM"
+                         " COALESCE($4::text, last_name))",
+                         4, cols);
+    }
+    for (i = 0; profile->attrs != NULL && i < profile->attrs->nelts; i++) {
+        const rus_attr_t *at = &APR_ARRAY_IDX(profile->attrs, i, rus_attr_t);
+
+        have = rus_attrs_get(cur->attrs, at->name);
+        if (*at->value == '\0' && have != NULL) {
+            APR_ARRAY_PUSH(drop, const char *) = at->name;
+        }
+        else if (*at->value != '\0'
+                 && (have == NULL || strcmp(have, at->value) != 0)) {
+            APR_ARRAY_PUSH(names, const char *) = at->name;
+            APR_ARRAY_PUSH(values, const char *) = at->value;
+        }
+    }
+    if (rv == APR_SUCCESS && names->nelts > 0) {
+        const char *params[3] = { cols[0], NULL, NULL };
+
+        rv = join_list(c, names, "write attributes", &params[1], p);
+        if (rv == APR_SUCCESS) {
+            rv = join_list(c, values, "write attributes", &params[2], p);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = exec_params(c, NULL, "write attributes",
+                             "INSERT INTO user_attributes (user_id, name,"
+                             " value) SELECT $1::bigint, n, v FROM unnest("
+                             SQL_LIST("2") ", " SQL_LIST("3") ") AS t(n, v)"
+                             " ON CONFLICT (user_id, name) DO UPDATE"
+                             " SET value = EXCLUDED.value"
+                             " WHERE user_attributes.value"
+                             " IS DISTINCT FROM EXCLUDED.value",
+                             3, params);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_list(c, cols[0], drop, "delete attributes",
+                       "DELETE FROM user_attributes WHERE user_id = $1::bigint"
+                       " AND name = ANY (" SQL_LIST("2") ")",
+                       p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_list(c, cols[0], join, "add memberships",
+                       "INSERT INTO user_groups (user_id, group_id, origin)"
+                       " SELECT $1::bigint, g.id, '" RUS_ORIGIN_FRONTEND "'"
+                       " FROM groups g WHERE g.name = ANY (" SQL_LIST("2") ")"
+                       " ORDER BY g.id"
+                       " ON CONFLICT (user_id, group_id) DO NOTHING",
+                       p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_list(c, cols[0], leave, "remove memberships",
+                       "DELETE FROM user_groups ug USING groups g"
+                       " WHERE ug.user_id = $1::bigint"
+                       " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'"
+                       " AND g.id = ug.group_id"
+                       " AND g.name = ANY (" SQL_LIST("2") ")",
+                       p);
+    }
+    return rv;
+}
+
+/* Without a profile, one autocommit statement (the hot path of a new
+ * user); with one, a transaction: the row and its profile come into
+ * being together or not at all, and a row another transaction inserted
+ * first gets nothing of it (the caller syncs it if its policy says so). */
 static apr_status_t pg_user_create(rus_conn_t *conn, const char *username,
                                    apr_int64_t now, const rus_profile_t *profile,
                                    rus_user_t *user, int *pcreated, apr_pool_t *p)
@@ -1251,28 +1515,45 @@ static apr_status_t pg_user_create(rus_conn_t *conn, const char *username,
     const char *params[2] = { username, i64(nb, now) };
     PGresult *res = NULL;
     apr_status_t rv;
-    (void)profile; /* IFACE19: the backend helper writes it */
+    rus_user_t got;
+    int inserted = 0;
 
+    if (profile != NULL) {
+        rv = tx_begin(c, "BEGIN");
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     rv = run_stmt(c, ST_USER_INSERT, params, PGRES_TUPLES_OK, &res,
                   "create user");
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (PQntuples(res) > 0) {
-        row_to_user(res, 0, 0, user, p);
+    if (rv == APR_SUCCESS) {
+        inserted = PQntuples(res) > 0;
+        if (inserted) {
+            rv = row_to_user(c, res, 0, 0, &got, p);
+        }
         PQclear(res);
-        *pcreated = 1;
-        return APR_SUCCESS;
     }
-    PQclear(res);
-    /* Someone else's row (committed before ours could be): read it. */
-    rv = pg_user_find(conn, username, user, p);
-    if (rv == APR_ENOENT) {
-        rus_conn_set_error(conn, "user row vanished right after creation");
-        rv = APR_EGENERAL;
+    if (rv == APR_SUCCESS && inserted && profile != NULL) {
+        rv = apply_profile(c, &got, profile, p);
+        if (rv == APR_SUCCESS) {
+            /* the row as this transaction wrote it */
+            rv = pg_user_find(conn, username, &got, p);
+        }
+    }
+    if (profile != NULL) {
+        rv = tx_end(c, rv);
+    }
+    if (rv == APR_SUCCESS && !inserted) {
+        /* Someone else's row (committed before ours could be): read it. */
+        rv = pg_user_find(conn, username, &got, p);
+        if (rv == APR_ENOENT) {
+            rus_conn_set_error(conn, "user row vanished right after creation");
+            rv = APR_EGENERAL;
+        }
     }
     if (rv == APR_SUCCESS) {
-        *pcreated = 0;
+        *user = got;
+        *pcreated = inserted;
     }
     return rv;
 }
@@ -1285,6 +1566,47 @@ static apr_status_t pg_user_touch(rus_conn_t *conn, apr_int64_t user_id,
 
     return write_stmt((pg_conn_t *)conn, ST_USER_TOUCH, params, NULL,
                       "record login");
+}
+
+/* One transaction: the user's row locked first (FOR NO KEY UPDATE: two
+ * logins of one user serialise, and sessions and memberships that only
+ * refer to the row do not wait), read with its profile, then what
+ * differs written and the login recorded. */
+static apr_status_t pg_user_sync(rus_conn_t *conn, apr_int64_t user_id,
+                                 const rus_profile_t *profile, apr_int64_t now,
+                                 apr_int64_t interval)
+{
+    pg_conn_t *c = (pg_conn_t *)conn;
+    char a[21], b[21], d[21];
+    const char *params[3] = { i64(a, user_id), i64(b, now), i64(d, interval) };
+    PGresult *res = NULL;
+    apr_pool_t *p = NULL;
+    apr_status_t rv;
+    rus_user_t cur;
+
+    rv = tx_begin(c, "BEGIN");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&p, conn->pool);
+    rv = run_params(c,
+                    "SELECT " USER_COLUMNS " FROM users u"
+                    " WHERE u.id = $1::bigint FOR NO KEY UPDATE OF u",
+                    1, params, PGRES_TUPLES_OK, &res, "find user");
+    if (rv == APR_SUCCESS) {
+        rv = PQntuples(res) > 0 ? row_to_user(c, res, 0, 0, &cur, p)
+                                : APR_ENOENT;
+        PQclear(res);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apply_profile(c, &cur, profile, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = write_stmt(c, ST_USER_TOUCH, params, NULL, "record login");
+    }
+    rv = tx_end(c, rv);
+    apr_pool_destroy(p);
+    return rv;
 }
 
 /* ==================================================================== */
@@ -1310,6 +1632,8 @@ static apr_status_t pg_session_find(rus_conn_t *conn, const char *token_hash,
     const char *params[1] = { token_hash };
     PGresult *res = NULL;
     apr_status_t rv;
+    rus_session_t got;
+    rus_user_t owner;
 
     rv = run_stmt(c, ST_SESSION_FIND, params, PGRES_TUPLES_OK, &res,
                   "find session");
@@ -1317,19 +1641,25 @@ static apr_status_t pg_session_find(rus_conn_t *conn, const char *token_hash,
         return rv;
     }
     if (PQntuples(res) > 0) {
-        session->user_id = col_i64(res, 0, 0);
-        session->vhost = col_str(res, 0, 1, p, "");
-        session->created_at = col_i64(res, 0, 2);
-        session->last_seen = col_i64(res, 0, 3);
-        session->expires_at = col_i64(res, 0, 4);
+        got.user_id = col_i64(res, 0, 0);
+        got.vhost = col_str(res, 0, 1, p, "");
+        got.created_at = col_i64(res, 0, 2);
+        got.last_seen = col_i64(res, 0, 3);
+        got.expires_at = col_i64(res, 0, 4);
         if (user != NULL) {
-            row_to_user(res, 0, 5, user, p);
+            rv = row_to_user(c, res, 0, 5, &owner, p);
         }
     }
     else {
         rv = APR_ENOENT;
     }
     PQclear(res);
+    if (rv == APR_SUCCESS) {
+        *session = got;
+        if (user != NULL) {
+            *user = owner;
+        }
+    }
     return rv;
 }
 
@@ -1378,28 +1708,38 @@ static apr_status_t pg_session_purge(rus_conn_t *conn, apr_int64_t before,
     return rv;
 }
 
-/* Reads row @a i of a result into the array element @a elt. */
-typedef void pg_read_fn(const PGresult *res, int i, void *elt, apr_pool_t *p);
+/* Reads row @a i of a result into the array element @a elt; a failure
+ * is said on @a c. */
+typedef apr_status_t pg_read_fn(pg_conn_t *c, const PGresult *res, int i,
+                                void *elt, apr_pool_t *p);
 
 /* The rows of @a res (cleared here), each read by @a fn into an element
- * of @a size bytes of a new array. */
-static apr_array_header_t *rows_to_array(PGresult *res, int size,
-                                         pg_read_fn *fn, apr_pool_t *p)
+ * of @a size bytes of a new array, *parr (set on success only). */
+static apr_status_t rows_to_array(pg_conn_t *c, PGresult *res, int size,
+                                  pg_read_fn *fn, apr_array_header_t **parr,
+                                  apr_pool_t *p)
 {
     apr_array_header_t *a = apr_array_make(p, PQntuples(res) + 1, size);
+    apr_status_t rv = APR_SUCCESS;
     int i;
 
-    for (i = 0; i < PQntuples(res); i++) {
-        fn(res, i, apr_array_push(a), p);
+    for (i = 0; rv == APR_SUCCESS && i < PQntuples(res); i++) {
+        rv = fn(c, res, i, apr_array_push(a), p);
     }
     PQclear(res);
-    return a;
+    if (rv == APR_SUCCESS) {
+        *parr = a;
+    }
+    return rv;
 }
 
 /* pg_read_fn: the first column as a string. */
-static void read_str(const PGresult *res, int i, void *elt, apr_pool_t *p)
+static apr_status_t read_str(pg_conn_t *c, const PGresult *res, int i,
+                             void *elt, apr_pool_t *p)
 {
+    (void)c;
     *(const char **)elt = col_str(res, i, 0, p, "");
+    return APR_SUCCESS;
 }
 
 static apr_status_t pg_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
@@ -1417,7 +1757,7 @@ static apr_status_t pg_session_trim_user(rus_conn_t *conn, apr_int64_t user_id,
     rv = run_stmt(c, ST_SESSION_TRIM, params, PGRES_TUPLES_OK, &res,
                   "trim sessions of user");
     if (rv == APR_SUCCESS) {
-        *phashes = rows_to_array(res, sizeof(char *), read_str, p);
+        rv = rows_to_array(c, res, sizeof(char *), read_str, phashes, p);
     }
     return rv;
 }
@@ -1437,8 +1777,7 @@ static apr_status_t pg_user_list(rus_conn_t *conn, apr_array_header_t **pusers,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    *pusers = rows_to_array(res, sizeof(rus_user_t), read_user, p);
-    return APR_SUCCESS;
+    return rows_to_array(c, res, sizeof(rus_user_t), read_user, pusers, p);
 }
 
 static apr_status_t pg_user_add(rus_conn_t *conn, const char *username,
@@ -1542,9 +1881,12 @@ static void row_to_group(const PGresult *res, int row, rus_group_t *g,
 }
 
 /* pg_read_fn: a group's row. */
-static void read_group(const PGresult *res, int i, void *elt, apr_pool_t *p)
+static apr_status_t read_group(pg_conn_t *c, const PGresult *res, int i,
+                               void *elt, apr_pool_t *p)
 {
+    (void)c;
     row_to_group(res, i, elt, p);
+    return APR_SUCCESS;
 }
 
 static apr_status_t pg_group_list(rus_conn_t *conn,
@@ -1557,7 +1899,8 @@ static apr_status_t pg_group_list(rus_conn_t *conn,
     rv = run_params(c, "SELECT " GROUP_COLUMNS " FROM groups g", 0, NULL,
                     PGRES_TUPLES_OK, &res, "list groups");
     if (rv == APR_SUCCESS) {
-        *pgroups = rows_to_array(res, sizeof(rus_group_t), read_group, p);
+        rv = rows_to_array(c, res, sizeof(rus_group_t), read_group, pgroups,
+                           p);
     }
     return rv;
 }
@@ -1620,21 +1963,34 @@ static apr_status_t pg_group_members(rus_conn_t *conn, apr_int64_t group_id,
                     " WHERE ug.group_id = $1::bigint",
                     1, params, PGRES_TUPLES_OK, &res, "list members");
     if (rv == APR_SUCCESS) {
-        *pnames = rows_to_array(res, sizeof(char *), read_str, p);
+        rv = rows_to_array(c, res, sizeof(char *), read_str, pnames, p);
     }
     return rv;
 }
 
+/* One statement: a new membership is an administrator's, one the front
+ * end gave becomes one (which its Replace keeps), and one that is an
+ * administrator's already changes no row: APR_EEXIST. */
 static apr_status_t pg_group_add_member(rus_conn_t *conn, apr_int64_t group_id,
                                         apr_int64_t user_id)
 {
     char a[21], b[21];
     const char *params[2] = { i64(a, user_id), i64(b, group_id) };
+    int changed = 0;
+    apr_status_t rv;
 
-    return exec_params((pg_conn_t *)conn, NULL, "add member",
-                       "INSERT INTO user_groups (user_id, group_id)"
-                       " VALUES ($1::bigint, $2::bigint)",
-                       2, params);
+    rv = exec_params((pg_conn_t *)conn, &changed, "add member",
+                     "INSERT INTO user_groups (user_id, group_id, origin)"
+                     " VALUES ($1::bigint, $2::bigint, '" RUS_ORIGIN_ADMIN "')"
+                     " ON CONFLICT (user_id, group_id) DO UPDATE"
+                     " SET origin = EXCLUDED.origin"
+                     " WHERE user_groups.origin <> EXCLUDED.origin",
+                     2, params);
+    if (rv == APR_SUCCESS && changed == 0) {
+        rus_conn_set_error(conn, "add member: already exists");
+        rv = APR_EEXIST;
+    }
+    return rv;
 }
 
 static apr_status_t pg_group_remove_member(rus_conn_t *conn,
@@ -1650,6 +2006,40 @@ static apr_status_t pg_group_remove_member(rus_conn_t *conn,
                     2, params);
 }
 
+/* pg_read_fn: a membership's row (group name, origin). */
+static apr_status_t read_membership(pg_conn_t *c, const PGresult *res, int i,
+                                    void *elt, apr_pool_t *p)
+{
+    rus_membership_t *m = elt;
+
+    (void)c;
+    m->group = col_str(res, i, 0, p, "");
+    m->origin = col_str(res, i, 1, p, RUS_ORIGIN_ADMIN);
+    return APR_SUCCESS;
+}
+
+static apr_status_t pg_user_memberships(rus_conn_t *conn, apr_int64_t user_id,
+                                        apr_array_header_t **prows,
+                                        apr_pool_t *p)
+{
+    pg_conn_t *c = (pg_conn_t *)conn;
+    char a[21];
+    const char *params[1] = { i64(a, user_id) };
+    PGresult *res = NULL;
+    apr_status_t rv;
+
+    rv = run_params(c,
+                    "SELECT g.name, ug.origin FROM user_groups ug"
+                    " JOIN groups g ON g.id = ug.group_id"
+                    " WHERE ug.user_id = $1::bigint",
+                    1, params, PGRES_TUPLES_OK, &res, "list memberships");
+    if (rv == APR_SUCCESS) {
+        rv = rows_to_array(c, res, sizeof(rus_membership_t), read_membership,
+                           prows, p);
+    }
+    return rv;
+}
+
 /* The columns of a session listing. */
 #define SESSION_ROW_COLUMNS                                         \
     "s.token_hash, u.username, s.vhost, s.created_at, s.last_seen," \
@@ -1660,9 +2050,12 @@ static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
                              apr_pool_t *p);
 
 /* pg_read_fn: a session listing's row. */
-static void read_session(const PGresult *res, int i, void *elt, apr_pool_t *p)
+static apr_status_t read_session(pg_conn_t *c, const PGresult *res, int i,
+                                 void *elt, apr_pool_t *p)
 {
+    (void)c;
     session_row_read(res, i, elt, p);
+    return APR_SUCCESS;
 }
 
 static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
@@ -1692,7 +2085,8 @@ static apr_status_t pg_session_list(rus_conn_t *conn, apr_int64_t user_id,
                     " WHERE $1::bigint <= 0 OR s.user_id = $1::bigint",
                     1, params, PGRES_TUPLES_OK, &res, "list sessions");
     if (rv == APR_SUCCESS) {
-        *prows = rows_to_array(res, sizeof(rus_session_row_t), read_session, p);
+        rv = rows_to_array(c, res, sizeof(rus_session_row_t), read_session,
+                           prows, p);
     }
     return rv;
 }
@@ -1813,6 +2207,16 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
     " UNION ALL SELECT 'membership in missing group ' || m.group_id"      \
     " FROM user_groups m"                                                 \
     " WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = m.group_id)"  \
+    " UNION ALL SELECT 'duplicate attribute ' || quote_literal(name)"     \
+    " || ' of user ' || user_id FROM user_attributes"                     \
+    " GROUP BY user_id, name HAVING count(*) > 1"                         \
+    " UNION ALL SELECT 'attribute ' || quote_literal(a.name)"             \
+    " || ' of missing user ' || a.user_id FROM user_attributes a"         \
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)"    \
+    " UNION ALL SELECT 'membership of user ' || user_id || ' in group '"  \
+    " || group_id || ' of unknown origin ' || quote_literal(origin)"      \
+    " FROM user_groups WHERE origin NOT IN ('" RUS_ORIGIN_ADMIN "', '"    \
+    RUS_ORIGIN_FRONTEND "')"                                              \
     " UNION ALL SELECT 'duplicate change id ' || id FROM changes"         \
     " GROUP BY id HAVING count(*) > 1"                                    \
     " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"  \
@@ -2059,7 +2463,8 @@ static apr_status_t pg_feed_wait(rus_feed_t *feed, int timeout_ms,
 
 /* Run @a sql in single-row mode, calling @a each for every row. */
 static apr_status_t dump_query(pg_conn_t *c, const char *sql,
-                               apr_status_t (*each)(const PGresult *res,
+                               apr_status_t (*each)(pg_conn_t *c,
+                                                    const PGresult *res,
                                                     rus_store_row_t *row,
                                                     apr_pool_t *p),
                                rus_row_fn *fn, void *baton, apr_pool_t *p)
@@ -2079,7 +2484,7 @@ static apr_status_t dump_query(pg_conn_t *c, const char *sql,
         if (st == PGRES_SINGLE_TUPLE && frv == APR_SUCCESS) {
             memset(&row, 0, sizeof(row));
             apr_pool_clear(rp);
-            frv = each(res, &row, rp);
+            frv = each(c, res, &row, rp);
             if (frv == APR_SUCCESS) {
                 frv = fn(baton, &row);
             }
@@ -2094,37 +2499,56 @@ static apr_status_t dump_query(pg_conn_t *c, const char *sql,
     return rv != APR_SUCCESS ? rv : frv;
 }
 
-static apr_status_t dump_user(const PGresult *res, rus_store_row_t *row,
-                              apr_pool_t *p)
+/* Its groups and attributes NULL: they come as their own rows. */
+static apr_status_t dump_user(pg_conn_t *c, const PGresult *res,
+                              rus_store_row_t *row, apr_pool_t *p)
 {
+    apr_status_t rv;
+
     row->kind = RUS_ROW_USER;
-    row_to_user(res, 0, 0, &row->user, p);
-    row->user.groups = NULL; /* memberships come as their own rows */
-    return APR_SUCCESS;
+    rv = row_to_user(c, res, 0, 0, &row->user, p);
+    row->user.groups = NULL;
+    row->user.frontend_groups = NULL;
+    row->user.attrs = NULL;
+    return rv;
 }
 
-static apr_status_t dump_group(const PGresult *res, rus_store_row_t *row,
-                               apr_pool_t *p)
+static apr_status_t dump_group(pg_conn_t *c, const PGresult *res,
+                               rus_store_row_t *row, apr_pool_t *p)
 {
+    (void)c;
     row->kind = RUS_ROW_GROUP;
     row->group.id = col_i64(res, 0, 0);
     row->group.name = col_str(res, 0, 1, p, "");
     return APR_SUCCESS;
 }
 
-static apr_status_t dump_member(const PGresult *res, rus_store_row_t *row,
-                                apr_pool_t *p)
+static apr_status_t dump_member(pg_conn_t *c, const PGresult *res,
+                                rus_store_row_t *row, apr_pool_t *p)
 {
-    (void)p;
+    (void)c;
     row->kind = RUS_ROW_MEMBER;
     row->user_id = col_i64(res, 0, 0);
     row->group_id = col_i64(res, 0, 1);
+    row->origin = col_str(res, 0, 2, p, RUS_ORIGIN_ADMIN);
     return APR_SUCCESS;
 }
 
-static apr_status_t dump_session(const PGresult *res, rus_store_row_t *row,
-                                 apr_pool_t *p)
+static apr_status_t dump_attr(pg_conn_t *c, const PGresult *res,
+                              rus_store_row_t *row, apr_pool_t *p)
 {
+    (void)c;
+    row->kind = RUS_ROW_ATTR;
+    row->user_id = col_i64(res, 0, 0);
+    row->attr.name = col_str(res, 0, 1, p, "");
+    row->attr.value = col_str(res, 0, 2, p, "");
+    return APR_SUCCESS;
+}
+
+static apr_status_t dump_session(pg_conn_t *c, const PGresult *res,
+                                 rus_store_row_t *row, apr_pool_t *p)
+{
+    (void)c;
     row->kind = RUS_ROW_SESSION;
     row->session.token_hash = col_str(res, 0, 0, p, "");
     row->session.username = NULL;
@@ -2150,7 +2574,9 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
     if (rv == APR_SUCCESS) {
         rv = dump_query(c,
                         "SELECT id, username, is_active, date_joined,"
-                        " last_login, NULL::text FROM users ORDER BY id",
+                        " last_login, NULL::text, NULL::text, email,"
+                        " first_name, last_name, NULL::text"
+                        " FROM users ORDER BY id",
                         dump_user, fn, baton, p);
     }
     if (rv == APR_SUCCESS) {
@@ -2159,7 +2585,7 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
     }
     if (rv == APR_SUCCESS) {
         rv = dump_query(c,
-                        "SELECT user_id, group_id FROM user_groups"
+                        "SELECT user_id, group_id, origin FROM user_groups"
                         " ORDER BY user_id, group_id",
                         dump_member, fn, baton, p);
     }
@@ -2169,6 +2595,12 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
                         " last_seen, expires_at FROM sessions"
                         " ORDER BY token_hash",
                         dump_session, fn, baton, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = dump_query(c,
+                        "SELECT user_id, name, value FROM user_attributes"
+                        " ORDER BY user_id, name",
+                        dump_attr, fn, baton, p);
     }
     /* read only: nothing to commit, either way */
     return tx_end(c, rv);
@@ -2190,8 +2622,8 @@ static apr_status_t pg_load_begin(rus_conn_t *conn)
     }
     if (rv == APR_SUCCESS) {
         rv = run_simple(c,
-                        "LOCK TABLE users, groups, user_groups, sessions"
-                        " IN SHARE ROW EXCLUSIVE MODE",
+                        "LOCK TABLE users, groups, user_groups, sessions,"
+                        " user_attributes IN SHARE ROW EXCLUSIVE MODE",
                         PGRES_COMMAND_OK, NULL, "lock the tables");
     }
     if (rv == APR_SUCCESS) {
@@ -2234,12 +2666,14 @@ static const char *copy_sql(int kind)
 {
     switch (kind) {
     case RUS_ROW_USER:
-        return "COPY users (id, username, is_active, date_joined, last_login)"
-               " FROM STDIN";
+        return "COPY users (id, username, is_active, date_joined, last_login,"
+               " email, first_name, last_name) FROM STDIN";
     case RUS_ROW_GROUP:
         return "COPY groups (id, name) FROM STDIN";
     case RUS_ROW_MEMBER:
-        return "COPY user_groups (user_id, group_id) FROM STDIN";
+        return "COPY user_groups (user_id, group_id, origin) FROM STDIN";
+    case RUS_ROW_ATTR:
+        return "COPY user_attributes (user_id, name, value) FROM STDIN";
     default:
         return "COPY sessions (token_hash, user_id, vhost, created_at,"
                " last_seen, expires_at) FROM STDIN";
@@ -2312,6 +2746,12 @@ static const char *copy_text(apr_pool_t *p, const char *v)
     return out;
 }
 
+/* @a v, or "" for NULL (a column NOT NULL DEFAULT ''). */
+static const char *or_empty(const char *v)
+{
+    return v != NULL ? v : "";
+}
+
 /* Rows go to the server by COPY, one per row kind (the dump gives them
  * kind by kind): a row the server refuses fails the load at the next
  * change of kind or at load_end, and the whole load is rolled back. */
@@ -2327,7 +2767,7 @@ static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
         rus_conn_set_error(conn, "load: no load begun");
         return APR_EINVAL;
     }
-    if (row->kind < RUS_ROW_USER || row->kind > RUS_ROW_SESSION) {
+    if (row->kind < RUS_ROW_USER || row->kind > RUS_ROW_ATTR) {
         rus_conn_set_error(conn, "load: unknown row kind %d", (int)row->kind);
         return APR_EINVAL;
     }
@@ -2353,21 +2793,34 @@ static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
         line =
             apr_psprintf(p,
                          "%" APR_INT64_T_FMT "\t%s\t%s\t%" APR_INT64_T_FMT
-                         "\t%s\n",
+                         "\t%s\t%s\t%s\t%s\n",
                          row->user.id, copy_text(p, row->user.username),
                          row->user.is_active ? "t" : "f", row->user.date_joined,
                          row->user.last_login
                              ? apr_psprintf(p, "%" APR_INT64_T_FMT,
                                             row->user.last_login)
-                             : "\\N");
+                             : "\\N",
+                         copy_text(p, or_empty(row->user.email)),
+                         copy_text(p, or_empty(row->user.first_name)),
+                         copy_text(p, or_empty(row->user.last_name)));
         break;
     case RUS_ROW_GROUP:
         line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%s\n", row->group.id,
                             copy_text(p, row->group.name));
         break;
     case RUS_ROW_MEMBER:
-        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\n",
-                            row->user_id, row->group_id);
+        /* a source without origins (none before #19) has an
+         * administrator's memberships only */
+        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT
+                               "\t%s\n",
+                            row->user_id, row->group_id,
+                            copy_text(p, row->origin ? row->origin
+                                                     : RUS_ORIGIN_ADMIN));
+        break;
+    case RUS_ROW_ATTR:
+        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%s\t%s\n",
+                            row->user_id, copy_text(p, row->attr.name),
+                            copy_text(p, row->attr.value));
         break;
     default:
         line = apr_psprintf(p,
@@ -2433,6 +2886,7 @@ const rus_backend_t rus_backend_pg = {
     .user_find = pg_user_find,
     .user_create = pg_user_create,
     .user_touch = pg_user_touch,
+    .user_sync = pg_user_sync,
     .session_insert = pg_session_insert,
     .session_find = pg_session_find,
     .session_touch = pg_session_touch,
@@ -2452,6 +2906,7 @@ const rus_backend_t rus_backend_pg = {
     .group_members = pg_group_members,
     .group_add_member = pg_group_add_member,
     .group_remove_member = pg_group_remove_member,
+    .user_memberships = pg_user_memberships,
     .session_list = pg_session_list,
     .session_revoke_all = pg_session_revoke_all,
     .session_find_prefix = pg_session_find_prefix,
