@@ -255,16 +255,16 @@ static const char *const migrations[] = {
  * (all, then the front end's), the three columns and the attributes
  * (encoded as rus_attrs_decode() reads them) come along in the same
  * query, so the hot path stays one round trip. */
-#define USER_COLUMNS                                                        \
-    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"           \
-    " (SELECT string_agg(g.name, ',') FROM user_groups ug"                  \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id),"        \
-    " (SELECT string_agg(g.name, ',') FROM user_groups ug"                  \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"          \
-    " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'),"                          \
-    " u.email, u.first_name, u.last_name,"                                  \
-    " (SELECT string_agg(octet_length(a.name) || ':' || a.name"             \
-    " || octet_length(a.value) || ':' || a.value, '' ORDER BY a.name)"      \
+#define USER_COLUMNS                                                   \
+    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"      \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"             \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id),"   \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"             \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"     \
+    " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'),"                     \
+    " u.email, u.first_name, u.last_name,"                             \
+    " (SELECT string_agg(octet_length(a.name) || ':' || a.name"        \
+    " || octet_length(a.value) || ':' || a.value, '' ORDER BY a.name)" \
     " FROM user_attributes a WHERE a.user_id = u.id)"
 #define USER_COLUMN_COUNT 11
 
@@ -1324,7 +1324,7 @@ static apr_status_t pg_user_find(rus_conn_t *conn, const char *username,
  * statements carries (string_to_array($N, chr(31))): a control
  * character, which no checked group name, attribute name or value holds
  * (rus_profile.h), so that a whole list goes in one round trip. */
-#define LIST_SEP '\x1f'
+#define LIST_SEP    '\x1f'
 #define SQL_LIST(n) "string_to_array($" n "::text, chr(31))"
 
 /* @a items (const char *) joined by LIST_SEP into *plist; APR_EINVAL
@@ -1338,8 +1338,9 @@ static apr_status_t join_list(pg_conn_t *c, const apr_array_header_t *items,
 
     for (i = 0; i < items->nelts; i++) {
         if (strchr(APR_ARRAY_IDX(items, i, const char *), LIST_SEP) != NULL) {
-            rus_conn_set_error(&c->base, "%s: a value holds a control "
-                                         "character",
+            rus_conn_set_error(&c->base,
+                               "%s: a value holds a control "
+                               "character",
                                what);
             return APR_EINVAL;
         }
@@ -1422,8 +1423,9 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
     if (join->nelts > 0) {
         rv = exec_list(c, NULL, join, "create groups",
                        "INSERT INTO groups (name)"
-                       " SELECT n FROM unnest(" SQL_LIST("1") ") AS t(n)"
-                       " ORDER BY n ON CONFLICT (name) DO NOTHING",
+                       " SELECT n FROM unnest(" SQL_LIST(
+                           "1") ") AS t(n)"
+                                " ORDER BY n ON CONFLICT (name) DO NOTHING",
                        p);
     }
     cols[1] = column_change(profile->email, cur->email);
@@ -1431,17 +1433,18 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
     cols[3] = column_change(profile->last_name, cur->last_name);
     if (rv == APR_SUCCESS
         && (cols[1] != NULL || cols[2] != NULL || cols[3] != NULL)) {
-        rv = exec_params(c, NULL, "write the user's columns",
-                         "UPDATE users SET email = COALESCE($2::text, email),"
-                         " first_name = COALESCE($3::text, first_name),"
-                         " last_name = COALESCE($4::text, last_name)"
-                         " WHERE id = $1::bigint"
-                         " AND (email IS DISTINCT FROM COALESCE($2::text, email)"
-                         " OR first_name IS DISTINCT FROM"
-                         " COALESCE($3::text, first_name)"
-                         " OR last_name IS DISTINCT FROM"
-                         " COALESCE($4::text, last_name))",
-                         4, cols);
+        rv =
+            exec_params(c, NULL, "write the user's columns",
+                        "UPDATE users SET email = COALESCE($2::text, email),"
+                        " first_name = COALESCE($3::text, first_name),"
+                        " last_name = COALESCE($4::text, last_name)"
+                        " WHERE id = $1::bigint"
+                        " AND (email IS DISTINCT FROM COALESCE($2::text, email)"
+                        " OR first_name IS DISTINCT FROM"
+                        " COALESCE($3::text, first_name)"
+                        " OR last_name IS DISTINCT FROM"
+                        " COALESCE($4::text, last_name))",
+                        4, cols);
     }
     for (i = 0; profile->attrs != NULL && i < profile->attrs->nelts; i++) {
         const rus_attr_t *at = &APR_ARRAY_IDX(profile->attrs, i, rus_attr_t);
@@ -1464,15 +1467,16 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
             rv = join_list(c, values, "write attributes", &params[2], p);
         }
         if (rv == APR_SUCCESS) {
-            rv = exec_params(c, NULL, "write attributes",
-                             "INSERT INTO user_attributes (user_id, name,"
-                             " value) SELECT $1::bigint, n, v FROM unnest("
-                             SQL_LIST("2") ", " SQL_LIST("3") ") AS t(n, v)"
-                             " ON CONFLICT (user_id, name) DO UPDATE"
-                             " SET value = EXCLUDED.value"
-                             " WHERE user_attributes.value"
-                             " IS DISTINCT FROM EXCLUDED.value",
-                             3, params);
+            rv = exec_params(
+                c, NULL, "write attributes",
+                "INSERT INTO user_attributes (user_id, name,"
+                " value) SELECT $1::bigint, n, v FROM unnest(" SQL_LIST(
+                    "2") ", " SQL_LIST("3") ") AS t(n, v)"
+                                            " ON CONFLICT (user_id, name) DO UPDATE"
+                                            " SET value = EXCLUDED.value"
+                                            " WHERE user_attributes.value"
+                                            " IS DISTINCT FROM EXCLUDED.value",
+                3, params);
         }
     }
     if (rv == APR_SUCCESS) {
@@ -1485,9 +1489,10 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
         rv = exec_list(c, cols[0], join, "add memberships",
                        "INSERT INTO user_groups (user_id, group_id, origin)"
                        " SELECT $1::bigint, g.id, '" RUS_ORIGIN_FRONTEND "'"
-                       " FROM groups g WHERE g.name = ANY (" SQL_LIST("2") ")"
-                       " ORDER BY g.id"
-                       " ON CONFLICT (user_id, group_id) DO NOTHING",
+                       " FROM groups g WHERE g.name = ANY (" SQL_LIST(
+                           "2") ")"
+                                " ORDER BY g.id"
+                                " ON CONFLICT (user_id, group_id) DO NOTHING",
                        p);
     }
     if (rv == APR_SUCCESS) {
@@ -1507,8 +1512,10 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
  * being together or not at all, and a row another transaction inserted
  * first gets nothing of it (the caller syncs it if its policy says so). */
 static apr_status_t pg_user_create(rus_conn_t *conn, const char *username,
-                                   apr_int64_t now, const rus_profile_t *profile,
-                                   rus_user_t *user, int *pcreated, apr_pool_t *p)
+                                   apr_int64_t now,
+                                   const rus_profile_t *profile,
+                                   rus_user_t *user, int *pcreated,
+                                   apr_pool_t *p)
 {
     pg_conn_t *c = (pg_conn_t *)conn;
     char nb[21];
@@ -1570,8 +1577,9 @@ static apr_status_t pg_user_touch(rus_conn_t *conn, apr_int64_t user_id,
 
 /* One transaction: the user's row locked first (FOR NO KEY UPDATE: two
  * logins of one user serialise, and sessions and memberships that only
- * refer to the row do not wait), read with its profile, then what
- * differs written and the login recorded. */
+ * refer to the row do not wait), read with its profile as the last
+ * writer committed it, then what differs written and the login
+ * recorded. */
 static apr_status_t pg_user_sync(rus_conn_t *conn, apr_int64_t user_id,
                                  const rus_profile_t *profile, apr_int64_t now,
                                  apr_int64_t interval)
@@ -1589,10 +1597,24 @@ static apr_status_t pg_user_sync(rus_conn_t *conn, apr_int64_t user_id,
         return rv;
     }
     apr_pool_create(&p, conn->pool);
+    /* The lock, then the read: a statement that waited for the lock
+     * rereads the locked row, but not what its subqueries read (the
+     * groups, the attributes) from its snapshot, taken before the other
+     * writer committed. The next statement's snapshot has it. */
     rv = run_params(c,
-                    "SELECT " USER_COLUMNS " FROM users u"
-                    " WHERE u.id = $1::bigint FOR NO KEY UPDATE OF u",
-                    1, params, PGRES_TUPLES_OK, &res, "find user");
+                    "SELECT 1 FROM users WHERE id = $1::bigint"
+                    " FOR NO KEY UPDATE",
+                    1, params, PGRES_TUPLES_OK, &res, "lock user");
+    if (rv == APR_SUCCESS) {
+        rv = PQntuples(res) > 0 ? APR_SUCCESS : APR_ENOENT;
+        PQclear(res);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = run_params(c,
+                        "SELECT " USER_COLUMNS " FROM users u"
+                        " WHERE u.id = $1::bigint",
+                        1, params, PGRES_TUPLES_OK, &res, "find user");
+    }
     if (rv == APR_SUCCESS) {
         rv = PQntuples(res) > 0 ? row_to_user(c, res, 0, 0, &cur, p)
                                 : APR_ENOENT;
@@ -1899,8 +1921,7 @@ static apr_status_t pg_group_list(rus_conn_t *conn,
     rv = run_params(c, "SELECT " GROUP_COLUMNS " FROM groups g", 0, NULL,
                     PGRES_TUPLES_OK, &res, "list groups");
     if (rv == APR_SUCCESS) {
-        rv = rows_to_array(c, res, sizeof(rus_group_t), read_group, pgroups,
-                           p);
+        rv = rows_to_array(c, res, sizeof(rus_group_t), read_group, pgroups, p);
     }
     return rv;
 }
@@ -2215,8 +2236,8 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
     " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)"    \
     " UNION ALL SELECT 'membership of user ' || user_id || ' in group '"  \
     " || group_id || ' of unknown origin ' || quote_literal(origin)"      \
-    " FROM user_groups WHERE origin NOT IN ('" RUS_ORIGIN_ADMIN "', '"    \
-    RUS_ORIGIN_FRONTEND "')"                                              \
+    " FROM user_groups WHERE origin NOT IN ('" RUS_ORIGIN_ADMIN           \
+    "', '" RUS_ORIGIN_FRONTEND "')"                                       \
     " UNION ALL SELECT 'duplicate change id ' || id FROM changes"         \
     " GROUP BY id HAVING count(*) > 1"                                    \
     " UNION ALL SELECT 'change id ' || max(id) || ' above its sequence'"  \
@@ -2462,12 +2483,11 @@ static apr_status_t pg_feed_wait(rus_feed_t *feed, int timeout_ms,
 /* a whole store copied (rus_store_copy())                              */
 
 /* Run @a sql in single-row mode, calling @a each for every row. */
-static apr_status_t dump_query(pg_conn_t *c, const char *sql,
-                               apr_status_t (*each)(pg_conn_t *c,
-                                                    const PGresult *res,
-                                                    rus_store_row_t *row,
-                                                    apr_pool_t *p),
-                               rus_row_fn *fn, void *baton, apr_pool_t *p)
+static apr_status_t
+dump_query(pg_conn_t *c, const char *sql,
+           apr_status_t (*each)(pg_conn_t *c, const PGresult *res,
+                                rus_store_row_t *row, apr_pool_t *p),
+           rus_row_fn *fn, void *baton, apr_pool_t *p)
 {
     apr_status_t rv = APR_SUCCESS, frv = APR_SUCCESS;
     rus_store_row_t row;
@@ -2811,15 +2831,15 @@ static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
     case RUS_ROW_MEMBER:
         /* a source without origins (none before #19) has an
          * administrator's memberships only */
-        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT
-                               "\t%s\n",
-                            row->user_id, row->group_id,
-                            copy_text(p, row->origin ? row->origin
-                                                     : RUS_ORIGIN_ADMIN));
+        line =
+            apr_psprintf(p, "%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\t%s\n",
+                         row->user_id, row->group_id,
+                         copy_text(p, row->origin ? row->origin
+                                                  : RUS_ORIGIN_ADMIN));
         break;
     case RUS_ROW_ATTR:
-        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%s\t%s\n",
-                            row->user_id, copy_text(p, row->attr.name),
+        line = apr_psprintf(p, "%" APR_INT64_T_FMT "\t%s\t%s\n", row->user_id,
+                            copy_text(p, row->attr.name),
                             copy_text(p, row->attr.value));
         break;
     default:

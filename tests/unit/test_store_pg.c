@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <apr_atomic.h>
+#include <apr_network_io.h>
+#include <apr_poll.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_time.h>
@@ -694,7 +697,7 @@ START_TEST(test_pg_schema_versions)
                      APR_SUCCESS);
     conn = connected(store); /* no prepare */
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 1);
+    ck_assert_int_eq(info.schema_version, 2);
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema, "UPDATE rus_schema SET version = 99");
     ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg),
@@ -852,6 +855,620 @@ START_TEST(test_pg_dump_load)
 }
 END_TEST
 
+/* ---- #19: profiles -------------------------------------------------- */
+
+/* A profile of @a n attribute pairs "name", "value" (NULL-terminated
+ * varargs would hide a mistake: pairs in an array), @a groups
+ * comma-separated (NULL: no group source). */
+static rus_profile_t *profile_of(const char *email, const char *const *attrs,
+                                 const char *groups, int replace)
+{
+    rus_profile_t *pr = apr_pcalloc(pool, sizeof(*pr));
+    int i;
+
+    pr->email = email;
+    if (attrs != NULL) {
+        pr->attrs = apr_array_make(pool, 4, sizeof(rus_attr_t));
+        for (i = 0; attrs[i] != NULL; i += 2) {
+            rus_attr_t *a = apr_array_push(pr->attrs);
+
+            a->name = attrs[i];
+            a->value = attrs[i + 1];
+        }
+    }
+    if (groups != NULL) {
+        pr->groups = rus_groups_split(pool, groups, ",");
+    }
+    pr->groups_replace = replace;
+    return pr;
+}
+
+/* A database at schema version 1 (before #19) with a user, a group, a
+ * membership and a session, migrated in place on the next connection:
+ * the rows kept, the membership an administrator's, the new columns
+ * empty, and the triggers logging the new kinds of change. The version 1
+ * schema is this build's, with what migration 1 -> 2 adds taken away
+ * (the old trigger put back as step 0 made it). */
+START_TEST(test_pg_migrate_from_1)
+{
+    const char *schema = NULL, *msg = NULL;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    rus_store_info_t info;
+    apr_array_header_t *ms = NULL;
+    rus_session_t s;
+    rus_user_t ann, u;
+    rus_group_t g;
+    long long before;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    conn = connected(store);
+    ann = added(conn, "ann");
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_find(conn, "staff", &g, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_pg_exec(schema,
+                     "DROP TABLE user_attributes;"
+                     " DROP TRIGGER changes_user_update ON users;"
+                     " ALTER TABLE users DROP COLUMN email,"
+                     " DROP COLUMN first_name, DROP COLUMN last_name;"
+                     " ALTER TABLE user_groups DROP COLUMN origin;"
+                     " CREATE TRIGGER changes_user_update AFTER UPDATE OF"
+                     " is_active, username ON users FOR EACH ROW WHEN"
+                     " (OLD.is_active IS DISTINCT FROM NEW.is_active OR"
+                     " OLD.username IS DISTINCT FROM NEW.username)"
+                     " EXECUTE FUNCTION rus_changes_user();"
+                     " UPDATE rus_schema SET version = 1");
+    ck_assert_int_eq(rus_test_pg_int(schema,
+                                     "SELECT count(*) FROM"
+                                     " information_schema.columns WHERE"
+                                     " table_schema = current_schema() AND"
+                                     " column_name IN ('email', 'origin')"),
+                     0);
+    ck_assert_msg(rus_store_connect(&conn, store, pool, &msg) == APR_SUCCESS,
+                  "connect: %s", msg);
+    ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.schema_version, 2);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, ann.id);
+    ck_assert_str_eq(u.groups, "staff");
+    ck_assert_str_eq(u.frontend_groups, "");
+    ck_assert_str_eq(u.email, "");
+    ck_assert_ptr_null(u.attrs);
+    ck_assert_int_eq(rus_user_memberships(conn, ann.id, &ms, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ms->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(ms, 0, rus_membership_t).origin,
+                     RUS_ORIGIN_ADMIN);
+    /* an administrator's already */
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, ann.id), APR_EEXIST);
+    /* the triggers of version 2: a column, an attribute, a membership's
+     * origin each log a change of the user */
+    before = rus_test_pg_int(schema, "SELECT count(*) FROM changes");
+    rus_test_pg_exec(schema, "UPDATE users SET email = 'a@x'");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before + 1);
+    rus_test_pg_exec(schema, "UPDATE users SET last_login = 77");
+    rus_test_pg_exec(schema, "INSERT INTO user_attributes"
+                             " SELECT id, 'title', 'CTO' FROM users");
+    rus_test_pg_exec(schema, "UPDATE user_attributes SET value = value");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before + 2);
+    /* (an update logs its old and its new row's user) */
+    rus_test_pg_exec(schema, "UPDATE user_groups SET origin = 'frontend'");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before + 4);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"
+                                             " WHERE session_hash IS NOT NULL"
+                                             " OR user_id IS NULL"),
+                     0);
+    rus_test_pg_exec(schema, "TRUNCATE user_attributes");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"
+                                             " WHERE user_id IS NULL"),
+                     1);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A user created with a profile has it in the one transaction (the new
+ * columns and table hold it), the groups created; a sync writes only
+ * what differs, keeps an administrator's membership through Replace, and
+ * says APR_ENOENT for no such user; a malformed attribute column is
+ * RUS_STORE_ECORRUPT. */
+START_TEST(test_pg_profile_rows)
+{
+    static const char *const attrs1[] = { "title", "CTO", "room", "1:2", NULL };
+    static const char *const attrs2[] = { "title", "CEO", "room", "", NULL };
+    const char *schema = NULL;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    rus_user_t u, v;
+    rus_group_t g;
+    long long before;
+    int created = 0;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    conn = connected(store);
+    ck_assert_int_eq(rus_group_add(conn, "ops"), APR_SUCCESS);
+    ck_assert_msg(rus_user_create_with(conn, "ann", 100,
+                                       profile_of("ann@x", attrs1, "staff,ops",
+                                                  1),
+                                       &u, &created, pool)
+                      == APR_SUCCESS,
+                  "create: %s", rus_store_error(conn));
+    ck_assert_int_eq(created, 1);
+    ck_assert_str_eq(u.email, "ann@x");
+    ck_assert_str_eq(u.groups, "ops,staff");
+    ck_assert_str_eq(u.frontend_groups, "ops,staff");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "room"), "1:2");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM users"
+                                             " WHERE email = 'ann@x'"
+                                             " AND last_name = ''"),
+                     1);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM"
+                                             " user_attributes WHERE"
+                                             " (name, value) IN (('title',"
+                                             " 'CTO'), ('room', '1:2'))"),
+                     2);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM"
+                                             " user_groups WHERE origin ="
+                                             " 'frontend'"),
+                     2);
+    /* a second creation of the same name writes nothing of its profile */
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 200,
+                                          profile_of("other@x", NULL, NULL, 0),
+                                          &v, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 0);
+    ck_assert_str_eq(v.email, "ann@x");
+    /* ops becomes an administrator's: Replace keeps it */
+    ck_assert_int_eq(rus_group_find(conn, "ops", &g, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_EEXIST);
+    before = rus_test_pg_int(schema, "SELECT count(*) FROM changes");
+    /* the same again: nothing written, nothing logged */
+    ck_assert_int_eq(rus_user_sync(conn, u.id,
+                                   profile_of("ann@x", attrs1, "staff,ops", 1),
+                                   300, 3600),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before);
+    ck_assert_msg(rus_user_sync(conn, u.id, profile_of("", attrs2, "dev", 1),
+                                300, 100)
+                      == APR_SUCCESS,
+                  "sync: %s", rus_store_error(conn));
+    ck_assert_int_eq(rus_user_find(conn, "ann", &v, pool), APR_SUCCESS);
+    ck_assert_str_eq(v.email, "");
+    ck_assert_str_eq(v.groups, "dev,ops");
+    ck_assert_str_eq(v.frontend_groups, "dev");
+    ck_assert_int_eq(v.attrs->nelts, 1);
+    ck_assert_str_eq(rus_attrs_get(v.attrs, "title"), "CEO");
+    ck_assert_int_eq(v.last_login, 300);
+    ck_assert_int_gt(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before);
+    ck_assert_int_eq(rus_user_sync(conn, u.id + 100,
+                                   profile_of("x", NULL, NULL, 0), 300, 3600),
+                     APR_ENOENT);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &v, pool), APR_SUCCESS);
+    /* a row whose attributes do not decode (a name repeated) */
+    rus_test_pg_exec(schema, "ALTER TABLE user_attributes DROP CONSTRAINT"
+                             " user_attributes_pkey;"
+                             " INSERT INTO user_attributes"
+                             " SELECT id, 'title', 'x' FROM users");
+    ck_assert_int_eq(rus_user_find(conn, "ann", &v, pool), RUS_STORE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "do not decode"));
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* ---- round trips ------------------------------------------------------ */
+
+/* A TCP proxy between one client and the tests' server that counts the
+ * client's Sync and Query messages: the client waits for the server's
+ * answer after each, so each is one round trip. The URI it gives turns
+ * SSL and GSS encryption off, so the protocol can be read. */
+typedef struct counter_t {
+    apr_socket_t *listener;
+    apr_port_t port;
+    const char *host; /* the server's */
+    apr_port_t server_port;
+    volatile apr_uint32_t trips;
+    volatile apr_uint32_t stop;
+} counter_t;
+
+/* Forward what @a from has to @a to; count whole client messages when
+ * @a c is given (*pneed: bytes left of the message being read, *pstate:
+ * 0 before the startup message, 1 at a message's type, 2 in its length,
+ * 3 in its body; *plen the length's bytes so far). 0 when @a from
+ * closed. */
+static int counter_pass(apr_socket_t *from, apr_socket_t *to, counter_t *c,
+                        int *pstate, unsigned char *lenbuf, int *plen,
+                        apr_uint32_t *pneed)
+{
+    char buf[8192];
+    apr_size_t n = sizeof(buf), i, w;
+
+    if (apr_socket_recv(from, buf, &n) != APR_SUCCESS || n == 0) {
+        return 0;
+    }
+    for (i = 0; c != NULL && i < n; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+
+        if (*pstate == 1) {
+            if (ch == 'S' || ch == 'Q') {
+                apr_atomic_inc32(&c->trips);
+            }
+            *pstate = 2;
+            *plen = 0;
+        }
+        else if (*pstate == 0 || *pstate == 2) {
+            lenbuf[(*plen)++] = ch;
+            if (*plen == 4) {
+                *pneed = ((apr_uint32_t)lenbuf[0] << 24)
+                         | ((apr_uint32_t)lenbuf[1] << 16)
+                         | ((apr_uint32_t)lenbuf[2] << 8) | lenbuf[3];
+                *pneed -= 4;
+                *pstate = *pneed > 0 ? 3 : 1;
+            }
+        }
+        else if (--*pneed == 0) {
+            *pstate = 1;
+        }
+    }
+    for (i = 0; i < n; i += w) {
+        w = n - i;
+        if (apr_socket_send(to, buf + i, &w) != APR_SUCCESS) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void *APR_THREAD_FUNC counter_run(apr_thread_t *t, void *data)
+{
+    counter_t *c = data;
+    apr_pool_t *p = NULL;
+    apr_socket_t *client = NULL, *server = NULL;
+    apr_sockaddr_t *sa = NULL;
+    apr_pollset_t *set = NULL;
+    apr_pollfd_t fds[2];
+    unsigned char lenbuf[4];
+    apr_uint32_t need = 0;
+    int state = 0, len = 0, i;
+
+    (void)t;
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (apr_socket_accept(&client, c->listener, p) != APR_SUCCESS
+        || apr_sockaddr_info_get(&sa, c->host, APR_INET, c->server_port, 0, p)
+               != APR_SUCCESS
+        || apr_socket_create(&server, APR_INET, SOCK_STREAM, APR_PROTO_TCP, p)
+               != APR_SUCCESS
+        || apr_socket_connect(server, sa) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    memset(fds, 0, sizeof(fds));
+    fds[0].desc_type = fds[1].desc_type = APR_POLL_SOCKET;
+    fds[0].reqevents = fds[1].reqevents = APR_POLLIN;
+    fds[0].desc.s = client;
+    fds[1].desc.s = server;
+    if (apr_pollset_create(&set, 2, p, 0) != APR_SUCCESS
+        || apr_pollset_add(set, &fds[0]) != APR_SUCCESS
+        || apr_pollset_add(set, &fds[1]) != APR_SUCCESS) {
+        apr_atomic_set32(&c->stop, 1);
+    }
+    while (!apr_atomic_read32(&c->stop)) {
+        apr_int32_t got = 0;
+        const apr_pollfd_t *out = NULL;
+
+        if (apr_pollset_poll(set, apr_time_from_msec(100), &got, &out)
+            != APR_SUCCESS) {
+            continue;
+        }
+        for (i = 0; i < got; i++) {
+            int ok = out[i].desc.s == client
+                         ? counter_pass(client, server, c, &state, lenbuf, &len,
+                                        &need)
+                         : counter_pass(server, client, NULL, NULL, NULL, NULL,
+                                        NULL);
+
+            if (!ok) {
+                apr_atomic_set32(&c->stop, 1);
+            }
+        }
+    }
+    apr_socket_close(client);
+    apr_socket_close(server);
+    apr_pool_destroy(p);
+    return NULL; /* see race_create() */
+}
+
+/* Start a counter for @a spec (a spec of rus_test_pg_spec()); *pspec
+ * gets the spec that goes through it. */
+static apr_thread_t *counter_start(counter_t *c, const char *spec,
+                                   const char **pspec)
+{
+    const char *host = strstr(spec, "@127.0.0.1:"), *slash;
+    apr_sockaddr_t *sa = NULL, *local = NULL;
+    apr_thread_t *thread = NULL;
+
+    memset(c, 0, sizeof(*c));
+    ck_assert_ptr_nonnull(host);
+    slash = strchr(host + 11, '/');
+    ck_assert_ptr_nonnull(slash);
+    c->host = "127.0.0.1";
+    c->server_port = (apr_port_t)atoi(host + 11);
+    ck_assert_int_eq(apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0,
+                                           pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_create(&c->listener, APR_INET, SOCK_STREAM,
+                                       APR_PROTO_TCP, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_bind(c->listener, sa), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_listen(c->listener, 1), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_addr_get(&local, APR_LOCAL, c->listener),
+                     APR_SUCCESS);
+    c->port = local->port;
+    *pspec = apr_psprintf(pool, "%s@127.0.0.1:%d%s%s",
+                          apr_pstrmemdup(pool, spec, (apr_size_t)(host - spec)),
+                          (int)c->port, slash,
+                          "&sslmode=disable&gssencmode=disable");
+    ck_assert_int_eq(apr_thread_create(&thread, NULL, counter_run, c, pool),
+                     APR_SUCCESS);
+    return thread;
+}
+
+/* The request path stays one round trip a call once its statements are
+ * prepared, a user's groups, columns and attributes and all: finding a
+ * user, finding a session with its user, creating a user without a
+ * profile. */
+START_TEST(test_pg_hot_path_round_trips)
+{
+    static const char *const attrs[] = { "title", "CTO", NULL };
+    const char *schema = NULL, *spec, *through = NULL, *msg = NULL;
+    rus_store_t *store = NULL;
+    rus_conn_t *conn;
+    apr_thread_t *thread;
+    apr_status_t trv;
+    apr_uint32_t t0;
+    counter_t counter;
+    rus_session_t s;
+    rus_user_t u;
+    int created = 0;
+
+    NEED_SERVER();
+    spec = rus_test_pg_spec(pool, &schema);
+    thread = counter_start(&counter, spec, &through);
+    ck_assert_int_eq(rus_store_create(&store, pool, through, NULL, NULL, &msg),
+                     APR_SUCCESS);
+    conn = connected(store); /* creates the schema: not counted below */
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 5,
+                                          profile_of("a@x", attrs, "g1,g2", 1),
+                                          &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    /* each statement prepared once (one more round trip, the first time) */
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_create(conn, "bob", 5, &u, &created, pool),
+                     APR_SUCCESS);
+
+    t0 = apr_atomic_read32(&counter.trips);
+    ck_assert_int_gt(t0, 0);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.groups, "g1,g2");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "title"), "CTO");
+    ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
+    t0 = apr_atomic_read32(&counter.trips);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.email, "a@x");
+    ck_assert_str_eq(u.frontend_groups, "g1,g2");
+    ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
+    t0 = apr_atomic_read32(&counter.trips);
+    ck_assert_int_eq(rus_user_create(conn, "carl", 5, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
+    rus_store_disconnect(conn);
+    apr_atomic_set32(&counter.stop, 1);
+    apr_thread_join(&trv, thread);
+}
+END_TEST
+
+/* ---- concurrent syncs ------------------------------------------------- */
+
+/* A sync that finds the user's row taken by another writer waits for it,
+ * and then writes what differs from what that one committed: the login
+ * that commits last has its say (read without the row lock, the email
+ * it wants would have looked unchanged, and been lost). */
+typedef struct sync_job_t {
+    rus_conn_t *conn;
+    apr_int64_t user_id;
+    const rus_profile_t *profile;
+    int rounds;
+    apr_status_t rv;
+    char error[RUS_CONN_ERROR_MAX];
+} sync_job_t;
+
+static void *APR_THREAD_FUNC sync_user(apr_thread_t *t, void *data)
+{
+    sync_job_t *job = data;
+    int i;
+
+    (void)t;
+    job->rv = APR_SUCCESS;
+    for (i = 0; i < job->rounds && job->rv == APR_SUCCESS; i++) {
+        job->rv =
+            rus_user_sync(job->conn, job->user_id, job->profile, 500 + i, 3600);
+    }
+    apr_cpystrn(job->error, rus_store_error(job->conn), sizeof(job->error));
+    return NULL; /* see race_create() */
+}
+
+START_TEST(test_pg_sync_waits_for_writer)
+{
+    const char *schema = NULL;
+    const char *keys[3] = { "dbname", "options", NULL }, *vals[3];
+    static const char *const attrs[] = { "title", "CTO", NULL };
+    sync_job_t job;
+    apr_thread_t *thread;
+    apr_status_t trv;
+    rus_store_t *store;
+    PGconn *holder;
+    PGresult *res;
+    rus_user_t ann;
+    int created = 0;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    memset(&job, 0, sizeof(job));
+    job.conn = connected(store);
+    ck_assert_int_eq(rus_user_create_with(job.conn, "ann", 5,
+                                          profile_of("a@x", attrs, "g1", 1),
+                                          &ann, &created, pool),
+                     APR_SUCCESS);
+    job.user_id = ann.id;
+    job.rounds = 1;
+    job.profile = profile_of("a@x", attrs, "g1", 1);
+    vals[0] = rus_test_pg_uri();
+    vals[1] = apr_pstrcat(pool, "-csearch_path=", schema, NULL);
+    vals[2] = NULL;
+    holder = PQconnectdbParams(keys, vals, 1);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    res = PQexec(holder, "UPDATE users SET email = 'b@x';"
+                         " UPDATE user_attributes SET value = 'CEO';"
+                         " INSERT INTO groups (name) VALUES ('g2');"
+                         " INSERT INTO user_groups (user_id, group_id, origin)"
+                         " SELECT u.id, g.id, 'frontend' FROM users u, groups g"
+                         " WHERE g.name = 'g2';"
+                         " DELETE FROM user_groups ug USING groups g"
+                         " WHERE g.id = ug.group_id AND g.name = 'g1'");
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "holder: %s",
+                  PQresultErrorMessage(res));
+    PQclear(res);
+    ck_assert_int_eq(apr_thread_create(&thread, NULL, sync_user, &job, pool),
+                     APR_SUCCESS);
+    apr_sleep(apr_time_from_msec(300)); /* the sync waits for the row */
+    PQclear(PQexec(holder, "COMMIT"));
+    PQfinish(holder);
+    apr_thread_join(&trv, thread);
+    ck_assert_msg(job.rv == APR_SUCCESS, "sync: %s", job.error);
+    ck_assert_int_eq(rus_user_find(job.conn, "ann", &ann, pool), APR_SUCCESS);
+    ck_assert_str_eq(ann.email, "a@x");
+    ck_assert_str_eq(rus_attrs_get(ann.attrs, "title"), "CTO");
+    ck_assert_str_eq(ann.groups, "g1");
+    ck_assert_str_eq(ann.frontend_groups, "g1");
+    rus_store_disconnect(job.conn);
+}
+END_TEST
+
+/* Syncs racing, none failing (a deadlock would fail one of them after
+ * deadlock_timeout) and none losing a write: two connections syncing one
+ * user over and over, each its own attribute and groups (Add); two users
+ * synced at once whose logins list the same new groups in opposite
+ * orders (each transaction creates them in name order, so neither waits
+ * for a group the other created while holding one it waits for; in the
+ * order given, they deadlocked). */
+START_TEST(test_pg_sync_races)
+{
+    static const char *const attrs_a[] = { "a", "1", "email_seen", "x", NULL };
+    static const char *const attrs_b[] = { "b", "2", NULL };
+    const char *schema = NULL, *fwd, *rev;
+    const char *keys[3] = { "dbname", "options", NULL }, *vals[3];
+    sync_job_t jobs[2];
+    PGconn *holder;
+    apr_thread_t *threads[2];
+    apr_status_t trv;
+    rus_store_t *store;
+    rus_user_t ann, bob;
+    int i, created = 0;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    memset(jobs, 0, sizeof(jobs));
+    for (i = 0; i < 2; i++) {
+        jobs[i].conn = connected(store);
+        jobs[i].rounds = 20;
+    }
+    ck_assert_int_eq(rus_user_create(jobs[0].conn, "ann", 5, &ann, &created,
+                                     pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_create(jobs[0].conn, "bob", 5, &bob, &created,
+                                     pool),
+                     APR_SUCCESS);
+    /* one user, two connections */
+    jobs[0].user_id = jobs[1].user_id = ann.id;
+    jobs[0].profile = profile_of(NULL, attrs_a, "a1,a2,shared", 0);
+    jobs[1].profile = profile_of(NULL, attrs_b, "b1,shared,b2", 0);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(apr_thread_create(&threads[i], NULL, sync_user,
+                                           &jobs[i], pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < 2; i++) {
+        apr_thread_join(&trv, threads[i]);
+        ck_assert_msg(jobs[i].rv == APR_SUCCESS, "sync %d: %s", i,
+                      jobs[i].error);
+    }
+    ck_assert_int_eq(rus_user_find(jobs[0].conn, "ann", &ann, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(ann.groups, "a1,a2,b1,b2,shared");
+    ck_assert_str_eq(rus_attrs_get(ann.attrs, "a"), "1");
+    ck_assert_str_eq(rus_attrs_get(ann.attrs, "b"), "2");
+    /* two users, the same new groups in opposite orders; a third
+     * transaction holds the one in the middle, so that both are under
+     * way when it lets it go */
+    jobs[1].user_id = bob.id;
+    fwd = rev = "";
+    for (i = 0; i < 12; i++) {
+        const char *g = apr_psprintf(pool, "r%02d", i);
+
+        fwd = apr_pstrcat(pool, fwd, *fwd ? "," : "", g, NULL);
+        rev = apr_pstrcat(pool, g, *rev ? "," : "", rev, NULL);
+    }
+    jobs[0].profile = profile_of(NULL, NULL, fwd, 1);
+    jobs[1].profile = profile_of(NULL, NULL, rev, 1);
+    vals[0] = rus_test_pg_uri();
+    vals[1] = apr_pstrcat(pool, "-csearch_path=", schema, NULL);
+    vals[2] = NULL;
+    holder = PQconnectdbParams(keys, vals, 1);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PQclear(PQexec(holder, "INSERT INTO groups (name) VALUES ('r06')"));
+    for (i = 0; i < 2; i++) {
+        jobs[i].rounds = 1;
+        ck_assert_int_eq(apr_thread_create(&threads[i], NULL, sync_user,
+                                           &jobs[i], pool),
+                         APR_SUCCESS);
+    }
+    apr_sleep(apr_time_from_msec(300));
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+    for (i = 0; i < 2; i++) {
+        apr_thread_join(&trv, threads[i]);
+        ck_assert_msg(jobs[i].rv == APR_SUCCESS, "sync %d: %s", i,
+                      jobs[i].error);
+    }
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM"
+                                             " user_groups ug JOIN groups g"
+                                             " ON g.id = ug.group_id"
+                                             " WHERE g.name LIKE 'r%'"),
+                     24);
+    for (i = 0; i < 2; i++) {
+        rus_store_disconnect(jobs[i].conn);
+    }
+}
+END_TEST
+
 TCase *rus_store_pg_test_case(void)
 {
     TCase *tc = tcase_create("store_pg");
@@ -872,5 +1489,10 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_schema_versions);
     tcase_add_test(tc, test_pg_integrity_finds_orphans);
     tcase_add_test(tc, test_pg_dump_load);
+    tcase_add_test(tc, test_pg_migrate_from_1);
+    tcase_add_test(tc, test_pg_profile_rows);
+    tcase_add_test(tc, test_pg_hot_path_round_trips);
+    tcase_add_test(tc, test_pg_sync_waits_for_writer);
+    tcase_add_test(tc, test_pg_sync_races);
     return tc;
 }
