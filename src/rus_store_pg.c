@@ -1324,8 +1324,10 @@ static apr_status_t pg_user_find(rus_conn_t *conn, const char *username,
  * statements carries (string_to_array($N, chr(31))): a control
  * character, which no checked group name, attribute name or value holds
  * (rus_profile.h), so that a whole list goes in one round trip. */
-#define LIST_SEP    '\x1f'
-#define SQL_LIST(n) "string_to_array($" n "::text, chr(31))"
+#define LIST_SEP '\x1f'
+#define LIST_1   "string_to_array($1::text, chr(31))"
+#define LIST_2   "string_to_array($2::text, chr(31))"
+#define LIST_3   "string_to_array($3::text, chr(31))"
 
 /* @a items (const char *) joined by LIST_SEP into *plist; APR_EINVAL
  * (said on @a c, naming @a what) when one holds the separator, which a
@@ -1339,9 +1341,7 @@ static apr_status_t join_list(pg_conn_t *c, const apr_array_header_t *items,
     for (i = 0; i < items->nelts; i++) {
         if (strchr(APR_ARRAY_IDX(items, i, const char *), LIST_SEP) != NULL) {
             rus_conn_set_error(&c->base,
-                               "%s: a value holds a control "
-                               "character",
-                               what);
+                               "%s: a value holds a control character", what);
             return APR_EINVAL;
         }
     }
@@ -1422,10 +1422,9 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
     }
     if (join->nelts > 0) {
         rv = exec_list(c, NULL, join, "create groups",
-                       "INSERT INTO groups (name)"
-                       " SELECT n FROM unnest(" SQL_LIST(
-                           "1") ") AS t(n)"
-                                " ORDER BY n ON CONFLICT (name) DO NOTHING",
+                       "INSERT INTO groups (name) SELECT n"
+                       " FROM unnest(" LIST_1 ") AS t(n)"
+                       " ORDER BY n ON CONFLICT (name) DO NOTHING",
                        p);
     }
     cols[1] = column_change(profile->email, cur->email);
@@ -1433,18 +1432,17 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
     cols[3] = column_change(profile->last_name, cur->last_name);
     if (rv == APR_SUCCESS
         && (cols[1] != NULL || cols[2] != NULL || cols[3] != NULL)) {
-        rv =
-            exec_params(c, NULL, "write the user's columns",
-                        "UPDATE users SET email = COALESCE($2::text, email),"
-                        " first_name = COALESCE($3::text, first_name),"
-                        " last_name = COALESCE($4::text, last_name)"
-                        " WHERE id = $1::bigint"
-                        " AND (email IS DISTINCT FROM COALESCE($2::text, email)"
-                        " OR first_name IS DISTINCT FROM"
-                        " COALESCE($3::text, first_name)"
-                        " OR last_name IS DISTINCT FROM"
-                        " COALESCE($4::text, last_name))",
-                        4, cols);
+        rv = exec_params(c, NULL, "write the user's columns",
+                         "UPDATE users SET email = COALESCE($2::text, email),"
+                         " first_name = COALESCE($3::text, first_name),"
+                         " last_name = COALESCE($4::text, last_name)"
+                         " WHERE id = $1::bigint AND (email IS DISTINCT"
+                         " FROM COALESCE($2::text, email)"
+                         " OR first_name IS DISTINCT FROM"
+                         " COALESCE($3::text, first_name)"
+                         " OR last_name IS DISTINCT FROM"
+                         " COALESCE($4::text, last_name))",
+                         4, cols);
     }
     for (i = 0; profile->attrs != NULL && i < profile->attrs->nelts; i++) {
         const rus_attr_t *at = &APR_ARRAY_IDX(profile->attrs, i, rus_attr_t);
@@ -1467,32 +1465,30 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
             rv = join_list(c, values, "write attributes", &params[2], p);
         }
         if (rv == APR_SUCCESS) {
-            rv = exec_params(
-                c, NULL, "write attributes",
-                "INSERT INTO user_attributes (user_id, name,"
-                " value) SELECT $1::bigint, n, v FROM unnest(" SQL_LIST(
-                    "2") ", " SQL_LIST("3") ") AS t(n, v)"
-                                            " ON CONFLICT (user_id, name) DO UPDATE"
-                                            " SET value = EXCLUDED.value"
-                                            " WHERE user_attributes.value"
-                                            " IS DISTINCT FROM EXCLUDED.value",
-                3, params);
+            rv = exec_params(c, NULL, "write attributes",
+                             "INSERT INTO user_attributes (user_id, name,"
+                             " value) SELECT $1::bigint, n, v"
+                             " FROM unnest(" LIST_2 ", " LIST_3 ") AS t(n, v)"
+                             " ON CONFLICT (user_id, name) DO UPDATE"
+                             " SET value = EXCLUDED.value"
+                             " WHERE user_attributes.value"
+                             " IS DISTINCT FROM EXCLUDED.value",
+                             3, params);
         }
     }
     if (rv == APR_SUCCESS) {
         rv = exec_list(c, cols[0], drop, "delete attributes",
                        "DELETE FROM user_attributes WHERE user_id = $1::bigint"
-                       " AND name = ANY (" SQL_LIST("2") ")",
+                       " AND name = ANY (" LIST_2 ")",
                        p);
     }
     if (rv == APR_SUCCESS) {
         rv = exec_list(c, cols[0], join, "add memberships",
                        "INSERT INTO user_groups (user_id, group_id, origin)"
                        " SELECT $1::bigint, g.id, '" RUS_ORIGIN_FRONTEND "'"
-                       " FROM groups g WHERE g.name = ANY (" SQL_LIST(
-                           "2") ")"
-                                " ORDER BY g.id"
-                                " ON CONFLICT (user_id, group_id) DO NOTHING",
+                       " FROM groups g WHERE g.name = ANY (" LIST_2 ")"
+                       " ORDER BY g.id"
+                       " ON CONFLICT (user_id, group_id) DO NOTHING",
                        p);
     }
     if (rv == APR_SUCCESS) {
@@ -1501,7 +1497,7 @@ static apr_status_t apply_profile(pg_conn_t *c, const rus_user_t *cur,
                        " WHERE ug.user_id = $1::bigint"
                        " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'"
                        " AND g.id = ug.group_id"
-                       " AND g.name = ANY (" SQL_LIST("2") ")",
+                       " AND g.name = ANY (" LIST_2 ")",
                        p);
     }
     return rv;
