@@ -91,6 +91,9 @@ static rus_user_t added(rus_conn_t *conn, const char *name)
     return u;
 }
 
+static rus_profile_t *profile_of(const char *email, const char *const *attrs,
+                                 const char *groups, int replace);
+
 /* The URI of the tests' server with its port replaced by one where no
  * server listens. */
 static const char *dead_uri(void)
@@ -743,6 +746,16 @@ START_TEST(test_pg_integrity_finds_orphans)
                      APR_SUCCESS);
     ck_assert_int_eq(ok, 0);
     ck_assert_str_eq(result, "user id 999 above its sequence");
+    /* an attribute of no user */
+    rus_test_pg_exec(schema, "DELETE FROM users WHERE id = 999;"
+                             " ALTER TABLE user_attributes DROP CONSTRAINT"
+                             " user_attributes_user_id_fkey;"
+                             " INSERT INTO user_attributes"
+                             " VALUES (4242, 'title', 'x')");
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 0);
+    ck_assert_str_eq(result, "attribute 'title' of missing user 4242");
     rus_store_disconnect(conn);
 }
 END_TEST
@@ -786,6 +799,17 @@ START_TEST(test_pg_dump_load)
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_touch(from, "hash1", 20), APR_SUCCESS);
     added(from, "we\\ird\tname\n");
+    /* a profile: the columns, attributes (one with COPY's specials), a
+     * front end's membership beside the administrator's */
+    {
+        static const char *const attrs[] = { "title", "C\\T\"O", "room", "1",
+                                             NULL };
+        rus_profile_t *pr = profile_of("ann@x", attrs, "staff,dev", 0);
+
+        pr->last_name = "O'Neil";
+        ck_assert_int_eq(rus_user_sync(from, ann.id, pr, 30, 3600),
+                         APR_SUCCESS);
+    }
 
     ck_assert_msg(rus_backend_pg.load_begin(to) == APR_SUCCESS, "begin: %s",
                   rus_store_error(to));
@@ -801,7 +825,14 @@ START_TEST(test_pg_dump_load)
     ck_assert_int_eq(s.last_seen, 20);
     ck_assert_int_eq(s.expires_at, 4000000000LL);
     ck_assert_str_eq(u.username, "ann");
-    ck_assert_str_eq(u.groups, "staff");
+    ck_assert_str_eq(u.groups, "dev,staff");
+    ck_assert_str_eq(u.frontend_groups, "dev");
+    ck_assert_str_eq(u.email, "ann@x");
+    ck_assert_str_eq(u.first_name, "");
+    ck_assert_str_eq(u.last_name, "O'Neil");
+    ck_assert_int_eq(u.attrs->nelts, 2);
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "title"), "C\\T\"O");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "room"), "1");
     ck_assert_int_eq(rus_user_find(to, "bob", &u, pool), APR_SUCCESS);
     ck_assert_int_eq(u.id, bob.id);
     ck_assert_int_eq(u.is_active, 0);
@@ -809,6 +840,9 @@ START_TEST(test_pg_dump_load)
     ck_assert_int_eq(u.last_login, 0);
     ck_assert_int_eq(rus_group_find(to, "staff", &g, pool), APR_SUCCESS);
     ck_assert_int_eq(g.members, 1);
+    ck_assert_int_eq(rus_test_pg_int(sb, "SELECT count(*) FROM user_groups"
+                                         " WHERE origin = 'admin'"),
+                     1);
     ck_assert_int_eq(rus_user_find(to, "we\\ird\tname\n", &u, pool),
                      APR_SUCCESS);
     u = added(to, "carl");
@@ -857,9 +891,9 @@ END_TEST
 
 /* ---- #19: profiles -------------------------------------------------- */
 
-/* A profile of @a n attribute pairs "name", "value" (NULL-terminated
- * varargs would hide a mistake: pairs in an array), @a groups
- * comma-separated (NULL: no group source). */
+/* A profile: @a email (NULL: not given), @a attrs name and value pairs
+ * ending in NULL (NULL: none given), @a groups comma-separated (NULL: no
+ * group source), Replace when @a replace. */
 static rus_profile_t *profile_of(const char *email, const char *const *attrs,
                                  const char *groups, int replace)
 {
