@@ -1823,6 +1823,68 @@ START_TEST(test_integrity_finds_orphans)
 }
 END_TEST
 
+/* A login whose profile is what the store holds writes nothing but its
+ * last_login (when due): no row of users, user_attributes, groups or
+ * user_groups is updated, inserted or deleted, even where an update would
+ * change nothing. Counted by triggers of the test's own. */
+START_TEST(test_sync_unchanged_writes_nothing)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_profile_t pr;
+    rus_attr_t attr = { "title", "CTO" };
+    apr_array_header_t *attrs = apr_array_make(pool, 1, sizeof(rus_attr_t));
+    apr_array_header_t *groups = apr_array_make(pool, 2, sizeof(char *));
+    rus_user_t u;
+    int created = 0;
+
+    APR_ARRAY_PUSH(attrs, rus_attr_t) = attr;
+    APR_ARRAY_PUSH(groups, const char *) = "g";
+    APR_ARRAY_PUSH(groups, const char *) = "h";
+    memset(&pr, 0, sizeof(pr));
+    pr.email = "a@x";
+    pr.first_name = "Ann";
+    pr.last_name = "";
+    pr.attrs = attrs;
+    pr.groups = groups;
+    pr.groups_replace = 1;
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 100, &pr, &u, &created,
+                                          pool),
+                     APR_SUCCESS);
+    rus_test_sql(db, "CREATE TABLE writes (what TEXT);"
+                     "CREATE TRIGGER w1 AFTER UPDATE OF email, first_name,"
+                     " last_name, is_active, username ON users BEGIN"
+                     " INSERT INTO writes VALUES ('users'); END;"
+                     "CREATE TRIGGER w2 AFTER UPDATE ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr update'); END;"
+                     "CREATE TRIGGER w3 AFTER INSERT ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr insert'); END;"
+                     "CREATE TRIGGER w4 AFTER DELETE ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr delete'); END;"
+                     "CREATE TRIGGER w5 AFTER INSERT ON groups BEGIN"
+                     " INSERT INTO writes VALUES ('group'); END;"
+                     "CREATE TRIGGER w6 AFTER INSERT ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member insert'); END;"
+                     "CREATE TRIGGER w7 AFTER UPDATE ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member update'); END;"
+                     "CREATE TRIGGER w8 AFTER DELETE ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member delete'); END;");
+    ck_assert_int_eq(rus_user_sync(conn, u.id, &pr, 500, 60), APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT coalesce(group_concat(what),"
+                                      " '') FROM writes"),
+                     "");
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT last_login FROM users"), 500);
+    /* and a difference is written, only it */
+    pr.first_name = "Anne";
+    ck_assert_int_eq(rus_user_sync(conn, u.id, &pr, 510, 60), APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT coalesce(group_concat(what),"
+                                      " '') FROM writes"),
+                     "users");
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 TCase *rus_store_sqlite_test_case(void)
 {
     TCase *tc = tcase_create("store_sqlite");
@@ -1869,6 +1931,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_backup_copy);
     tcase_add_loop_test(tc, test_migrate_to_profiles, 0, 2);
     tcase_add_test(tc, test_profile_write_is_atomic);
+    tcase_add_test(tc, test_sync_unchanged_writes_nothing);
     tcase_add_test(tc, test_attrs_undecodable_is_corrupt);
     tcase_add_test(tc, test_integrity_finds_orphans);
     return tc;
