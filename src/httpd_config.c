@@ -662,8 +662,8 @@ static const char *set_purge_interval(cmd_parms *cmd, void *dummy,
 /* SOURCE of RemoteUserAttribute and RemoteUserGroupsFrom: env:VAR or
  * header:NAME, VAR and NAME RFC 9110 tokens; with @a iterate_ok, env:VAR_N
  * is the iteration over VAR_0, VAR_1, ... */
-static const char *parse_source(cmd_parms *cmd, const char *arg,
-                                int iterate_ok, rus_httpd_source_t *src)
+static const char *parse_source(cmd_parms *cmd, const char *arg, int iterate_ok,
+                                rus_httpd_source_t *src)
 {
     const char *name;
     apr_size_t n;
@@ -689,7 +689,8 @@ static const char *parse_source(cmd_parms *cmd, const char *arg,
                             src->header ? "header" : "variable");
     }
     n = strlen(name);
-    if (iterate_ok && !src->header && n > 2 && strcmp(name + n - 2, "_N") == 0) {
+    if (iterate_ok && !src->header && n > 2
+        && strcmp(name + n - 2, "_N") == 0) {
         src->iterate = 1;
         name = apr_pstrmemdup(cmd->pool, name, n - 1); /* "VAR_" */
     }
@@ -807,16 +808,14 @@ static const char *add_group_map(cmd_parms *cmd, void *dconf,
 
     m.re = ap_pregcomp(cmd->pool, pattern, AP_REG_EXTENDED);
     if (m.re == NULL) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a regular expression",
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a regular expression",
                             cmd->directive->directive, pattern);
     }
     for (c = replacement; *c; c++) {
         if (*c == '\\' && c[1] != '\0') {
             c++;
         }
-        else if (*c == '$' && apr_isdigit(c[1])
-                 && c[1] - '0' > m.re->re_nsub) {
+        else if (*c == '$' && apr_isdigit(c[1]) && c[1] - '0' > m.re->re_nsub) {
             return apr_psprintf(cmd->pool,
                                 "%s: '%s' names $%c, but '%s' has %d "
                                 "group%s",
@@ -861,10 +860,10 @@ static const char *add_attr_header(cmd_parms *cmd, void *dconf,
             apr_array_make(cmd->pool, 4, sizeof(rus_httpd_attr_header_t));
     }
     for (i = 0; i < conf->attr_headers->nelts; i++) {
-        if (rus_header_name_alike(
-                APR_ARRAY_IDX(conf->attr_headers, i, rus_httpd_attr_header_t)
-                    .header,
-                header)) {
+        if (rus_header_name_alike(APR_ARRAY_IDX(conf->attr_headers, i,
+                                                rus_httpd_attr_header_t)
+                                      .header,
+                                  header)) {
             return apr_psprintf(cmd->pool,
                                 "%s: header '%s' carries an attribute in "
                                 "this section already",

@@ -824,9 +824,8 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
 static void unexport_identity(request_rec *r, rus_req_state *st)
 {
     static const char *const vars[] = {
-        "REMOTE_USER_ID",         "REMOTE_USER_GROUPS",
-        "REMOTE_USER_SOURCE",     "REMOTE_USER_CREATED",
-        "REMOTE_USER_EMAIL",      "REMOTE_USER_FIRST_NAME",
+        "REMOTE_USER_ID",        "REMOTE_USER_GROUPS", "REMOTE_USER_SOURCE",
+        "REMOTE_USER_CREATED",   "REMOTE_USER_EMAIL",  "REMOTE_USER_FIRST_NAME",
         "REMOTE_USER_LAST_NAME",
     };
     const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
@@ -850,10 +849,10 @@ static void unexport_identity(request_rec *r, rus_req_state *st)
     for (j = 0; st != NULL && st->exported_attr_headers != NULL
                 && j < st->exported_attr_headers->nelts;
          j++) {
-        rus_header_remove_alike(
-            r->headers_in, APR_ARRAY_IDX(st->exported_attr_headers, j,
-                                         rus_httpd_attr_header_t)
-                               .header);
+        rus_header_remove_alike(r->headers_in,
+                                APR_ARRAY_IDX(st->exported_attr_headers, j,
+                                              rus_httpd_attr_header_t)
+                                    .header);
     }
     if (st != NULL && st->exported_user_header != NULL) {
         rus_header_remove_alike(r->headers_in, st->exported_user_header);

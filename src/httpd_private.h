@@ -104,19 +104,20 @@ typedef struct rus_dir_conf {
     int logout_allow_get;        /* RemoteUserLogoutAllowGet */
     const char *user_header;     /* RemoteUserRequestHeader */
     const char *groups_header;   /* RemoteUserGroupsHeader */
-    /* Lists: an inner section that sets one replaces the outer list. */
-    apr_array_header_t *attributes; /* RemoteUserAttribute
-                                       (rus_httpd_attr_source_t), NULL:
-                                       not set here */
-    int attr_sync;                  /* RemoteUserAttributeSync: 1 Login,
-                                       0 Create */
-    const rus_httpd_source_t *groups_from; /* RemoteUserGroupsFrom */
-    int groups_sync;                /* RemoteUserGroupsSync: 1 Replace,
-                                       0 Add */
-    apr_array_header_t *group_maps; /* RemoteUserGroupMap
-                                       (rus_httpd_group_map_t) */
-    apr_array_header_t *attr_headers; /* RemoteUserAttributeHeader
-                                         (rus_httpd_attr_header_t) */
+    /* The lists below: an inner section that sets one replaces the
+     * outer list. NULL: not set here. */
+    /* RemoteUserAttribute (rus_httpd_attr_source_t) */
+    apr_array_header_t *attributes;
+    /* RemoteUserAttributeSync: 1 Login, 0 Create */
+    int attr_sync;
+    /* RemoteUserGroupsFrom */
+    const rus_httpd_source_t *groups_from;
+    /* RemoteUserGroupsSync: 1 Replace, 0 Add */
+    int groups_sync;
+    /* RemoteUserGroupMap (rus_httpd_group_map_t) */
+    apr_array_header_t *group_maps;
+    /* RemoteUserAttributeHeader (rus_httpd_attr_header_t) */
+    apr_array_header_t *attr_headers;
 } rus_dir_conf;
 
 #define COOKIE_NAME_DEFAULT "remoteuser_session"
@@ -327,8 +328,7 @@ void rus_httpd_feed_start(apr_pool_t *pchild, server_rec *s,
 #define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
 
 request_rec *rus_httpd_chain_root(request_rec *r);
-void rus_httpd_user_keep(rus_user_t *dst, const rus_user_t *src,
-                         apr_pool_t *p);
+void rus_httpd_user_keep(rus_user_t *dst, const rus_user_t *src, apr_pool_t *p);
 rus_req_state *rus_httpd_req_state(request_rec *r, int create);
 const char *rus_httpd_log_name(request_rec *r, const char *name);
 const char *rus_httpd_identity_source(request_rec *r, const char *sent);

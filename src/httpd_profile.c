@@ -46,21 +46,15 @@ static src_read_e source_read(request_rec *r, const rus_httpd_source_t *src,
                               const char *user, int from_header,
                               const char **pvalue)
 {
-    const char *raw = NULL, *offender = NULL;
+    const char *raw = NULL, *offender = NULL, *absent, *why;
     rus_header_e found;
 
     if (!src->header) {
         *pvalue = env_get(r, env_name);
-        if (*pvalue == NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          RUSLOGNO(00128) "%s of user '%s': %s is not set, "
-                                          "the stored value is kept",
-                          what, rus_httpd_log_name(r, user), env_name);
-            return SRC_ABSENT;
-        }
-        return SRC_VALUE;
+        absent = apr_pstrcat(r->pool, "variable ", env_name, NULL);
+        found = *pvalue != NULL ? RUS_HEADER_FOUND : RUS_HEADER_ABSENT;
     }
-    if (!from_header) {
+    else if (!from_header) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       RUSLOGNO(00127) "%s of user '%s': %s ignored, the "
                                       "identity did not come from "
@@ -68,29 +62,32 @@ static src_read_e source_read(request_rec *r, const rus_httpd_source_t *src,
                       what, rus_httpd_log_name(r, user), src->spec);
         return SRC_ABSENT;
     }
-    found = rus_header_find(r->headers_in, src->name, &raw, &offender);
+    else {
+        found = rus_header_find(r->headers_in, src->name, &raw, &offender);
+        absent = apr_pstrcat(r->pool, "header ", src->name, NULL);
+        *pvalue = raw;
+    }
     switch (found) {
     case RUS_HEADER_ABSENT:
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      RUSLOGNO(00128) "%s of user '%s': header %s is not "
-                                      "there, the stored value is kept",
-                      what, rus_httpd_log_name(r, user), src->name);
+                      RUSLOGNO(00128) "%s of user '%s': %s is not set, the "
+                                      "stored value is kept",
+                      what, rus_httpd_log_name(r, user), absent);
         return SRC_ABSENT;
     case RUS_HEADER_VARIANT:
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      RUSLOGNO(00126) "%s of user '%s' not taken: the "
-                                      "request has header '%s', a "
-                                      "look-alike of %s (underscore/dash "
-                                      "spoof)",
-                      what, rus_httpd_log_name(r, user),
-                      rus_httpd_log_name(r, offender), src->name);
-        return SRC_ABSENT;
     case RUS_HEADER_REPEATED:
+        why = found == RUS_HEADER_VARIANT
+                  ? apr_psprintf(r->pool,
+                                 "the request has header '%s', a "
+                                 "look-alike of %s (underscore/dash spoof)",
+                                 rus_httpd_log_name(r, offender), src->name)
+                  : apr_psprintf(r->pool,
+                                 "header %s was sent more than once (or "
+                                 "its value holds \", \")",
+                                 src->name);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      RUSLOGNO(00126) "%s of user '%s' not taken: header "
-                                      "%s was sent more than once (or its "
-                                      "value holds \", \")",
-                      what, rus_httpd_log_name(r, user), src->name);
+                      RUSLOGNO(00126) "%s of user '%s' not taken: %s", what,
+                      rus_httpd_log_name(r, user), why);
         return SRC_ABSENT;
     case RUS_HEADER_FOUND:
         break;
@@ -106,8 +103,7 @@ static const char *attr_value(request_rec *r, const rus_httpd_attr_source_t *a,
     const char *value = NULL;
     rus_value_error_e err;
 
-    if (source_read(r, &a->src, a->src.name, a->name, user, from_header,
-                    &value)
+    if (source_read(r, &a->src, a->src.name, a->name, user, from_header, &value)
         != SRC_VALUE) {
         return NULL;
     }
@@ -149,8 +145,7 @@ static apr_array_header_t *group_values(request_rec *r,
     int i;
 
     if (!src->iterate) {
-        if (source_read(r, src, src->name, "groups", user, from_header,
-                        &value)
+        if (source_read(r, src, src->name, "groups", user, from_header, &value)
             != SRC_VALUE) {
             return NULL;
         }
@@ -255,8 +250,7 @@ static apr_array_header_t *groups_gather(request_rec *r,
 
 const rus_profile_t *rus_httpd_profile_gather(request_rec *r,
                                               const rus_dir_conf *conf,
-                                              const char *user,
-                                              int from_header)
+                                              const char *user, int from_header)
 {
     rus_profile_t *prof;
     int i, given = 0;

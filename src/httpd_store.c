@@ -650,9 +650,8 @@ int rus_httpd_store_writes_full(request_rec *r, const char *what)
  * never for one a session cookie carried (a cookie request writes
  * nothing). Header sources count only when the name is the one
  * RemoteUserHeader carried from a trusted proxy. */
-static const rus_profile_t *login_profile(request_rec *r,
-                                          const rus_dir_conf *conf,
-                                          const char *clean)
+static const rus_profile_t *
+login_profile(request_rec *r, const rus_dir_conf *conf, const char *clean)
 {
     const rus_req_state *st = rus_httpd_req_state(r, 0);
     int from_header;
@@ -702,10 +701,11 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                          clean, &policy, rus_httpd_now_sec(r), r->pool);
     if (rv == RUS_GATE_EFULL) {
         return rus_httpd_store_writes_full(
-            r, apr_pstrcat(r->pool,
-                           policy.profile != NULL ? "creating or updating user '"
-                                                  : "creating user '",
-                           rus_httpd_log_name(r, clean), "'", NULL));
+            r,
+            apr_pstrcat(r->pool,
+                        policy.profile != NULL ? "creating or updating user '"
+                                               : "creating user '",
+                        rus_httpd_log_name(r, clean), "'", NULL));
     }
     if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
         rus_httpd_store_log(
@@ -713,6 +713,20 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
             apr_psprintf(r->pool,
                          RUSLOGNO(00009) "user store unavailable (%s): %s",
                          rus_store_error_kind(rv), lk.msg));
+    }
+    else if (rv != APR_SUCCESS && policy.profile != NULL) {
+        /* the creation with the profile, or the sync of a known user,
+         * failed (or the read before it): one transaction, nothing of
+         * the login is in the store */
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00133) "user store failed (%s) resolving "
+                                         "user '%s' with the attributes and "
+                                         "groups of the login (none of them "
+                                         "written): %s",
+                         rus_store_error_kind(rv), rus_httpd_log_name(r, clean),
+                         lk.msg));
     }
     else if (rv != APR_SUCCESS) {
         rus_httpd_store_log(
