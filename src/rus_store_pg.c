@@ -254,17 +254,21 @@ static const char *const migrations[] = {
 /* The columns row_to_user() reads, for a users row aliased u; the groups
  * (all, then the front end's), the three columns and the attributes
  * (encoded as rus_attrs_decode() reads them) come along in the same
- * query, so the hot path stays one round trip. */
-#define USER_COLUMNS                                                   \
-    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"      \
-    " (SELECT string_agg(g.name, ',') FROM user_groups ug"             \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id),"   \
-    " (SELECT string_agg(g.name, ',') FROM user_groups ug"             \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"     \
-    " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'),"                     \
-    " u.email, u.first_name, u.last_name,"                             \
-    " (SELECT string_agg(octet_length(a.name) || ':' || a.name"        \
-    " || octet_length(a.value) || ':' || a.value, '' ORDER BY a.name)" \
+ * query, so the hot path stays one round trip. The encoding's lengths
+ * are those of the bytes the client receives, in its client_encoding
+ * (a URI's or PGCLIENTENCODING's may differ from the database's). */
+#define USER_COLUMNS                                                 \
+    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"    \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"           \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id)," \
+    " (SELECT string_agg(g.name, ',') FROM user_groups ug"           \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"   \
+    " AND ug.origin = '" RUS_ORIGIN_FRONTEND "'),"                   \
+    " u.email, u.first_name, u.last_name,"                           \
+    " (SELECT string_agg(octet_length(convert_to(a.name,"            \
+    " pg_client_encoding())) || ':' || a.name"                       \
+    " || octet_length(convert_to(a.value, pg_client_encoding()))"    \
+    " || ':' || a.value, '' ORDER BY a.name)"                        \
     " FROM user_attributes a WHERE a.user_id = u.id)"
 #define USER_COLUMN_COUNT 11
 

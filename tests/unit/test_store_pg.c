@@ -1101,6 +1101,35 @@ START_TEST(test_pg_profile_rows)
 }
 END_TEST
 
+/* The attributes' lengths are counted in the client's encoding: with a
+ * client_encoding other than the database's (LATIN1 against UTF8 here),
+ * a value whose bytes the server converts (UTF-8 read as two Latin-1
+ * characters, four bytes in the database) decodes as it was written. */
+START_TEST(test_pg_attrs_client_encoding)
+{
+    static const char *const attrs[] = { "city", "Z\xc3\xbcrich", NULL };
+    const char *schema = NULL;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    rus_user_t u;
+    int created = 0;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, "&client_encoding=LATIN1");
+    conn = connected(store);
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 5,
+                                          profile_of(NULL, attrs, NULL, 0), &u,
+                                          &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "city"), "Z\xc3\xbcrich");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT octet_length(value)"
+                                             " FROM user_attributes"),
+                     9);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* ---- round trips ------------------------------------------------------ */
 
 /* A TCP proxy between one client and the tests' server that counts the
@@ -1525,6 +1554,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_dump_load);
     tcase_add_test(tc, test_pg_migrate_from_1);
     tcase_add_test(tc, test_pg_profile_rows);
+    tcase_add_test(tc, test_pg_attrs_client_encoding);
     tcase_add_test(tc, test_pg_hot_path_round_trips);
     tcase_add_test(tc, test_pg_sync_waits_for_writer);
     tcase_add_test(tc, test_pg_sync_races);
