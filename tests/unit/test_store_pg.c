@@ -1014,6 +1014,14 @@ END_TEST
  * what differs, keeps an administrator's membership through Replace, and
  * says APR_ENOENT for no such user; a malformed attribute column is
  * RUS_STORE_ECORRUPT. */
+/* The transaction ids that wrote the rows of the profile's tables: a
+ * write (even of the same values) makes a new row version. */
+#define ROW_VERSIONS                                                     \
+    "SELECT sum(x::text::bigint) FROM (SELECT xmin AS x FROM users"      \
+    " UNION ALL SELECT xmin FROM user_attributes"                        \
+    " UNION ALL SELECT xmin FROM user_groups UNION ALL SELECT xmin FROM" \
+    " groups) t"
+
 START_TEST(test_pg_profile_rows)
 {
     static const char *const attrs1[] = { "title", "CTO", "room", "1:2", NULL };
@@ -1023,7 +1031,7 @@ START_TEST(test_pg_profile_rows)
     rus_conn_t *conn;
     rus_user_t u, v;
     rus_group_t g;
-    long long before;
+    long long before, xmins;
     int created = 0;
 
     NEED_SERVER();
@@ -1066,13 +1074,16 @@ START_TEST(test_pg_profile_rows)
     ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_EEXIST);
     before = rus_test_pg_int(schema, "SELECT count(*) FROM changes");
-    /* the same again: nothing written, nothing logged */
+    xmins = rus_test_pg_int(schema, ROW_VERSIONS);
+    /* the same again: no row written (no new row version), nothing
+     * logged */
     ck_assert_int_eq(rus_user_sync(conn, u.id,
                                    profile_of("ann@x", attrs1, "staff,ops", 1),
                                    300, 3600),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
                      before);
+    ck_assert_int_eq(rus_test_pg_int(schema, ROW_VERSIONS), xmins);
     ck_assert_msg(rus_user_sync(conn, u.id, profile_of("", attrs2, "dev", 1),
                                 300, 100)
                       == APR_SUCCESS,
