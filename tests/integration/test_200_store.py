@@ -92,7 +92,7 @@ def test_store_created_at_startup_relative_to_server_root(scratch):
     finally:
         con.close()
     assert cols == ["id", "username", "is_active", "date_joined",
-                    "last_login"]
+                    "last_login", "email", "first_name", "last_name"]
     st = os.stat(h.db_path)
     assert st.st_mode & 0o777 == 0o640
     if RUN_USER:
