@@ -41,35 +41,81 @@ static void open_pair(int i)
 #define HASH_C \
     "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
 
+/* A profile of the columns given, attributes "name=value;..." and groups
+ * "a,b" (NULL: none). */
+static rus_profile_t *profile(apr_pool_t *p, const char *email,
+                              const char *first, const char *last,
+                              const char *attrs, const char *groups)
+{
+    rus_profile_t *pr = apr_pcalloc(p, sizeof(*pr));
+    char *tok, *last_tok = NULL;
+
+    pr->email = email;
+    pr->first_name = first;
+    pr->last_name = last;
+    if (attrs != NULL) {
+        pr->attrs = apr_array_make(p, 2, sizeof(rus_attr_t));
+        for (tok = apr_strtok(apr_pstrdup(p, attrs), ";", &last_tok);
+             tok != NULL; tok = apr_strtok(NULL, ";", &last_tok)) {
+            rus_attr_t *a = apr_array_push(pr->attrs);
+
+            a->name = tok;
+            tok = strchr(tok, '=');
+            *tok = '\0';
+            a->value = tok + 1;
+        }
+    }
+    if (groups != NULL) {
+        pr->groups = apr_array_make(p, 2, sizeof(char *));
+        for (tok = apr_strtok(apr_pstrdup(p, groups), ",", &last_tok);
+             tok != NULL; tok = apr_strtok(NULL, ",", &last_tok)) {
+            APR_ARRAY_PUSH(pr->groups, const char *) = tok;
+        }
+        pr->groups_replace = 1;
+    }
+    return pr;
+}
+
 /* A store with something of every kind, and gaps in its ids: ann (active,
- * logged in, in two groups, two sessions), bob deleted, cy (disabled,
- * never logged in), dee (a session on another virtual host). */
+ * logged in, with email, names, two attributes, in two groups by an
+ * administrator and one from the front end, two sessions), bob deleted,
+ * cy (disabled, never logged in, in a group), dee (an email, an
+ * attribute, a membership that came from the front end and was then made
+ * an administrator's, a session on another virtual host). */
 static void populate(rus_conn_t *c, apr_pool_t *p)
 {
     rus_group_t g;
     rus_user_t ann, bob, cy, dee;
     int created = 0;
 
-    ck_assert_int_eq(rus_user_create(c, "ann", 1000, &ann, &created, p),
+    ck_assert_int_eq(rus_user_create_with(c, "ann", 1000,
+                                          profile(p, "ann@example.org", "Ann",
+                                                  "S\xc3\xa9verin",
+                                                  "title=CTO;dept=4:ops", "fe"),
+                                          &ann, &created, p),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_user_add(c, "bob", 1001, 1, &bob, p), APR_SUCCESS);
     ck_assert_int_eq(rus_user_add(c, "cy", 1002, 0, &cy, p), APR_SUCCESS);
-    ck_assert_int_eq(rus_user_create(c,
-                                     "d\xc3\xa9"
-                                     "e",
-                                     1003, &dee, &created, p),
+    ck_assert_int_eq(rus_user_create_with(c,
+                                          "d\xc3\xa9"
+                                          "e",
+                                          1003,
+                                          profile(p, "dee@example.org", NULL,
+                                                  NULL, "room=12", "staff"),
+                                          &dee, &created, p),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_user_touch_login(c, ann.id, 1500, 0), APR_SUCCESS);
     ck_assert_int_eq(rus_user_delete(c, bob.id), APR_SUCCESS);
 
     ck_assert_int_eq(rus_group_add(c, "gone"), APR_SUCCESS);
-    ck_assert_int_eq(rus_group_add(c, "staff"), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add(c, "ops"), APR_SUCCESS);
     ck_assert_int_eq(rus_group_find(c, "gone", &g, p), APR_SUCCESS);
     ck_assert_int_eq(rus_group_delete(c, g.id), APR_SUCCESS);
+    /* staff, made by dee's login, has all three as an administrator's */
     ck_assert_int_eq(rus_group_find(c, "staff", &g, p), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(c, g.id, ann.id), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(c, g.id, cy.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(c, g.id, dee.id), APR_SUCCESS);
     ck_assert_int_eq(rus_group_find(c, "ops", &g, p), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(c, g.id, ann.id), APR_SUCCESS);
 
@@ -86,8 +132,9 @@ static void populate(rus_conn_t *c, apr_pool_t *p)
 }
 
 /* Everything rus_store.h shows of a store, as one text: users with ids,
- * state, times and groups; groups with ids and members; sessions with
- * their hash, owner and times. Equal texts, equal stores. */
+ * state, times, profile and memberships with their origins; groups with
+ * ids and members; sessions with their hash, owner and times. Equal
+ * texts, equal stores. */
 static const char *picture(rus_conn_t *c, apr_pool_t *p)
 {
     apr_array_header_t *users = NULL, *groups = NULL, *rows = NULL;
@@ -97,13 +144,31 @@ static const char *picture(rus_conn_t *c, apr_pool_t *p)
     ck_assert_int_eq(rus_user_list(c, &users, p), APR_SUCCESS);
     for (i = 0; i < users->nelts; i++) {
         const rus_user_t *u = &APR_ARRAY_IDX(users, i, rus_user_t);
+        apr_array_header_t *ms = NULL;
+        int j;
 
-        out = apr_psprintf(p,
-                           "%suser %" APR_INT64_T_FMT
-                           " %s active=%d joined=%" APR_INT64_T_FMT
-                           " login=%" APR_INT64_T_FMT " groups=%s\n",
-                           out, u->id, u->username, u->is_active,
-                           u->date_joined, u->last_login, u->groups);
+        out =
+            apr_psprintf(p,
+                         "%suser %" APR_INT64_T_FMT
+                         " %s active=%d joined=%" APR_INT64_T_FMT
+                         " login=%" APR_INT64_T_FMT
+                         " groups=%s frontend=%s email=%s first=%s"
+                         " last=%s\n",
+                         out, u->id, u->username, u->is_active, u->date_joined,
+                         u->last_login, u->groups, u->frontend_groups, u->email,
+                         u->first_name, u->last_name);
+        for (j = 0; u->attrs != NULL && j < u->attrs->nelts; j++) {
+            const rus_attr_t *a = &APR_ARRAY_IDX(u->attrs, j, rus_attr_t);
+
+            out = apr_psprintf(p, "%s  attr %s=%s\n", out, a->name, a->value);
+        }
+        ck_assert_int_eq(rus_user_memberships(c, u->id, &ms, p), APR_SUCCESS);
+        for (j = 0; j < ms->nelts; j++) {
+            const rus_membership_t *m = &APR_ARRAY_IDX(ms, j, rus_membership_t);
+
+            out =
+                apr_psprintf(p, "%s  member %s %s\n", out, m->group, m->origin);
+        }
     }
     ck_assert_int_eq(rus_group_list(c, &groups, p), APR_SUCCESS);
     for (i = 0; i < groups->nelts; i++) {
@@ -148,11 +213,25 @@ START_TEST(test_copy_preserves_everything)
                   "copy %s -> %s: %s / %s", src.spec, dst.spec,
                   rus_store_error(src.conn), rus_store_error(dst.conn));
     ck_assert_int_eq(counts.users, 3);
-    ck_assert_int_eq(counts.groups, 2);
-    ck_assert_int_eq(counts.members, 3);
+    ck_assert_int_eq(counts.groups, 3);
+    ck_assert_int_eq(counts.members, 5);
     ck_assert_int_eq(counts.sessions, 3);
+    ck_assert_int_eq(counts.attributes, 3);
     after = picture(dst.conn, dst.pool);
     ck_assert_str_eq(after, before);
+    /* what the picture shows, to be sure it shows it */
+    ck_assert_ptr_nonnull(strstr(before, "frontend=fe email=ann@example.org"
+                                         " first=Ann last=S\xc3\xa9verin\n"
+                                         "  attr dept=4:ops\n"
+                                         "  attr title=CTO\n"
+                                         "  member fe frontend\n"
+                                         "  member ops admin\n"
+                                         "  member staff admin\n"));
+    ck_assert_ptr_nonnull(strstr(before, "email=dee@example.org first= last=\n"
+                                         "  attr room=12\n"
+                                         "  member staff admin\n"));
+    ck_assert_ptr_nonnull(strstr(before, "cy active=0 joined=1002 login=0"
+                                         " groups=staff frontend= email="));
     /* the source is as it was */
     ck_assert_str_eq(picture(src.conn, src.pool), before);
 
@@ -160,7 +239,10 @@ START_TEST(test_copy_preserves_everything)
     ck_assert_int_eq(rus_session_find(dst.conn, HASH_A, &s, &u, dst.pool),
                      APR_SUCCESS);
     ck_assert_str_eq(u.username, "ann");
-    ck_assert_str_eq(u.groups, "ops,staff");
+    ck_assert_str_eq(u.groups, "fe,ops,staff");
+    ck_assert_str_eq(u.frontend_groups, "fe");
+    ck_assert_str_eq(u.email, "ann@example.org");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "title"), "CTO");
     ck_assert_str_eq(s.vhost, "a.example");
     ck_assert_int_eq(s.created_at, 1100);
     ck_assert_int_eq(s.last_seen, 1200);
@@ -195,7 +277,7 @@ START_TEST(test_copy_empty_store)
     ck_assert_int_eq(rus_store_copy(src.conn, dst.conn, &counts, dst.pool),
                      APR_SUCCESS);
     ck_assert_int_eq(counts.users + counts.groups + counts.members
-                         + counts.sessions,
+                         + counts.sessions + counts.attributes,
                      0);
     ck_assert_str_eq(picture(dst.conn, dst.pool), "");
 }

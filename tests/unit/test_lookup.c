@@ -163,11 +163,56 @@ START_TEST(test_gate_full)
 }
 END_TEST
 
+/* A cached user is answered from the cache only while the login's
+ * profile would change nothing: a changed value goes to the store, is
+ * written, and the new row is what the cache answers next. */
+START_TEST(test_changed_profile_goes_to_the_store)
+{
+    rus_user_policy_t pol = { 1, 0, NULL, NULL, 1 };
+    rus_profile_t pr;
+    rus_user_lookup_t lk;
+
+    memset(&pr, 0, sizeof(pr));
+    pr.email = "dan@example.com";
+    pr.groups = rus_groups_split(pool, "staff", ",");
+    pr.groups_replace = 1;
+    pol.profile = &pr;
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 100), APR_SUCCESS);
+    ck_assert_int_eq(lk.res.created, 1);
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 101), APR_SUCCESS);
+    ck_assert_int_eq(lk.cached, 1);
+    ck_assert_str_eq(lk.res.user.email, "dan@example.com");
+    ck_assert_str_eq(lk.res.user.groups, "staff");
+    pr.email = "daniel@example.com";
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 102), APR_SUCCESS);
+    ck_assert_int_eq(lk.cached, 0);
+    ck_assert_int_eq(lk.res.synced, 1);
+    ck_assert_str_eq(lk.res.user.email, "daniel@example.com");
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "SELECT email FROM users"),
+                     "daniel@example.com");
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 103), APR_SUCCESS);
+    ck_assert_int_eq(lk.cached, 1);
+    ck_assert_str_eq(lk.res.user.email, "daniel@example.com");
+    /* a group the login no longer lists */
+    pr.groups = rus_groups_split(pool, "", ",");
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 104), APR_SUCCESS);
+    ck_assert_int_eq(lk.cached, 0);
+    ck_assert_str_eq(lk.res.user.groups, "");
+    /* Create only: the cache answers whatever the login says */
+    pol.sync_login = 0;
+    pr.email = "other@example.com";
+    ck_assert_int_eq(lookup(&lk, "dan", &pol, 105), APR_SUCCESS);
+    ck_assert_int_eq(lk.cached, 1);
+    ck_assert_str_eq(lk.res.user.email, "daniel@example.com");
+}
+END_TEST
+
 TCase *rus_lookup_test_case(void)
 {
     TCase *tc = tcase_create("lookup");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_changed_profile_goes_to_the_store);
     tcase_add_test(tc, test_created_then_cached);
     tcase_add_test(tc, test_last_login_due_goes_to_the_store);
     tcase_add_test(tc, test_unknown_is_not_cached);

@@ -1507,6 +1507,384 @@ START_TEST(test_backup_copy)
 }
 END_TEST
 
+/* ==================================================================== */
+/* schema 5 (#19): migrated in place, its triggers, its checks          */
+
+/* The schema of version 3 (users, sessions, groups and memberships), as
+ * the migrations of those releases wrote it. */
+#define V3_DDL                                                             \
+    "CREATE TABLE users (id INTEGER PRIMARY KEY,"                          \
+    " username TEXT NOT NULL UNIQUE,"                                      \
+    " is_active INTEGER NOT NULL DEFAULT 1,"                               \
+    " date_joined INTEGER NOT NULL, last_login INTEGER);"                  \
+    "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY,"                  \
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"   \
+    " vhost TEXT NOT NULL, created_at INTEGER NOT NULL,"                   \
+    " last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL)"            \
+    " WITHOUT ROWID;"                                                      \
+    "CREATE INDEX sessions_user ON sessions (user_id);"                    \
+    "CREATE INDEX sessions_expires ON sessions (expires_at);"              \
+    "CREATE TABLE groups (id INTEGER PRIMARY KEY,"                         \
+    " name TEXT NOT NULL UNIQUE);"                                         \
+    "CREATE TABLE user_groups ("                                           \
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"   \
+    " group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE," \
+    " PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;"                     \
+    "CREATE INDEX user_groups_group ON user_groups (group_id);"
+
+/* What version 4 added: the change log and its triggers, as released. */
+#define NOW4 "CAST(strftime('%s', 'now') AS INTEGER)"
+#define V4_DDL                                                               \
+    "CREATE TABLE changes (id INTEGER PRIMARY KEY AUTOINCREMENT,"            \
+    " user_id INTEGER, session_hash TEXT, at INTEGER NOT NULL);"             \
+    "CREATE INDEX changes_at ON changes (at);"                               \
+    "CREATE TRIGGER changes_user_update AFTER UPDATE OF is_active, username" \
+    " ON users WHEN OLD.is_active IS NOT NEW.is_active"                      \
+    " OR OLD.username IS NOT NEW.username BEGIN"                             \
+    " INSERT INTO changes (user_id, at) VALUES (OLD.id, " NOW4 ");"          \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_user_delete AFTER DELETE ON users BEGIN"         \
+    " INSERT INTO changes (user_id, at) VALUES (OLD.id, " NOW4 ");"          \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_session_delete AFTER DELETE ON sessions"         \
+    " WHEN OLD.expires_at > " NOW4 " BEGIN"                                  \
+    " INSERT INTO changes (user_id, session_hash, at)"                       \
+    " VALUES (OLD.user_id, OLD.token_hash, " NOW4 ");"                       \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_session_update AFTER UPDATE OF token_hash,"      \
+    " user_id, vhost, expires_at ON sessions"                                \
+    " WHEN OLD.token_hash IS NOT NEW.token_hash"                             \
+    " OR OLD.user_id IS NOT NEW.user_id OR OLD.vhost IS NOT NEW.vhost"       \
+    " OR (NEW.expires_at < OLD.expires_at"                                   \
+    " AND NEW.created_at IS OLD.created_at) BEGIN"                           \
+    " INSERT INTO changes (user_id, session_hash, at)"                       \
+    " VALUES (OLD.user_id, OLD.token_hash, " NOW4 ");"                       \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_member_insert AFTER INSERT ON user_groups BEGIN" \
+    " INSERT INTO changes (user_id, at) VALUES (NEW.user_id, " NOW4 ");"     \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_member_delete AFTER DELETE ON user_groups BEGIN" \
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " NOW4 ");"     \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_member_update AFTER UPDATE ON user_groups BEGIN" \
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " NOW4 "),"     \
+    " (NEW.user_id, " NOW4 ");"                                              \
+    " END;"                                                                  \
+    "CREATE TRIGGER changes_group_rename AFTER UPDATE OF name ON groups"     \
+    " WHEN OLD.name IS NOT NEW.name BEGIN"                                   \
+    " INSERT INTO changes (user_id, at) SELECT user_id, " NOW4               \
+    " FROM user_groups WHERE group_id = NEW.id;"                             \
+    " END;"
+
+/* Rows of every kind, ids with gaps: ann (7) in staff and ops, bob (9) in
+ * ops, a session of ann's. */
+#define OLD_ROWS                                                             \
+    "INSERT INTO users VALUES (7, 'ann', 1, 5, 50), (9, 'bob', 0, 6, NULL);" \
+    "INSERT INTO groups VALUES (3, 'staff'), (4, 'ops');"                    \
+    "INSERT INTO user_groups VALUES (7, 3), (7, 4), (9, 4);"                 \
+    "INSERT INTO sessions VALUES ('h1', 7, 'a:80', 10, 20, 4000000000);"
+
+/* The rows of changes after id @a since, as "user_id,..." ("" for none). */
+static const char *changes_in_file(apr_int64_t since)
+{
+    return rus_test_sql_str(pool, db,
+                            apr_psprintf(pool,
+                                         "SELECT coalesce(group_concat("
+                                         "user_id, ','), '') FROM (SELECT "
+                                         "user_id FROM changes WHERE id > "
+                                         "%" APR_INT64_T_FMT " ORDER BY id)",
+                                         since));
+}
+
+static apr_int64_t last_change(void)
+{
+    return rus_test_sql_int(db, "SELECT coalesce(MAX(id), 0) FROM changes");
+}
+
+/* An old store is migrated in place (loop: from version 3, from version
+ * 4): its rows kept, its memberships an administrator's, the users'
+ * profile columns empty; the triggers log what the new schema adds and
+ * what the old one did; writes by the store work at once. */
+START_TEST(test_migrate_to_profiles)
+{
+    rus_conn_t *conn;
+    rus_session_t s;
+    rus_user_t u;
+    apr_int64_t mark;
+    long long logged = 0;
+    int created = 0;
+
+    if (_i == 0) {
+        rus_test_sql(db, V3_DDL OLD_ROWS "PRAGMA user_version = 3;");
+    }
+    else {
+        rus_test_sql(db, V3_DDL V4_DDL OLD_ROWS "PRAGMA user_version = 4;");
+        /* what was logged before the migration stays */
+        logged = rus_test_sql_int(db, "SELECT COUNT(*) FROM changes");
+        ck_assert_int_eq(logged, 3);
+    }
+    conn = connected(prepared(db));
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"),
+                     SCHEMA_VERSION);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM changes"),
+                     logged);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT group_concat(user_id || ':' ||"
+                                      " group_id || ':' || origin, ',') FROM"
+                                      " (SELECT * FROM user_groups ORDER BY"
+                                      " user_id, group_id)"),
+                     "7:3:admin,7:4:admin,9:4:admin");
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM"
+                                          " pragma_foreign_key_check"),
+                     0);
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "PRAGMA integrity_check"),
+                     "ok");
+
+    /* the rows, through the store */
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, 7);
+    ck_assert_int_eq(u.last_login, 50);
+    ck_assert_str_eq(u.groups, "ops,staff");
+    ck_assert_str_eq(u.frontend_groups, "");
+    ck_assert_str_eq(u.email, "");
+    ck_assert_str_eq(u.first_name, "");
+    ck_assert_str_eq(u.last_name, "");
+    ck_assert_ptr_null(u.attrs);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, 7);
+    ck_assert_int_eq(rus_user_find(conn, "bob", &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.is_active, 0);
+    ck_assert_int_eq(u.last_login, 0);
+
+    /* the triggers: by hand (the sqlite3 shell), each logs its user */
+    mark = last_change();
+    rus_test_sql(db, "UPDATE users SET email = 'a@x' WHERE id = 7");
+    ck_assert_str_eq(changes_in_file(mark), "7");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE users SET first_name = 'Ann', last_name = 'S'"
+                     " WHERE id = 7");
+    ck_assert_str_eq(changes_in_file(mark), "7");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE users SET email = 'a@x' WHERE id = 7;"
+                     "UPDATE users SET last_login = 99 WHERE id = 7");
+    ck_assert_str_eq(changes_in_file(mark), ""); /* same value; bookkeeping */
+    rus_test_sql(db, "INSERT INTO user_attributes VALUES (9, 'title', 'x')");
+    ck_assert_str_eq(changes_in_file(mark), "9");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE user_attributes SET value = 'x'"
+                     " WHERE user_id = 9");
+    ck_assert_str_eq(changes_in_file(mark), "");
+    rus_test_sql(db, "UPDATE user_attributes SET value = 'y'"
+                     " WHERE user_id = 9");
+    ck_assert_str_eq(changes_in_file(mark), "9");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE user_attributes SET user_id = 7"
+                     " WHERE user_id = 9");
+    ck_assert_str_eq(changes_in_file(mark), "9,7");
+    mark = last_change();
+    rus_test_sql(db, "DELETE FROM user_attributes WHERE user_id = 7");
+    ck_assert_str_eq(changes_in_file(mark), "7");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE user_groups SET origin = 'frontend'"
+                     " WHERE user_id = 9");
+    ck_assert_str_ne(changes_in_file(mark), "");
+    mark = last_change();
+    rus_test_sql(db, "UPDATE users SET is_active = 1 WHERE id = 9");
+    ck_assert_str_eq(changes_in_file(mark), "9");
+    /* an origin that is neither is refused */
+    {
+        sqlite3 *h = NULL;
+
+        ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(h, "UPDATE user_groups SET origin = 'x'",
+                                      NULL, NULL, NULL),
+                         SQLITE_CONSTRAINT);
+        sqlite3_close(h);
+    }
+
+    /* and the store writes profiles at once */
+    ck_assert_int_eq(rus_user_find(conn, "bob", &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.frontend_groups, "ops");
+    ck_assert_int_eq(rus_user_create(conn, "cy", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_gt(u.id, 9);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A profile's write is one transaction: a failure half-way (here a
+ * trigger refusing the membership, after the columns and the attributes
+ * were written) leaves nothing of it, and no user either when it came
+ * with the creation. */
+START_TEST(test_profile_write_is_atomic)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_profile_t pr;
+    rus_attr_t attr = { "title", "CTO" };
+    apr_array_header_t *attrs = apr_array_make(pool, 1, sizeof(rus_attr_t));
+    apr_array_header_t *groups = apr_array_make(pool, 1, sizeof(char *));
+    rus_user_t u;
+    int created = -1;
+
+    APR_ARRAY_PUSH(attrs, rus_attr_t) = attr;
+    APR_ARRAY_PUSH(groups, const char *) = "g";
+    memset(&pr, 0, sizeof(pr));
+    pr.email = "a@x";
+    pr.attrs = attrs;
+    pr.groups = groups;
+    rus_test_sql(db, "CREATE TRIGGER refuse BEFORE INSERT ON user_groups"
+                     " BEGIN SELECT RAISE(ABORT, 'refused here'); END");
+    ck_assert_int_ne(rus_user_create_with(conn, "ann", 100, &pr, &u, &created,
+                                          pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "refused here"));
+    ck_assert_int_eq(created, -1);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM users"), 0);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM groups"), 0);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM"
+                                          " user_attributes"),
+                     0);
+    /* the connection is usable again: no transaction left open */
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_ne(rus_user_sync(conn, u.id, &pr, 200, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM"
+                                          " user_attributes"),
+                     0);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT email = '' AND"
+                                          " last_login = 100 FROM users"),
+                     1);
+    rus_test_sql(db, "DROP TRIGGER refuse");
+    ck_assert_int_eq(rus_user_sync(conn, u.id, &pr, 200, 0), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.email, "a@x");
+    ck_assert_str_eq(u.frontend_groups, "g");
+    ck_assert_int_eq(u.last_login, 200);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* Attributes that cannot be decoded (a table rebuilt by hand without its
+ * primary key, a name twice) are a damaged store, said so, not a crash or
+ * a silent pick. */
+START_TEST(test_attrs_undecodable_is_corrupt)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_session_t s;
+    rus_user_t u;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "a:80", 1,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_test_sql(db, "DROP TABLE user_attributes;"
+                     "CREATE TABLE user_attributes (user_id INTEGER,"
+                     " name TEXT, value TEXT);"
+                     "INSERT INTO user_attributes VALUES (1, 'title', 'a'),"
+                     " (1, 'title', 'b')");
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), RUS_STORE_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "attributes"));
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool),
+                     RUS_STORE_ECORRUPT);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* db check: rows whose user or group is gone (written with foreign_keys
+ * off, as the sqlite3 shell does by default) are found, in the new table
+ * too. */
+START_TEST(test_integrity_finds_orphans)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    const char *result = NULL;
+    rus_user_t u;
+    int ok = -1, created = 0;
+
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_str_eq(result, "ok");
+    rus_test_sql(db, "INSERT INTO user_attributes VALUES (42, 'title', 'x'),"
+                     " (42, 'dept', 'y');"
+                     "INSERT INTO user_groups VALUES (1, 77, 'frontend')");
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 0);
+    ck_assert_str_eq(result,
+                     "user_attributes: 2 row(s) refer to a missing row of "
+                     "users\nuser_groups: 1 row(s) refer to a missing row of "
+                     "groups");
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A login whose profile is what the store holds writes nothing but its
+ * last_login (when due): no row of users, user_attributes, groups or
+ * user_groups is updated, inserted or deleted, even where an update would
+ * change nothing. Counted by triggers of the test's own. */
+START_TEST(test_sync_unchanged_writes_nothing)
+{
+    rus_conn_t *conn = connected(prepared(db));
+    rus_profile_t pr;
+    rus_attr_t attr = { "title", "CTO" };
+    apr_array_header_t *attrs = apr_array_make(pool, 1, sizeof(rus_attr_t));
+    apr_array_header_t *groups = apr_array_make(pool, 2, sizeof(char *));
+    rus_user_t u;
+    int created = 0;
+
+    APR_ARRAY_PUSH(attrs, rus_attr_t) = attr;
+    APR_ARRAY_PUSH(groups, const char *) = "g";
+    APR_ARRAY_PUSH(groups, const char *) = "h";
+    memset(&pr, 0, sizeof(pr));
+    pr.email = "a@x";
+    pr.first_name = "Ann";
+    pr.last_name = "";
+    pr.attrs = attrs;
+    pr.groups = groups;
+    pr.groups_replace = 1;
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 100, &pr, &u, &created,
+                                          pool),
+                     APR_SUCCESS);
+    rus_test_sql(db, "CREATE TABLE writes (what TEXT);"
+                     "CREATE TRIGGER w1 AFTER UPDATE OF email, first_name,"
+                     " last_name, is_active, username ON users BEGIN"
+                     " INSERT INTO writes VALUES ('users'); END;"
+                     "CREATE TRIGGER w2 AFTER UPDATE ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr update'); END;"
+                     "CREATE TRIGGER w3 AFTER INSERT ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr insert'); END;"
+                     "CREATE TRIGGER w4 AFTER DELETE ON user_attributes BEGIN"
+                     " INSERT INTO writes VALUES ('attr delete'); END;"
+                     "CREATE TRIGGER w5 AFTER INSERT ON groups BEGIN"
+                     " INSERT INTO writes VALUES ('group'); END;"
+                     "CREATE TRIGGER w6 AFTER INSERT ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member insert'); END;"
+                     "CREATE TRIGGER w7 AFTER UPDATE ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member update'); END;"
+                     "CREATE TRIGGER w8 AFTER DELETE ON user_groups BEGIN"
+                     " INSERT INTO writes VALUES ('member delete'); END;");
+    ck_assert_int_eq(rus_user_sync(conn, u.id, &pr, 500, 60), APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT coalesce(group_concat(what),"
+                                      " '') FROM writes"),
+                     "");
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT last_login FROM users"), 500);
+    /* and a difference is written, only it */
+    pr.first_name = "Anne";
+    ck_assert_int_eq(rus_user_sync(conn, u.id, &pr, 510, 60), APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT coalesce(group_concat(what),"
+                                      " '') FROM writes"),
+                     "users");
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 TCase *rus_store_sqlite_test_case(void)
 {
     TCase *tc = tcase_create("store_sqlite");
@@ -1551,5 +1929,10 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_checkpoint_empties_wal);
     tcase_add_test(tc, test_checkpoint_wait_is_bounded);
     tcase_add_test(tc, test_backup_copy);
+    tcase_add_loop_test(tc, test_migrate_to_profiles, 0, 2);
+    tcase_add_test(tc, test_profile_write_is_atomic);
+    tcase_add_test(tc, test_sync_unchanged_writes_nothing);
+    tcase_add_test(tc, test_attrs_undecodable_is_corrupt);
+    tcase_add_test(tc, test_integrity_finds_orphans);
     return tc;
 }

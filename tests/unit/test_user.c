@@ -318,6 +318,113 @@ START_TEST(test_gate_full)
 }
 END_TEST
 
+/* A profile as the glue builds it: email, last name, groups. */
+static rus_profile_t *profile_of(const char *email, const char *last,
+                                 const char *groups, int replace)
+{
+    rus_profile_t *pr = apr_pcalloc(pool, sizeof(*pr));
+
+    pr->email = email;
+    pr->last_name = last;
+    pr->groups = groups ? rus_groups_split(pool, groups, ",") : NULL;
+    pr->groups_replace = replace;
+    return pr;
+}
+
+/* Django's RemoteUserCustomTest: the email comes with the creation; a
+ * later login with Sync Create changes nothing, with Sync Login the last
+ * name follows, in the same write as the login's record. */
+START_TEST(test_profile_on_create_and_login)
+{
+    rus_user_policy_t pol = { 1, 0, NULL, NULL, 0 };
+    rus_resolution_t res;
+
+    pol.profile = profile_of("ann@example.com", "Lee", "staff,ops", 1);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "ann", &pol, 1000, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.created, 1);
+    ck_assert_int_eq(res.synced, 1);
+    ck_assert_str_eq(res.user.email, "ann@example.com");
+    ck_assert_str_eq(res.user.last_name, "Lee");
+    ck_assert_str_eq(res.user.groups, "ops,staff");
+    ck_assert_str_eq(res.user.frontend_groups, "ops,staff");
+
+    /* Create only: a later login with other values writes nothing */
+    pol.profile = profile_of("new@example.com", "Smith", "staff", 1);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "ann", &pol, 1010, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.synced, 0);
+    ck_assert_str_eq(res.user.last_name, "Lee");
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "SELECT last_name FROM users"),
+                     "Lee");
+
+    /* Login: written, with last_login, and the answer is the new row */
+    pol.sync_login = 1;
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "ann", &pol, 1020, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.synced, 1);
+    ck_assert_int_eq(res.sync_rv, APR_SUCCESS);
+    ck_assert_str_eq(res.user.email, "new@example.com");
+    ck_assert_str_eq(res.user.last_name, "Smith");
+    ck_assert_str_eq(res.user.groups, "staff");
+    ck_assert_int_eq(res.user.last_login, 1000); /* within the interval */
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "SELECT last_name FROM users"),
+                     "Smith");
+    /* the same values again: nothing to write */
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "ann", &pol, 1030, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.synced, 0);
+    /* due: the sync records the login */
+    pol.profile = profile_of("new@example.com", "Smythe", NULL, 1);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "ann", &pol,
+                                      1000 + RUS_LOGIN_TOUCH_INTERVAL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.synced, 1);
+    ck_assert_int_eq(last_login(), 1000 + RUS_LOGIN_TOUCH_INTERVAL);
+    ck_assert_str_eq(res.user.groups, "staff"); /* no group source: kept */
+}
+END_TEST
+
+/* A refused login writes nothing of what it said; with the gate full a
+ * due sync is refused rather than answered with a stale profile. */
+START_TEST(test_profile_refused_and_gated)
+{
+    rus_user_policy_t pol = { 1, 0, NULL, NULL, 1 };
+    rus_user_change_t change;
+    rus_resolution_t res;
+    rus_gate_t gate;
+
+    pol.profile = profile_of("a@x", "A", "g1", 1);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "bob", &pol, 1000, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(conn, res.user.id, 0, &change),
+                     APR_SUCCESS);
+    pol.profile = profile_of("b@x", "B", "g2", 1);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "bob", &pol, 1010, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.verdict, RUS_VERDICT_INACTIVE);
+    ck_assert_int_eq(res.synced, 0);
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "SELECT email FROM users"),
+                     "a@x");
+    ck_assert_int_eq(rus_user_set_active(conn, res.user.id, 1, &change),
+                     APR_SUCCESS);
+
+    rus_gate_init(&gate, 1);
+    pol.gate = &gate;
+    ck_assert_int_eq(rus_gate_enter(&gate), APR_SUCCESS); /* a writer */
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "bob", &pol, 1020, pool),
+                     RUS_GATE_EFULL);
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "SELECT email FROM users"),
+                     "a@x");
+    rus_gate_leave(&gate);
+    ck_assert_int_eq(rus_user_resolve(&res, conn, "bob", &pol, 1020, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(res.synced, 1);
+    ck_assert_str_eq(res.user.groups, "g2");
+    ck_assert_int_eq(rus_gate_inside(&gate), 0);
+}
+END_TEST
+
 TCase *rus_user_test_case(void)
 {
     TCase *tc = tcase_create("user");
@@ -333,5 +440,7 @@ TCase *rus_user_test_case(void)
     tcase_add_test(tc, test_touch_failure_keeps_verdict);
     tcase_add_test(tc, test_store_error_leaves_resolution);
     tcase_add_test(tc, test_gate_full);
+    tcase_add_test(tc, test_profile_on_create_and_login);
+    tcase_add_test(tc, test_profile_refused_and_gated);
     return tc;
 }
