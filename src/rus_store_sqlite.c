@@ -296,8 +296,9 @@ typedef struct sqlite_conn_t {
     sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
     sqlite3_stmt *changes_since;       /* SQL_CHANGES_SINCE, when first used */
     sqlite3_stmt *profile[PST_COUNT];  /* profile_sql, when first used */
-    sqlite3_stmt *load[5]; /* a load's inserts, by rus_row_kind_e - 1,
-                              while one runs (load_begin to load_end) */
+    /* a load's inserts, by rus_row_kind_e - 1, while one runs (load_begin
+     * to load_end) */
+    sqlite3_stmt *load[RUS_ROW_ATTR];
 } sqlite_conn_t;
 
 /* ==================================================================== */
