@@ -774,9 +774,8 @@ static void export_attributes(request_rec *r, const rus_req_state *st)
 static void export_identity(request_rec *r, const rus_dir_conf *conf,
                             rus_req_state *st)
 {
-    int i;
-
     const char *groups = st->user.groups ? st->user.groups : "";
+    int i;
 
     if (rus_text_check(groups, strlen(groups)) != RUS_NAME_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -829,13 +828,14 @@ static void unexport_identity(request_rec *r, rus_req_state *st)
         "REMOTE_USER_LAST_NAME",
     };
     const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    const apr_table_entry_t *e;
     apr_size_t i;
     int j;
 
     for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         apr_table_unset(r->subprocess_env, vars[i]);
     }
+    e = (const apr_table_entry_t *)arr->elts;
     /* apr_table_unset() compacts the array: restart after each removal */
     for (j = 0; j < arr->nelts; j++) {
         if (e[j].key != NULL

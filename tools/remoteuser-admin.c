@@ -389,8 +389,9 @@ static const char *shown(const char *s)
     return out;
 }
 
-/* A user as JSON; with @a memberships (rus_membership_t, user show),
- * each group with its origin too. */
+/* A user as JSON; with @a memberships (rus_membership_t, user show; NULL
+ * otherwise, or when the store cannot list them), each group with its
+ * origin too. */
 static void print_user_json(const rus_user_t *u,
                             const apr_array_header_t *memberships,
                             const char *end)
@@ -982,7 +983,13 @@ static int user_show(cmd_ctx_t *ctx)
         return rc;
     }
     rv = rus_user_memberships(ctx->conn, u.id, &members, P);
-    if (rv != APR_SUCCESS) {
+    if (rv == APR_ENOTIMPL) {
+        /* an optional callback: the groups are shown all the same */
+        warn("origins of the memberships not shown: %s",
+             rus_store_error(ctx->conn));
+        members = NULL;
+    }
+    else if (rv != APR_SUCCESS) {
         return status_exit(ctx->conn, rv, "list the user's memberships");
     }
     if (json) {
@@ -1006,7 +1013,7 @@ static int user_show(cmd_ctx_t *ctx)
         }
         table_print(t);
     }
-    if (members->nelts > 0) {
+    if (members != NULL && members->nelts > 0) {
         printf("\n");
         t = table_new(2, "GROUP", "ORIGIN");
         for (i = 0; i < members->nelts; i++) {
