@@ -109,12 +109,10 @@ typedef apr_status_t rus_backend_user_find_cb(rus_conn_t *conn,
 
 /** See rus_user_create_with(); @a profile may be NULL (rus_user_create()).
  *  The profile's values were checked by the caller (rus_profile.h). */
-typedef apr_status_t rus_backend_user_create_cb(rus_conn_t *conn,
-                                                const char *username,
-                                                apr_int64_t now,
-                                                const rus_profile_t *profile,
-                                                rus_user_t *user, int *pcreated,
-                                                apr_pool_t *p);
+typedef apr_status_t
+rus_backend_user_create_cb(rus_conn_t *conn, const char *username,
+                           apr_int64_t now, const rus_profile_t *profile,
+                           rus_user_t *user, int *pcreated, apr_pool_t *p);
 
 /** See rus_user_sync(); @a profile is never NULL. */
 typedef apr_status_t rus_backend_user_sync_cb(rus_conn_t *conn,

@@ -580,6 +580,62 @@ static void warn_idle_over_max_age(model_t *m, server_rec *s)
     }
 }
 
+/* Is @a d a RemoteUserAttribute or RemoteUserGroupsFrom with a header:
+ * source? Its source, or NULL. */
+static const char *header_source(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args ? d->args : "", *word;
+
+    if (strcasecmp(d->directive, "RemoteUserAttribute") == 0) {
+        ap_getword_conf(p, &args); /* NAME */
+    }
+    else if (strcasecmp(d->directive, "RemoteUserGroupsFrom") != 0) {
+        return NULL;
+    }
+    word = ap_getword_conf(p, &args);
+    return strncasecmp(word, "header:", 7) == 0 ? word : NULL;
+}
+
+/* A header: source in a server (a virtual host, or the main server) where
+ * no section sets RemoteUserHeader, nor one of the main server's: the
+ * identity never comes from the trusted header there, so the source is
+ * never read. Sound one way only: a RemoteUserHeader elsewhere in the
+ * server may or may not apply where the source is, and counts. */
+static void warn_header_sources(model_t *m, server_rec *s)
+{
+    int i, j;
+
+    for (i = 0; i < m->leaves->nelts; i++) {
+        leaf_t *leaf = &APR_ARRAY_IDX(m->leaves, i, leaf_t);
+        const char *src = header_source(m->p, leaf->d);
+        int found = 0;
+
+        if (src == NULL) {
+            continue;
+        }
+        for (j = 0; j < m->leaves->nelts && !found; j++) {
+            const leaf_t *h = &APR_ARRAY_IDX(m->leaves, j, leaf_t);
+
+            found = strcasecmp(h->d->directive, "RemoteUserHeader") == 0
+                    && (h->sec->server == leaf->sec->server
+                        || h->sec->server == m->main);
+        }
+        if (found) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     RUSLOGNO(00134) "%s %s on line %d of %s reads %s, but "
+                                     "no RemoteUserHeader is set in %s: a "
+                                     "header source is used only when the "
+                                     "identity comes from RemoteUserHeader "
+                                     "of a trusted proxy, so it is never "
+                                     "read (use an env: source for what a "
+                                     "front-end module sets)",
+                     leaf->d->directive, leaf->d->args, leaf->d->line_num,
+                     leaf->d->filename, src, where(m->p, leaf->sec->server));
+    }
+}
+
 void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp)
 {
     model_t *m = read_model(ptemp);
@@ -587,4 +643,5 @@ void rus_httpd_check_warnings(server_rec *s, apr_pool_t *ptemp)
     warn_cookie_without_tls(m, s);
     warn_wide_proxies(m, s);
     warn_idle_over_max_age(m, s);
+    warn_header_sources(m, s);
 }

@@ -12,6 +12,7 @@
 
 #include "rus_header.h"
 #include "rus_net.h"
+#include "rus_profile.h"
 #include "rus_redirect.h"
 #include "rus_session.h"
 #include "rus_store.h"
@@ -41,6 +42,8 @@ static const rus_dir_conf dir_defaults = {
     .login_redirect = "/",
     .logout_redirect = "/",
     .logout_allow_get = 0,
+    .attr_sync = 1,   /* RemoteUserAttributeSync Login */
+    .groups_sync = 1, /* RemoteUserGroupsSync Replace */
 };
 
 /* The server settings' defaults. busy_timeout_ms and max_writers have
@@ -138,6 +141,16 @@ int rus_conf_logout_allow_get(const rus_dir_conf *conf)
     return DIR_GET(conf, logout_allow_get);
 }
 
+int rus_conf_attr_sync(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, attr_sync);
+}
+
+int rus_conf_groups_sync(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, groups_sync);
+}
+
 int rus_conf_cache_ttl(const rus_server_conf *conf)
 {
     return SERVER_GET(conf, cache_ttl);
@@ -183,6 +196,12 @@ void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir)
     conf->logout_allow_get = UNSET;
     conf->user_header = NULL;
     conf->groups_header = NULL;
+    conf->attributes = NULL;
+    conf->attr_sync = UNSET;
+    conf->groups_from = NULL;
+    conf->groups_sync = UNSET;
+    conf->group_maps = NULL;
+    conf->attr_headers = NULL;
     return conf;
 }
 
@@ -240,6 +259,14 @@ void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         merge_int(base->logout_allow_get, add->logout_allow_get);
     conf->user_header = merge_str(base->user_header, add->user_header);
     conf->groups_header = merge_str(base->groups_header, add->groups_header);
+    /* Lists as the trusted peers: the inner section's replaces the outer
+     * one, so that what applies is written down in one place. */
+    conf->attributes = merge_ptr(base->attributes, add->attributes);
+    conf->attr_sync = merge_int(base->attr_sync, add->attr_sync);
+    conf->groups_from = add->groups_from ? add->groups_from : base->groups_from;
+    conf->groups_sync = merge_int(base->groups_sync, add->groups_sync);
+    conf->group_maps = merge_ptr(base->group_maps, add->group_maps);
+    conf->attr_headers = merge_ptr(base->attr_headers, add->attr_headers);
     return conf;
 }
 
@@ -632,6 +659,225 @@ static const char *set_purge_interval(cmd_parms *cmd, void *dummy,
     return set_global_number(cmd, arg, 86400, "seconds (0: never)");
 }
 
+/* SOURCE of RemoteUserAttribute and RemoteUserGroupsFrom: env:VAR or
+ * header:NAME, VAR and NAME RFC 9110 tokens; with @a iterate_ok, env:VAR_N
+ * is the iteration over VAR_0, VAR_1, ... */
+static const char *parse_source(cmd_parms *cmd, const char *arg, int iterate_ok,
+                                rus_httpd_source_t *src)
+{
+    const char *name;
+    apr_size_t n;
+
+    memset(src, 0, sizeof(*src));
+    src->spec = arg;
+    if (strncasecmp(arg, "env:", 4) == 0) {
+        name = arg + 4;
+    }
+    else if (strncasecmp(arg, "header:", 7) == 0) {
+        name = arg + 7;
+        src->header = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a source (env:VARIABLE or "
+                            "header:NAME)",
+                            cmd->directive->directive, arg);
+    }
+    if (!rus_http_token_valid(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a %s name",
+                            cmd->directive->directive, name,
+                            src->header ? "header" : "variable");
+    }
+    n = strlen(name);
+    if (iterate_ok && !src->header && n > 2
+        && strcmp(name + n - 2, "_N") == 0) {
+        src->iterate = 1;
+        name = apr_pstrmemdup(cmd->pool, name, n - 1); /* "VAR_" */
+    }
+    src->name = name;
+    return NULL;
+}
+
+/* An attribute NAME of RemoteUserAttribute and RemoteUserAttributeHeader:
+ * email, first_name, last_name, or another [a-z][a-z0-9_]{0,31}. */
+static const char *check_attr_name(cmd_parms *cmd, const char *name)
+{
+    if (!rus_attr_name_valid(name)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an attribute name (email, "
+                            "first_name, last_name, or a lower-case "
+                            "letter followed by at most 31 lower-case "
+                            "letters, digits or '_')",
+                            cmd->directive->directive, name);
+    }
+    return NULL;
+}
+
+/* RemoteUserAttribute NAME SOURCE, one per NAME in a section. */
+static const char *add_attribute(cmd_parms *cmd, void *dconf, const char *name,
+                                 const char *source)
+{
+    rus_dir_conf *conf = dconf;
+    rus_httpd_attr_source_t a;
+    const char *err = check_attr_name(cmd, name);
+    int i;
+
+    if (err == NULL) {
+        err = parse_source(cmd, source, 0, &a.src);
+    }
+    if (err != NULL) {
+        return err;
+    }
+    if (conf->attributes == NULL) {
+        conf->attributes =
+            apr_array_make(cmd->pool, 4, sizeof(rus_httpd_attr_source_t));
+    }
+    for (i = 0; i < conf->attributes->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(conf->attributes, i, rus_httpd_attr_source_t)
+                       .name,
+                   name)
+            == 0) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' has a source in this section "
+                                "already",
+                                cmd->directive->directive, name);
+        }
+    }
+    a.name = name;
+    APR_ARRAY_PUSH(conf->attributes, rus_httpd_attr_source_t) = a;
+    return NULL;
+}
+
+/* RemoteUserGroupsFrom SOURCE [SEPARATOR] */
+static const char *set_groups_from(cmd_parms *cmd, void *dconf,
+                                   const char *source, const char *sep)
+{
+    rus_httpd_source_t *src = apr_palloc(cmd->pool, sizeof(*src));
+    const char *err = parse_source(cmd, source, 1, src);
+
+    if (err != NULL) {
+        return err;
+    }
+    if (sep != NULL && src->iterate) {
+        return apr_psprintf(cmd->pool,
+                            "%s: %s names one group per variable (%s0, "
+                            "%s1, ...): it takes no separator",
+                            cmd->directive->directive, source, src->name,
+                            src->name);
+    }
+    if (sep != NULL && sep[0] == '\0') {
+        return apr_psprintf(cmd->pool, "%s: the separator is empty",
+                            cmd->directive->directive);
+    }
+    src->sep = sep != NULL ? sep : ",";
+    ((rus_dir_conf *)dconf)->groups_from = src;
+    return NULL;
+}
+
+/* RemoteUserAttributeSync Create|Login, RemoteUserGroupsSync Add|Replace:
+ * Login and Replace set 1, Create and Add 0. */
+static const char *set_sync(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+    int login = strcmp(cmd->cmd->name, "RemoteUserAttributeSync") == 0;
+    const char *zero = login ? "Create" : "Add";
+    const char *one = login ? "Login" : "Replace";
+    int *slot = login ? &conf->attr_sync : &conf->groups_sync;
+
+    if (strcasecmp(arg, zero) == 0) {
+        *slot = 0;
+    }
+    else if (strcasecmp(arg, one) == 0) {
+        *slot = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s takes %s or %s",
+                            cmd->directive->directive, zero, one);
+    }
+    return NULL;
+}
+
+/* RemoteUserGroupMap REGEX REPLACEMENT: the replacement may name the
+ * regular expression's groups ($1 ...) that exist, and no other. */
+static const char *add_group_map(cmd_parms *cmd, void *dconf,
+                                 const char *pattern, const char *replacement)
+{
+    rus_dir_conf *conf = dconf;
+    rus_httpd_group_map_t m;
+    const char *c;
+
+    m.re = ap_pregcomp(cmd->pool, pattern, AP_REG_EXTENDED);
+    if (m.re == NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a regular expression",
+                            cmd->directive->directive, pattern);
+    }
+    for (c = replacement; *c; c++) {
+        if (*c == '\\' && c[1] != '\0') {
+            c++;
+        }
+        else if (*c == '$' && apr_isdigit(c[1]) && c[1] - '0' > m.re->re_nsub) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' names $%c, but '%s' has %d "
+                                "group%s",
+                                cmd->directive->directive, replacement, c[1],
+                                pattern, m.re->re_nsub,
+                                m.re->re_nsub == 1 ? "" : "s");
+        }
+    }
+    if (m.re->re_nsub >= AP_MAX_REG_MATCH) {
+        return apr_psprintf(cmd->pool, "%s: '%s' has more than %d groups",
+                            cmd->directive->directive, pattern,
+                            AP_MAX_REG_MATCH - 1);
+    }
+    m.pattern = pattern;
+    m.replacement = replacement;
+    if (conf->group_maps == NULL) {
+        conf->group_maps =
+            apr_array_make(cmd->pool, 2, sizeof(rus_httpd_group_map_t));
+    }
+    APR_ARRAY_PUSH(conf->group_maps, rus_httpd_group_map_t) = m;
+    return NULL;
+}
+
+/* RemoteUserAttributeHeader NAME HEADER, one per HEADER in a section. */
+static const char *add_attr_header(cmd_parms *cmd, void *dconf,
+                                   const char *name, const char *header)
+{
+    rus_dir_conf *conf = dconf;
+    rus_httpd_attr_header_t h;
+    const char *err = check_attr_name(cmd, name);
+    int i;
+
+    if (err != NULL) {
+        return err;
+    }
+    if (!rus_http_token_valid(header)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a header name",
+                            cmd->directive->directive, header);
+    }
+    if (conf->attr_headers == NULL) {
+        conf->attr_headers =
+            apr_array_make(cmd->pool, 4, sizeof(rus_httpd_attr_header_t));
+    }
+    for (i = 0; i < conf->attr_headers->nelts; i++) {
+        if (rus_header_name_alike(APR_ARRAY_IDX(conf->attr_headers, i,
+                                                rus_httpd_attr_header_t)
+                                      .header,
+                                  header)) {
+            return apr_psprintf(cmd->pool,
+                                "%s: header '%s' carries an attribute in "
+                                "this section already",
+                                cmd->directive->directive, header);
+        }
+    }
+    h.name = name;
+    h.header = header;
+    APR_ARRAY_PUSH(conf->attr_headers, rus_httpd_attr_header_t) = h;
+    remember(&rus_httpd_seen.export_headers, cmd->pool, &header,
+             (int)sizeof(header));
+    return NULL;
+}
+
 const command_rec rus_httpd_cmds[] = {
     AP_INIT_TAKE1("RemoteUserStore", set_store, NULL, RSRC_CONF,
                   "The user store, e.g. sqlite:/var/lib/apache2/"
@@ -760,5 +1006,37 @@ const command_rec rus_httpd_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Request header that carries the user's groups "
                   "(comma-separated) to proxied applications"),
+    AP_INIT_TAKE2("RemoteUserAttribute", add_attribute, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME SOURCE: copy the user's email, first_name, "
+                  "last_name or another attribute NAME from SOURCE, "
+                  "env:VARIABLE (set by the front end) or header:NAME (of "
+                  "a trusted proxy's RemoteUserHeader login), at logins"),
+    AP_INIT_TAKE1("RemoteUserAttributeSync", set_sync, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Create: attributes and groups are copied when the user "
+                  "is created only; Login: at every front-end login "
+                  "(default Login)"),
+    AP_INIT_TAKE12("RemoteUserGroupsFrom", set_groups_from, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "SOURCE [SEPARATOR]: the user's groups, from env:VARIABLE "
+                   "or header:NAME, split at SEPARATOR (default ','); "
+                   "env:VARIABLE_N reads VARIABLE_0, VARIABLE_1, ..."),
+    AP_INIT_TAKE1("RemoteUserGroupsSync", set_sync, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Replace: after a login the user's front-end memberships "
+                  "are exactly the groups listed (those remoteuser-admin "
+                  "added stay); Add: listed groups are only added "
+                  "(default Replace)"),
+    AP_INIT_TAKE2("RemoteUserGroupMap", add_group_map, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "REGEX REPLACEMENT: a group value matching REGEX becomes "
+                  "REPLACEMENT ($1 ...); with any map set, values matching "
+                  "none are dropped"),
+    AP_INIT_TAKE2("RemoteUserAttributeHeader", add_attr_header, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME HEADER: request header that carries the user's "
+                  "attribute NAME (email, first_name, last_name or another) "
+                  "to proxied applications"),
     { NULL }
 };

@@ -9,15 +9,21 @@
  * resolved through the store; the headers stripped and scrubbed; the
  * identity exported to what runs the request; the final fixup. */
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "rus_header.h"
 #include "rus_net.h"
 #include "rus_origin.h"
+#include "rus_profile.h"
 #include "rus_username.h"
 #include "rus_redirect.h"
 
 #include "httpd_private.h"
+
+/* The CGI variables of attributes other than the three columns:
+ * REMOTE_USER_ATTR_ and the name in upper case. */
+#define ATTR_VAR_PREFIX "REMOTE_USER_ATTR_"
 
 /* The first request of the chain (main request, before any redirect). */
 request_rec *rus_httpd_chain_root(request_rec *r)
@@ -31,6 +37,33 @@ request_rec *rus_httpd_chain_root(request_rec *r)
         }
         else {
             return r;
+        }
+    }
+}
+
+/* @a src into @a dst, every string and the attributes copied into @a p
+ * (the chain's first pool: the row outlives the pool it was read into). */
+void rus_httpd_user_keep(rus_user_t *dst, const rus_user_t *src, apr_pool_t *p)
+{
+    int i;
+
+    *dst = *src;
+    dst->username = src->username ? apr_pstrdup(p, src->username) : NULL;
+    dst->groups = apr_pstrdup(p, src->groups ? src->groups : "");
+    dst->frontend_groups =
+        apr_pstrdup(p, src->frontend_groups ? src->frontend_groups : "");
+    dst->email = apr_pstrdup(p, src->email ? src->email : "");
+    dst->first_name = apr_pstrdup(p, src->first_name ? src->first_name : "");
+    dst->last_name = apr_pstrdup(p, src->last_name ? src->last_name : "");
+    dst->attrs = NULL;
+    if (src->attrs != NULL && src->attrs->nelts > 0) {
+        dst->attrs = apr_array_make(p, src->attrs->nelts, sizeof(rus_attr_t));
+        for (i = 0; i < src->attrs->nelts; i++) {
+            const rus_attr_t *a = &APR_ARRAY_IDX(src->attrs, i, rus_attr_t);
+            rus_attr_t *x = apr_array_push(dst->attrs);
+
+            x->name = apr_pstrdup(p, a->name);
+            x->value = apr_pstrdup(p, a->value);
         }
     }
 }
@@ -175,7 +208,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
     st->raw = apr_pstrdup(keep, r->user);
     st->flags = flags;
     st->clean = apr_pstrdup(keep, clean);
-    st->user = res.user;
+    rus_httpd_user_keep(&st->user, &res.user, keep);
     st->user.username = st->clean;
     st->created = st->created || res.created;
     st->source =
@@ -613,6 +646,8 @@ int rus_httpd_check_authz(request_rec *r)
 static void scrub_headers(request_rec *r, const rus_dir_conf *conf,
                           int identity_too)
 {
+    int i;
+
     if (identity_too && conf->header != NULL) {
         rus_header_remove_alike(r->headers_in, conf->header);
     }
@@ -625,6 +660,16 @@ static void scrub_headers(request_rec *r, const rus_dir_conf *conf,
         && (conf->header == NULL
             || !rus_header_name_alike(conf->groups_header, conf->header))) {
         rus_header_remove_alike(r->headers_in, conf->groups_header);
+    }
+    for (i = 0; conf->attr_headers != NULL && i < conf->attr_headers->nelts;
+         i++) {
+        const char *h =
+            APR_ARRAY_IDX(conf->attr_headers, i, rus_httpd_attr_header_t)
+                .header;
+
+        if (conf->header == NULL || !rus_header_name_alike(h, conf->header)) {
+            rus_header_remove_alike(r->headers_in, h);
+        }
     }
 }
 
@@ -640,11 +685,97 @@ int rus_httpd_header_parser(request_rec *r)
     return DECLINED;
 }
 
+/* The stored value @a value of attribute @a name of the request's user,
+ * if it may be exported: a valid attribute name, and UTF-8 without
+ * control characters (a store written by hand may hold anything). NULL
+ * when there is none or it may not (logged). */
+static const char *export_value(request_rec *r, const rus_req_state *st,
+                                const char *name, const char *value)
+{
+    if (value == NULL || value[0] == '\0') {
+        return NULL;
+    }
+    if (!rus_attr_name_valid(name)
+        || rus_text_check(value, strlen(value)) != RUS_NAME_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00132) "attribute '%s' of user '%s' in the "
+                                      "store is not an attribute name, or "
+                                      "its value (%lu bytes) holds control "
+                                      "characters or invalid UTF-8: not "
+                                      "exported",
+                      rus_httpd_log_name(r, name),
+                      rus_httpd_log_name(r, st->clean),
+                      (unsigned long)strlen(value));
+        return NULL;
+    }
+    return value;
+}
+
+/* The stored value of attribute @a name (a column or another) of the
+ * request's user, as it may be exported, or NULL. */
+static const char *user_attr(request_rec *r, const rus_req_state *st,
+                             const char *name)
+{
+    const char *v;
+
+    if (strcmp(name, "email") == 0) {
+        v = st->user.email;
+    }
+    else if (strcmp(name, "first_name") == 0) {
+        v = st->user.first_name;
+    }
+    else if (strcmp(name, "last_name") == 0) {
+        v = st->user.last_name;
+    }
+    else {
+        v = rus_attrs_get(st->user.attrs, name);
+    }
+    return export_value(r, st, name, v);
+}
+
+/* The CGI variables of the user's attributes: REMOTE_USER_EMAIL,
+ * REMOTE_USER_FIRST_NAME, REMOTE_USER_LAST_NAME and
+ * REMOTE_USER_ATTR_<NAME>, each only when it has a value. */
+static void export_attributes(request_rec *r, const rus_req_state *st)
+{
+    static const char *const columns[][2] = {
+        { "email", "REMOTE_USER_EMAIL" },
+        { "first_name", "REMOTE_USER_FIRST_NAME" },
+        { "last_name", "REMOTE_USER_LAST_NAME" },
+    };
+    apr_size_t i;
+    int j;
+
+    for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) {
+        const char *v = user_attr(r, st, columns[i][0]);
+
+        if (v != NULL) {
+            apr_table_setn(r->subprocess_env, columns[i][1], v);
+        }
+    }
+    for (j = 0; st->user.attrs != NULL && j < st->user.attrs->nelts; j++) {
+        const rus_attr_t *a = &APR_ARRAY_IDX(st->user.attrs, j, rus_attr_t);
+        const char *v = export_value(r, st, a->name, a->value);
+        char *var, *c;
+
+        if (v == NULL) {
+            continue;
+        }
+        var = apr_pstrcat(r->pool, ATTR_VAR_PREFIX, a->name, NULL);
+        for (c = var; *c; c++) {
+            *c = apr_toupper(*c);
+        }
+        apr_table_setn(r->subprocess_env, var, v);
+    }
+}
+
 /* The resolved identity, for CGI/SSI/FastCGI/log formats and, where
  * configured, as request headers for proxied applications. */
 static void export_identity(request_rec *r, const rus_dir_conf *conf,
                             rus_req_state *st)
 {
+    int i;
+
     const char *groups = st->user.groups ? st->user.groups : "";
 
     if (rus_text_check(groups, strlen(groups)) != RUS_NAME_OK) {
@@ -669,8 +800,21 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
     if (conf->groups_header != NULL) {
         apr_table_setn(r->headers_in, conf->groups_header, groups);
     }
+    export_attributes(r, st);
+    for (i = 0; conf->attr_headers != NULL && i < conf->attr_headers->nelts;
+         i++) {
+        const rus_httpd_attr_header_t *h =
+            &APR_ARRAY_IDX(conf->attr_headers, i, rus_httpd_attr_header_t);
+        const char *v = user_attr(r, st, h->name);
+
+        /* none: no header at all (a client's copy is gone already) */
+        if (v != NULL) {
+            apr_table_setn(r->headers_in, h->header, v);
+        }
+    }
     st->exported_user_header = conf->user_header;
     st->exported_groups_header = conf->groups_header;
+    st->exported_attr_headers = conf->attr_headers;
     st->exported_r = r;
     st->exported_for = r->per_dir_config;
 }
@@ -679,13 +823,36 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
  * authenticate this identity. */
 static void unexport_identity(request_rec *r, rus_req_state *st)
 {
-    static const char *const vars[] = { "REMOTE_USER_ID", "REMOTE_USER_GROUPS",
-                                        "REMOTE_USER_SOURCE",
-                                        "REMOTE_USER_CREATED" };
+    static const char *const vars[] = {
+        "REMOTE_USER_ID",        "REMOTE_USER_GROUPS", "REMOTE_USER_SOURCE",
+        "REMOTE_USER_CREATED",   "REMOTE_USER_EMAIL",  "REMOTE_USER_FIRST_NAME",
+        "REMOTE_USER_LAST_NAME",
+    };
+    const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
     apr_size_t i;
+    int j;
 
     for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         apr_table_unset(r->subprocess_env, vars[i]);
+    }
+    /* apr_table_unset() compacts the array: restart after each removal */
+    for (j = 0; j < arr->nelts; j++) {
+        if (e[j].key != NULL
+            && strncmp(e[j].key, ATTR_VAR_PREFIX, sizeof(ATTR_VAR_PREFIX) - 1)
+                   == 0) {
+            apr_table_unset(r->subprocess_env, e[j].key);
+            e = (const apr_table_entry_t *)arr->elts;
+            j = -1;
+        }
+    }
+    for (j = 0; st != NULL && st->exported_attr_headers != NULL
+                && j < st->exported_attr_headers->nelts;
+         j++) {
+        rus_header_remove_alike(r->headers_in,
+                                APR_ARRAY_IDX(st->exported_attr_headers, j,
+                                              rus_httpd_attr_header_t)
+                                    .header);
     }
     if (st != NULL && st->exported_user_header != NULL) {
         rus_header_remove_alike(r->headers_in, st->exported_user_header);

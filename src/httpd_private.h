@@ -26,6 +26,7 @@
 #include "rus_cache.h"
 #include "rus_gate.h"
 #include "rus_header.h"
+#include "rus_profile.h"
 #include "rus_session.h"
 #include "rus_store.h"
 #include "rus_user.h"
@@ -43,6 +44,37 @@ APLOG_USE_MODULE(remoteuser_session);
 /* configuration                                                        */
 
 #define UNSET (-1)
+
+/* Where a value of RemoteUserAttribute or RemoteUserGroupsFrom comes
+ * from: a variable of the request's environment (or notes), set by an
+ * earlier module, or a header of the trusted proxy. */
+typedef struct rus_httpd_source_t {
+    int header;       /* 1: header:NAME, 0: env:VAR */
+    const char *name; /* the header or variable; with iterate, the
+                         variable's prefix ("MELLON_groups_") */
+    int iterate;      /* env:VAR_N: VAR_0, VAR_1, ... until one is absent */
+    const char *sep;  /* RemoteUserGroupsFrom's separator ("," default) */
+    const char *spec; /* as written, for log lines */
+} rus_httpd_source_t;
+
+/* One RemoteUserAttribute NAME SOURCE. */
+typedef struct rus_httpd_attr_source_t {
+    const char *name; /* email, first_name, last_name or an attribute */
+    rus_httpd_source_t src;
+} rus_httpd_attr_source_t;
+
+/* One RemoteUserGroupMap REGEX REPLACEMENT. */
+typedef struct rus_httpd_group_map_t {
+    ap_regex_t *re;
+    const char *pattern;     /* as written, for log lines */
+    const char *replacement; /* $0..$9 are the match and its groups */
+} rus_httpd_group_map_t;
+
+/* One RemoteUserAttributeHeader NAME HEADER. */
+typedef struct rus_httpd_attr_header_t {
+    const char *name;   /* email, first_name, last_name or an attribute */
+    const char *header; /* the request header proxied applications read */
+} rus_httpd_attr_header_t;
 
 /* Per-directory settings. Every flag and number starts UNSET and every
  * pointer NULL, so that merging can tell "not said here" from "said Off
@@ -72,6 +104,20 @@ typedef struct rus_dir_conf {
     int logout_allow_get;        /* RemoteUserLogoutAllowGet */
     const char *user_header;     /* RemoteUserRequestHeader */
     const char *groups_header;   /* RemoteUserGroupsHeader */
+    /* The lists below: an inner section that sets one replaces the
+     * outer list. NULL: not set here. */
+    /* RemoteUserAttribute (rus_httpd_attr_source_t) */
+    apr_array_header_t *attributes;
+    /* RemoteUserAttributeSync: 1 Login, 0 Create */
+    int attr_sync;
+    /* RemoteUserGroupsFrom */
+    const rus_httpd_source_t *groups_from;
+    /* RemoteUserGroupsSync: 1 Replace, 0 Add */
+    int groups_sync;
+    /* RemoteUserGroupMap (rus_httpd_group_map_t) */
+    apr_array_header_t *group_maps;
+    /* RemoteUserAttributeHeader (rus_httpd_attr_header_t) */
+    apr_array_header_t *attr_headers;
 } rus_dir_conf;
 
 #define COOKIE_NAME_DEFAULT "remoteuser_session"
@@ -141,6 +187,8 @@ typedef struct rus_req_state {
     const char *exported_groups_header; /* fixups, and on which request */
     const request_rec *exported_r;      /* and under which configuration */
     const void *exported_for;
+    const apr_array_header_t *exported_attr_headers; /* and these
+                                         (rus_httpd_attr_header_t) */
     const char *source; /* "frontend", "header" or "session" */
 } rus_req_state;
 
@@ -232,6 +280,8 @@ apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf);
 const char *rus_conf_login_redirect(const rus_dir_conf *conf);
 const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
 int rus_conf_logout_allow_get(const rus_dir_conf *conf);
+int rus_conf_attr_sync(const rus_dir_conf *conf);
+int rus_conf_groups_sync(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
 int rus_conf_purge_interval(const rus_server_conf *conf);
 int rus_conf_trust_htaccess(const rus_server_conf *conf);
@@ -250,6 +300,20 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
 
 /* -------------------------------------------------------------------- */
+/* src/httpd_profile.c                                                  */
+
+/* What the login of @a r says about its user (RemoteUserAttribute,
+ * RemoteUserGroupsFrom, RemoteUserGroupMap, RemoteUserGroupsSync), every
+ * value checked, the refused ones logged and left out; header sources
+ * only when @a from_header (the identity came from RemoteUserHeader of a
+ * trusted proxy). @a user is the cleaned name, for log lines. NULL when
+ * the location gathers nothing or the login gives nothing. */
+const rus_profile_t *rus_httpd_profile_gather(request_rec *r,
+                                              const rus_dir_conf *conf,
+                                              const char *user,
+                                              int from_header);
+
+/* -------------------------------------------------------------------- */
 /* src/httpd_feed.c                                                     */
 
 /* Start this child's listener thread of a shared store, which follows its
@@ -264,6 +328,7 @@ void rus_httpd_feed_start(apr_pool_t *pchild, server_rec *s,
 #define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
 
 request_rec *rus_httpd_chain_root(request_rec *r);
+void rus_httpd_user_keep(rus_user_t *dst, const rus_user_t *src, apr_pool_t *p);
 rus_req_state *rus_httpd_req_state(request_rec *r, int create);
 const char *rus_httpd_log_name(request_rec *r, const char *name);
 const char *rus_httpd_identity_source(request_rec *r, const char *sent);

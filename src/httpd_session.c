@@ -209,9 +209,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
         st->sess = lk.sess;
         st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
         st->cookie_user = lk.user.id;
-        st->user = lk.user;
-        st->user.username = apr_pstrdup(keep, lk.user.username);
-        st->user.groups = apr_pstrdup(keep, lk.user.groups);
+        rus_httpd_user_keep(&st->user, &lk.user, keep);
         st->sess.vhost = apr_pstrdup(keep, lk.sess.vhost);
         break;
     }

@@ -645,8 +645,30 @@ int rus_httpd_store_writes_full(request_rec *r, const char *what)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* Ask the store about a cleaned name. Returns OK with *res filled in, or
- * the HTTP status to answer with (the cause is logged here). */
+/* What the login of @a r says about the user @a clean, or NULL: only for
+ * an identity the front end or the trusted header gave in this request,
+ * never for one a session cookie carried (a cookie request writes
+ * nothing). Header sources count only when the name is the one
+ * RemoteUserHeader carried from a trusted proxy. */
+static const rus_profile_t *
+login_profile(request_rec *r, const rus_dir_conf *conf, const char *clean)
+{
+    const rus_req_state *st = rus_httpd_req_state(r, 0);
+    int from_header;
+
+    if (r->user == NULL
+        || (st != NULL && st->from_session && st->raw != NULL
+            && strcmp(st->raw, r->user) == 0)) {
+        return NULL;
+    }
+    from_header = st != NULL && st->header_value != NULL
+                  && strcmp(st->header_value, r->user) == 0;
+    return rus_httpd_profile_gather(r, conf, clean, from_header);
+}
+
+/* Ask the store about a cleaned name, with what the login says about it
+ * (login_profile()). Returns OK with *res filled in, or the HTTP status
+ * to answer with (the cause is logged here). */
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res)
 {
@@ -673,12 +695,17 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     policy.create_unknown = rus_conf_create_unknown(conf);
     policy.allow_inactive = rus_conf_allow_inactive(conf);
     policy.gate = &rus_httpd_store.write_gate;
+    policy.profile = login_profile(r, conf, clean);
+    policy.sync_login = rus_conf_attr_sync(conf) == 1;
     rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store_cache(r),
                          clean, &policy, rus_httpd_now_sec(r), r->pool);
     if (rv == RUS_GATE_EFULL) {
         return rus_httpd_store_writes_full(
-            r, apr_pstrcat(r->pool, "creating user '",
-                           rus_httpd_log_name(r, clean), "'", NULL));
+            r,
+            apr_pstrcat(r->pool,
+                        policy.profile != NULL ? "creating or updating user '"
+                                               : "creating user '",
+                        rus_httpd_log_name(r, clean), "'", NULL));
     }
     if (rv != APR_SUCCESS && lk.stage == RUS_LOOKUP_CONNECT) {
         rus_httpd_store_log(
@@ -686,6 +713,20 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
             apr_psprintf(r->pool,
                          RUSLOGNO(00009) "user store unavailable (%s): %s",
                          rus_store_error_kind(rv), lk.msg));
+    }
+    else if (rv != APR_SUCCESS && policy.profile != NULL) {
+        /* the creation with the profile, or the sync of a known user,
+         * failed (or the read before it): one transaction, nothing of
+         * the login is in the store */
+        rus_httpd_store_log(
+            r, APLOG_ERR, rv,
+            apr_psprintf(r->pool,
+                         RUSLOGNO(00133) "user store failed (%s) resolving "
+                                         "user '%s' with the attributes and "
+                                         "groups of the login (none of them "
+                                         "written): %s",
+                         rus_store_error_kind(rv), rus_httpd_log_name(r, clean),
+                         lk.msg));
     }
     else if (rv != APR_SUCCESS) {
         rus_httpd_store_log(

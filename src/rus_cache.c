@@ -39,6 +39,7 @@
  * either stamps the old generation (refused by every later get) or sees
  * the count and clears its slot. */
 
+#include <stddef.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -50,6 +51,9 @@
 #define KEY_MAX    200
 #define GROUPS_MAX 512
 #define VHOST_MAX  256
+/* A user's front-end groups, three columns and attributes, in one buffer
+ * (see put_profile()); a user with more is not cached. */
+#define PROFILE_MAX 2048
 
 /* How often rus_cache_drop tries a slot another writer holds. Writers hold
  * a slot for a few hundred bytes of copying; a slot still busy after this
@@ -91,6 +95,8 @@ typedef struct slot_t {
     int has_session;
     rus_session_t session;
     char vhost[VHOST_MAX + 1];
+    apr_uint32_t profile_len;  /* bytes of profile in use */
+    char profile[PROFILE_MAX]; /* last: read_slot() copies what is used */
 } slot_t;
 
 struct rus_cache_t {
@@ -185,7 +191,9 @@ static int read_slot(const slot_t *s, slot_t *out)
     if (before & 1) {
         return 0;
     }
-    memcpy(out, s, sizeof(*out));
+    memcpy(out, s, offsetof(slot_t, profile));
+    out->profile_len = out->profile_len > PROFILE_MAX ? 0 : out->profile_len;
+    memcpy(out->profile, s->profile, out->profile_len);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == before;
 }
@@ -213,6 +221,82 @@ static apr_uint32_t *gen_of(rus_cache_t *cache, apr_int64_t user_id)
 static apr_uint64_t fp_of(const slot_t *s)
 {
     return __atomic_load_n(&s->fp, __ATOMIC_RELAXED);
+}
+
+/* The profile part of a user (front-end groups, the three columns, the
+ * attributes encoded as rus_attrs_encode() does) in one buffer, each of
+ * the first four terminated by NUL, the attributes taking the rest:
+ * written into @a buf (PROFILE_MAX bytes), its length into *plen. 0 when
+ * it does not fit. */
+static int put_profile(const rus_user_t *user, char *buf, apr_uint32_t *plen)
+{
+    const char *fields[4];
+    apr_size_t used = 0, n;
+    int i;
+
+    fields[0] = user->frontend_groups;
+    fields[1] = user->email;
+    fields[2] = user->first_name;
+    fields[3] = user->last_name;
+    for (i = 0; i < 4; i++) {
+        const char *f = fields[i] ? fields[i] : "";
+
+        n = strlen(f) + 1;
+        if (used + n > PROFILE_MAX) {
+            return 0;
+        }
+        memcpy(buf + used, f, n);
+        used += n;
+    }
+    for (i = 0; user->attrs != NULL && i < user->attrs->nelts; i++) {
+        const rus_attr_t *a = &APR_ARRAY_IDX(user->attrs, i, rus_attr_t);
+        char head[32];
+        apr_size_t nl = strlen(a->name), vl = strlen(a->value), hl;
+
+        hl = (apr_size_t)apr_snprintf(head, sizeof(head),
+                                      "%" APR_SIZE_T_FMT ":", nl);
+        if (used + hl + nl > PROFILE_MAX) {
+            return 0;
+        }
+        memcpy(buf + used, head, hl);
+        memcpy(buf + used + hl, a->name, nl);
+        used += hl + nl;
+        hl = (apr_size_t)apr_snprintf(head, sizeof(head),
+                                      "%" APR_SIZE_T_FMT ":", vl);
+        if (used + hl + vl > PROFILE_MAX) {
+            return 0;
+        }
+        memcpy(buf + used, head, hl);
+        memcpy(buf + used + hl, a->value, vl);
+        used += hl + vl;
+    }
+    *plen = (apr_uint32_t)used;
+    return 1;
+}
+
+/* Read what put_profile() wrote (@a len bytes at @a buf, a consistent
+ * copy) into @a user. 0 when it is not well formed. */
+static int get_profile(rus_user_t *user, const char *buf, apr_size_t len,
+                       apr_pool_t *p)
+{
+    const char *fields[4];
+    apr_size_t at = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        const char *nul = memchr(buf + at, '\0', len - at);
+
+        if (nul == NULL) {
+            return 0;
+        }
+        fields[i] = apr_pstrmemdup(p, buf + at, (apr_size_t)(nul - (buf + at)));
+        at = (apr_size_t)(nul - buf) + 1;
+    }
+    user->frontend_groups = fields[0];
+    user->email = fields[1];
+    user->first_name = fields[2];
+    user->last_name = fields[3];
+    return rus_attrs_decode(p, buf + at, len - at, &user->attrs) == APR_SUCCESS;
 }
 
 /* One lookup of @a key, counting nothing. */
@@ -248,6 +332,9 @@ static int lookup(rus_cache_t *cache, const char *key, apr_int64_t now,
         *user = copy.user;
         user->username = apr_pstrdup(p, copy.username);
         user->groups = apr_pstrdup(p, copy.groups);
+        if (!get_profile(user, copy.profile, copy.profile_len, p)) {
+            continue;
+        }
         if (session != NULL) {
             *session = copy.session;
             session->vhost = apr_pstrdup(p, copy.vhost);
@@ -337,6 +424,8 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
                    const rus_session_t *session)
 {
     const char *groups = user->groups ? user->groups : "";
+    char profile[PROFILE_MAX];
+    apr_uint32_t profile_len = 0;
     apr_uint64_t fp;
     slot_t *set, *s;
 
@@ -344,6 +433,9 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
         || strlen(user->username) > RUS_USERNAME_MAX
         || strlen(groups) > GROUPS_MAX
         || (session != NULL && strlen(session->vhost) > VHOST_MAX)) {
+        return;
+    }
+    if (!put_profile(user, profile, &profile_len)) {
         return;
     }
     fp = fingerprint(key);
@@ -366,9 +458,11 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
     apr_cpystrn(s->groups, groups, sizeof(s->groups));
     s->user.username = NULL; /* rebuilt from the arrays by readers */
     s->user.groups = NULL;
-    s->user.frontend_groups = NULL; /* IFACE19: kept by the cache's helper */
+    s->user.frontend_groups = NULL; /* in the profile buffer */
     s->user.email = s->user.first_name = s->user.last_name = NULL;
     s->user.attrs = NULL;
+    memcpy(s->profile, profile, profile_len);
+    s->profile_len = profile_len;
     s->has_session = session != NULL;
     if (session != NULL) {
         s->session = *session;

@@ -582,8 +582,7 @@ static const char *sort_names(const char *list, apr_pool_t *p)
 
 static int cmp_attr(const void *a, const void *b)
 {
-    return strcmp(((const rus_attr_t *)a)->name,
-                  ((const rus_attr_t *)b)->name);
+    return strcmp(((const rus_attr_t *)a)->name, ((const rus_attr_t *)b)->name);
 }
 
 static int cmp_membership(const void *a, const void *b)
@@ -621,12 +620,15 @@ static apr_status_t not_implemented(rus_conn_t *conn, const char *what);
 apr_status_t rus_user_find(rus_conn_t *conn, const char *username,
                            rus_user_t *user, apr_pool_t *p)
 {
+    rus_user_t row; /* the backend's answer, from a clean start */
     apr_status_t rv;
 
     conn->error[0] = '\0';
-    rv = conn->backend->user_find(conn, username, user, p);
+    memset(&row, 0, sizeof(row));
+    rv = conn->backend->user_find(conn, username, &row, p);
     if (rv == APR_SUCCESS) {
-        sort_groups(user, p);
+        sort_groups(&row, p);
+        *user = row;
     }
     return rv;
 }
@@ -643,13 +645,16 @@ apr_status_t rus_user_create_with(rus_conn_t *conn, const char *username,
                                   rus_user_t *user, int *pcreated,
                                   apr_pool_t *p)
 {
+    rus_user_t row; /* the backend's answer, from a clean start */
     apr_status_t rv;
 
     conn->error[0] = '\0';
-    rv = conn->backend->user_create(conn, username, now, profile, user,
+    memset(&row, 0, sizeof(row));
+    rv = conn->backend->user_create(conn, username, now, profile, &row,
                                     pcreated, p);
     if (rv == APR_SUCCESS) {
-        sort_groups(user, p);
+        sort_groups(&row, p);
+        *user = row;
     }
     return rv;
 }
@@ -690,12 +695,16 @@ apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
                               rus_session_t *session, rus_user_t *user,
                               apr_pool_t *p)
 {
+    rus_user_t row; /* the backend's answer, from a clean start */
     apr_status_t rv;
 
     conn->error[0] = '\0';
-    rv = conn->backend->session_find(conn, token_hash, session, user, p);
+    memset(&row, 0, sizeof(row));
+    rv = conn->backend->session_find(conn, token_hash, session,
+                                     user ? &row : NULL, p);
     if (rv == APR_SUCCESS && user != NULL) {
-        sort_groups(user, p);
+        sort_groups(&row, p);
+        *user = row;
     }
     return rv;
 }
@@ -794,12 +803,15 @@ apr_status_t rus_user_add(rus_conn_t *conn, const char *username,
                           apr_int64_t now, int active, rus_user_t *user,
                           apr_pool_t *p)
 {
+    rus_user_t row;
     apr_status_t rv;
 
+    memset(&row, 0, sizeof(row));
     DISPATCH_RV(rv, conn, user_add, "add users",
-                (conn, username, now, active, user, p));
+                (conn, username, now, active, &row, p));
     if (rv == APR_SUCCESS) {
-        sort_groups(user, p);
+        sort_groups(&row, p);
+        *user = row;
     }
     return rv;
 }

@@ -123,17 +123,66 @@ static const char *const migrations[] = {
     " INSERT INTO changes (user_id, at) SELECT user_id, " CHANGE_NOW
     " FROM user_groups WHERE group_id = NEW.id;"
     " END;",
+    /* 4 -> 5: what the front end says about a user (rus_profile.h): the
+     * columns email, first_name and last_name, other attributes, and
+     * where each membership comes from (those made before were made by
+     * remoteuser-admin: 'admin'). A change of any of them logs a
+     * user-level change, as a change of is_active or username does;
+     * changes_member_update fires for an origin changed already. */
+    "ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE users ADD COLUMN first_name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE user_attributes ("
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (user_id, name)"
+    ") WITHOUT ROWID;"
+    "ALTER TABLE user_groups ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin'"
+    " CHECK (origin IN ('admin', 'frontend'));"
+    "DROP TRIGGER changes_user_update;"
+    "CREATE TRIGGER changes_user_update AFTER UPDATE OF is_active, username,"
+    " email, first_name, last_name ON users"
+    " WHEN OLD.is_active IS NOT NEW.is_active"
+    " OR OLD.username IS NOT NEW.username OR OLD.email IS NOT NEW.email"
+    " OR OLD.first_name IS NOT NEW.first_name"
+    " OR OLD.last_name IS NOT NEW.last_name BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_attr_insert AFTER INSERT ON user_attributes BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (NEW.user_id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_attr_delete AFTER DELETE ON user_attributes BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " CHANGE_NOW ");"
+    " END;"
+    "CREATE TRIGGER changes_attr_update AFTER UPDATE ON user_attributes"
+    " WHEN OLD.user_id IS NOT NEW.user_id OR OLD.name IS NOT NEW.name"
+    " OR OLD.value IS NOT NEW.value BEGIN"
+    " INSERT INTO changes (user_id, at) VALUES (OLD.user_id, " CHANGE_NOW ");"
+    " INSERT INTO changes (user_id, at) SELECT NEW.user_id, " CHANGE_NOW
+    " WHERE NEW.user_id IS NOT OLD.user_id;"
+    " END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns row_to_user() reads, for a users row aliased u; the groups
- * come along in the same query, so the hot path stays one statement. */
-#define USER_COLUMNS                                              \
-    "u.id, u.username, u.is_active, u.date_joined, u.last_login," \
-    " (SELECT group_concat(g.name, ',') FROM user_groups ug"      \
-    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id)"
-#define USER_COLUMN_COUNT 6
+ * (all of them, then those from the front end), the three profile columns
+ * and the attributes (encoded as rus_attrs_decode() reads them: byte
+ * lengths, so that no value can be taken for a separator) come along in
+ * the same query, so the hot path stays one statement. */
+#define USER_COLUMNS                                                      \
+    "u.id, u.username, u.is_active, u.date_joined, u.last_login,"         \
+    " (SELECT group_concat(g.name, ',') FROM user_groups ug"              \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id),"      \
+    " (SELECT group_concat(g.name, ',') FROM user_groups ug"              \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = u.id"        \
+    " AND ug.origin = 'frontend'),"                                       \
+    " u.email, u.first_name, u.last_name,"                                \
+    " (SELECT group_concat(length(CAST(a.name AS BLOB)) || ':' || a.name" \
+    " || length(CAST(a.value AS BLOB)) || ':' || a.value, '')"            \
+    " FROM user_attributes a WHERE a.user_id = u.id)"
+#define USER_COLUMN_COUNT 11
 
 #define SQL_USER_FIND \
     "SELECT " USER_COLUMNS " FROM users u WHERE u.username = ?1"
@@ -143,6 +192,60 @@ static const char *const migrations[] = {
 #define SQL_USER_TOUCH                               \
     "UPDATE users SET last_login = ?2 WHERE id = ?1" \
     " AND (last_login IS NULL OR last_login <= ?2 - ?3)"
+
+/* A login's profile (rus_profile.h), written by apply_profile() inside
+ * the login's transaction; each statement writes only what differs, so
+ * that an unchanged value is neither written nor logged. The columns: a
+ * NULL parameter leaves its column as it is. */
+#define SQL_PROFILE_COLUMNS                              \
+    "UPDATE users SET email = coalesce(?2, email),"      \
+    " first_name = coalesce(?3, first_name),"            \
+    " last_name = coalesce(?4, last_name) WHERE id = ?1" \
+    " AND (email IS NOT coalesce(?2, email)"             \
+    " OR first_name IS NOT coalesce(?3, first_name)"     \
+    " OR last_name IS NOT coalesce(?4, last_name))"
+#define SQL_ATTR_PUT                                                         \
+    "INSERT INTO user_attributes (user_id, name, value) VALUES (?1, ?2, ?3)" \
+    " ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value"      \
+    " WHERE value IS NOT excluded.value"
+#define SQL_ATTR_DELETE \
+    "DELETE FROM user_attributes WHERE user_id = ?1 AND name = ?2"
+#define SQL_GROUP_ENSURE \
+    "INSERT INTO groups (name) VALUES (?1) ON CONFLICT (name) DO NOTHING"
+/* WHERE before ON CONFLICT: SQLite's parser needs one after a SELECT. */
+#define SQL_MEMBER_FRONTEND                                        \
+    "INSERT INTO user_groups (user_id, group_id, origin)"          \
+    " SELECT ?1, g.id, 'frontend' FROM groups g WHERE g.name = ?2" \
+    " ON CONFLICT (user_id, group_id) DO NOTHING"
+#define SQL_MEMBER_DROP_FRONTEND                                   \
+    "DELETE FROM user_groups WHERE user_id = ?1 AND group_id = ?2" \
+    " AND origin = 'frontend'"
+/* A user's memberships: the group's name, the origin, the group's id. */
+#define SQL_MEMBERSHIPS                                         \
+    "SELECT g.name, ug.origin, ug.group_id FROM user_groups ug" \
+    " JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = ?1"
+#define SQL_USER_EXISTS "SELECT 1 FROM users WHERE id = ?1"
+
+/* The statements of a profile's write, by index into
+ * sqlite_conn_t.profile: prepared the first time a login writes one (most
+ * logins write none), kept until the connection closes. */
+enum {
+    PST_COLUMNS,
+    PST_ATTR_PUT,
+    PST_ATTR_DELETE,
+    PST_GROUP_ENSURE,
+    PST_MEMBER_FRONTEND,
+    PST_MEMBER_DROP,
+    PST_MEMBERSHIPS,
+    PST_USER_EXISTS,
+    PST_COUNT
+};
+
+static const char *const profile_sql[PST_COUNT] = {
+    SQL_PROFILE_COLUMNS, SQL_ATTR_PUT,        SQL_ATTR_DELETE,
+    SQL_GROUP_ENSURE,    SQL_MEMBER_FRONTEND, SQL_MEMBER_DROP_FRONTEND,
+    SQL_MEMBERSHIPS,     SQL_USER_EXISTS,
+};
 
 #define SQL_SESSION_INSERT                                          \
     "INSERT INTO sessions (token_hash, user_id, vhost, created_at," \
@@ -192,7 +295,8 @@ typedef struct sqlite_conn_t {
     sqlite3_stmt *session_revoke_user; /* SQL_SESSION_REVOKE_USER */
     sqlite3_stmt *session_purge;       /* SQL_SESSION_PURGE */
     sqlite3_stmt *changes_since;       /* SQL_CHANGES_SINCE, when first used */
-    sqlite3_stmt *load[4]; /* a load's inserts, by rus_row_kind_e - 1,
+    sqlite3_stmt *profile[PST_COUNT];  /* profile_sql, when first used */
+    sqlite3_stmt *load[5]; /* a load's inserts, by rus_row_kind_e - 1,
                               while one runs (load_begin to load_end) */
 } sqlite_conn_t;
 
@@ -882,6 +986,7 @@ static void load_finalize(sqlite_conn_t *c);
 static void sqlite_disconnect(rus_conn_t *conn)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    int i;
 
     sqlite3_finalize(c->user_find);
     sqlite3_finalize(c->user_insert);
@@ -894,6 +999,10 @@ static void sqlite_disconnect(rus_conn_t *conn)
     sqlite3_finalize(c->session_purge);
     sqlite3_finalize(c->changes_since);
     c->changes_since = NULL;
+    for (i = 0; i < PST_COUNT; i++) {
+        sqlite3_finalize(c->profile[i]);
+        c->profile[i] = NULL;
+    }
     load_finalize(c);
     sqlite3_close(c->db);
     c->user_find = c->user_insert = c->user_touch = NULL;
@@ -1069,11 +1178,23 @@ static apr_status_t sqlite_validate(rus_conn_t *conn)
 /* ==================================================================== */
 /* users                                                                */
 
-/* Fill @user from USER_COLUMNS starting at column @at of the current row. */
-static void row_to_user(sqlite3_stmt *st, int at, rus_user_t *user,
-                        apr_pool_t *p)
+/* Column @a i of the current row as a string of @a p ("" for NULL). */
+static const char *column_dup(sqlite3_stmt *st, int i, apr_pool_t *p)
 {
-    const char *groups;
+    const char *text = (const char *)sqlite3_column_text(st, i);
+
+    return text ? apr_pstrmemdup(p, text,
+                                 (apr_size_t)sqlite3_column_bytes(st, i))
+                : "";
+}
+
+/* Fill @user from USER_COLUMNS starting at column @at of the current row.
+ * RUS_STORE_ECORRUPT (with the connection's error) when the attributes'
+ * column cannot be read: rows written otherwise than by this file. */
+static apr_status_t row_to_user(sqlite_conn_t *c, sqlite3_stmt *st, int at,
+                                rus_user_t *user, apr_pool_t *p)
+{
+    const char *attrs;
 
     user->id = sqlite3_column_int64(st, at);
     user->username =
@@ -1083,8 +1204,26 @@ static void row_to_user(sqlite3_stmt *st, int at, rus_user_t *user,
     user->date_joined = sqlite3_column_int64(st, at + 3);
     user->last_login = sqlite3_column_int64(st, at + 4); /* NULL reads 0 */
     /* group_concat() promises no order; the facade sorts the names. */
-    groups = (const char *)sqlite3_column_text(st, at + 5);
-    user->groups = groups ? apr_pstrdup(p, groups) : "";
+    user->groups = column_dup(st, at + 5, p);
+    user->frontend_groups = column_dup(st, at + 6, p);
+    user->email = column_dup(st, at + 7, p);
+    user->first_name = column_dup(st, at + 8, p);
+    user->last_name = column_dup(st, at + 9, p);
+    attrs = (const char *)sqlite3_column_text(st, at + 10);
+    if (rus_attrs_decode(p, attrs,
+                         attrs ? (apr_size_t)sqlite3_column_bytes(st, at + 10)
+                               : 0,
+                         &user->attrs)
+        != APR_SUCCESS) {
+        rus_conn_set_error(&c->base,
+                           "%s: the attributes of user id %" APR_INT64_T_FMT
+                           " cannot be read (a name repeated, or a length "
+                           "that does not fit): rows of user_attributes "
+                           "written otherwise than by this module?",
+                           c->path, user->id);
+        return RUS_STORE_ECORRUPT;
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t sqlite_user_find(rus_conn_t *conn, const char *username,
@@ -1102,8 +1241,7 @@ static apr_status_t sqlite_user_find(rus_conn_t *conn, const char *username,
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        row_to_user(st, 0, user, p);
-        rv = APR_SUCCESS;
+        rv = row_to_user(c, st, 0, user, p);
     }
     else if (rc == SQLITE_DONE) {
         rv = APR_ENOENT;
@@ -1117,16 +1255,28 @@ leave:
     return rv;
 }
 
+static int profile_is_empty(const rus_profile_t *profile);
+static apr_status_t create_with_profile(sqlite_conn_t *c, const char *username,
+                                        apr_int64_t now,
+                                        const rus_profile_t *profile,
+                                        rus_user_t *user, int *pcreated,
+                                        apr_pool_t *p);
+
 static apr_status_t sqlite_user_create(rus_conn_t *conn, const char *username,
-                                       apr_int64_t now, const rus_profile_t *profile,
-                                       rus_user_t *user, int *pcreated, apr_pool_t *p)
+                                       apr_int64_t now,
+                                       const rus_profile_t *profile,
+                                       rus_user_t *user, int *pcreated,
+                                       apr_pool_t *p)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->user_insert;
     apr_status_t rv;
     int rc, created;
-    (void)profile; /* IFACE19: the backend helper writes it */
 
+    if (!profile_is_empty(profile)) {
+        return create_with_profile(c, username, now, profile, user, pcreated,
+                                   p);
+    }
     /* One autocommit statement: the UNIQUE constraint settles races with
      * other threads and processes, the busy timeout queues the writers. */
     rc = sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
@@ -1248,8 +1398,7 @@ static apr_status_t sqlite_session_find(rus_conn_t *conn,
         session->created_at = sqlite3_column_int64(st, 2);
         session->last_seen = sqlite3_column_int64(st, 3);
         session->expires_at = sqlite3_column_int64(st, 4);
-        row_to_user(st, 5, user, p);
-        rv = APR_SUCCESS;
+        rv = row_to_user(c, st, 5, user, p);
     }
     else if (rc == SQLITE_DONE) {
         rv = APR_ENOENT;
@@ -1313,6 +1462,379 @@ static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t before,
     if (rv == APR_SUCCESS) {
         *pcount = sqlite3_changes(c->db);
     }
+    return rv;
+}
+
+/* ==================================================================== */
+/* a login's profile (rus_profile.h)                                    */
+
+/* Does @a profile (may be NULL) give nothing a new row would not have
+ * anyway? Then a creation stays one autocommit statement. */
+static int profile_is_empty(const rus_profile_t *profile)
+{
+    return profile == NULL
+           || (profile->email == NULL && profile->first_name == NULL
+               && profile->last_name == NULL
+               && (profile->attrs == NULL || profile->attrs->nelts == 0)
+               && (profile->groups == NULL || profile->groups->nelts == 0));
+}
+
+/* The profile statement @a which (PST_*), prepared when first used. */
+static apr_status_t profile_stmt(sqlite_conn_t *c, int which,
+                                 sqlite3_stmt **pst)
+{
+    int rc;
+
+    if (c->profile[which] == NULL) {
+        rc = prepare_stmt(c->db, profile_sql[which], &c->profile[which]);
+        if (rc != SQLITE_OK) {
+            return conn_fail(c, rc, "prepare the statements of a profile");
+        }
+    }
+    *pst = c->profile[which];
+    return APR_SUCCESS;
+}
+
+/* Bind @a text, or NULL when it is NULL. */
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+    return text != NULL ? sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC)
+                        : sqlite3_bind_null(st, i);
+}
+
+/* Begin a write transaction, taking the write lock at once (BEGIN
+ * IMMEDIATE): the busy timeout queues it behind other writers, and no
+ * statement in it can then fail half-way for want of the lock. */
+static apr_status_t tx_begin(sqlite_conn_t *c, const char *what)
+{
+    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? APR_SUCCESS : conn_fail(c, rc, what);
+}
+
+/* End the transaction of tx_begin(): commit when @a rv is APR_SUCCESS;
+ * otherwise, or when the commit fails, roll back, so that nothing of it
+ * stays. The first failure is the one returned and described. A
+ * connection that cannot roll back is not pooled again. */
+static apr_status_t tx_end(sqlite_conn_t *c, apr_status_t rv, const char *what)
+{
+    int rc;
+
+    if (rv == APR_SUCCESS) {
+        rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            return APR_SUCCESS;
+        }
+        rv = conn_fail(c, rc, what);
+    }
+    /* SQLite may have rolled back already (a full disk, an I/O error) */
+    if (sqlite3_get_autocommit(c->db) == 0
+        && sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        c->base.broken = 1;
+    }
+    return rv;
+}
+
+/* A user's memberships, read in one statement: *prows gets
+ * rus_membership_t (the origins are the RUS_ORIGIN_* constants), and
+ * *pids (when given) the id of each one's group, in the same order. */
+static apr_status_t read_memberships(sqlite_conn_t *c, apr_int64_t user_id,
+                                     apr_array_header_t **prows,
+                                     apr_array_header_t **pids, apr_pool_t *p)
+{
+    apr_array_header_t *rows = apr_array_make(p, 8, sizeof(rus_membership_t));
+    apr_array_header_t *ids = apr_array_make(p, 8, sizeof(apr_int64_t));
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = profile_stmt(c, PST_MEMBERSHIPS, &st);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_bind_int64(st, 1, user_id);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rus_membership_t *m = apr_array_push(rows);
+        const char *origin = (const char *)sqlite3_column_text(st, 1);
+
+        m->group = column_dup(st, 0, p);
+        /* CHECK (origin IN ('admin', 'frontend')) */
+        m->origin = origin != NULL && strcmp(origin, RUS_ORIGIN_FRONTEND) == 0
+                        ? RUS_ORIGIN_FRONTEND
+                        : RUS_ORIGIN_ADMIN;
+        APR_ARRAY_PUSH(ids, apr_int64_t) = sqlite3_column_int64(st, 2);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        rv = conn_fail(c, rc, "list the memberships of a user");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rv == APR_SUCCESS) {
+        *prows = rows;
+        if (pids != NULL) {
+            *pids = ids;
+        }
+    }
+    return rv;
+}
+
+/* The three columns of @a pr that are given, where they differ. */
+static apr_status_t write_columns(sqlite_conn_t *c, apr_int64_t user_id,
+                                  const rus_profile_t *pr)
+{
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    if (pr->email == NULL && pr->first_name == NULL && pr->last_name == NULL) {
+        return APR_SUCCESS;
+    }
+    rv = profile_stmt(c, PST_COLUMNS, &st);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_bind_int64(st, 1, user_id);
+    if (rc == SQLITE_OK) {
+        rc = bind_text_or_null(st, 2, pr->email);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text_or_null(st, 3, pr->first_name);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text_or_null(st, 4, pr->last_name);
+    }
+    return run_write(c, st, rc, "write the email and names of a user");
+}
+
+/* The attributes of @a pr: upserted where absent or different, deleted
+ * when given as "". */
+static apr_status_t write_attrs(sqlite_conn_t *c, apr_int64_t user_id,
+                                const rus_profile_t *pr)
+{
+    apr_status_t rv = APR_SUCCESS;
+    sqlite3_stmt *st = NULL;
+    int i, rc;
+
+    for (i = 0; rv == APR_SUCCESS && pr->attrs != NULL && i < pr->attrs->nelts;
+         i++) {
+        const rus_attr_t *a = &APR_ARRAY_IDX(pr->attrs, i, rus_attr_t);
+        int clear;
+
+        if (a->name == NULL || a->value == NULL) {
+            continue; /* not given */
+        }
+        clear = a->value[0] == '\0';
+        rv = profile_stmt(c, clear ? PST_ATTR_DELETE : PST_ATTR_PUT, &st);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        rc = sqlite3_bind_int64(st, 1, user_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
+        }
+        if (rc == SQLITE_OK && !clear) {
+            rc = sqlite3_bind_text(st, 3, a->value, -1, SQLITE_STATIC);
+        }
+        rv = run_write(c, st, rc,
+                       clear ? "delete an attribute of a user"
+                             : "write an attribute of a user");
+    }
+    return rv;
+}
+
+/* Is @a group among @a rows (rus_membership_t)? Its index, or -1. */
+static int membership_index(const apr_array_header_t *rows, const char *group)
+{
+    int i;
+
+    for (i = 0; i < rows->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(rows, i, rus_membership_t).group, group)
+            == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The groups of @a pr: each listed one the user is not in is created when
+ * missing and joined as RUS_ORIGIN_FRONTEND (one the user is in already,
+ * an administrator's included, is left as it is); with groups_replace,
+ * the user's RUS_ORIGIN_FRONTEND memberships not listed are left. */
+static apr_status_t write_groups(sqlite_conn_t *c, apr_int64_t user_id,
+                                 const rus_profile_t *pr, apr_pool_t *ptemp)
+{
+    apr_array_header_t *rows = NULL, *ids = NULL;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int i, rc;
+
+    rv = read_memberships(c, user_id, &rows, &ids, ptemp);
+    for (i = 0; rv == APR_SUCCESS && i < pr->groups->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(pr->groups, i, const char *);
+
+        if (membership_index(rows, name) >= 0) {
+            continue;
+        }
+        rv = profile_stmt(c, PST_GROUP_ENSURE, &st);
+        if (rv == APR_SUCCESS) {
+            rv = run_write(c, st,
+                           sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC),
+                           "create a group");
+        }
+        if (rv == APR_SUCCESS) {
+            rv = profile_stmt(c, PST_MEMBER_FRONTEND, &st);
+        }
+        if (rv == APR_SUCCESS) {
+            rc = sqlite3_bind_int64(st, 1, user_id);
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+            }
+            rv = run_write(c, st, rc, "add a membership from the front end");
+        }
+    }
+    for (i = 0; rv == APR_SUCCESS && pr->groups_replace && i < rows->nelts;
+         i++) {
+        const rus_membership_t *m = &APR_ARRAY_IDX(rows, i, rus_membership_t);
+
+        if (strcmp(m->origin, RUS_ORIGIN_FRONTEND) != 0
+            || rus_names_have(pr->groups, m->group)) {
+            continue;
+        }
+        rv = profile_stmt(c, PST_MEMBER_DROP, &st);
+        if (rv == APR_SUCCESS) {
+            rc = sqlite3_bind_int64(st, 1, user_id);
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_bind_int64(st, 2,
+                                        APR_ARRAY_IDX(ids, i, apr_int64_t));
+            }
+            rv = run_write(c, st, rc, "remove a membership from the front end");
+        }
+    }
+    return rv;
+}
+
+/* Write what in @a pr differs from the row of @a user_id, inside the
+ * caller's write transaction (which rolls it all back on failure). */
+static apr_status_t apply_profile(sqlite_conn_t *c, apr_int64_t user_id,
+                                  const rus_profile_t *pr, apr_pool_t *ptemp)
+{
+    apr_status_t rv;
+
+    rv = write_columns(c, user_id, pr);
+    if (rv == APR_SUCCESS) {
+        rv = write_attrs(c, user_id, pr);
+    }
+    if (rv == APR_SUCCESS && pr->groups != NULL) {
+        rv = write_groups(c, user_id, pr, ptemp);
+    }
+    return rv;
+}
+
+/* sqlite_user_create() with a profile: the insert and, when it inserted,
+ * the profile, in one write transaction; the row is read back in it. */
+static apr_status_t create_with_profile(sqlite_conn_t *c, const char *username,
+                                        apr_int64_t now,
+                                        const rus_profile_t *profile,
+                                        rus_user_t *user, int *pcreated,
+                                        apr_pool_t *p)
+{
+    sqlite3_stmt *st = c->user_insert;
+    apr_int64_t id = 0;
+    apr_status_t rv;
+    rus_user_t row;
+    int rc, created = 0;
+
+    rv = tx_begin(c, "create user: begin");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rc = sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, now);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE && sqlite3_changes(c->db) == 1) {
+        created = 1;
+        id = sqlite3_last_insert_rowid(c->db);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        rv = conn_fail(c, rc, "create user");
+    }
+    if (rv == APR_SUCCESS && created) {
+        rv = apply_profile(c, id, profile, p);
+    }
+    if (rv == APR_SUCCESS) {
+        /* ours, or (not created) the row another writer made first */
+        rv = sqlite_user_find(&c->base, username, &row, p);
+        if (rv == APR_ENOENT) {
+            rus_conn_set_error(&c->base,
+                               "user row vanished right after creation");
+            rv = APR_EGENERAL;
+        }
+    }
+    rv = tx_end(c, rv, "create user: commit");
+    if (rv == APR_SUCCESS) {
+        *user = row;
+        *pcreated = created;
+    }
+    return rv;
+}
+
+/* The profile and the login's record (SQL_USER_TOUCH's rule), in one
+ * write transaction; APR_ENOENT (nothing written) without the user. */
+static apr_status_t sqlite_user_sync(rus_conn_t *conn, apr_int64_t user_id,
+                                     const rus_profile_t *profile,
+                                     apr_int64_t now, apr_int64_t interval)
+{
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_pool_t *ptemp = NULL;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc;
+
+    rv = apr_pool_create(&ptemp, conn->pool);
+    if (rv != APR_SUCCESS) {
+        rus_conn_set_error(conn, "sync user: %pm", &rv);
+        return rv;
+    }
+    rv = tx_begin(c, "sync user: begin");
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    rv = profile_stmt(c, PST_USER_EXISTS, &st);
+    if (rv == APR_SUCCESS) {
+        rc = sqlite3_bind_int64(st, 1, user_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+        }
+        rv = rc == SQLITE_ROW    ? APR_SUCCESS
+             : rc == SQLITE_DONE ? APR_ENOENT
+                                 : conn_fail(c, rc, "sync user: find it");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apply_profile(c, user_id, profile, ptemp);
+    }
+    if (rv == APR_SUCCESS) {
+        st = c->user_touch;
+        rc = sqlite3_bind_int64(st, 1, user_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 2, now);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_int64(st, 3, interval);
+        }
+        rv = run_write(c, st, rc, "record login");
+    }
+    rv = tx_end(c, rv, "sync user: commit");
+leave:
+    apr_pool_destroy(ptemp);
     return rv;
 }
 
@@ -1449,7 +1971,11 @@ static apr_status_t sqlite_user_list(rus_conn_t *conn,
         return rv;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        row_to_user(st, 0, apr_array_push(users), p);
+        rv = row_to_user(c, st, 0, apr_array_push(users), p);
+        if (rv != APR_SUCCESS) {
+            sqlite3_finalize(st);
+            return rv;
+        }
     }
     rv = finish(c, st, rc, "list users");
     if (rv == APR_SUCCESS) {
@@ -1638,13 +2164,34 @@ static apr_status_t sqlite_group_members(rus_conn_t *conn, apr_int64_t group_id,
     return rv;
 }
 
+/* An administrator's membership; one the front end gave becomes one (the
+ * update logs the change: changes_member_update). */
 static apr_status_t sqlite_group_add_member(rus_conn_t *conn,
                                             apr_int64_t group_id,
                                             apr_int64_t user_id)
 {
-    return exec((sqlite_conn_t *)conn, NULL, "add member",
-                "INSERT INTO user_groups (user_id, group_id) VALUES (?1, ?2)",
-                "ii", user_id, group_id);
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int changed = 0;
+
+    rv = exec(c, &changed, "add member",
+              "INSERT INTO user_groups (user_id, group_id, origin)"
+              " VALUES (?1, ?2, 'admin') ON CONFLICT (user_id, group_id)"
+              " DO UPDATE SET origin = 'admin' WHERE origin IS NOT 'admin'",
+              "ii", user_id, group_id);
+    if (rv == APR_SUCCESS && changed == 0) {
+        rus_conn_set_error(conn, "add member: already exists");
+        rv = APR_EEXIST;
+    }
+    return rv;
+}
+
+static apr_status_t sqlite_user_memberships(rus_conn_t *conn,
+                                            apr_int64_t user_id,
+                                            apr_array_header_t **prows,
+                                            apr_pool_t *p)
+{
+    return read_memberships((sqlite_conn_t *)conn, user_id, prows, NULL, p);
 }
 
 static apr_status_t sqlite_group_remove_member(rus_conn_t *conn,
@@ -1820,7 +2367,10 @@ static apr_status_t sqlite_info(rus_conn_t *conn, apr_int64_t now,
     return finish(c, st, rc, "count rows");
 }
 
-/* PRAGMA integrity_check says "ok" on one row when it finds nothing. */
+/* PRAGMA integrity_check says "ok" on one row when it finds nothing; it
+ * does not look at foreign keys, which PRAGMA foreign_key_check does
+ * (rows of sessions, user_groups or user_attributes whose user or group
+ * is gone: written with foreign_keys off, by hand). */
 static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
                                      const char **presult, apr_pool_t *p)
 {
@@ -1828,7 +2378,7 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
     const char *result = NULL;
     sqlite3_stmt *st = NULL;
     apr_status_t rv;
-    int rc;
+    int rc, ok;
 
     rv = query(c, &st, "integrity check", "PRAGMA integrity_check", "");
     if (rv != APR_SUCCESS) {
@@ -1841,9 +2391,35 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
                         : apr_pstrdup(p, line);
     }
     rv = finish(c, st, rc, "integrity check");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    ok = result == NULL || strcmp(result, "ok") == 0;
+    /* table, rowid (NULL: WITHOUT ROWID), parent, fkid: one row each */
+    rv =
+        query(c, &st, "foreign key check",
+              "SELECT \"table\", parent, COUNT(*) FROM pragma_foreign_key_check"
+              " GROUP BY \"table\", parent ORDER BY \"table\", parent",
+              "");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line =
+            apr_psprintf(p,
+                         "%s: %" APR_INT64_T_FMT
+                         " row(s) refer to a missing row of %s",
+                         (const char *)sqlite3_column_text(st, 0),
+                         (apr_int64_t)sqlite3_column_int64(st, 2),
+                         (const char *)sqlite3_column_text(st, 1));
+
+        result = ok ? line : apr_pstrcat(p, result, "\n", line, NULL);
+        ok = 0;
+    }
+    rv = finish(c, st, rc, "foreign key check");
     if (rv == APR_SUCCESS) {
-        *presult = result ? result : "ok";
-        *pok = strcmp(*presult, "ok") == 0;
+        *presult = ok ? "ok" : result;
+        *pok = ok;
     }
     return rv;
 }
@@ -2324,22 +2900,25 @@ static apr_status_t sqlite_changes_prune(rus_conn_t *conn, apr_int64_t before,
 /* What a dump reads, one statement per rus_row_kind_e, in that order; each
  * in the order of its key, so that two dumps of one store are alike. */
 static const char *const dump_sql[] = {
-    "SELECT id, username, is_active, date_joined, last_login FROM users"
-    " ORDER BY id",
+    "SELECT id, username, is_active, date_joined, last_login, email,"
+    " first_name, last_name FROM users ORDER BY id",
     "SELECT id, name FROM groups ORDER BY id",
-    "SELECT user_id, group_id FROM user_groups ORDER BY user_id, group_id",
+    "SELECT user_id, group_id, origin FROM user_groups"
+    " ORDER BY user_id, group_id",
     "SELECT token_hash, user_id, vhost, created_at, last_seen, expires_at"
     " FROM sessions ORDER BY token_hash",
+    "SELECT user_id, name, value FROM user_attributes ORDER BY user_id, name",
 };
 
 /* What a load writes, by rus_row_kind_e - 1: the ids as given. */
 static const char *const load_sql[] = {
-    "INSERT INTO users (id, username, is_active, date_joined, last_login)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO users (id, username, is_active, date_joined, last_login,"
+    " email, first_name, last_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "INSERT INTO groups (id, name) VALUES (?1, ?2)",
-    "INSERT INTO user_groups (user_id, group_id) VALUES (?1, ?2)",
+    "INSERT INTO user_groups (user_id, group_id, origin) VALUES (?1, ?2, ?3)",
     "INSERT INTO sessions (token_hash, user_id, vhost, created_at,"
     " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO user_attributes (user_id, name, value) VALUES (?1, ?2, ?3)",
 };
 
 #define ROW_KINDS ((int)(sizeof(dump_sql) / sizeof(dump_sql[0])))
@@ -2366,7 +2945,13 @@ static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
         row->user.is_active = sqlite3_column_int64(st, 2) != 0;
         row->user.date_joined = sqlite3_column_int64(st, 3);
         row->user.last_login = sqlite3_column_int64(st, 4); /* NULL: 0 */
-        return row->user.username ? SQLITE_OK : SQLITE_NOMEM;
+        row->user.email = column_text(st, 5);
+        row->user.first_name = column_text(st, 6);
+        row->user.last_name = column_text(st, 7);
+        return row->user.username && row->user.email && row->user.first_name
+                       && row->user.last_name
+                   ? SQLITE_OK
+                   : SQLITE_NOMEM;
     case RUS_ROW_GROUP:
         row->group.id = sqlite3_column_int64(st, 0);
         row->group.name = column_text(st, 1);
@@ -2374,7 +2959,8 @@ static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
     case RUS_ROW_MEMBER:
         row->user_id = sqlite3_column_int64(st, 0);
         row->group_id = sqlite3_column_int64(st, 1);
-        return SQLITE_OK;
+        row->origin = column_text(st, 2);
+        return row->origin ? SQLITE_OK : SQLITE_NOMEM;
     case RUS_ROW_SESSION:
         row->session.token_hash = column_text(st, 0);
         row->session.session.user_id = sqlite3_column_int64(st, 1);
@@ -2385,8 +2971,11 @@ static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
         return row->session.token_hash && row->session.session.vhost
                    ? SQLITE_OK
                    : SQLITE_NOMEM;
-    case RUS_ROW_ATTR: /* IFACE19: the backend helper dumps them */
-        break;
+    case RUS_ROW_ATTR:
+        row->user_id = sqlite3_column_int64(st, 0);
+        row->attr.name = column_text(st, 1);
+        row->attr.value = column_text(st, 2);
+        return row->attr.name && row->attr.value ? SQLITE_OK : SQLITE_NOMEM;
     }
     return SQLITE_MISUSE;
 }
@@ -2535,6 +3124,24 @@ static apr_status_t sqlite_load_row(rus_conn_t *conn,
                      ? sqlite3_bind_int64(st, 5, row->user.last_login)
                      : sqlite3_bind_null(st, 5);
         }
+        /* NULL: a source without the column, "" as the schema's default */
+        if (rc == SQLITE_OK) {
+            rc =
+                sqlite3_bind_text(st, 6, row->user.email ? row->user.email : "",
+                                  -1, SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 7,
+                                   row->user.first_name ? row->user.first_name
+                                                        : "",
+                                   -1, SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 8,
+                                   row->user.last_name ? row->user.last_name
+                                                       : "",
+                                   -1, SQLITE_TRANSIENT);
+        }
         break;
     case RUS_ROW_GROUP:
         rc = sqlite3_bind_int64(st, 1, row->group.id);
@@ -2547,6 +3154,13 @@ static apr_status_t sqlite_load_row(rus_conn_t *conn,
         rc = sqlite3_bind_int64(st, 1, row->user_id);
         if (rc == SQLITE_OK) {
             rc = sqlite3_bind_int64(st, 2, row->group_id);
+        }
+        /* NULL: a source without origins, whose memberships were all
+         * made by administrators (as the migration takes them) */
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 3,
+                                   row->origin ? row->origin : RUS_ORIGIN_ADMIN,
+                                   -1, SQLITE_TRANSIENT);
         }
         break;
     case RUS_ROW_SESSION:
@@ -2568,7 +3182,15 @@ static apr_status_t sqlite_load_row(rus_conn_t *conn,
             rc = sqlite3_bind_int64(st, 6, s->expires_at);
         }
         break;
-    case RUS_ROW_ATTR: /* IFACE19: never here (ROW_KINDS) */
+    case RUS_ROW_ATTR:
+        rc = sqlite3_bind_int64(st, 1, row->user_id);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 2, row->attr.name, -1, SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc =
+                sqlite3_bind_text(st, 3, row->attr.value, -1, SQLITE_TRANSIENT);
+        }
         break;
     }
     if (rc == SQLITE_OK) {
@@ -2624,6 +3246,7 @@ const rus_backend_t rus_backend_sqlite = {
     .user_find = sqlite_user_find,
     .user_create = sqlite_user_create,
     .user_touch = sqlite_user_touch,
+    .user_sync = sqlite_user_sync,
     .session_insert = sqlite_session_insert,
     .session_find = sqlite_session_find,
     .session_touch = sqlite_session_touch,
@@ -2643,6 +3266,7 @@ const rus_backend_t rus_backend_sqlite = {
     .group_members = sqlite_group_members,
     .group_add_member = sqlite_group_add_member,
     .group_remove_member = sqlite_group_remove_member,
+    .user_memberships = sqlite_user_memberships,
     .session_list = sqlite_session_list,
     .session_revoke_all = sqlite_session_revoke_all,
     .session_find_prefix = sqlite_session_find_prefix,

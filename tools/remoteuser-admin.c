@@ -95,7 +95,8 @@ static const char *const help_top =
 
 static const char *const help_user =
     "usage: remoteuser-admin user list\n"
-    "       remoteuser-admin user show NAME\n"
+    "       remoteuser-admin user show NAME      (attributes, groups "
+    "with origins)\n"
     "       remoteuser-admin user add NAME [--inactive]\n"
     "       remoteuser-admin user enable NAME\n"
     "       remoteuser-admin user disable NAME   (ends its sessions)\n"
@@ -352,13 +353,58 @@ static const char *num(apr_int64_t v)
     return apr_psprintf(P, "%" APR_INT64_T_FMT, v);
 }
 
-static void print_user_json(const rus_user_t *u, const char *end)
+/* @a s for a terminal: every control character (C0, DEL, C1) and every
+ * byte that is not part of well-formed UTF-8 as \xNN, a backslash as
+ * "\\", so that a value written into the store by hand cannot move the
+ * cursor or change the terminal's state. */
+static const char *shown(const char *s)
 {
+    static const char hex[] = "0123456789abcdef";
+    char *out = apr_palloc(P, strlen(s) * 4 + 1), *w = out;
+    const unsigned char *u;
+    apr_size_t n;
+
+    for (u = (const unsigned char *)s; *u; u++) {
+        n = *u >= 0x80 ? utf8_seq(u) : 1;
+        if (n > 1 && rus_text_check((const char *)u, n) == RUS_NAME_OK) {
+            memcpy(w, u, n);
+            w += n;
+            u += n - 1;
+        }
+        else if (n == 1 && *u >= 0x20 && *u < 0x7f && *u != '\\') {
+            *w++ = (char)*u;
+        }
+        else if (*u == '\\') {
+            *w++ = '\\';
+            *w++ = '\\';
+        }
+        else {
+            *w++ = '\\';
+            *w++ = 'x';
+            *w++ = hex[*u >> 4];
+            *w++ = hex[*u & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* A user as JSON; with @a memberships (rus_membership_t, user show),
+ * each group with its origin too. */
+static void print_user_json(const rus_user_t *u,
+                            const apr_array_header_t *memberships,
+                            const char *end)
+{
+    int i;
+
     printf("{\"id\": %" APR_INT64_T_FMT ", \"username\": %s, "
            "\"is_active\": %s, \"date_joined\": %" APR_INT64_T_FMT
-           ", \"last_login\": %s, \"groups\": [",
+           ", \"last_login\": %s, \"email\": %s, \"first_name\": %s, "
+           "\"last_name\": %s, \"groups\": [",
            u->id, js(u->username), u->is_active ? "true" : "false",
-           u->date_joined, u->last_login ? num(u->last_login) : "null");
+           u->date_joined, u->last_login ? num(u->last_login) : "null",
+           js(u->email ? u->email : ""), js(u->first_name ? u->first_name : ""),
+           js(u->last_name ? u->last_name : ""));
     if (u->groups && u->groups[0]) {
         char *copy = apr_pstrdup(P, u->groups), *last = NULL, *g;
         int first = 1;
@@ -369,7 +415,25 @@ static void print_user_json(const rus_user_t *u, const char *end)
             first = 0;
         }
     }
-    printf("]}%s", end);
+    printf("], \"attributes\": {");
+    for (i = 0; u->attrs != NULL && i < u->attrs->nelts; i++) {
+        const rus_attr_t *a = &APR_ARRAY_IDX(u->attrs, i, rus_attr_t);
+
+        printf("%s%s: %s", i ? ", " : "", js(a->name), js(a->value));
+    }
+    printf("}");
+    if (memberships != NULL) {
+        printf(", \"memberships\": [");
+        for (i = 0; i < memberships->nelts; i++) {
+            const rus_membership_t *m =
+                &APR_ARRAY_IDX(memberships, i, rus_membership_t);
+
+            printf("%s{\"group\": %s, \"origin\": %s}", i ? ", " : "",
+                   js(m->group), js(m->origin));
+        }
+        printf("]");
+    }
+    printf("}%s", end);
 }
 
 /* A one-line result: text for people, {"ok": true, ...} for scripts. */
@@ -878,7 +942,7 @@ static int user_list(cmd_ctx_t *ctx)
     if (json) {
         printf("[");
         for (i = 0; i < users->nelts; i++) {
-            print_user_json(&APR_ARRAY_IDX(users, i, rus_user_t),
+            print_user_json(&APR_ARRAY_IDX(users, i, rus_user_t), NULL,
                             i + 1 < users->nelts ? ", " : "");
         }
         printf("]\n");
@@ -897,23 +961,62 @@ static int user_list(cmd_ctx_t *ctx)
     return 0;
 }
 
+/* A column of a user for the table form: shown(), "-" when empty. */
+static const char *cell(const char *v)
+{
+    return v != NULL && v[0] ? shown(v) : "-";
+}
+
+/* The user, its three columns, its attributes and each membership with
+ * its origin (admin: remoteuser-admin's, kept by a login's Replace;
+ * frontend: a login's group source). */
 static int user_show(cmd_ctx_t *ctx)
 {
+    apr_array_header_t *members = NULL;
+    apr_status_t rv;
     rus_user_t u;
-    int rc = need_user(ctx->conn, ctx->argv[0], &u);
+    table_t *t;
+    int i, rc = need_user(ctx->conn, ctx->argv[0], &u);
 
     if (rc != 0) {
         return rc;
     }
+    rv = rus_user_memberships(ctx->conn, u.id, &members, P);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "list the user's memberships");
+    }
     if (json) {
-        print_user_json(&u, "\n");
+        print_user_json(&u, members, "\n");
         return 0;
     }
     printf("id:          %" APR_INT64_T_FMT "\n"
            "username:    %s\nactive:      %s\njoined:      %s\n"
-           "last login:  %s\ngroups:      %s\n",
+           "last login:  %s\ngroups:      %s\n"
+           "email:       %s\nfirst name:  %s\nlast name:   %s\n",
            u.id, u.username, u.is_active ? "yes" : "no", when(u.date_joined),
-           when(u.last_login), u.groups[0] ? u.groups : "-");
+           when(u.last_login), u.groups[0] ? u.groups : "-", cell(u.email),
+           cell(u.first_name), cell(u.last_name));
+    if (u.attrs != NULL && u.attrs->nelts > 0) {
+        printf("\n");
+        t = table_new(2, "ATTRIBUTE", "VALUE");
+        for (i = 0; i < u.attrs->nelts; i++) {
+            const rus_attr_t *a = &APR_ARRAY_IDX(u.attrs, i, rus_attr_t);
+
+            table_add(t, shown(a->name), cell(a->value));
+        }
+        table_print(t);
+    }
+    if (members->nelts > 0) {
+        printf("\n");
+        t = table_new(2, "GROUP", "ORIGIN");
+        for (i = 0; i < members->nelts; i++) {
+            const rus_membership_t *m =
+                &APR_ARRAY_IDX(members, i, rus_membership_t);
+
+            table_add(t, shown(m->group), shown(m->origin));
+        }
+        table_print(t);
+    }
     return 0;
 }
 
@@ -933,7 +1036,7 @@ static int user_add(cmd_ctx_t *ctx)
         return status_exit(ctx->conn, rv, apr_psprintf(P, "user '%s'", name));
     }
     if (json) {
-        print_user_json(&u, "\n");
+        print_user_json(&u, NULL, "\n");
         return 0;
     }
     return done(apr_psprintf(P, "added user %s (id %" APR_INT64_T_FMT "%s)",

@@ -45,9 +45,9 @@ static void teardown(void)
     rus_test_store_close(&ts);
 }
 
-static const rus_user_policy_t create_on = { 1, 0, NULL };
-static const rus_user_policy_t create_off = { 0, 0, NULL };
-static const rus_user_policy_t allow_inactive = { 1, 1, NULL };
+static const rus_user_policy_t create_on = { 1, 0, NULL, NULL, 0 };
+static const rus_user_policy_t create_off = { 0, 0, NULL, NULL, 0 };
+static const rus_user_policy_t allow_inactive = { 1, 1, NULL, NULL, 0 };
 
 static apr_status_t lookup(rus_user_lookup_t *lk, const char *name,
                            const rus_user_policy_t *policy, apr_int64_t now)

@@ -403,6 +403,470 @@ START_TEST(test_contract_groups)
 }
 END_TEST
 
+/* ---- profiles: what the front end says about a user (#19) ------------- */
+
+/* A profile: NULL strings are not given; @a attrs is "name=value;..." (a
+ * value may be empty: that deletes it), NULL for none given; @a groups is
+ * "a,b" ("" an empty list), NULL for no group source. */
+static rus_profile_t *profile_of(const char *email, const char *first,
+                                 const char *last, const char *attrs,
+                                 const char *groups, int replace)
+{
+    rus_profile_t *pr = apr_pcalloc(ts.pool, sizeof(*pr));
+    char *copy, *tok, *last_tok = NULL;
+
+    pr->email = email;
+    pr->first_name = first;
+    pr->last_name = last;
+    if (attrs != NULL) {
+        pr->attrs = apr_array_make(ts.pool, 4, sizeof(rus_attr_t));
+        copy = apr_pstrdup(ts.pool, attrs);
+        for (tok = apr_strtok(copy, ";", &last_tok); tok != NULL;
+             tok = apr_strtok(NULL, ";", &last_tok)) {
+            rus_attr_t *a = apr_array_push(pr->attrs);
+            char *eq = strchr(tok, '=');
+
+            ck_assert_ptr_nonnull(eq);
+            *eq = '\0';
+            a->name = tok;
+            a->value = eq + 1;
+        }
+    }
+    if (groups != NULL) {
+        pr->groups = apr_array_make(ts.pool, 4, sizeof(char *));
+        copy = apr_pstrdup(ts.pool, groups);
+        for (tok = apr_strtok(copy, ",", &last_tok); tok != NULL;
+             tok = apr_strtok(NULL, ",", &last_tok)) {
+            APR_ARRAY_PUSH(pr->groups, const char *) = tok;
+        }
+    }
+    pr->groups_replace = replace;
+    return pr;
+}
+
+/* A user's attributes as "name=value;..." in their order ("" for none:
+ * then the array is NULL, never empty). */
+static const char *attrs_text(const rus_user_t *u)
+{
+    const char *out = "";
+    int i;
+
+    if (u->attrs == NULL) {
+        return "";
+    }
+    ck_assert_int_gt(u->attrs->nelts, 0);
+    for (i = 0; i < u->attrs->nelts; i++) {
+        const rus_attr_t *a = &APR_ARRAY_IDX(u->attrs, i, rus_attr_t);
+
+        out = apr_psprintf(ts.pool, "%s%s%s=%s", out, i ? ";" : "", a->name,
+                           a->value);
+    }
+    return out;
+}
+
+/* A user's memberships as "group:origin,..." (rus_user_memberships()). */
+static const char *memberships_text(rus_conn_t *conn, apr_int64_t user_id)
+{
+    apr_array_header_t *rows = NULL;
+    const char *out = "";
+    int i;
+
+    ck_assert_msg(rus_user_memberships(conn, user_id, &rows, ts.pool)
+                      == APR_SUCCESS,
+                  "memberships: %s", rus_store_error(conn));
+    for (i = 0; i < rows->nelts; i++) {
+        const rus_membership_t *m = &APR_ARRAY_IDX(rows, i, rus_membership_t);
+
+        out = apr_psprintf(ts.pool, "%s%s%s:%s", out, i ? "," : "", m->group,
+                           m->origin);
+    }
+    return out;
+}
+
+static rus_user_t found(rus_conn_t *conn, const char *name)
+{
+    rus_user_t u;
+
+    ck_assert_msg(rus_user_find(conn, name, &u, ts.pool) == APR_SUCCESS,
+                  "find %s: %s", name, rus_store_error(conn));
+    return u;
+}
+
+static void synced(rus_conn_t *conn, apr_int64_t user_id,
+                   const rus_profile_t *pr, apr_int64_t now)
+{
+    ck_assert_msg(rus_user_sync(conn, user_id, pr, now, 60) == APR_SUCCESS,
+                  "sync: %s", rus_store_error(conn));
+}
+
+/* Did the walk @a got (changes_after()) report user @a id, and nothing
+ * else? A backend may log one change as several rows of the user. */
+static int only_user(const char *got, apr_int64_t id)
+{
+    const char *want = apr_psprintf(ts.pool, "u%" APR_INT64_T_FMT, id);
+    char *copy = apr_pstrdup(ts.pool, got), *tok, *last = NULL;
+    int n = 0;
+
+    for (tok = apr_strtok(copy, ",", &last); tok != NULL;
+         tok = apr_strtok(NULL, ",", &last)) {
+        if (strcmp(tok, want) != 0) {
+            return 0;
+        }
+        n++;
+    }
+    return n > 0;
+}
+
+#define ck_assert_only_user(conn, mark, plast, id)                          \
+    do {                                                                    \
+        const char *got_ = changes_after(conn, mark, plast);                \
+        ck_assert_msg(only_user(got_, id), "changes: \"%s\", want user %d", \
+                      got_, (int)(id));                                     \
+    } while (0)
+
+/* The profile comes with the row it creates, in the one call; an existing
+ * row keeps what it has (the caller syncs it, if its policy says so). */
+START_TEST(test_contract_create_with_profile)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_profile_t *pr;
+    rus_user_t u, v;
+    int created = -1;
+
+    ck_assert_int_eq(rus_group_add(conn, "staff"), APR_SUCCESS);
+    pr = profile_of("ann@example.org", "Ann", "Smith",
+                    "title=CTO;dept=ops;room=", "staff,new-one", 1);
+    ck_assert_msg(rus_user_create_with(conn, "ann", 100, pr, &u, &created,
+                                       ts.pool)
+                      == APR_SUCCESS,
+                  "create: %s", rus_store_error(conn));
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(u.date_joined, 100);
+    ck_assert_int_eq(u.last_login, 100);
+    ck_assert_str_eq(u.email, "ann@example.org");
+    ck_assert_str_eq(u.first_name, "Ann");
+    ck_assert_str_eq(u.last_name, "Smith");
+    /* sorted by name; an empty value writes nothing */
+    ck_assert_str_eq(attrs_text(&u), "dept=ops;title=CTO");
+    /* a group missing is created */
+    ck_assert_str_eq(u.groups, "new-one,staff");
+    ck_assert_str_eq(u.frontend_groups, "new-one,staff");
+    ck_assert_int_eq(group(conn, "new-one").members, 1);
+    v = found(conn, "ann");
+    ck_assert_int_eq(v.id, u.id);
+    ck_assert_str_eq(v.email, "ann@example.org");
+    ck_assert_str_eq(attrs_text(&v), "dept=ops;title=CTO");
+    ck_assert_str_eq(v.frontend_groups, "new-one,staff");
+    ck_assert_str_eq(memberships_text(conn, u.id),
+                     "new-one:frontend,staff:frontend");
+
+    /* there already: nothing of the profile is written */
+    pr = profile_of("other@example.org", "", NULL, "title=CEO", "more", 1);
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 200, pr, &v, &created,
+                                          ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(v.id, u.id);
+    ck_assert_str_eq(v.email, "ann@example.org");
+    ck_assert_str_eq(v.first_name, "Ann");
+    ck_assert_str_eq(attrs_text(&v), "dept=ops;title=CTO");
+    ck_assert_str_eq(v.groups, "new-one,staff");
+    ck_assert_int_eq(rus_group_find(conn, "more", &(rus_group_t){ 0 }, ts.pool),
+                     APR_ENOENT);
+
+    /* without a profile, or an empty one: the fields are there, empty */
+    ck_assert_int_eq(rus_user_create_with(conn, "bob", 300, NULL, &v, &created,
+                                          ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 1);
+    ck_assert_str_eq(v.email, "");
+    ck_assert_str_eq(v.first_name, "");
+    ck_assert_str_eq(v.last_name, "");
+    ck_assert_ptr_null(v.attrs);
+    ck_assert_str_eq(v.frontend_groups, "");
+    ck_assert_int_eq(rus_user_create_with(conn, "cy", 300,
+                                          profile_of(NULL, NULL, NULL, NULL,
+                                                     NULL, 0),
+                                          &v, &created, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(created, 1);
+    ck_assert_ptr_null(v.attrs);
+    ck_assert_str_eq(v.groups, "");
+}
+END_TEST
+
+/* A sync writes only what differs: nothing differing, nothing logged for
+ * the answer cache; each kind of difference logged; the login recorded
+ * as rus_user_touch_login() does. */
+START_TEST(test_contract_sync_writes_what_differs)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t last = 0, mark;
+    rus_profile_t *pr;
+    rus_user_t u;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, ts.pool),
+                     APR_SUCCESS);
+    changes_after(conn, 0, &mark);
+    pr = profile_of("ann@example.org", "Ann", "Smith", "title=CTO;dept=ops",
+                    "staff", 1);
+    synced(conn, u.id, pr, 130); /* less than the interval: no last_login */
+    ck_assert_str_ne(changes_after(conn, mark, &last), "");
+    u = found(conn, "ann");
+    ck_assert_str_eq(u.email, "ann@example.org");
+    ck_assert_str_eq(attrs_text(&u), "dept=ops;title=CTO");
+    ck_assert_str_eq(u.groups, "staff");
+    ck_assert_int_eq(u.last_login, 100);
+
+    /* the same again: no write that makes an answer wrong */
+    mark = last;
+    synced(conn, u.id, pr, 200);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+    ck_assert_int_eq(last, mark);
+    u = found(conn, "ann");
+    ck_assert_int_eq(u.last_login, 200); /* the login is recorded */
+    ck_assert_str_eq(u.email, "ann@example.org");
+    ck_assert_str_eq(u.groups, "staff");
+
+    /* one attribute */
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, "title=CEO", NULL, 0), 210);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    u = found(conn, "ann");
+    ck_assert_str_eq(attrs_text(&u), "dept=ops;title=CEO");
+    /* one column */
+    mark = last;
+    synced(conn, u.id, profile_of(NULL, NULL, "Jones", NULL, NULL, 0), 220);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    u = found(conn, "ann");
+    ck_assert_str_eq(u.last_name, "Jones");
+    ck_assert_str_eq(u.first_name, "Ann"); /* not given: kept */
+    /* one membership */
+    mark = last;
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "staff,ops", 0), 230);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    ck_assert_str_eq(found(conn, "ann").groups, "ops,staff");
+    /* the same values once more, each kind: nothing */
+    mark = last;
+    synced(conn, u.id,
+           profile_of("ann@example.org", "Ann", "Jones", "title=CEO;dept=ops",
+                      "ops,staff", 1),
+           240);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+    /* an absent attribute given empty: nothing to delete, nothing logged */
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, "room=", NULL, 0), 250);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+}
+END_TEST
+
+/* "" clears a column and deletes an attribute; the other values stay. */
+START_TEST(test_contract_sync_clears)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t last = 0, mark;
+    rus_user_t u;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 100,
+                                          profile_of("a@x", "Ann", "Smith",
+                                                     "title=CTO;dept=ops", NULL,
+                                                     0),
+                                          &u, &created, ts.pool),
+                     APR_SUCCESS);
+    changes_after(conn, 0, &mark);
+    synced(conn, u.id, profile_of("", NULL, "", "title=", NULL, 0), 200);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    u = found(conn, "ann");
+    ck_assert_str_eq(u.email, "");
+    ck_assert_str_eq(u.first_name, "Ann");
+    ck_assert_str_eq(u.last_name, "");
+    ck_assert_str_eq(attrs_text(&u), "dept=ops");
+    ck_assert_ptr_null(rus_attrs_get(u.attrs, "title"));
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, "dept=", NULL, 0), 210);
+    u = found(conn, "ann");
+    ck_assert_ptr_null(u.attrs); /* none left: NULL, not empty */
+}
+END_TEST
+
+/* Add only adds; Replace makes the front end's memberships exactly the
+ * listed ones, and never touches an administrator's: one not listed
+ * stays, one listed stays an administrator's. */
+START_TEST(test_contract_sync_groups_add_replace)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t last = 0, mark;
+    rus_user_t u, bob;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, ts.pool),
+                     APR_SUCCESS);
+    bob = added(conn, "bob", 1);
+    ck_assert_int_eq(rus_group_add(conn, "admins"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add(conn, "wiki"), APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, group(conn, "admins").id, u.id),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, group(conn, "wiki").id, u.id),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_group_add_member(conn, group(conn, "wiki").id, bob.id),
+                     APR_SUCCESS);
+
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "a,b", 0), 200);
+    u = found(conn, "ann");
+    ck_assert_str_eq(u.groups, "a,admins,b,wiki");
+    ck_assert_str_eq(u.frontend_groups, "a,b");
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "c", 0), 200);
+    ck_assert_str_eq(found(conn, "ann").frontend_groups, "a,b,c");
+    /* Replace: b kept, a and c left; admins listed stays admin; wiki not
+     * listed stays (an administrator's) */
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "b,admins", 1), 200);
+    u = found(conn, "ann");
+    ck_assert_str_eq(u.groups, "admins,b,wiki");
+    ck_assert_str_eq(u.frontend_groups, "b");
+    ck_assert_str_eq(memberships_text(conn, u.id),
+                     "admins:admin,b:frontend,wiki:admin");
+    /* the groups left stay, with their other members */
+    ck_assert_int_eq(group(conn, "a").members, 0);
+    ck_assert_int_eq(group(conn, "wiki").members, 2);
+    /* an empty list with Replace: no front-end membership left */
+    changes_after(conn, 0, &mark);
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "", 1), 200);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    ck_assert_str_eq(memberships_text(conn, u.id), "admins:admin,wiki:admin");
+    /* no group source: memberships as they are, even with Replace set */
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, NULL, 1), 200);
+    ck_assert_str_eq(memberships_text(conn, u.id), "admins:admin,wiki:admin");
+    /* Replace with an empty list again: nothing to do, nothing logged */
+    mark = last;
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "", 1), 200);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+    /* bob was never touched */
+    ck_assert_str_eq(memberships_text(conn, bob.id), "wiki:admin");
+}
+END_TEST
+
+/* An administrator's add makes a front-end membership an administrator's
+ * (logged: the cache holds frontend_groups); an administrator's one
+ * already there is APR_EEXIST. */
+START_TEST(test_contract_add_member_origins)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_int64_t last = 0, mark;
+    rus_group_t g;
+    rus_user_t u;
+    int created = 0;
+
+    ck_assert_int_eq(rus_user_create_with(conn, "ann", 100,
+                                          profile_of(NULL, NULL, NULL, NULL,
+                                                     "zeta,alpha", 1),
+                                          &u, &created, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(memberships_text(conn, u.id),
+                     "alpha:frontend,zeta:frontend");
+    g = group(conn, "zeta");
+    changes_after(conn, 0, &mark);
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_SUCCESS);
+    ck_assert_only_user(conn, mark, &last, u.id);
+    ck_assert_str_eq(memberships_text(conn, u.id), "alpha:frontend,zeta:admin");
+    ck_assert_str_eq(found(conn, "ann").frontend_groups, "alpha");
+    mark = last;
+    ck_assert_int_eq(rus_group_add_member(conn, g.id, u.id), APR_EEXIST);
+    ck_assert_str_eq(changes_after(conn, mark, &last), "");
+    /* now Replace keeps it */
+    synced(conn, u.id, profile_of(NULL, NULL, NULL, NULL, "", 1), 200);
+    ck_assert_str_eq(memberships_text(conn, u.id), "zeta:admin");
+    ck_assert_str_eq(found(conn, "ann").groups, "zeta");
+    /* removal works on either origin */
+    ck_assert_int_eq(rus_group_remove_member(conn, g.id, u.id), APR_SUCCESS);
+    ck_assert_str_eq(memberships_text(conn, u.id), "");
+}
+END_TEST
+
+/* A sync of a user that is not there writes nothing, groups included. */
+START_TEST(test_contract_sync_unknown_user)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_group_t g;
+    rus_user_t u;
+    apr_int64_t last = 0;
+
+    u = added(conn, "ann", 1);
+    ck_assert_int_eq(rus_user_delete(conn, u.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_sync(conn, u.id,
+                                   profile_of("a@x", NULL, NULL, "t=1", "fresh",
+                                              1),
+                                   200, 0),
+                     APR_ENOENT);
+    ck_assert_int_eq(rus_group_find(conn, "fresh", &g, ts.pool), APR_ENOENT);
+    changes_after(conn, 0, &last);
+    ck_assert_int_eq(rus_user_memberships(conn, u.id + 100,
+                                          &(apr_array_header_t *){ NULL },
+                                          ts.pool),
+                     APR_SUCCESS);
+}
+END_TEST
+
+/* A session's user comes with its profile; values are data (the length
+ * prefixes of the encoding are not confused by digits, colons, quotes,
+ * or bytes beyond ASCII in names of other lengths). */
+START_TEST(test_contract_profile_on_session_and_text_is_data)
+{
+    rus_conn_t *conn = open_backend(_i);
+    rus_profile_t *pr = profile_of("o'brien@example.org", "J\xc3\xb6rg",
+                                   "x; DROP TABLE users", NULL, "g1", 1);
+    rus_session_t s;
+    rus_user_t u;
+    int created = 0;
+    rus_attr_t *a;
+
+    pr->attrs = apr_array_make(ts.pool, 4, sizeof(rus_attr_t));
+    a = apr_array_push(pr->attrs);
+    a->name = "title";
+    a->value = "5:title3:CTO";
+    a = apr_array_push(pr->attrs);
+    a->name = "a";
+    a->value = "\xe2\x82\xac 100%; ,=:'\"";
+    a = apr_array_push(pr->attrs);
+    a->name = "long_attribute_name_of_32_bytes_";
+    a->value = apr_pstrndup(ts.pool,
+                            "0123456789012345678901234567890123456789"
+                            "0123456789012345678901234567890123456789",
+                            80);
+    ck_assert_msg(rus_user_create_with(conn, "ann", 100, pr, &u, &created,
+                                       ts.pool)
+                      == APR_SUCCESS,
+                  "create: %s", rus_store_error(conn));
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "a:80", 10, LATER),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(u.email, "o'brien@example.org");
+    ck_assert_str_eq(u.first_name, "J\xc3\xb6rg");
+    ck_assert_str_eq(u.last_name, "x; DROP TABLE users");
+    ck_assert_str_eq(u.groups, "g1");
+    ck_assert_str_eq(u.frontend_groups, "g1");
+    ck_assert_ptr_nonnull(u.attrs);
+    ck_assert_int_eq(u.attrs->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(u.attrs, 0, rus_attr_t).name, "a");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "a"), "\xe2\x82\xac 100%; ,=:'\"");
+    ck_assert_str_eq(rus_attrs_get(u.attrs, "title"), "5:title3:CTO");
+    ck_assert_int_eq(strlen(rus_attrs_get(u.attrs,
+                                          "long_attribute_name_of_32_bytes_")),
+                     80);
+    /* and the user list reads the same */
+    {
+        apr_array_header_t *users = NULL;
+
+        ck_assert_int_eq(rus_user_list(conn, &users, ts.pool), APR_SUCCESS);
+        ck_assert_int_eq(users->nelts, 1);
+        ck_assert_str_eq(
+            rus_attrs_get(APR_ARRAY_IDX(users, 0, rus_user_t).attrs, "title"),
+            "5:title3:CTO");
+        ck_assert_str_eq(APR_ARRAY_IDX(users, 0, rus_user_t).email,
+                         "o'brien@example.org");
+    }
+}
+END_TEST
+
 /* ---- sessions on the request path ------------------------------------- */
 
 START_TEST(test_contract_sessions)
@@ -754,5 +1218,13 @@ TCase *rus_store_contract_test_case(void)
     tcase_add_loop_test(tc, test_contract_pool, 0, n);
     tcase_add_loop_test(tc, test_contract_set_active_reports, 0, n);
     tcase_add_loop_test(tc, test_contract_session_find_prefix, 0, n);
+    tcase_add_loop_test(tc, test_contract_create_with_profile, 0, n);
+    tcase_add_loop_test(tc, test_contract_sync_writes_what_differs, 0, n);
+    tcase_add_loop_test(tc, test_contract_sync_clears, 0, n);
+    tcase_add_loop_test(tc, test_contract_sync_groups_add_replace, 0, n);
+    tcase_add_loop_test(tc, test_contract_add_member_origins, 0, n);
+    tcase_add_loop_test(tc, test_contract_sync_unknown_user, 0, n);
+    tcase_add_loop_test(tc, test_contract_profile_on_session_and_text_is_data,
+                        0, n);
     return tc;
 }

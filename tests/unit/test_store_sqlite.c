@@ -28,8 +28,9 @@
 #include "test_common.h"
 
 /* PRAGMA user_version of a store this build prepares: users (1), sessions
- * (2), groups and memberships (3). */
-#define SCHEMA_VERSION 4
+ * (2), groups and memberships (3), the change log (4), profiles:
+ * email, names, attributes and the origins of memberships (5). */
+#define SCHEMA_VERSION 5
 
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
@@ -365,6 +366,9 @@ static const struct {
     { "is_active", "INTEGER", 1, 0 },   /* */
     { "date_joined", "INTEGER", 1, 0 }, /* */
     { "last_login", "INTEGER", 0, 0 },  /* NULL: never */
+    { "email", "TEXT", 1, 0 },          /* "": none */
+    { "first_name", "TEXT", 1, 0 },     /* */
+    { "last_name", "TEXT", 1, 0 },      /* */
 };
 
 /* What prepare leaves, read with sqlite3 itself: WAL, our version, and the

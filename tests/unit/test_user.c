@@ -35,10 +35,10 @@ static void teardown(void)
     rus_test_store_close(&ts);
 }
 
-static const rus_user_policy_t create_on = { 1, 0, NULL };
-static const rus_user_policy_t create_off = { 0, 0, NULL };
-static const rus_user_policy_t allow_inactive = { 0, 1, NULL };
-static const rus_user_policy_t allow_all = { 1, 1, NULL };
+static const rus_user_policy_t create_on = { 1, 0, NULL, NULL, 0 };
+static const rus_user_policy_t create_off = { 0, 0, NULL, NULL, 0 };
+static const rus_user_policy_t allow_inactive = { 0, 1, NULL, NULL, 0 };
+static const rus_user_policy_t allow_all = { 1, 1, NULL, NULL, 0 };
 
 static long long last_login(void)
 {
@@ -277,7 +277,7 @@ END_TEST
  * and once a place is free both writes happen again. */
 START_TEST(test_gate_full)
 {
-    rus_user_policy_t gated = { 1, 0, NULL };
+    rus_user_policy_t gated = { 1, 0, NULL, NULL, 0 };
     rus_resolution_t res;
     rus_gate_t gate;
 
