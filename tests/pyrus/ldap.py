@@ -16,7 +16,7 @@ slapadd bypasses overlays, so the LDIF that is loaded carries both sides
 already: directory_ldif() writes every group's `member` and every
 person's `memberOf` from one description.
 
-    ldap = Slapd().start()        # the default directory (PEOPLE, GROUPS)
+    ldap = Slapd().start()        # DEFAULT_PEOPLE and DEFAULT_GROUPS
     ldap.uri()                    # ldap://127.0.0.1:PORT/
     ldap.modify(ldif)             # ldapmodify as the rootdn
     ldap.search("(uid=alice)", "mail", "memberOf")   # {dn: {attr: [values]}}
@@ -319,6 +319,7 @@ class Slapd:
                    for run in self.server_log().split("slapd starting"))
 
     def connection_count(self):
-        """TCP connections slapd has accepted since the log began."""
+        """TCP connections slapd has accepted since the log began, start()'s
+        own check that it listens (one a start) included."""
         return len(re.findall(r" conn=\d+ fd=\d+ ACCEPT ",
                               self.server_log()))
