@@ -748,7 +748,8 @@ static const char *add_attribute(cmd_parms *cmd, void *dconf, const char *name,
     return NULL;
 }
 
-/* RemoteUserGroupsFrom SOURCE [SEPARATOR] */
+/* RemoteUserGroupsFrom SOURCE [SEPARATOR] (httpd passes an empty
+ * SEPARATOR as none: the default) */
 static const char *set_groups_from(cmd_parms *cmd, void *dconf,
                                    const char *source, const char *sep)
 {
@@ -764,10 +765,6 @@ static const char *set_groups_from(cmd_parms *cmd, void *dconf,
                             "%s1, ...): it takes no separator",
                             cmd->directive->directive, source, src->name,
                             src->name);
-    }
-    if (sep != NULL && sep[0] == '\0') {
-        return apr_psprintf(cmd->pool, "%s: the separator is empty",
-                            cmd->directive->directive);
     }
     src->sep = sep != NULL ? sep : ",";
     ((rus_dir_conf *)dconf)->groups_from = src;

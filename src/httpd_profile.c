@@ -92,7 +92,6 @@ static src_read_e source_read(request_rec *r, const rus_httpd_source_t *src,
     case RUS_HEADER_FOUND:
         break;
     }
-    *pvalue = raw;
     return SRC_VALUE;
 }
 
