@@ -16,6 +16,7 @@ PACKAGES="
     clang-format
     clang libclang-rt-14-dev llvm-14 valgrind util-linux
     krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi
+    slapd ldap-utils
     wrk
     build-essential debhelper dpkg-dev lintian man-db
 "
@@ -39,15 +40,22 @@ if [ -f "$CONF" ] && ! grep -q "createcluster.d" "$CONF" &&
     # an older postgresql-common, without the drop-in directory
     echo 'create_main_cluster = false' >>"$CONF"
 fi
+# OpenLDAP: the LDAP tests run a slapd of their own (tests/pyrus/ldap.py:
+# slapd.conf and an mdb database in a temporary directory), never the
+# system's. debconf is told to leave the package unconfigured: no
+# /etc/ldap/slapd.d, no database under /var/lib/ldap, no admin password
+# asked for.
+echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
 # Services are started through invoke-rc.d, which asks policy-rc.d: refuse
-# PostgreSQL's for the length of this script (an existing policy-rc.d, a
-# container's "exit 101" say, is left alone and decides instead).
+# PostgreSQL's and slapd's for the length of this script (an existing
+# policy-rc.d, a container's "exit 101" say, is left alone and decides
+# instead).
 POLICY=/usr/sbin/policy-rc.d
 if [ ! -e "$POLICY" ]; then
     # shellcheck disable=SC2016
     printf '%s\n' '#!/bin/sh' \
         '# scripts/install-deps.sh of mod_remoteuser_session, removed when it ends' \
-        'for a in "$@"; do case "$a" in postgresql*) exit 101 ;; esac; done' \
+        'for a in "$@"; do case "$a" in postgresql* | slapd*) exit 101 ;; esac; done' \
         'exit 0' >"$POLICY"
     chmod 0755 "$POLICY"
     trap 'rm -f "$POLICY"' EXIT
@@ -60,6 +68,9 @@ apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 # tests run their own and do not need it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q apache2 2>/dev/null; then
     echo "note: the system apache2 service is running; the demo and tests use their own httpd" >&2
+fi
+if pgrep -x slapd >/dev/null 2>&1; then
+    echo "note: a slapd runs on this machine; the LDAP tests run their own" >&2
 fi
 if command -v pg_lsclusters >/dev/null 2>&1 && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
     echo "note: this machine has PostgreSQL clusters of its own (pg_lsclusters); the tests never use them" >&2

@@ -40,6 +40,9 @@ What to import:
   or `build_store(path, n, vhost, seed)`, `store_is_sound(h)` checks it
   (pyrus.store); a PostgreSQL one (pyrus.pg, the `pg` fixture) is
   `preload_pg(pg, db, n, vhost, seed)`.
+- a directory: an OpenLDAP server of the tests' own is pyrus.ldap's
+  `Slapd` (the `slapd` fixture: the default directory, reloaded for each
+  test; uri(), modify(ldif), search(), operations("BIND"), ...).
 - a CLI run: `run_admin(h, "--db", h.db_path, "user", "list")` runs the
   remoteuser-admin under test (ADMIN) with the server's sanitizer
   environment and returns the CompletedProcess.

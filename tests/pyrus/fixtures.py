@@ -9,7 +9,10 @@ module as a plugin):
 - fault_server: the fault suite's servers (pyrus.faults), removed after the
   test, their children's deaths left to the test;
 - pg_server / pg: a PostgreSQL server of the tests' own (pyrus.pg), one
-  per run; `pg` empties its database for each test."""
+  per run; `pg` empties its database for each test;
+- slapd_server / slapd: an OpenLDAP server of the tests' own (pyrus.ldap),
+  one per run; `slapd` gives each test the default directory as loaded.
+  Both skip the test when slapd is not installed."""
 
 import pytest
 
@@ -126,3 +129,26 @@ def pg(pg_server):
         pg_server.start()
     pg_server.reset()
     return pg_server
+
+
+@pytest.fixture(scope="session")
+def slapd_server():
+    """One OpenLDAP server of the tests' own (pyrus.ldap) with the default
+    directory, for the whole run; tests take `slapd` for a directory as
+    loaded. Skips when slapd or ldap-utils is not installed."""
+    from . import ldap
+    if not ldap.available():
+        pytest.skip("slapd and ldap-utils are not installed "
+                    "(scripts/install-deps.sh installs them)")
+    server = ldap.Slapd().start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def slapd(slapd_server):
+    """The shared OpenLDAP server, its directory reloaded from the LDIF
+    (the previous test's changes gone), on the same port, log kept."""
+    return slapd_server.reset()
