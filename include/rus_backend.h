@@ -114,7 +114,7 @@ rus_backend_user_create_cb(rus_conn_t *conn, const char *username,
                            apr_int64_t now, const rus_profile_t *profile,
                            rus_user_t *user, int *pcreated, apr_pool_t *p);
 
-/** See rus_user_sync(); @a profile is never NULL. */
+/** See rus_user_sync() (required); @a profile is never NULL. */
 typedef apr_status_t rus_backend_user_sync_cb(rus_conn_t *conn,
                                               apr_int64_t user_id,
                                               const rus_profile_t *profile,

@@ -87,6 +87,7 @@ const char *rus_backend_missing(const rus_backend_t *b)
         { "user_find", b->user_find != NULL },
         { "user_create", b->user_create != NULL },
         { "user_touch", b->user_touch != NULL },
+        { "user_sync", b->user_sync != NULL },
         { "session_insert", b->session_insert != NULL },
         { "session_find", b->session_find != NULL },
         { "session_touch", b->session_touch != NULL },
@@ -613,8 +614,6 @@ static void sort_groups(rus_user_t *user, apr_pool_t *p)
     sort_array(user->attrs, cmp_attr);
 }
 
-static apr_status_t not_implemented(rus_conn_t *conn, const char *what);
-
 /* ---- users ---------------------------------------------------------- */
 
 apr_status_t rus_user_find(rus_conn_t *conn, const char *username,
@@ -666,9 +665,6 @@ apr_status_t rus_user_sync(rus_conn_t *conn, apr_int64_t user_id,
     conn->error[0] = '\0';
     if (profile == NULL) {
         return conn->backend->user_touch(conn, user_id, now, interval);
-    }
-    if (conn->backend->user_sync == NULL) {
-        return not_implemented(conn, "sync user profiles");
     }
     return conn->backend->user_sync(conn, user_id, profile, now, interval);
 }
