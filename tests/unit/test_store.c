@@ -149,6 +149,7 @@ START_TEST(test_backend_required_callbacks)
     ck_assert_ptr_null(rus_backend_missing(&b));
     b.user_sync = NULL; /* a login's profile goes through it */
     ck_assert_str_eq(rus_backend_missing(&b), "user_sync");
+    b.user_sync = rus_backend_sqlite.user_sync;
     b.session_touch = NULL;
     ck_assert_str_eq(rus_backend_missing(&b), "session_touch");
     b.connect = NULL;
