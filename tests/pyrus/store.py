@@ -85,8 +85,9 @@ SCHEMA = """
 
 
 def build_store(path, n, vhost, seed, name="user%07d"):
-    """A schema-3 store (the module migrates nothing: it is current) with
-    n users and one session each that lives for ten years."""
+    """A schema-3 store (httpd migrates it in place to the current schema
+    when it starts) with n users and one session each that lives for ten
+    years."""
     con = sqlite3.connect(path)
     try:
         con.executescript(SCHEMA)
