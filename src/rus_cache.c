@@ -223,6 +223,24 @@ static apr_uint64_t fp_of(const slot_t *s)
     return __atomic_load_n(&s->fp, __ATOMIC_RELAXED);
 }
 
+/* Append "<len>:" and the @a len bytes at @a s to @a buf (PROFILE_MAX
+ * bytes, *pused of them taken). 0 when it does not fit. */
+static int put_counted(char *buf, apr_size_t *pused, const char *s,
+                       apr_size_t len)
+{
+    char head[24];
+    apr_size_t hl = (apr_size_t)apr_snprintf(head, sizeof(head),
+                                             "%" APR_SIZE_T_FMT ":", len);
+
+    if (*pused + hl + len > PROFILE_MAX) {
+        return 0;
+    }
+    memcpy(buf + *pused, head, hl);
+    memcpy(buf + *pused + hl, s, len);
+    *pused += hl + len;
+    return 1;
+}
+
 /* The profile part of a user (front-end groups, the three columns, the
  * attributes encoded as rus_attrs_encode() does) in one buffer, each of
  * the first four terminated by NUL, the attributes taking the rest:
@@ -250,25 +268,11 @@ static int put_profile(const rus_user_t *user, char *buf, apr_uint32_t *plen)
     }
     for (i = 0; user->attrs != NULL && i < user->attrs->nelts; i++) {
         const rus_attr_t *a = &APR_ARRAY_IDX(user->attrs, i, rus_attr_t);
-        char head[32];
-        apr_size_t nl = strlen(a->name), vl = strlen(a->value), hl;
 
-        hl = (apr_size_t)apr_snprintf(head, sizeof(head),
-                                      "%" APR_SIZE_T_FMT ":", nl);
-        if (used + hl + nl > PROFILE_MAX) {
+        if (!put_counted(buf, &used, a->name, strlen(a->name))
+            || !put_counted(buf, &used, a->value, strlen(a->value))) {
             return 0;
         }
-        memcpy(buf + used, head, hl);
-        memcpy(buf + used + hl, a->name, nl);
-        used += hl + nl;
-        hl = (apr_size_t)apr_snprintf(head, sizeof(head),
-                                      "%" APR_SIZE_T_FMT ":", vl);
-        if (used + hl + vl > PROFILE_MAX) {
-            return 0;
-        }
-        memcpy(buf + used, head, hl);
-        memcpy(buf + used + hl, a->value, vl);
-        used += hl + vl;
     }
     *plen = (apr_uint32_t)used;
     return 1;
