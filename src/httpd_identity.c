@@ -235,12 +235,12 @@ static int engine_on(request_rec *r, const rus_dir_conf *conf)
     return rus_conf_engine(conf) == 1 || is_our_auth_type(r);
 }
 
-/* The directory of a .htaccess file read for this request that may set
- * authentication (AllowOverride AuthConfig, or an AllowOverrideList), or
- * NULL. There the author of the file chooses the front end and its users
- * (their own AuthUserFile with an "admin" in it), so unless the virtual
- * host says RemoteUserTrustHtaccess On the module takes no identity. */
-static const char *htaccess_auth_dir(request_rec *r)
+/* The directory of a .htaccess file read for this request that may use
+ * the directives of @a override (OR_AUTHCFG: set authentication;
+ * OR_FILEINFO: set environment variables with SetEnv, SetEnvIf or
+ * RewriteRule's [E=]), or one of an AllowOverrideList, or NULL. NULL too
+ * when the virtual host says RemoteUserTrustHtaccess On. */
+const char *rus_httpd_htaccess_dir(request_rec *r, int override)
 {
     const struct htaccess_result *h;
     core_dir_config *core;
@@ -265,11 +265,20 @@ static const char *htaccess_auth_dir(request_rec *r)
             && strncmp(r->filename, h->dir, n) == 0
             && (h->dir[n - 1] == '/' || r->filename[n] == '/'
                 || r->filename[n] == '\0')
-            && ((h->override & OR_AUTHCFG) || listed)) {
+            && ((h->override & override) || listed)) {
             return h->dir;
         }
     }
     return NULL;
+}
+
+/* The directory of a .htaccess file that may set authentication here, or
+ * NULL. There the author of the file chooses the front end and its users
+ * (their own AuthUserFile with an "admin" in it), so unless the virtual
+ * host says RemoteUserTrustHtaccess On the module takes no identity. */
+static const char *htaccess_auth_dir(request_rec *r)
+{
+    return rus_httpd_htaccess_dir(r, OR_AUTHCFG);
 }
 
 static int refuse_htaccess(request_rec *r, const char *dir)
@@ -641,15 +650,24 @@ int rus_httpd_check_authz(request_rec *r)
 }
 
 /* Remove client-sent copies (and look-alike spellings) of the export
- * headers of this location; with @identity_too, of RemoteUserHeader too
- * (only after authentication has read it). */
+ * headers of this location; with @identity_too (only after
+ * authentication has read them), of RemoteUserHeader too, and of every
+ * export header named anywhere in the server: a section's list of
+ * RemoteUserAttributeHeader replaces the outer one, and the header an
+ * outer section exports must not reach an application behind the inner
+ * one as the client wrote it. */
 static void scrub_headers(request_rec *r, const rus_dir_conf *conf,
                           int identity_too)
 {
+    const apr_array_header_t *seen = rus_httpd_seen.export_headers;
     int i;
 
     if (identity_too && conf->header != NULL) {
         rus_header_remove_alike(r->headers_in, conf->header);
+    }
+    for (i = 0; identity_too && seen != NULL && i < seen->nelts; i++) {
+        rus_header_remove_alike(r->headers_in,
+                                APR_ARRAY_IDX(seen, i, const char *));
     }
     if (conf->user_header != NULL
         && (conf->header == NULL

@@ -313,6 +313,10 @@ const rus_profile_t *rus_httpd_profile_gather(request_rec *r,
                                               const char *user,
                                               int from_header);
 
+/* Does the location read a request variable (an env: source) for what a
+ * login says? 1 if so. */
+int rus_httpd_profile_reads_env(const rus_dir_conf *conf);
+
 /* -------------------------------------------------------------------- */
 /* src/httpd_feed.c                                                     */
 
@@ -328,6 +332,7 @@ void rus_httpd_feed_start(apr_pool_t *pchild, server_rec *s,
 #define PRIVATE_FILTER "REMOTEUSER_PRIVATE"
 
 request_rec *rus_httpd_chain_root(request_rec *r);
+const char *rus_httpd_htaccess_dir(request_rec *r, int override);
 void rus_httpd_user_keep(rus_user_t *dst, const rus_user_t *src, apr_pool_t *p);
 rus_req_state *rus_httpd_req_state(request_rec *r, int create);
 const char *rus_httpd_log_name(request_rec *r, const char *name);

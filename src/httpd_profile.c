@@ -247,6 +247,22 @@ static apr_array_header_t *groups_gather(request_rec *r,
     return groups;
 }
 
+int rus_httpd_profile_reads_env(const rus_dir_conf *conf)
+{
+    int i;
+
+    if (conf->groups_from != NULL && !conf->groups_from->header) {
+        return 1;
+    }
+    for (i = 0; conf->attributes != NULL && i < conf->attributes->nelts; i++) {
+        if (!APR_ARRAY_IDX(conf->attributes, i, rus_httpd_attr_source_t)
+                 .src.header) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const rus_profile_t *rus_httpd_profile_gather(request_rec *r,
                                               const rus_dir_conf *conf,
                                               const char *user, int from_header)

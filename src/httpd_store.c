@@ -645,25 +645,46 @@ int rus_httpd_store_writes_full(request_rec *r, const char *what)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* What the login of @a r says about the user @a clean, or NULL: only for
- * an identity the front end or the trusted header gave in this request,
- * never for one a session cookie carried (a cookie request writes
- * nothing). Header sources count only when the name is the one
- * RemoteUserHeader carried from a trusted proxy. */
-static const rus_profile_t *
-login_profile(request_rec *r, const rus_dir_conf *conf, const char *clean)
+/* What the login of @a r says about the user @a clean, into *pprof (NULL:
+ * nothing): only for an identity the front end or the trusted header gave
+ * in this request, never for one a session cookie carried (a cookie
+ * request writes nothing). Header sources count only when the name is the
+ * one RemoteUserHeader carried from a trusted proxy.
+ * A .htaccess author with AllowOverride FileInfo can set any request
+ * variable (SetEnvIf, RewriteRule [E=]) before authentication: where a
+ * login's attributes or groups come from variables, such a file would
+ * choose them. So that login is refused unless RemoteUserTrustHtaccess On,
+ * as an identity is under AuthConfig (RUS00035).
+ * Returns OK, or HTTP_FORBIDDEN (logged). */
+static int login_profile(request_rec *r, const rus_dir_conf *conf,
+                         const char *clean, const rus_profile_t **pprof)
 {
     const rus_req_state *st = rus_httpd_req_state(r, 0);
+    const char *dir;
     int from_header;
 
+    *pprof = NULL;
     if (r->user == NULL
         || (st != NULL && st->from_session && st->raw != NULL
             && strcmp(st->raw, r->user) == 0)) {
-        return NULL;
+        return OK;
+    }
+    if (rus_httpd_profile_reads_env(conf)
+        && (dir = rus_httpd_htaccess_dir(r, OR_FILEINFO)) != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00135) "refusing the login of user '%s': a "
+                                      ".htaccess file in %s may set the "
+                                      "request variables its attributes or "
+                                      "groups are read from (AllowOverride "
+                                      "FileInfo), and "
+                                      "RemoteUserTrustHtaccess is Off",
+                      rus_httpd_log_name(r, clean), dir);
+        return HTTP_FORBIDDEN;
     }
     from_header = st != NULL && st->header_value != NULL
                   && strcmp(st->header_value, r->user) == 0;
-    return rus_httpd_profile_gather(r, conf, clean, from_header);
+    *pprof = rus_httpd_profile_gather(r, conf, clean, from_header);
+    return OK;
 }
 
 /* Ask the store about a cleaned name, with what the login says about it
@@ -695,7 +716,9 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
     policy.create_unknown = rus_conf_create_unknown(conf);
     policy.allow_inactive = rus_conf_allow_inactive(conf);
     policy.gate = &rus_httpd_store.write_gate;
-    policy.profile = login_profile(r, conf, clean);
+    if (login_profile(r, conf, clean, &policy.profile) != OK) {
+        return HTTP_FORBIDDEN;
+    }
     policy.sync_login = rus_conf_attr_sync(conf) == 1;
     rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store_cache(r),
                          clean, &policy, rus_httpd_now_sec(r), r->pool);

@@ -219,7 +219,7 @@ static const char *const migrations[] = {
     " ADD COLUMN last_name text COLLATE \"C\" NOT NULL DEFAULT '';"
     "CREATE TABLE user_attributes ("
     " user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-    " name text COLLATE \"C\" NOT NULL,"
+    " name text COLLATE \"C\" NOT NULL CHECK (name <> ''),"
     " value text COLLATE \"C\" NOT NULL,"
     " PRIMARY KEY (user_id, name)"
     ");"
@@ -826,12 +826,17 @@ static apr_status_t run_simple(pg_conn_t *c, const char *sql,
 }
 
 /* The session settings of every connection: the busy timeout bounds
- * every statement and every lock wait. */
+ * every statement and every lock wait; transactions are READ COMMITTED
+ * whatever the role or database defaults to, since the login's writes
+ * rely on each statement seeing what committed before it (a lock waited
+ * for, then the row read again) and would fail with 40001 otherwise. */
 static const char *settings_sql(apr_pool_t *p, const rus_store_t *store)
 {
     int ms = store->opts.busy_timeout_ms > 0 ? store->opts.busy_timeout_ms : 1;
 
-    return apr_psprintf(p, "SET statement_timeout = %d; SET lock_timeout = %d",
+    return apr_psprintf(p,
+                        "SET statement_timeout = %d; SET lock_timeout = %d;"
+                        " SET default_transaction_isolation = 'read committed'",
                         ms, ms);
 }
 

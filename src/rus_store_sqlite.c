@@ -134,7 +134,7 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN last_name TEXT NOT NULL DEFAULT '';"
     "CREATE TABLE user_attributes ("
     " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-    " name TEXT NOT NULL,"
+    " name TEXT NOT NULL CHECK (name <> ''),"
     " value TEXT NOT NULL,"
     " PRIMARY KEY (user_id, name)"
     ") WITHOUT ROWID;"
@@ -1218,9 +1218,10 @@ static apr_status_t row_to_user(sqlite_conn_t *c, sqlite3_stmt *st, int at,
         != APR_SUCCESS) {
         rus_conn_set_error(&c->base,
                            "%s: the attributes of user id %" APR_INT64_T_FMT
-                           " cannot be read (a name repeated, or a length "
-                           "that does not fit): rows of user_attributes "
-                           "written otherwise than by this module?",
+                           " cannot be read (an empty name, or a NUL "
+                           "byte in a name or value): rows of "
+                           "user_attributes written by hand? remoteuser-admin "
+                           "db check lists them",
                            c->path, user->id);
         return RUS_STORE_ECORRUPT;
     }
@@ -2418,6 +2419,33 @@ static apr_status_t sqlite_integrity(rus_conn_t *conn, int *pok,
         ok = 0;
     }
     rv = finish(c, st, rc, "foreign key check");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* what rus_attrs_decode() refuses, which fails every read of the user:
+     * an empty name, a NUL byte (text cast from a blob, by hand) */
+    rv = query(c, &st, "attribute check",
+               "SELECT user_id, COUNT(*) FROM user_attributes"
+               " WHERE name = '' OR instr(CAST(name AS BLOB), X'00') > 0"
+               " OR instr(CAST(value AS BLOB), X'00') > 0"
+               " GROUP BY user_id ORDER BY user_id",
+               "");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line =
+            apr_psprintf(p,
+                         "user_attributes: %" APR_INT64_T_FMT
+                         " row(s) of user %" APR_INT64_T_FMT
+                         " with an empty name or a NUL byte",
+                         (apr_int64_t)sqlite3_column_int64(st, 1),
+                         (apr_int64_t)sqlite3_column_int64(st, 0));
+
+        result = ok ? line : apr_pstrcat(p, result, "\n", line, NULL);
+        ok = 0;
+    }
+    rv = finish(c, st, rc, "attribute check");
     if (rv == APR_SUCCESS) {
         *presult = ok ? "ok" : result;
         *pok = ok;

@@ -1000,8 +1000,9 @@ static int user_show(cmd_ctx_t *ctx)
            "username:    %s\nactive:      %s\njoined:      %s\n"
            "last login:  %s\ngroups:      %s\n"
            "email:       %s\nfirst name:  %s\nlast name:   %s\n",
-           u.id, u.username, u.is_active ? "yes" : "no", when(u.date_joined),
-           when(u.last_login), u.groups[0] ? u.groups : "-", cell(u.email),
+           u.id, shown(u.username), u.is_active ? "yes" : "no",
+           when(u.date_joined), when(u.last_login),
+           u.groups[0] ? cell(u.groups) : "-", cell(u.email),
            cell(u.first_name), cell(u.last_name));
     if (u.attrs != NULL && u.attrs->nelts > 0) {
         printf("\n");
@@ -1604,17 +1605,20 @@ static int db_copy(cmd_ctx_t *ctx)
                                " users, %" APR_INT64_T_FMT
                                " groups, %" APR_INT64_T_FMT
                                " memberships, %" APR_INT64_T_FMT
-                               " sessions from %s to %s",
+                               " sessions, %" APR_INT64_T_FMT
+                               " attributes from %s to %s",
                                counts.users, counts.groups, counts.members,
-                               counts.sessions, from_shown, to_shown),
+                               counts.sessions, counts.attributes, from_shown,
+                               to_shown),
                   apr_psprintf(
                       P,
                       "\"from\": %s, \"to\": %s, \"users\": %" APR_INT64_T_FMT
                       ", \"groups\": %" APR_INT64_T_FMT
                       ", \"memberships\": %" APR_INT64_T_FMT
-                      ", \"sessions\": %" APR_INT64_T_FMT,
+                      ", \"sessions\": %" APR_INT64_T_FMT
+                      ", \"attributes\": %" APR_INT64_T_FMT,
                       js(from_shown), js(to_shown), counts.users, counts.groups,
-                      counts.members, counts.sessions));
+                      counts.members, counts.sessions, counts.attributes));
     }
     rus_store_disconnect(dst);
     rus_store_disconnect(src);

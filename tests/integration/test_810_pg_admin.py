@@ -294,7 +294,7 @@ def test_copy_keeps_sessions_working_sqlite_to_pg_and_back(pg, tmp_path,
         " expires_at FROM sessions ORDER BY token_hash")]
 
     text = ok(copy(tmp_path, sqlite_spec, pg.uri())).strip()
-    assert text == ("copied 3 users, 1 groups, 1 memberships, 2 sessions "
+    assert text == ("copied 3 users, 1 groups, 1 memberships, 2 sessions, 0 attributes "
                     "from %s to %s" % (h.db_path, masked(pg)))
     got = pg.rows("SELECT id, username, is_active::int,"
                   " date_joined, COALESCE(last_login::text, 'null')"
@@ -347,7 +347,7 @@ def test_copy_between_sqlite_files(tmp_path, scratch):
     h.stop()
     dst = os.path.join(h.store_dir, "copy.db")
     text = ok(copy(tmp_path, "sqlite:" + h.db_path, "sqlite:" + dst)).strip()
-    assert text == ("copied 1 users, 0 groups, 0 memberships, 1 sessions "
+    assert text == ("copied 1 users, 0 groups, 0 memberships, 1 sessions, 0 attributes "
                     "from %s to %s" % (h.db_path, dst))
     refused(copy(tmp_path, "sqlite:" + h.db_path, "sqlite:" + dst), 3,
             "is not empty: it holds 1 user(s), 0 group(s) and 1 session(s)")

@@ -60,6 +60,11 @@ def conf(backend_port):
                  "RemoteUserAttributeHeader email X-Remote-Email",
                  "RemoteUserAttributeHeader title X-Remote-Title",
                  "ProxyPass " + back),
+        # an inner section with a list of its own, which replaces the
+        # outer one: the outer section's header is scrubbed all the same
+        location("/proxy/inner/", "RemoteUserEngine On", *TRUST,
+                 "RemoteUserAttributeHeader first_name X-Remote-First",
+                 "ProxyPass " + back),
     ])
 
 
@@ -595,3 +600,17 @@ def test_bad_directives_are_configuration_errors(scratch, directive,
     r = h.configtest()
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
+
+
+def test_inner_section_scrubs_the_outer_sections_headers(app):
+    """/proxy/inner/ exports only X-Remote-First; a client copy of
+    X-Remote-Email, which /proxy/ exports, must not reach the back end
+    behind the inner section either (review of #19, finding 2)."""
+    app.get("/login/env", as_user("liam", email="l@example.com",
+                                  first="Liam"))
+    r = app.get("/proxy/inner/env", {"X-Auth-User": "liam",
+                                     "X-Remote-Email": "forged@evil",
+                                     "X-Remote_Email": "forged@evil"})
+    assert r.status == 200
+    assert "HTTP_X_REMOTE_EMAIL" not in r.env, r.env
+    assert r.env["HTTP_X_REMOTE_FIRST"] == "Liam"

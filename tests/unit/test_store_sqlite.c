@@ -1819,6 +1819,29 @@ START_TEST(test_integrity_finds_orphans)
                      "user_attributes: 2 row(s) refer to a missing row of "
                      "users\nuser_groups: 1 row(s) refer to a missing row of "
                      "groups");
+    rus_test_sql(db, "DELETE FROM user_attributes; DELETE FROM user_groups");
+    /* what the user's reads refuse (rus_attrs_decode()): an empty name is
+     * refused by the table itself, a NUL byte cast from a blob is not, and
+     * db check names it */
+    {
+        sqlite3 *h = NULL;
+
+        ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(h,
+                                      "INSERT INTO user_attributes VALUES"
+                                      " (1, '', 'x')",
+                                      NULL, NULL, NULL),
+                         SQLITE_CONSTRAINT);
+        sqlite3_close(h);
+    }
+    rus_test_sql(db, "INSERT INTO user_attributes VALUES"
+                     " (1, CAST(X'610062' AS TEXT), 'x')");
+    ck_assert_int_eq(rus_user_find(conn, "ann", &u, pool), RUS_STORE_ECORRUPT);
+    ck_assert_int_eq(rus_store_integrity(conn, &ok, &result, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ok, 0);
+    ck_assert_str_eq(result, "user_attributes: 1 row(s) of user 1 with an "
+                             "empty name or a NUL byte");
     rus_store_disconnect(conn);
 }
 END_TEST
