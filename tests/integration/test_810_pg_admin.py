@@ -329,7 +329,8 @@ def test_copy_keeps_sessions_working_sqlite_to_pg_and_back(pg, tmp_path,
     r = copy(tmp_path, pg.uri(), "sqlite:" + back, "--json")
     got = json.loads(ok(r))
     assert got == {"ok": True, "from": masked(pg), "to": back, "users": 3,
-                   "groups": 1, "memberships": 1, "sessions": 3}
+                   "groups": 1, "memberships": 1, "sessions": 3,
+                   "attributes": 0}
     h.write_conf(BODY, "sqlite:" + back)
     h.start()
     assert whoami(h, token) == "alice"
