@@ -55,6 +55,11 @@ typedef struct rus_store_options_t {
     int auto_checkpoint; /**< 1: the backend empties its log by itself as
                               well (default); 0: only rus_store_checkpoint()
                               does, which someone must then call */
+    int admin;           /**< 1: an administrator's tool (remoteuser-admin):
+                              the sessions its revocations end are counted
+                              in the store (rus_store_info_t's revoked_*),
+                              in the same transaction; 0 (httpd, default):
+                              not counted there */
 } rus_store_options_t;
 
 /** A row of the users table. */
@@ -100,6 +105,13 @@ typedef struct rus_store_info_t {
     apr_int64_t groups;
     apr_int64_t sessions;
     apr_int64_t sessions_expired; /**< expired, not yet purged */
+    apr_int64_t changes;          /**< rows of the change log */
+    /** Sessions ended by an administrator's tool (opts.admin), counted
+     *  by the store since it was made: revoked (session revoke, revoke
+     *  --user, revoke --all, user delete) ... */
+    apr_int64_t revoked_admin;
+    /** ... and ended by disabling their user (user disable). */
+    apr_int64_t revoked_deactivation;
 } rus_store_info_t;
 
 /** What one rus_store_checkpoint() found and did, in the backend's units

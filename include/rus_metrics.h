@@ -1,0 +1,168 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ */
+
+/**
+ * @file rus_metrics.h
+ * @brief The module's counters, in memory shared by every process of a
+ *        host: one set per virtual host (the server_name label), updated
+ *        with atomic adds (no lock, no system call), never reset on read,
+ *        rendered as Prometheus text exposition (version 0.0.4), JSON, and
+ *        mod_status's "Key: value" lines.
+ *
+ * The memory is laid out once (rus_metrics_init()) and outlives graceful
+ * restarts where its owner keeps it (httpd: a segment made in the
+ * process pool, found again through ap_retained_data). A virtual host
+ * finds its set by name (rus_metrics_vhost()), so its counts survive a
+ * restart too; names beyond RUS_METRICS_VHOSTS share the last set, whose
+ * label is RUS_METRICS_OVERFLOW.
+ */
+#ifndef RUS_METRICS_H
+#define RUS_METRICS_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/** Virtual hosts with a set of their own. */
+#define RUS_METRICS_VHOSTS 64
+/** Longest server_name kept, in bytes; longer ones are cut. */
+#define RUS_METRICS_NAME_MAX 127
+/** The server_name of the set shared by the virtual hosts beyond
+ *  RUS_METRICS_VHOSTS. */
+#define RUS_METRICS_OVERFLOW "_other"
+
+/** What is counted. Each has its metric name, label and help text in
+ *  rus_metrics.c (rus_metric_info()); the names are the contract. */
+typedef enum {
+    /* remoteuser_requests_total{source}: requests whose identity the
+     * module accepted, by where it came from */
+    RUS_M_REQ_FRONTEND = 0, /**< source="frontend": r->user */
+    RUS_M_REQ_HEADER,       /**< source="header": trusted header */
+    RUS_M_REQ_SESSION,      /**< source="session": the session cookie */
+    /* remoteuser_users_created_total */
+    RUS_M_USERS_CREATED,
+    /* remoteuser_logins_total: accepted front-end identities (r->user or
+     * the trusted header), once per request chain: Django's
+     * authenticate() + login() */
+    RUS_M_LOGINS,
+    /* remoteuser_profile_syncs_total: logins that wrote a changed profile
+     * (attributes, groups) */
+    RUS_M_PROFILE_SYNCS,
+    /* remoteuser_refusals_total{cause} */
+    RUS_M_REFUSED_INACTIVE,  /**< cause="inactive" */
+    RUS_M_REFUSED_UNKNOWN,   /**< cause="unknown": create is off */
+    RUS_M_REFUSED_NAME,      /**< cause="invalid_name" */
+    RUS_M_REFUSED_UNTRUSTED, /**< cause="untrusted_peer": the identity
+                                  header from a peer not trusted */
+    RUS_M_REFUSED_SPOOFED,   /**< cause="spoofed_header": a look-alike or
+                                  repeated identity header */
+    RUS_M_REFUSED_HTACCESS,  /**< cause="htaccess" */
+    /* remoteuser_sessions_minted_total */
+    RUS_M_SESS_MINTED,
+    /* remoteuser_sessions_validated_total: cookies accepted */
+    RUS_M_SESS_VALIDATED,
+    /* remoteuser_sessions_expired_total{kind} */
+    RUS_M_SESS_EXPIRED_ABSOLUTE, /**< kind="absolute": expires_at or the
+                                      MaxAge in force passed */
+    RUS_M_SESS_EXPIRED_IDLE,     /**< kind="idle" */
+    /* remoteuser_sessions_revoked_total{reason}: by this host */
+    RUS_M_SESS_REVOKED_LOGOUT,      /**< reason="logout" */
+    RUS_M_SESS_REVOKED_USER_SWITCH, /**< reason="user_switch": a login as
+                                         someone else over a session */
+    RUS_M_SESS_REVOKED_EVICTED,     /**< reason="evicted":
+                                         RemoteUserSessionMaxPerUser */
+    /* remoteuser_cache_requests_total{result} */
+    RUS_M_CACHE_HIT,  /**< result="hit" */
+    RUS_M_CACHE_MISS, /**< result="miss" */
+    /* remoteuser_cache_invalidations_total: answers dropped because the
+     * store changed (coherence), or by this host's own writes */
+    RUS_M_CACHE_INVALIDATIONS,
+    /* remoteuser_store_errors_total{kind} */
+    RUS_M_STORE_ERR_BUSY,        /**< kind="busy": locked, timed out */
+    RUS_M_STORE_ERR_UNAVAILABLE, /**< kind="unavailable": unreachable,
+                                      missing, unreadable, disk full */
+    RUS_M_STORE_ERR_CORRUPT,     /**< kind="corrupt": corrupt, schema */
+    RUS_M_STORE_ERR_OTHER,       /**< kind="other" */
+    RUS_M_COUNTERS               /**< how many there are */
+} rus_metric_e;
+
+/** Gauges, host-wide (no server_name): read from the store by one
+ *  process at most every RUS_METRICS_GAUGE_INTERVAL seconds, never on
+ *  the request path. */
+typedef enum {
+    RUS_G_USERS = 0,       /**< remoteuser_users */
+    RUS_G_SESSIONS_ACTIVE, /**< remoteuser_sessions_active */
+    /* store-wide counts kept by the store (remoteuser-admin's own
+     * revocations are not this host's): remoteuser_store_sessions_revoked
+     * {reason="admin"|"deactivation"} */
+    RUS_G_REVOKED_ADMIN,
+    RUS_G_REVOKED_DEACTIVATION,
+    RUS_G_GAUGES
+} rus_gauge_e;
+
+/** Seconds between two reads of the gauges from the store. */
+#define RUS_METRICS_GAUGE_INTERVAL 10
+
+/** Upper bounds of the store latency histogram's buckets, in seconds
+ *  (0.1 ms to 5 s; +Inf is implied):
+ *  remoteuser_store_call_duration_seconds. */
+#define RUS_METRICS_BUCKETS 13
+extern const double rus_metrics_bucket_bounds[RUS_METRICS_BUCKETS];
+
+typedef struct rus_metrics_t rus_metrics_t;
+/** One virtual host's set (an index into the shared memory). */
+typedef struct rus_metrics_vhost_t rus_metrics_vhost_t;
+
+/** Bytes of memory the counters need. */
+apr_size_t rus_metrics_size(void);
+
+/**
+ * Use @a mem (@a size bytes, at least rus_metrics_size()) for the
+ * counters: laid out and zeroed when it holds none yet (or another
+ * layout), kept as it is when it holds ours (a graceful restart).
+ * @return the handle (from @a p), or NULL when @a mem is too small
+ */
+rus_metrics_t *rus_metrics_init(void *mem, apr_size_t size, apr_pool_t *p);
+
+/**
+ * The set of the virtual host @a server_name (cut to
+ * RUS_METRICS_NAME_MAX bytes), taken in the shared memory at its first
+ * use; the overflow set when every set is taken. Not for the request
+ * path: call it once per virtual host at startup (it takes a spin lock of
+ * the shared memory).
+ * @return never NULL when @a m is not NULL
+ */
+rus_metrics_vhost_t *rus_metrics_vhost(rus_metrics_t *m,
+                                       const char *server_name);
+
+/** Add @a n to counter @a c of @a v (NULL: nothing). Lock-free. */
+void rus_metrics_add(rus_metrics_vhost_t *v, rus_metric_e c, apr_uint64_t n);
+
+/** Count one store call that took @a elapsed (NULL @a v: nothing). */
+void rus_metrics_observe(rus_metrics_vhost_t *v, apr_interval_time_t elapsed);
+
+/** Set a gauge (NULL @a m: nothing); @a at: when it was read. */
+void rus_metrics_gauge_set(rus_metrics_t *m, rus_gauge_e g, apr_int64_t value,
+                           apr_time_t at);
+
+/** The value of counter @a c summed over every virtual host. */
+apr_uint64_t rus_metrics_total(rus_metrics_t *m, rus_metric_e c);
+
+/** The Prometheus text exposition of everything (# HELP, # TYPE, one
+ *  sample per virtual host and label value, the histogram's _bucket,
+ *  _sum and _count), from @a p. Label values are escaped as the format
+ *  says. */
+const char *rus_metrics_prometheus(rus_metrics_t *m, apr_pool_t *p);
+
+/** The same data as one JSON object (strings escaped), from @a p. */
+const char *rus_metrics_json(rus_metrics_t *m, apr_pool_t *p);
+
+/** mod_status's ?auto lines, "RemoteUserLogins: N\n" and so on (totals
+ *  over the virtual hosts, RemoteUserCacheHitRatio as a decimal), from
+ *  @a p. */
+const char *rus_metrics_status_auto(rus_metrics_t *m, apr_pool_t *p);
+
+#endif /* RUS_METRICS_H */
