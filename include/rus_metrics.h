@@ -130,7 +130,8 @@ typedef struct rus_metric_info_t {
 const rus_metric_info_t *rus_metric_info(rus_metric_e c);
 
 typedef struct rus_metrics_t rus_metrics_t;
-/** One virtual host's set (an index into the shared memory). */
+/** One virtual host's set (a place in the shared memory, the same in
+ *  every process that inherited it). */
 typedef struct rus_metrics_vhost_t rus_metrics_vhost_t;
 
 /** Bytes of memory the counters need. */

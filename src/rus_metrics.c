@@ -186,7 +186,8 @@ static const rus_metric_info_t infos[RUS_M_COUNTERS] = {
     [RUS_M_CACHE_INVALIDATIONS] = { "remoteuser_cache_invalidations_total",
                                     NULL, NULL,
                                     "Cached answers dropped because the store "
-                                    "changed.",
+                                    "changed (found by coherence, or written "
+                                    "by this host).",
                                     "cache_invalidations",
                                     "CacheInvalidations" },
     [RUS_M_STORE_ERR_BUSY] = { "remoteuser_store_errors_total", "kind", "busy",
