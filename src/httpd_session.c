@@ -215,7 +215,6 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
                                              "(%s): %s",
                              rus_store_error_kind(lk.touch_rv), lk.touch_msg));
         }
-        rus_httpd_count(r, RUS_M_SESS_VALIDATED, 1);
         st->sess = lk.sess;
         st->cookie_hash = APR_ARRAY_IDX(st->valid, 0, const char *);
         st->cookie_user = lk.user.id;
@@ -246,6 +245,7 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
     rus_req_state *st = rus_httpd_req_state(r, 1);
 
     rus_httpd_session_note(r, rus_session_public_id(st->cookie_hash, r->pool));
+    rus_httpd_count_once(r, RUS_M_SESS_VALIDATED);
 
     st->raw = st->user.username;
     st->clean = st->user.username;
