@@ -112,6 +112,23 @@ typedef enum {
 #define RUS_METRICS_BUCKETS 13
 extern const double rus_metrics_bucket_bounds[RUS_METRICS_BUCKETS];
 
+/** What a counter is called where it is shown (static strings). */
+typedef struct rus_metric_info_t {
+    const char *name;   /**< the Prometheus family:
+                             "remoteuser_requests_total" */
+    const char *label;  /**< its label besides server_name ("source"), or
+                             NULL */
+    const char *value;  /**< this counter's label value ("frontend") */
+    const char *help;   /**< the family's HELP text */
+    const char *json;   /**< the family's key in rus_metrics_json()
+                             ("requests") */
+    const char *status; /**< its ?auto key after "RemoteUser"
+                             ("RequestsFrontend") */
+} rus_metric_info_t;
+
+/** The names of counter @a c, or NULL when there is no such counter. */
+const rus_metric_info_t *rus_metric_info(rus_metric_e c);
+
 typedef struct rus_metrics_t rus_metrics_t;
 /** One virtual host's set (an index into the shared memory). */
 typedef struct rus_metrics_vhost_t rus_metrics_vhost_t;
@@ -148,6 +165,23 @@ void rus_metrics_observe(rus_metrics_vhost_t *v, apr_interval_time_t elapsed);
 void rus_metrics_gauge_set(rus_metrics_t *m, rus_gauge_e g, apr_int64_t value,
                            apr_time_t at);
 
+/**
+ * Read gauge @a g: *pvalue and *pat (either may be NULL) get its value and
+ * when it was read.
+ * @return 1, or 0 when it was never set (or @a m is NULL)
+ */
+int rus_metrics_gauge_get(rus_metrics_t *m, rus_gauge_e g, apr_int64_t *pvalue,
+                          apr_time_t *pat);
+
+/**
+ * Claim the next read of the gauges: 1 for the one caller of all the
+ * processes sharing @a m that finds it due at @a now (and makes it due
+ * RUS_METRICS_GAUGE_INTERVAL seconds later), 0 for the others and until
+ * then (or when @a m is NULL). A due time more than an interval ahead
+ * (the clock stepped back) is due at once.
+ */
+int rus_metrics_gauges_claim(rus_metrics_t *m, apr_time_t now);
+
 /** The value of counter @a c summed over every virtual host. */
 apr_uint64_t rus_metrics_total(rus_metrics_t *m, rus_metric_e c);
 
@@ -164,5 +198,10 @@ const char *rus_metrics_json(rus_metrics_t *m, apr_pool_t *p);
  *  over the virtual hosts, RemoteUserCacheHitRatio as a decimal), from
  *  @a p. */
 const char *rus_metrics_status_auto(rus_metrics_t *m, apr_pool_t *p);
+
+/** For mod_status's HTML page: a table of every counter (a row each,
+ *  a column per virtual host, names escaped), the histogram's count and
+ *  sum, then the gauges read so far, from @a p. No heading. */
+const char *rus_metrics_status_html(rus_metrics_t *m, apr_pool_t *p);
 
 #endif /* RUS_METRICS_H */
