@@ -13,7 +13,6 @@
 
 #include <string.h>
 
-#include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 
@@ -30,52 +29,40 @@
  * configuration (graceful restarts), not the parent process. */
 #define RETAINED_KEY "mod_remoteuser_session-metrics"
 
-/* The segment: the gauges' due time, then the counters at a cache line's
- * distance. */
-#define METRICS_OFFSET 64
-
 /* What the parent keeps from one generation to the next (ap_retained_data,
  * in its process pool). */
 typedef struct metrics_retained_t {
-    apr_shm_t *shm;    /* anonymous, from the process pool */
-    apr_size_t size;   /* its size, as this build of the module made it */
-    apr_size_t layout; /* rus_metrics_size() then: another module version
-                          after a restart gets a new segment */
+    apr_shm_t *shm;  /* anonymous, from the process pool */
+    apr_size_t size; /* its size: rus_metrics_size() of the build of the
+                          module that made it; another size after a
+                          restart (another version) gets a new segment */
 } metrics_retained_t;
 
 /* This generation's handle on the counters (from pconf), NULL when no
  * shared memory could be had: nothing is counted then. */
 static rus_metrics_t *metrics;
 
-/* When the gauges are next due (UNIX seconds, wrapping), at the start of
- * the segment: the maintenance thread of whichever child moves it first
- * reads them. */
-static apr_uint32_t *gauges_due;
-
 /* The coherence invalidations of this child already added to a set
  * (rus_coh_invalidations() counts them per process). */
 static apr_uint64_t coh_reported;
 
 /* post_config: find the segment again (a graceful restart) or make it in
- * the process pool, lay the counters out in it unless it holds them, and
- * give every virtual host its set. */
+ * the process pool, lay the counters out in it unless it holds them (the
+ * gauges' due time with them), and give every virtual host its set. */
 void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s)
 {
     metrics_retained_t *ret;
-    apr_size_t layout = rus_metrics_size();
-    apr_size_t size = METRICS_OFFSET + layout;
-    apr_status_t rv = APR_SUCCESS;
+    apr_size_t size = rus_metrics_size();
+    apr_status_t rv;
     server_rec *v;
-    char *base;
 
     metrics = NULL;
-    gauges_due = NULL;
     ret = ap_retained_data_get(RETAINED_KEY);
     if (ret == NULL) {
         ret = ap_retained_data_create(RETAINED_KEY, sizeof(*ret));
         memset(ret, 0, sizeof(*ret));
     }
-    if (ret->shm != NULL && ret->layout != layout) {
+    if (ret->shm != NULL && ret->size != size) {
         /* another build's layout: children of the old generation keep
          * their mapping; the parent lets go of it */
         apr_shm_destroy(ret->shm);
@@ -95,16 +82,9 @@ void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s)
             return;
         }
         ret->size = size;
-        ret->layout = layout;
-        base = apr_shm_baseaddr_get(ret->shm);
-        memset(base, 0, METRICS_OFFSET);
-        /* due now; not 0 (see due_now() in httpd_store.c) */
-        apr_atomic_set32((apr_uint32_t *)base,
-                         (apr_uint32_t)apr_time_sec(apr_time_now()));
     }
-    base = apr_shm_baseaddr_get(ret->shm);
-    metrics = rus_metrics_init(base + METRICS_OFFSET,
-                               ret->size - METRICS_OFFSET, pconf);
+    metrics =
+        rus_metrics_init(apr_shm_baseaddr_get(ret->shm), ret->size, pconf);
     if (metrics == NULL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      RUSLOGNO(00139) "the shared memory of the counters is "
@@ -113,7 +93,6 @@ void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s)
                      ret->size);
         return;
     }
-    gauges_due = (apr_uint32_t *)base;
     for (v = s; v != NULL; v = v->next) {
         rus_server_conf *conf = rus_httpd_server_conf(v);
         const char *name =
@@ -218,23 +197,6 @@ void rus_httpd_count_cache(request_rec *r, int hits, int misses)
 /* ==================================================================== */
 /* the gauges                                                           */
 
-/* Nonzero when this process won the gauges' interval starting now. */
-static int gauges_claim(void)
-{
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
-    apr_uint32_t when;
-
-    if (gauges_due == NULL) {
-        return 0;
-    }
-    when = apr_atomic_read32(gauges_due);
-    if ((apr_int32_t)(now - when) < 0) {
-        return 0; /* not yet (the difference survives the wrap) */
-    }
-    return apr_atomic_cas32(gauges_due, now + RUS_METRICS_GAUGE_INTERVAL, when)
-           == when;
-}
-
 /* The maintenance thread, at each tick: when this child wins the
  * interval, read the store's counts on a connection of @a spool and set
  * the gauges. A failure leaves them as they were (the next interval
@@ -248,10 +210,10 @@ void rus_httpd_metrics_gauges(server_rec *s, rus_store_pool_t *spool,
     apr_time_t now;
     apr_status_t rv;
 
-    if (metrics == NULL || !gauges_claim()) {
-        return;
-    }
     now = apr_time_now();
+    if (!rus_metrics_gauges_claim(metrics, now)) {
+        return; /* another process's turn, or not yet */
+    }
     memset(&info, 0, sizeof(info));
     rv = rus_store_acquire(&conn, spool, ptemp, &msg);
     if (rv == APR_SUCCESS) {
@@ -350,22 +312,11 @@ int rus_httpd_metrics_handler(request_rec *r)
 /* ==================================================================== */
 /* server-status                                                        */
 
-/* One row of the HTML table: a label and a count. */
-static void status_row(request_rec *r, const char *label, apr_uint64_t n)
-{
-    ap_rprintf(r,
-               "<tr><th style=\"text-align:left\">%s</th><td>%" APR_UINT64_T_FMT
-               "</td></tr>\n",
-               label, n);
-}
-
-/* mod_status's status_hook: under ?auto the RemoteUser... lines, else a
- * "remoteuser_session" section with the main totals (every virtual host
- * together; remoteuser-metrics has them per host). */
+/* mod_status's status_hook: under ?auto the RemoteUser... lines (totals
+ * over the virtual hosts), else a "remoteuser_session" section with every
+ * counter per virtual host. */
 int rus_httpd_metrics_status(request_rec *r, int flags)
 {
-    apr_uint64_t hits, misses;
-
     if (metrics == NULL) {
         return OK;
     }
@@ -373,35 +324,9 @@ int rus_httpd_metrics_status(request_rec *r, int flags)
         ap_rputs(rus_metrics_status_auto(metrics, r->pool), r);
         return OK;
     }
-    hits = rus_metrics_total(metrics, RUS_M_CACHE_HIT);
-    misses = rus_metrics_total(metrics, RUS_M_CACHE_MISS);
-    ap_rputs("<hr />\n<h2>remoteuser_session</h2>\n<table border=\"0\">\n", r);
-    status_row(r, "Logins", rus_metrics_total(metrics, RUS_M_LOGINS));
-    status_row(r, "Users created",
-               rus_metrics_total(metrics, RUS_M_USERS_CREATED));
-    status_row(r, "Requests (front end)",
-               rus_metrics_total(metrics, RUS_M_REQ_FRONTEND));
-    status_row(r, "Requests (header)",
-               rus_metrics_total(metrics, RUS_M_REQ_HEADER));
-    status_row(r, "Requests (session)",
-               rus_metrics_total(metrics, RUS_M_REQ_SESSION));
-    status_row(r, "Sessions minted",
-               rus_metrics_total(metrics, RUS_M_SESS_MINTED));
-    status_row(r, "Sessions validated",
-               rus_metrics_total(metrics, RUS_M_SESS_VALIDATED));
-    status_row(r, "Cache hits", hits);
-    status_row(r, "Cache misses", misses);
-    ap_rprintf(r,
-               "<tr><th style=\"text-align:left\">Cache hit ratio</th>"
-               "<td>%.3f</td></tr>\n",
-               hits + misses ? (double)hits / (double)(hits + misses) : 0.0);
-    status_row(r, "Store errors",
-               rus_metrics_total(metrics, RUS_M_STORE_ERR_BUSY)
-                   + rus_metrics_total(metrics, RUS_M_STORE_ERR_UNAVAILABLE)
-                   + rus_metrics_total(metrics, RUS_M_STORE_ERR_CORRUPT)
-                   + rus_metrics_total(metrics, RUS_M_STORE_ERR_OTHER));
-    ap_rputs("</table>\n<p>Per virtual host, with the refusals, "
-             "revocations and store latency: <code>SetHandler "
+    ap_rputs("<hr />\n<h2>remoteuser_session</h2>\n", r);
+    ap_rputs(rus_metrics_status_html(metrics, r->pool), r);
+    ap_rputs("<p>The same figures for Prometheus: <code>SetHandler "
              "remoteuser-metrics</code>.</p>\n",
              r);
     return OK;

@@ -52,6 +52,12 @@ LONG = "x" * 200  # beyond the 150 bytes of a user name
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", LONG]
 
 
+def new_server(scratch, body=CONF, extra_modules=(), **kw):
+    """A scratch server with mod_authz_host (Require ip) loaded."""
+    return scratch(body, users=USERS,
+                   extra_modules=["authz_host"] + list(extra_modules), **kw)
+
+
 def scrape(h, query=""):
     r = h.get("/metrics" + query)
     assert r.status == 200, r.body
@@ -265,7 +271,7 @@ def wait_gauges(h, users, active, timeout=12):
 
 def test_counters_equal_the_traffic(scratch):
     need_parser()
-    h = scratch(CONF, users=USERS, busy_timeout=200)
+    h = new_server(scratch, busy_timeout=200)
     h.start()
     e = drive(h)
     text = scrape(h).body.decode()
@@ -304,7 +310,7 @@ def test_counters_equal_the_traffic(scratch):
 def test_promtool_accepts_the_exposition(scratch):
     if PROMTOOL is None:
         pytest.skip("promtool is not installed (scripts/install-deps.sh)")
-    h = scratch(CONF, users=USERS)
+    h = new_server(scratch)
     h.start()
     token_of(h.get("/basic/env", basic("alice")))
     h.get("/basic/env", basic(LONG))
@@ -316,7 +322,7 @@ def test_promtool_accepts_the_exposition(scratch):
 
 
 def test_handler_methods_formats_and_headers(scratch):
-    h = scratch(CONF, users=USERS)
+    h = new_server(scratch)
     h.start()
     r = h.get("/metrics")
     assert r.status == 200
@@ -341,7 +347,7 @@ def test_handler_methods_formats_and_headers(scratch):
 
 def test_cache_hits_misses_and_invalidations(scratch):
     need_parser()
-    h = scratch(CONF, users=USERS, cache_ttl=30)
+    h = new_server(scratch, cache_ttl=30)
     h.start()
     tok = token_of(h.get("/basic/env", basic("alice")))  # a user miss
     for _ in range(5):
@@ -366,7 +372,7 @@ def test_cache_hits_misses_and_invalidations(scratch):
 
 
 def test_server_status_lines(scratch):
-    h = scratch(CONF + "\n" + STATUS, users=USERS, extra_modules=["status"])
+    h = new_server(scratch, CONF + "\n" + STATUS, extra_modules=["status"])
     h.start()
     for u in ("alice", "bob"):
         assert h.get("/basic/env", basic(u)).status == 200
@@ -385,7 +391,7 @@ def test_server_status_lines(scratch):
 
 def test_counts_survive_a_graceful_restart(scratch):
     need_parser()
-    h = scratch(CONF, users=USERS)
+    h = new_server(scratch)
     h.start()
     for u in ("alice", "bob"):
         assert h.get("/basic/env", basic(u)).status == 200
@@ -402,7 +408,7 @@ def test_counts_survive_a_graceful_restart(scratch):
 
 def test_virtual_hosts_have_their_own_sets(scratch):
     need_parser()
-    h = scratch("", users=USERS)
+    h = new_server(scratch, "")
     vh = "\n".join([
         "<VirtualHost 127.0.0.1:%d>" % h.port,
         "  ServerName a.test",
@@ -412,7 +418,7 @@ def test_virtual_hosts_have_their_own_sets(scratch):
         "  ServerName b.test",
         CONF,
         "</VirtualHost>"])
-    h.write_conf(vh, "sqlite:store/users.db")
+    h.write_conf(vh, "sqlite:store/users.db", ["authz_host"])
     h.start()
     for u in ("alice", "bob"):
         assert h.get("/basic/env", dict(basic(u), Host="a.test")).status \
@@ -426,3 +432,26 @@ def test_virtual_hosts_have_their_own_sets(scratch):
     # the same answer from either host: the figures are the host's
     assert by_host(h.get("/metrics", {"Host": "a.test"}).body.decode(),
                    "remoteuser_logins_total") == got
+
+
+def test_an_error_document_chain_counts_once(scratch):
+    """A refusal whose ErrorDocument is under the engine too meets the same
+    refusal again (and logs it again): counted once for the chain."""
+    need_parser()
+    h = new_server(scratch, CONF + "\n" + location(
+        "/err/", "RemoteUserEngine On", "ErrorDocument 403 /basic/env"))
+    h.start()
+    for args in (("user", "add", "dave"), ("user", "disable", "dave")):
+        assert run_admin(h, "--db", h.db_path, *args).returncode == 0
+    assert h.get("/err/env", basic("dave")).status == 403
+    assert h.get("/err/env", basic(LONG)).status == 403
+    assert h.error_log().count("RUS00008") == 2  # the request and its
+    assert h.error_log().count("RUS00006") == 2  # error document
+    text = scrape(h).body.decode()
+    assert value(text, "remoteuser_refusals_total", cause="inactive") == 1
+    assert value(text, "remoteuser_refusals_total", cause="invalid_name") == 1
+    # a login whose page is an internal redirect: one login, one request
+    assert h.get("/err/env", basic("alice")).status == 200
+    text = scrape(h).body.decode()
+    assert value(text, "remoteuser_logins_total") == 1
+    assert value(text, "remoteuser_requests_total", source="frontend") == 1
