@@ -40,7 +40,16 @@ divides them by the requests wrk had answered: "PostgreSQL round trips per
 request", the median of the runs. Targets: session-pg 0.93 x bare (cache
 hits never touch PostgreSQL), first-login-pg 0.20 x bare.
 
-session, session-pg and session-churn log at info level for the module, so that each
+session-metrics is the session case with the metrics handler configured
+(`<Location /metrics> SetHandler remoteuser-metrics`), reported next to
+session in the same run, as a ratio to bare like every case, and against
+session (target 0.97: within the noise of a run). Its server is scraped
+once after the warm-up and once after the last run: the requests the
+counters gained by source "session" must be at least those wrk had
+answered (and at most a few connections' more: requests in flight when
+a run ended), else counting is broken and the case is marked so.
+
+session, session-metrics, session-pg and session-churn log at info level for the module, so that each
 child's answer-cache statistics (RUS00196, one line when it exits) are in
 the error log; their sums give the hit rate of the case's server over its
 whole life (warm-up included), "n/a" where the module logs no such line.
@@ -63,11 +72,11 @@ import time
 
 import _path  # noqa: F401  (tests/ on the import path: the harness)
 from pyrus import Httpd, basic
-from pyrus.bench import (CASES, COMMON, LUA_COOKIES, PG_SUFFIX, RESULTS,
-                         SESSION_TOKENS, VHOST, bench_database,
-                         bench_postgres, cookie_tokens, pg_counters,
-                         pg_top_statements, preload_pg, sqlite_case,
-                         store_file)
+from pyrus.bench import (CASES, COMMON, LUA_COOKIES, METRICS_PATH,
+                         PG_SUFFIX, RESULTS, SESSION_TOKENS, VHOST,
+                         bench_database, bench_postgres, cookie_tokens,
+                         metric_sum, pg_counters, pg_top_statements,
+                         preload_pg, sqlite_case, store_file)
 from pyrus import pg as pyrus_pg
 from pyrus.conf import static_files
 from pyrus.store import preload
@@ -81,6 +90,7 @@ TARGETS = {  # case: (reference case, minimum ratio)
     "frontend": ("basic", 0.95),
     "first-login": ("bare", 0.25),
     "session-1M": ("session", 0.95),
+    "session-metrics": ("session", 0.97),
     "session-churn": ("bare", 0.90),
     "session-pg": ("bare", 0.93),
     "first-login-pg": ("bare", 0.20),
@@ -90,7 +100,10 @@ TARGETS = {  # case: (reference case, minimum ratio)
 CHURN_RATE = 50
 CHURN_USERS = 100
 # cases whose server logs the module's info lines (the cache statistics)
-CACHE_STATS_CASES = ("session", "session-churn", "session-pg")
+CACHE_STATS_CASES = ("session", "session-metrics", "session-churn",
+                     "session-pg")
+# session-metrics: the counter its scrapes compare with wrk's answers
+METRICS_SESSIONS = ("remoteuser_requests_total", {"source": "session"})
 CACHE_STATS = re.compile(r"RUS00196: answer cache in this child: (\d+) hits,"
                          r" (\d+) misses, (\d+) invalidations")
 # cookie-under-flood: its req/s under the flood / its req/s alone, on the
@@ -420,7 +433,19 @@ class Case:
         # warm up: children up, connections to the store open
         wrk(h, self.args, 1, 8, self.script)
         self.rss_start = children_rss(h)
+        if self.name == "session-metrics":
+            self.scraped = [self.scrape()]
         return self
+
+    def scrape(self):
+        """session-metrics: one GET of the metrics handler; the session
+        requests counted so far."""
+        r = self.h.get(METRICS_PATH)
+        if r.status != 200 or "remoteuser_" not in r.body:
+            sys.exit("%s: %s answered %d: %s" % (self.name, METRICS_PATH,
+                                                 r.status, r.body[:200]))
+        name, labels = METRICS_SESSIONS
+        return metric_sum(r.body, name, **labels)
 
     def cookie_case(self):
         """Driven with the session cookies of the store."""
@@ -520,6 +545,8 @@ class Case:
     def stop(self):
         if self.pg_db:
             self.pg_top = pg_top_statements(PG, self.pg_db)
+        if self.name == "session-metrics":
+            self.scraped.append(self.scrape())
         self.rss_end = children_rss(self.h)
         self.h.stop()  # the children exit: their RUS00196 lines
         self.cache = cache_stats(self.h.error_log())
@@ -558,7 +585,7 @@ def main():
         PIN = (cpus[0], cpus[1])
 
     plan = [("basic", 0), ("frontend", 0), ("header", 0), ("session", 1000),
-            ("session-churn", 1000), ("session-1M", opts.million),
+            ("session-metrics", 1000), ("session-churn", 1000), ("session-1M", opts.million),
             ("first-login", 0), ("header-pg", 0), ("session-pg", 1000),
             ("first-login-pg", 0), ("cookie-under-flood", 1000)]
     if opts.cases:
@@ -701,6 +728,19 @@ def main():
             by[name]["pg_cpu_us_per_req"] = med(results[name],
                                                 "pg_cpu_us_per_req")
             by[name]["pg_top_statements"] = servers[name].pg_top
+    if "session-metrics" in by:
+        # what the counters gained between the scrapes against what wrk
+        # had answered in the measured runs (the warm-up was before the
+        # first scrape); at most `connections` requests a run may have
+        # been served after wrk stopped counting
+        runs = results["session-metrics"]
+        r = by["session-metrics"]
+        scraped = servers["session-metrics"].scraped
+        r["metrics_counted"] = int(scraped[1] - scraped[0])
+        r["metrics_answered"] = sum(x["requests"] for x in runs)
+        slack = opts.connections * len(runs)
+        r["metrics_ok"] = (r["metrics_answered"] <= r["metrics_counted"]
+                           <= r["metrics_answered"] + slack)
     if "cookie-under-flood" in by:
         runs = results["cookie-under-flood"]
         r = by["cookie-under-flood"]
@@ -730,6 +770,14 @@ def main():
         if "churn_per_s" in by[name]:
             by[name]["target"] += " (%.1f store changes a second)" % (
                 by[name]["churn_per_s"])
+        if "metrics_counted" in by[name]:
+            by[name]["target"] += (
+                " (%s: %d session requests counted between the scrapes, "
+                "%d answered to wrk; %.3f x bare, session %.3f)" % (
+                    "counting ok" if by[name]["metrics_ok"]
+                    else "COUNTING WRONG", by[name]["metrics_counted"],
+                    by[name]["metrics_answered"], by[name]["ratio"],
+                    by[ref]["ratio"]))
 
     print()
     print("%-13s %8s %6s %7s %7s %6s %7s %10s %10s %7s %8s" % (
@@ -758,6 +806,11 @@ def main():
         if "target" in r:
             print("target " + r["target"])
     bad = [r["case"] for r in rows if r["non2xx"]]
+    wrong = [r["case"] for r in rows if r.get("metrics_ok") is False]
+    if wrong:
+        print("INVALID: the metrics of %s did not count the requests "
+              "served" % ", ".join(wrong))
+        bad += wrong
     if bad:
         print("INVALID: error responses in %s: those figures measure "
               "failures" % ", ".join(bad))

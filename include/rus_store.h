@@ -129,7 +129,7 @@ typedef struct rus_store_owner_t {
 } rus_store_owner_t;
 
 /** Fill @a opts with the defaults (busy timeout 5000 ms, automatic
- *  checkpoints on). */
+ *  checkpoints on, admin 0). */
 void rus_store_options_default(rus_store_options_t *opts);
 
 /**

@@ -130,6 +130,7 @@ void rus_store_options_default(rus_store_options_t *opts)
 {
     opts->busy_timeout_ms = 5000;
     opts->auto_checkpoint = 1;
+    opts->admin = 0;
 }
 
 void rus_conn_set_error(rus_conn_t *conn, const char *fmt, ...)

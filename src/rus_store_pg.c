@@ -24,6 +24,8 @@
  *             created_at bigint, last_seen bigint, expires_at bigint)
  *   changes (id bigint identity, user_id bigint, session_hash text,
  *            at bigint)
+ *   counters (name text, value bigint): counts the store keeps itself
+ *            (sessions ended by remoteuser-admin), not logged
  *   rus_schema (version int): one row, the schema version.
  * Times are UNIX seconds, as in SQLite; names and hashes compare by bytes
  * (COLLATE "C"), as SQLite's BINARY collation does.
@@ -247,7 +249,38 @@ static const char *const migrations[] = {
     " EXECUTE FUNCTION rus_changes_member();"
     "CREATE TRIGGER changes_truncate AFTER TRUNCATE ON user_attributes"
     " FOR EACH STATEMENT EXECUTE FUNCTION rus_changes_all();",
+    /* 2 -> 3 (#20): counts the store keeps itself (the SQLite store's
+     * version 6): rus_store_info_t's revoked_*, COUNTER_ADMIN and
+     * COUNTER_DEACTIVATION, written in the transaction of what they
+     * count. Bookkeeping: no trigger logs them. */
+    "CREATE TABLE counters ("
+    " name text COLLATE \"C\" PRIMARY KEY,"
+    " value bigint NOT NULL"
+    ");",
 };
+
+/* The counters table's rows: sessions ended by an administrator's tool
+ * (opts.admin) revoking them or deleting their user, and by it disabling
+ * their user. */
+#define COUNTER_ADMIN        "revoked_admin"
+#define COUNTER_DEACTIVATION "revoked_deactivation"
+
+/* An administrator's revocation (opts.admin), counted: the DELETE @a del
+ * and the upsert of the counter @a name by the rows it deleted, in one
+ * statement (one transaction: the count is kept exactly when the
+ * revocation is), which returns that number. Its triggers run at its end
+ * (AFTER, for the whole statement): as every writer's, the change log's
+ * lock comes after the row locks, the counter's among them. Expired
+ * sessions not yet purged count too: the count is what the tool
+ * reports. */
+#define COUNTED(del, name)                                     \
+    "WITH d AS (" del " RETURNING 1),"                         \
+    " n AS (SELECT count(*) AS n FROM d),"                     \
+    " c AS (INSERT INTO counters (name, value)"                \
+    " SELECT '" name "', n FROM n WHERE n > 0"                 \
+    " ON CONFLICT (name) DO UPDATE SET value = counters.value" \
+    " + excluded.value)"                                       \
+    " SELECT n FROM n"
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1700,21 +1733,59 @@ static apr_status_t pg_session_touch(rus_conn_t *conn, const char *token_hash,
                       "touch session");
 }
 
-static apr_status_t pg_session_revoke(rus_conn_t *conn, const char *token_hash)
+/* Run the COUNTED() statement @a sql with @a n parameters; *pcount (if
+ * given) gets the number of sessions it deleted. */
+static apr_status_t run_counted(pg_conn_t *c, const char *sql, int n,
+                                const char *const *params, int *pcount,
+                                const char *what)
 {
-    const char *params[1] = { token_hash };
+    PGresult *res = NULL;
+    apr_status_t rv;
 
-    return write_stmt((pg_conn_t *)conn, ST_SESSION_REVOKE, params, NULL,
-                      "revoke session");
+    rv = run_params(c, sql, n, params, PGRES_TUPLES_OK, &res, what);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (pcount != NULL) {
+        *pcount = (int)col_i64(res, 0, 0);
+    }
+    PQclear(res);
+    return APR_SUCCESS;
 }
 
+/* httpd's (a logout, a user switch) is the prepared statement alone; an
+ * administrator's tool's is counted (COUNTED()). */
+static apr_status_t pg_session_revoke(rus_conn_t *conn, const char *token_hash)
+{
+    pg_conn_t *c = (pg_conn_t *)conn;
+    const char *params[1] = { token_hash };
+
+    if (conn->store->opts.admin) {
+        return run_counted(
+            c,
+            COUNTED("DELETE FROM sessions WHERE token_hash = $1::text",
+                    COUNTER_ADMIN),
+            1, params, NULL, "revoke session");
+    }
+    return write_stmt(c, ST_SESSION_REVOKE, params, NULL, "revoke session");
+}
+
+/* As pg_session_revoke(). */
 static apr_status_t pg_session_revoke_user(rus_conn_t *conn,
                                            apr_int64_t user_id)
 {
+    pg_conn_t *c = (pg_conn_t *)conn;
     char a[21];
     const char *params[1] = { i64(a, user_id) };
 
-    return write_stmt((pg_conn_t *)conn, ST_SESSION_REVOKE_USER, params, NULL,
+    if (conn->store->opts.admin) {
+        return run_counted(
+            c,
+            COUNTED("DELETE FROM sessions WHERE user_id = $1::bigint",
+                    COUNTER_ADMIN),
+            1, params, NULL, "revoke sessions of user");
+    }
+    return write_stmt(c, ST_SESSION_REVOKE_USER, params, NULL,
                       "revoke sessions of user");
 }
 
@@ -1854,7 +1925,14 @@ static apr_status_t pg_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
      * DELETE, its triggers). The other order deadlocks with a logout of
      * one of them, which holds its session row and waits for that lock
      * while this waits for the row. */
-    if (rv == APR_SUCCESS && !active) {
+    if (rv == APR_SUCCESS && !active && conn->store->opts.admin) {
+        rv = run_counted(
+            c,
+            COUNTED("DELETE FROM sessions WHERE user_id = $1::bigint",
+                    COUNTER_DEACTIVATION),
+            1, params, &out.sessions_ended, "revoke sessions of user");
+    }
+    else if (rv == APR_SUCCESS && !active) {
         rv = exec_params(c, &out.sessions_ended, "revoke sessions of user",
                          "DELETE FROM sessions WHERE user_id = $1::bigint", 1,
                          params);
@@ -1874,13 +1952,44 @@ static apr_status_t pg_user_set_active(rus_conn_t *conn, apr_int64_t user_id,
 
 static apr_status_t pg_user_delete(rus_conn_t *conn, apr_int64_t user_id)
 {
+    pg_conn_t *c = (pg_conn_t *)conn;
     char a[21];
     const char *params[1] = { i64(a, user_id) };
+    PGresult *res = NULL;
+    apr_status_t rv;
 
     /* Sessions and memberships go with the row (ON DELETE CASCADE), in
      * the statement's own transaction. */
-    return exec_one((pg_conn_t *)conn, "delete user",
-                    "DELETE FROM users WHERE id = $1::bigint", 1, params);
+    if (!conn->store->opts.admin) {
+        return exec_one(c, "delete user",
+                        "DELETE FROM users WHERE id = $1::bigint", 1, params);
+    }
+    /* An administrator's tool counts the sessions, deleted first (and
+     * counted) in the delete's transaction, the user's row locked before
+     * as pg_user_set_active() does: no login adds one in between (its
+     * insert waits for the row). */
+    rv = tx_begin(c, "BEGIN");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = run_params(c, "SELECT 1 FROM users WHERE id = $1::bigint FOR UPDATE",
+                    1, params, PGRES_TUPLES_OK, &res, "find user");
+    if (rv == APR_SUCCESS) {
+        rv = PQntuples(res) > 0 ? APR_SUCCESS : APR_ENOENT;
+        PQclear(res);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = run_counted(
+            c,
+            COUNTED("DELETE FROM sessions WHERE user_id = $1::bigint",
+                    COUNTER_ADMIN),
+            1, params, NULL, "revoke sessions of user");
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_one(c, "delete user",
+                      "DELETE FROM users WHERE id = $1::bigint", 1, params);
+    }
+    return tx_end(c, rv);
 }
 
 static apr_status_t pg_user_rename(rus_conn_t *conn, apr_int64_t user_id,
@@ -2119,8 +2228,14 @@ static apr_status_t pg_session_list(rus_conn_t *conn, apr_int64_t user_id,
 
 static apr_status_t pg_session_revoke_all(rus_conn_t *conn, int *pcount)
 {
-    return exec_params((pg_conn_t *)conn, pcount, "revoke all sessions",
-                       "DELETE FROM sessions", 0, NULL);
+    pg_conn_t *c = (pg_conn_t *)conn;
+
+    if (conn->store->opts.admin) {
+        return run_counted(c, COUNTED("DELETE FROM sessions", COUNTER_ADMIN), 0,
+                           NULL, pcount, "revoke all sessions");
+    }
+    return exec_params(c, pcount, "revoke all sessions", "DELETE FROM sessions",
+                       0, NULL);
 }
 
 /* A range on the primary key (bytewise, COLLATE "C") finds the hashes
@@ -2186,7 +2301,12 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
                     " (SELECT count(*) FROM groups),"
                     " (SELECT count(*) FROM sessions),"
                     " (SELECT count(*) FROM sessions"
-                    " WHERE expires_at <= $1::bigint)",
+                    " WHERE expires_at <= $1::bigint),"
+                    " (SELECT count(*) FROM changes),"
+                    " coalesce((SELECT value FROM counters"
+                    " WHERE name = '" COUNTER_ADMIN "'), 0),"
+                    " coalesce((SELECT value FROM counters"
+                    " WHERE name = '" COUNTER_DEACTIVATION "'), 0)",
                     1, params, PGRES_TUPLES_OK, &res, "count rows");
     if (rv != APR_SUCCESS) {
         return rv;
@@ -2197,6 +2317,9 @@ static apr_status_t pg_info(rus_conn_t *conn, apr_int64_t now,
     info->groups = col_i64(res, 0, 2);
     info->sessions = col_i64(res, 0, 3);
     info->sessions_expired = col_i64(res, 0, 4);
+    info->changes = col_i64(res, 0, 5);
+    info->revoked_admin = col_i64(res, 0, 6);
+    info->revoked_deactivation = col_i64(res, 0, 7);
     PQclear(res);
     return APR_SUCCESS;
 }

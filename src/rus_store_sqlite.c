@@ -162,6 +162,13 @@ static const char *const migrations[] = {
     " INSERT INTO changes (user_id, at) SELECT NEW.user_id, " CHANGE_NOW
     " WHERE NEW.user_id IS NOT OLD.user_id;"
     " END;",
+    /* 5 -> 6 (#20): counts the store keeps itself (rus_store_info_t's
+     * revoked_*: COUNTER_ADMIN, COUNTER_DEACTIVATION), written in the
+     * transaction of what they count. Bookkeeping: not logged. */
+    "CREATE TABLE counters ("
+    " name TEXT PRIMARY KEY,"
+    " value INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -272,6 +279,14 @@ static const char *const profile_sql[PST_COUNT] = {
     "DELETE FROM sessions WHERE token_hash IN"                 \
     " (SELECT token_hash FROM sessions WHERE expires_at <= ?1" \
     " LIMIT ?2)"
+/* The counters table's rows: sessions ended by an administrator's tool
+ * (opts.admin) revoking them or deleting their user, and by it disabling
+ * their user. */
+#define COUNTER_ADMIN        "revoked_admin"
+#define COUNTER_DEACTIVATION "revoked_deactivation"
+#define SQL_COUNTER_ADD                                  \
+    "INSERT INTO counters (name, value) VALUES (?1, ?2)" \
+    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"
 #define SQL_CHANGES_SINCE                                             \
     "SELECT id, user_id, session_hash, at FROM changes WHERE id > ?1" \
     " ORDER BY id"
@@ -1427,25 +1442,36 @@ sqlite_session_touch(rus_conn_t *conn, const char *token_hash, apr_int64_t now)
     return run_write(c, st, rc, "touch session");
 }
 
+static apr_status_t revoke_counted(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
+                                   const char *what);
+
+/* httpd's (a logout, a user switch) is the one autocommit statement; an
+ * administrator's tool's is counted (revoke_counted()). */
 static apr_status_t sqlite_session_revoke(rus_conn_t *conn,
                                           const char *token_hash)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_revoke;
+    int rc = sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
 
-    return run_write(c, st,
-                     sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC),
-                     "revoke session");
+    if (c->base.store->opts.admin) {
+        return revoke_counted(c, st, rc, "revoke session");
+    }
+    return run_write(c, st, rc, "revoke session");
 }
 
+/* As sqlite_session_revoke(). */
 static apr_status_t sqlite_session_revoke_user(rus_conn_t *conn,
                                                apr_int64_t user_id)
 {
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_revoke_user;
+    int rc = sqlite3_bind_int64(st, 1, user_id);
 
-    return run_write(c, st, sqlite3_bind_int64(st, 1, user_id),
-                     "revoke sessions of user");
+    if (c->base.store->opts.admin) {
+        return revoke_counted(c, st, rc, "revoke sessions of user");
+    }
+    return run_write(c, st, rc, "revoke sessions of user");
 }
 
 static apr_status_t sqlite_session_purge(rus_conn_t *conn, apr_int64_t before,
@@ -1958,6 +1984,41 @@ static apr_status_t finish(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
     return rv;
 }
 
+/* Add @a n (> 0; nothing for 0) to the store's counter @a name, in the
+ * caller's transaction. */
+static apr_status_t count_add(sqlite_conn_t *c, const char *name, int n)
+{
+    if (n <= 0) {
+        return APR_SUCCESS;
+    }
+    return exec(c, NULL, "count the sessions ended", SQL_COUNTER_ADD, "ti",
+                name, (apr_int64_t)n);
+}
+
+/* An administrator's revocation (opts.admin): the bound statement @a st
+ * (@a rc: how its binding went) and the count of the sessions it deleted
+ * in one transaction, so that the count is kept exactly when the
+ * revocation is. Expired sessions not yet purged count too: the count is
+ * what the tool reports. */
+static apr_status_t revoke_counted(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
+                                   const char *what)
+{
+    apr_status_t rv = tx_begin(c, what);
+
+    if (rv != APR_SUCCESS) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return rv;
+    }
+    rv = run_write(c, st, rc, what);
+    if (rv == APR_SUCCESS) {
+        /* the rows of the statement itself: the change log's are a
+         * trigger's, which sqlite3_changes() leaves out */
+        rv = count_add(c, COUNTER_ADMIN, sqlite3_changes(c->db));
+    }
+    return tx_end(c, rv, what);
+}
+
 static apr_status_t sqlite_user_list(rus_conn_t *conn,
                                      apr_array_header_t **pusers, apr_pool_t *p)
 {
@@ -2038,6 +2099,9 @@ static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
         rv = exec(c, &out.sessions_ended, "revoke sessions of user",
                   "DELETE FROM sessions WHERE user_id = ?1", "i", user_id);
     }
+    if (rv == APR_SUCCESS && !active && c->base.store->opts.admin) {
+        rv = count_add(c, COUNTER_DEACTIVATION, out.sessions_ended);
+    }
     if (rv == APR_SUCCESS) {
         rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
@@ -2054,9 +2118,44 @@ static apr_status_t sqlite_user_set_active(rus_conn_t *conn,
 
 static apr_status_t sqlite_user_delete(rus_conn_t *conn, apr_int64_t user_id)
 {
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    sqlite3_stmt *st = NULL;
+    apr_status_t rv;
+    int rc, n = 0;
+
     /* Sessions and memberships go with the row (ON DELETE CASCADE). */
-    return exec_one((sqlite_conn_t *)conn, "delete user",
-                    "DELETE FROM users WHERE id = ?1", "i", user_id);
+    if (!c->base.store->opts.admin) {
+        return exec_one(c, "delete user", "DELETE FROM users WHERE id = ?1",
+                        "i", user_id);
+    }
+    /* An administrator's tool counts the sessions that go with it, in the
+     * delete's transaction (which holds the write lock from its start:
+     * no login adds one in between). */
+    rv = tx_begin(c, "delete user");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv =
+        query(c, &st, "count sessions of user",
+              "SELECT COUNT(*) FROM sessions WHERE user_id = ?1", "i", user_id);
+    if (rv == APR_SUCCESS) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            n = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        else {
+            rv = finish(c, st, rc, "count sessions of user");
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = exec_one(c, "delete user", "DELETE FROM users WHERE id = ?1", "i",
+                      user_id);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = count_add(c, COUNTER_ADMIN, n);
+    }
+    return tx_end(c, rv, "delete user");
 }
 
 static apr_status_t sqlite_user_rename(rus_conn_t *conn, apr_int64_t user_id,
@@ -2289,8 +2388,28 @@ static apr_status_t sqlite_session_trim_user(rus_conn_t *conn,
 
 static apr_status_t sqlite_session_revoke_all(rus_conn_t *conn, int *pcount)
 {
-    return exec((sqlite_conn_t *)conn, pcount, "revoke all sessions",
-                "DELETE FROM sessions", "");
+    sqlite_conn_t *c = (sqlite_conn_t *)conn;
+    apr_status_t rv;
+    int n = 0;
+
+    if (!c->base.store->opts.admin) {
+        return exec(c, pcount, "revoke all sessions", "DELETE FROM sessions",
+                    "");
+    }
+    /* counted in the same transaction, as revoke_counted() does */
+    rv = tx_begin(c, "revoke all sessions");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = exec(c, &n, "revoke all sessions", "DELETE FROM sessions", "");
+    if (rv == APR_SUCCESS) {
+        rv = count_add(c, COUNTER_ADMIN, n);
+    }
+    rv = tx_end(c, rv, "revoke all sessions");
+    if (rv == APR_SUCCESS) {
+        *pcount = n;
+    }
+    return rv;
 }
 
 /* A range on the primary key finds the hashes that start with @prefix:
@@ -2347,12 +2466,16 @@ static apr_status_t sqlite_info(rus_conn_t *conn, apr_int64_t now,
     if (rc != SQLITE_OK) {
         return conn_fail(c, rc, "read schema version");
     }
+    /* one statement: one read transaction, the figures agree */
     rv = query(c, &st, "count rows",
                "SELECT (SELECT COUNT(*) FROM users),"
                " (SELECT COUNT(*) FROM groups),"
                " (SELECT COUNT(*) FROM sessions),"
-               " (SELECT COUNT(*) FROM sessions WHERE expires_at <= ?1)",
-               "i", now);
+               " (SELECT COUNT(*) FROM sessions WHERE expires_at <= ?1),"
+               " (SELECT COUNT(*) FROM changes),"
+               " coalesce((SELECT value FROM counters WHERE name = ?2), 0),"
+               " coalesce((SELECT value FROM counters WHERE name = ?3), 0)",
+               "itt", now, COUNTER_ADMIN, COUNTER_DEACTIVATION);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2362,6 +2485,9 @@ static apr_status_t sqlite_info(rus_conn_t *conn, apr_int64_t now,
         out.groups = sqlite3_column_int64(st, 1);
         out.sessions = sqlite3_column_int64(st, 2);
         out.sessions_expired = sqlite3_column_int64(st, 3);
+        out.changes = sqlite3_column_int64(st, 4);
+        out.revoked_admin = sqlite3_column_int64(st, 5);
+        out.revoked_deactivation = sqlite3_column_int64(st, 6);
         sqlite3_finalize(st);
         *info = out;
         return APR_SUCCESS;

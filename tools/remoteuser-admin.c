@@ -87,7 +87,7 @@ static const char *const help_top =
     "  user     list | show | add | enable | disable | delete | rename\n"
     "  group    list | add | delete | members | add-member | remove-member\n"
     "  session  list | revoke | revoke-all | purge\n"
-    "  db       info | check | migrate | backup | copy\n"
+    "  db       info | stats | check | migrate | backup | copy\n"
     "  help     [COMMAND]\n"
     "\n"
     "'remoteuser-admin help COMMAND' for details. Exit status: 0 ok, "
@@ -129,6 +129,14 @@ static const char *const help_session =
 static const char *const help_db =
     "usage: remoteuser-admin db info     (the store, where it came from, "
     "counts)\n"
+    "       remoteuser-admin db stats    (users, groups, active and "
+    "expired\n"
+    "                                    sessions, change-log rows, "
+    "sessions\n"
+    "                                    ended by this tool: revoked or "
+    "their\n"
+    "                                    user deleted, and their user "
+    "disabled)\n"
     "       remoteuser-admin db check    (the backend's consistency "
     "check, e.g.\n"
     "                                    SQLite's PRAGMA integrity_check)\n"
@@ -726,12 +734,17 @@ static int default_store(const args_t *a, where_t *w)
 }
 
 /* The store of @a spec, created but not opened; bad usage when the spec
- * is refused (shown as messages show specs: a password masked). */
+ * is refused (shown as messages show specs: a password masked). Opened as
+ * an administrator's tool: the sessions its revocations end are counted
+ * in the store (db stats). */
 static int create_store(const char *spec, rus_store_t **pstore)
 {
+    rus_store_options_t opts;
     const char *msg = NULL;
 
-    if (rus_store_create(pstore, P, spec, NULL, NULL, &msg) != APR_SUCCESS) {
+    rus_store_options_default(&opts);
+    opts.admin = 1;
+    if (rus_store_create(pstore, P, spec, NULL, &opts, &msg) != APR_SUCCESS) {
         return fail(EXIT_USAGE, "%s: %s", rus_store_spec_describe(P, spec),
                     msg);
     }
@@ -1469,6 +1482,47 @@ static int db_info(cmd_ctx_t *ctx)
     return 0;
 }
 
+/* db stats: the store-side figures, in one read of the store. Active
+ * sessions are those not expired as of now; the revoked ones are those
+ * this tool ended (sessions of a deleted user included), as the store
+ * counted them since it was made. */
+static int db_stats(cmd_ctx_t *ctx)
+{
+    rus_store_info_t info;
+    apr_status_t rv;
+    table_t *t;
+
+    rv = rus_store_info(ctx->conn, now_sec(), &info);
+    if (rv != APR_SUCCESS) {
+        return status_exit(ctx->conn, rv, "stats");
+    }
+    if (json) {
+        printf("{\"store\": %s, \"backend\": %s, "
+               "\"users\": %" APR_INT64_T_FMT ", \"groups\": %" APR_INT64_T_FMT
+               ", \"sessions_active\": %" APR_INT64_T_FMT
+               ", \"sessions_expired\": %" APR_INT64_T_FMT
+               ", \"changes\": %" APR_INT64_T_FMT
+               ", \"sessions_revoked_admin\": %" APR_INT64_T_FMT
+               ", \"sessions_revoked_deactivation\": %" APR_INT64_T_FMT "}\n",
+               js(rus_store_describe(ctx->store)),
+               js(rus_store_scheme(ctx->store)), info.users, info.groups,
+               info.sessions - info.sessions_expired, info.sessions_expired,
+               info.changes, info.revoked_admin, info.revoked_deactivation);
+        return 0;
+    }
+    t = table_new(2, "FIGURE", "VALUE");
+    table_add(t, "users", num(info.users));
+    table_add(t, "groups", num(info.groups));
+    table_add(t, "sessions_active", num(info.sessions - info.sessions_expired));
+    table_add(t, "sessions_expired", num(info.sessions_expired));
+    table_add(t, "changes", num(info.changes));
+    table_add(t, "sessions_revoked_admin", num(info.revoked_admin));
+    table_add(t, "sessions_revoked_deactivation",
+              num(info.revoked_deactivation));
+    table_print(t);
+    return 0;
+}
+
 static int db_check(cmd_ctx_t *ctx)
 {
     const char *result = NULL;
@@ -1658,6 +1712,7 @@ static const cmd_t session_cmds[] = {
 
 static const cmd_t db_cmds[] = {
     { "info", NULL, NULL, "", 0, 0, db_info },
+    { "stats", NULL, NULL, "", 0, 0, db_stats },
     { "check", NULL, NULL, "", 0, 0, db_check },
     { "migrate", NULL, NULL, "", 0, OFFLINE, db_migrate },
     { "backup", NULL, NULL, "FILE", SUB_FORCE, 0, db_backup },

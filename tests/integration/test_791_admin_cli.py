@@ -374,6 +374,7 @@ COMPLETION = os.path.join(TOP, "tools", "remoteuser-admin.bash-completion")
     (["db", "backup", "--fo"], "--force"),
     (["--db", "/x", "group", "add-"], "add-member"),
     (["db", "c"], "check copy"),
+    (["db", "s"], "stats"),
     (["db", "copy", "p"], "postgres:// postgresql://"),
     (["db", "copy", "sqlite:/nonexistent-rus/"], ""),
     (["--store", "po"], "postgres:// postgresql://"),

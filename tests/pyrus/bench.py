@@ -6,6 +6,9 @@ script, and the cached store of n users with a live session each.
     h = Httpd(COMMON + CASES["session"], cache_ttl=None, ...)
     shutil.copy(store_file(1000), h.db_path)
 
+session-metrics is session with `SetHandler remoteuser-metrics` at
+METRICS_PATH; metric_sum() reads a sample's total from its scrape.
+
 The PostgreSQL cases (session-pg, header-pg, first-login-pg) are the
 cases of the same name without "-pg" on a database of their own of one
 PostgreSQL server of the bench's (bench_postgres(), pyrus.pg): filled
@@ -13,6 +16,7 @@ with preload_pg(), counted with pg_counters().
 """
 
 import os
+import re
 import time
 
 from .harness import TOP
@@ -83,6 +87,17 @@ CASES = {
 </Location>""",
 }
 CASES["session-1M"] = CASES["session"]
+# The session load of "session" with the metrics handler configured, and
+# scraped (bench/run.py: once after the warm-up, once before the server
+# stops): what serving the counters costs the counted requests. The
+# counters themselves are always on; the handler is what an
+# administrator adds.
+METRICS_PATH = "/metrics"
+CASES["session-metrics"] = CASES["session"] + """
+<Location %s>
+    SetHandler remoteuser-metrics
+    Require ip 127.0.0.1
+</Location>""" % METRICS_PATH
 # The session load of "session", while a writer commits unrelated changes
 # to the store (bench/run.py's Churn): the same server configuration.
 CASES["session-churn"] = CASES["session"]
@@ -217,3 +232,21 @@ def pg_top_statements(pg, db, limit=8):
         "WHERE r.rolname = '%s' AND d.datname = '%s' "
         "ORDER BY s.calls DESC LIMIT %d" % (ROLE, db, limit), db="postgres")
     return [(int(c), q) for c, q in rows]
+
+
+def metric_sum(text, name, **labels):
+    """The sum of the samples of metric `name` in a Prometheus text
+    exposition whose labels include `labels` (every virtual host's, for
+    one without server_name); 0 when there is none."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        if metric != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(value)
+    return total

@@ -1063,6 +1063,147 @@ START_TEST(test_contract_info_integrity_checkpoint)
 }
 END_TEST
 
+/* A connection to the fixture's store as an administrator's tool opens
+ * it (opts.admin 1), beside ts.conn (httpd's, admin 0). */
+static rus_conn_t *admin_conn(void)
+{
+    rus_store_options_t opts;
+    rus_store_t *store = NULL;
+    rus_conn_t *conn = NULL;
+    const char *msg = NULL;
+
+    rus_store_options_default(&opts);
+    ck_assert_int_eq(opts.admin, 0);
+    opts.admin = 1;
+    ck_assert_msg(rus_store_create(&store, ts.pool, ts.spec, NULL, &opts, &msg)
+                      == APR_SUCCESS,
+                  "create %s: %s", ts.spec, msg);
+    ck_assert_msg(rus_store_connect(&conn, store, ts.pool, &msg) == APR_SUCCESS,
+                  "connect %s: %s", ts.spec, msg);
+    return conn;
+}
+
+static rus_store_info_t info_of(rus_conn_t *conn)
+{
+    rus_store_info_t info;
+
+    ck_assert_msg(rus_store_info(conn, 100, &info) == APR_SUCCESS, "info: %s",
+                  rus_store_error(conn));
+    return info;
+}
+
+/* An expiry after the wall clock (the change log's triggers read it). */
+#define LIVE 4000000000LL
+
+/* The sessions ended by an administrator's tool are counted by the store
+ * (revoked_admin: revoke, revoke --user, revoke --all, user delete;
+ * revoked_deactivation: user disable), those httpd ends are not; a
+ * revocation that deletes nothing counts nothing; info gives the rows of
+ * the change log. */
+START_TEST(test_contract_admin_counts)
+{
+    rus_conn_t *httpd = open_backend(_i), *adm = admin_conn();
+    rus_user_change_t ch;
+    rus_store_info_t info;
+    rus_user_t ann, bob, cy, dan;
+    apr_int64_t changes;
+    int count = -1;
+
+    info = info_of(httpd);
+    ck_assert_int_eq(info.revoked_admin, 0);
+    ck_assert_int_eq(info.revoked_deactivation, 0);
+    ann = added(httpd, "ann", 1);
+    bob = added(httpd, "bob", 1);
+    cy = added(httpd, "cy", 1);
+    dan = added(httpd, "dan", 1);
+    ck_assert_int_eq(info_of(httpd).changes, 0); /* inserts log nothing */
+    ck_assert_int_eq(rus_session_insert(httpd, "a1", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "a2", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "b1", bob.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "c1", cy.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+
+    /* httpd's: a logout, a user switch, a revoke-all, a disable */
+    ck_assert_int_eq(rus_session_revoke(httpd, "a1"), APR_SUCCESS);
+    ck_assert_int_eq(info_of(httpd).changes, 1);
+    ck_assert_int_eq(rus_session_revoke_user(httpd, bob.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(httpd, cy.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.sessions_ended, 1);
+    ck_assert_int_eq(rus_session_revoke_all(httpd, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 1);
+    info = info_of(adm);
+    ck_assert_int_eq(info.revoked_admin, 0);
+    ck_assert_int_eq(info.revoked_deactivation, 0);
+    /* a2, b1, c1 (and cy's state) logged */
+    ck_assert_int_ge(info.changes, 4);
+    changes = info.changes;
+
+    /* the tool's, each in the transaction of its revocation */
+    ck_assert_int_eq(rus_session_insert(httpd, "a3", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "a4", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "a5", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(adm, "a3"), APR_SUCCESS);
+    ck_assert_int_eq(info_of(httpd).revoked_admin, 1);
+    ck_assert_int_eq(info_of(httpd).changes, changes + 1);
+    ck_assert_int_eq(rus_session_revoke(adm, "a3"), APR_SUCCESS); /* gone */
+    ck_assert_int_eq(rus_session_revoke_user(adm, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(info_of(httpd).revoked_admin, 3);
+    ck_assert_int_eq(rus_session_revoke_user(adm, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(info_of(httpd).revoked_admin, 3);
+
+    ck_assert_int_eq(rus_session_insert(httpd, "d1", dan.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "d2", dan.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(adm, dan.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.changed, 1);
+    ck_assert_int_eq(ch.sessions_ended, 2);
+    ck_assert_int_eq(rus_user_set_active(adm, dan.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.sessions_ended, 0);
+    ck_assert_int_eq(rus_user_set_active(adm, dan.id, 1, &ch), APR_SUCCESS);
+    info = info_of(httpd);
+    ck_assert_int_eq(info.revoked_admin, 3);
+    ck_assert_int_eq(info.revoked_deactivation, 2);
+
+    /* a user's deletion counts the sessions that go with it */
+    ck_assert_int_eq(rus_session_insert(httpd, "d3", dan.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "d4", dan.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_delete(adm, dan.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_delete(adm, dan.id), APR_ENOENT);
+    ck_assert_int_eq(info_of(httpd).revoked_admin, 5);
+    /* httpd's deletion (none does today; the contract holds) does not */
+    ck_assert_int_eq(rus_session_insert(httpd, "c2", cy.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_user_delete(httpd, cy.id), APR_SUCCESS);
+    ck_assert_int_eq(info_of(httpd).revoked_admin, 5);
+
+    /* revoke --all: what it reports (an expired session, not yet
+     * purged, too) */
+    ck_assert_int_eq(rus_session_insert(httpd, "a6", ann.id, "v", 10, LIVE),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(httpd, "b2", bob.id, "v", 10, 50),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke_all(adm, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 2);
+    ck_assert_int_eq(rus_session_revoke_all(adm, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 0);
+    info = info_of(adm);
+    ck_assert_int_eq(info.revoked_admin, 7);
+    ck_assert_int_eq(info.revoked_deactivation, 2);
+    ck_assert_int_eq(info.users, 2);
+    ck_assert_int_eq(info.sessions, 0);
+    rus_store_disconnect(adm);
+}
+END_TEST
+
 /* Enabling and disabling say whether anything changed, and disabling how
  * many sessions it ended (remoteuser-admin prints both). */
 START_TEST(test_contract_set_active_reports)
@@ -1219,6 +1360,7 @@ TCase *rus_store_contract_test_case(void)
     tcase_add_loop_test(tc, test_contract_info_integrity_checkpoint, 0, n);
     tcase_add_loop_test(tc, test_contract_pool, 0, n);
     tcase_add_loop_test(tc, test_contract_set_active_reports, 0, n);
+    tcase_add_loop_test(tc, test_contract_admin_counts, 0, n);
     tcase_add_loop_test(tc, test_contract_session_find_prefix, 0, n);
     tcase_add_loop_test(tc, test_contract_create_with_profile, 0, n);
     tcase_add_loop_test(tc, test_contract_sync_writes_what_differs, 0, n);

@@ -700,7 +700,7 @@ START_TEST(test_pg_schema_versions)
                      APR_SUCCESS);
     conn = connected(store); /* no prepare */
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 2);
+    ck_assert_int_eq(info.schema_version, 3);
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema, "UPDATE rus_schema SET version = 99");
     ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg),
@@ -921,8 +921,8 @@ static rus_profile_t *profile_of(const char *email, const char *const *attrs,
  * membership and a session, migrated in place on the next connection:
  * the rows kept, the membership an administrator's, the new columns
  * empty, and the triggers logging the new kinds of change. The version 1
- * schema is this build's, with what migration 1 -> 2 adds taken away
- * (the old trigger put back as step 0 made it). */
+ * schema is this build's, with what migrations 1 -> 2 and 2 -> 3 add
+ * taken away (the old trigger put back as step 0 made it). */
 START_TEST(test_pg_migrate_from_1)
 {
     const char *schema = NULL, *msg = NULL;
@@ -947,7 +947,7 @@ START_TEST(test_pg_migrate_from_1)
                      APR_SUCCESS);
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema,
-                     "DROP TABLE user_attributes;"
+                     "DROP TABLE counters; DROP TABLE user_attributes;"
                      " DROP TRIGGER changes_user_update ON users;"
                      " ALTER TABLE users DROP COLUMN email,"
                      " DROP COLUMN first_name, DROP COLUMN last_name;"
@@ -967,7 +967,7 @@ START_TEST(test_pg_migrate_from_1)
     ck_assert_msg(rus_store_connect(&conn, store, pool, &msg) == APR_SUCCESS,
                   "connect: %s", msg);
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 2);
+    ck_assert_int_eq(info.schema_version, 3);
     ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
     ck_assert_int_eq(u.id, ann.id);
     ck_assert_str_eq(u.groups, "staff");
@@ -1006,6 +1006,81 @@ START_TEST(test_pg_migrate_from_1)
                                              " WHERE user_id IS NULL"),
                      1);
     rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A database at schema version 2 (before #20: this build's without the
+ * counters table, all that migration 2 -> 3 adds), migrated in place on
+ * the next connection: its rows and change log kept, the counters empty,
+ * and an administrator's revocations counted at once, by the one
+ * statement that revokes (no extra round trip, no row in the log). */
+START_TEST(test_pg_migrate_from_2)
+{
+    const char *schema = NULL, *msg = NULL;
+    rus_store_options_t opts;
+    rus_store_t *store, *adm_store = NULL;
+    rus_conn_t *conn, *adm;
+    rus_store_info_t info;
+    rus_user_change_t ch;
+    rus_session_t s;
+    rus_user_t ann, u;
+    int count = 0;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    conn = connected(store);
+    ann = added(conn, "ann");
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(conn, "h2"), APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_pg_exec(schema, "DROP TABLE counters;"
+                             " UPDATE rus_schema SET version = 2");
+
+    rus_store_options_default(&opts);
+    opts.admin = 1;
+    ck_assert_int_eq(rus_store_create(&adm_store, pool,
+                                      apr_pstrcat(pool, "postgresql:",
+                                                  store->location, NULL),
+                                      NULL, &opts, &msg),
+                     APR_SUCCESS);
+    ck_assert_msg(rus_store_connect(&adm, adm_store, pool, &msg) == APR_SUCCESS,
+                  "connect: %s", msg);
+    ck_assert_int_eq(rus_store_info(adm, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.schema_version, 3);
+    ck_assert_int_eq(info.users, 1);
+    ck_assert_int_eq(info.sessions, 1);
+    ck_assert_int_eq(info.changes, 1);
+    ck_assert_int_eq(info.revoked_admin, 0);
+    ck_assert_int_eq(info.revoked_deactivation, 0);
+    ck_assert_int_eq(rus_session_find(adm, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, ann.id);
+
+    ck_assert_int_eq(rus_session_insert(adm, "h3", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(adm, "h3"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(adm, "h3"), APR_SUCCESS);
+    ck_assert_int_eq(rus_user_set_active(adm, ann.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_eq(ch.sessions_ended, 1);
+    ck_assert_int_eq(ch.changed, 1);
+    ck_assert_int_eq(rus_session_insert(adm, "h4", ann.id, "v", 10, 50),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke_all(adm, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(rus_store_info(adm, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.revoked_admin, 2);
+    ck_assert_int_eq(info.revoked_deactivation, 1);
+    /* h3, h1 and ann's state; h4 was expired; the counters log nothing */
+    ck_assert_int_eq(info.changes, 4);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT value FROM counters"
+                                             " WHERE name = 'revoked_admin'"),
+                     2);
+    rus_store_disconnect(adm);
 }
 END_TEST
 
@@ -1351,6 +1426,16 @@ START_TEST(test_pg_hot_path_round_trips)
                      APR_SUCCESS);
     ck_assert_int_eq(created, 1);
     ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
+    /* a logout and a user switch (httpd's: not counted in the store, no
+     * transaction around them), once prepared */
+    ck_assert_int_eq(rus_session_revoke(conn, "nosuch"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke_user(conn, 0), APR_SUCCESS);
+    t0 = apr_atomic_read32(&counter.trips);
+    ck_assert_int_eq(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
+    t0 = apr_atomic_read32(&counter.trips);
+    ck_assert_int_eq(rus_session_revoke_user(conn, u.id), APR_SUCCESS);
+    ck_assert_int_eq(apr_atomic_read32(&counter.trips) - t0, 1);
     rus_store_disconnect(conn);
     apr_atomic_set32(&counter.stop, 1);
     apr_thread_join(&trv, thread);
@@ -1564,6 +1649,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_integrity_finds_orphans);
     tcase_add_test(tc, test_pg_dump_load);
     tcase_add_test(tc, test_pg_migrate_from_1);
+    tcase_add_test(tc, test_pg_migrate_from_2);
     tcase_add_test(tc, test_pg_profile_rows);
     tcase_add_test(tc, test_pg_attrs_client_encoding);
     tcase_add_test(tc, test_pg_hot_path_round_trips);

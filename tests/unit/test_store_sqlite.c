@@ -29,8 +29,9 @@
 
 /* PRAGMA user_version of a store this build prepares: users (1), sessions
  * (2), groups and memberships (3), the change log (4), profiles:
- * email, names, attributes and the origins of memberships (5). */
-#define SCHEMA_VERSION 5
+ * email, names, attributes and the origins of memberships (5), the
+ * store's own counters (6). */
+#define SCHEMA_VERSION 6
 
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
@@ -1712,6 +1713,73 @@ START_TEST(test_migrate_to_profiles)
 }
 END_TEST
 
+/* A version 5 store (this build's without the counters table, which is
+ * all that migration 5 -> 6 adds) is migrated in place: its rows and its
+ * change log kept, the counters empty (info says 0), and an
+ * administrator's revocation counted at once. */
+START_TEST(test_migrate_to_counters)
+{
+    rus_store_options_t opts;
+    rus_store_info_t info;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    rus_session_t s;
+    rus_user_t u;
+    const char *msg = NULL, *warn = NULL;
+    int created = 0;
+
+    conn = connected(prepared(db));
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", u.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_revoke(conn, "h2"), APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_sql(db, "DROP TABLE counters; PRAGMA user_version = 5;");
+
+    rus_store_options_default(&opts);
+    opts.admin = 1;
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      apr_pstrcat(pool, "sqlite:", db, NULL),
+                                      NULL, &opts, &msg),
+                     APR_SUCCESS);
+    /* a version 5 file is not used before it is migrated */
+    ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg),
+                     RUS_STORE_ESCHEMA);
+    ck_assert_msg(rus_store_prepare(store, pool, NULL, &warn, &msg)
+                      == APR_SUCCESS,
+                  "prepare: %s", msg);
+    conn = connected(store);
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"),
+                     SCHEMA_VERSION);
+    ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.schema_version, 6);
+    ck_assert_int_eq(info.users, 1);
+    ck_assert_int_eq(info.sessions, 1);
+    ck_assert_int_eq(info.changes, 1); /* h2's revocation, logged before */
+    ck_assert_int_eq(info.revoked_admin, 0);
+    ck_assert_int_eq(info.revoked_deactivation, 0);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.username, "ann");
+    ck_assert_int_eq(rus_user_set_active(conn, u.id, 0, NULL), APR_SUCCESS);
+    ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.revoked_deactivation, 1);
+    ck_assert_int_eq(info.changes, 3); /* h1 and ann's state */
+    /* the counters are bookkeeping: not logged */
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT group_concat(name || '=' ||"
+                                      " value) FROM counters"),
+                     "revoked_deactivation=1");
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "PRAGMA integrity_check"),
+                     "ok");
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* A profile's write is one transaction: a failure half-way (here a
  * trigger refusing the membership, after the columns and the attributes
  * were written) leaves nothing of it, and no user either when it came
@@ -1953,6 +2021,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_checkpoint_wait_is_bounded);
     tcase_add_test(tc, test_backup_copy);
     tcase_add_loop_test(tc, test_migrate_to_profiles, 0, 2);
+    tcase_add_test(tc, test_migrate_to_counters);
     tcase_add_test(tc, test_profile_write_is_atomic);
     tcase_add_test(tc, test_sync_unchanged_writes_nothing);
     tcase_add_test(tc, test_attrs_undecodable_is_corrupt);
