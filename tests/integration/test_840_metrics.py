@@ -455,3 +455,32 @@ def test_an_error_document_chain_counts_once(scratch):
     text = scrape(h).body.decode()
     assert value(text, "remoteuser_logins_total") == 1
     assert value(text, "remoteuser_requests_total", source="frontend") == 1
+
+
+def test_store_counts_the_admin_tools_revocations(scratch):
+    """remoteuser-admin's revocations are another process's: the store
+    counts them (remoteuser_store_sessions_revoked), this host does not."""
+    need_parser()
+    h = new_server(scratch)
+    h.start()
+    for u in ("alice", "alice", "bob", "carol"):
+        assert h.get("/basic/env", basic(u)).status == 200
+    for args in (("session", "revoke", "--user", "alice"),
+                 ("user", "disable", "bob")):
+        p = run_admin(h, "--db", h.db_path, *args)
+        assert p.returncode == 0, p.stderr
+    deadline = time.time() + 12
+    while True:
+        text = scrape(h).body.decode()
+        got = (value(text, "remoteuser_store_sessions_revoked",
+                     reason="admin"),
+               value(text, "remoteuser_store_sessions_revoked",
+                     reason="deactivation"),
+               value(text, "remoteuser_sessions_active"))
+        if got == (2, 1, 1) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert got == (2, 1, 1), text
+    for reason in ("logout", "user_switch", "evicted"):
+        assert value(text, "remoteuser_sessions_revoked_total",
+                     reason=reason) == 0
