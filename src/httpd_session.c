@@ -675,8 +675,8 @@ static int logout_handler(request_rec *r)
 
 leave:
     rus_store_release(rus_httpd_store.pool, conn);
-    if (conn != NULL) {
-        rus_httpd_observe(r, t0); /* a store call that was made */
+    if (t0 != 0) {
+        rus_httpd_observe(r, t0); /* the store was asked */
     }
     rus_httpd_count(r, RUS_M_SESS_REVOKED_LOGOUT, (apr_uint64_t)done.count);
     return status;
