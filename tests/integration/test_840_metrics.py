@@ -6,6 +6,8 @@ what `promtool check metrics` accepts; ?format=json agrees; server-status
 each virtual host has its own server_name label."""
 
 import json
+import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -13,7 +15,8 @@ import time
 
 import pytest
 
-from pyrus import basic, cookie, location, logout_location, token_of
+from pyrus import (TOP, basic, cookie, location, login_location,
+                   logout_location, token_of)
 from pyrus.harness import run_admin
 
 try:
@@ -507,3 +510,32 @@ def test_store_counts_the_admin_tools_revocations(scratch):
     for reason in ("logout", "user_switch", "evicted"):
         assert value(text, "remoteuser_sessions_revoked_total",
                      reason=reason) == 0
+
+
+def readme_metrics_block():
+    """The README's example location of the handler (Monitoring)."""
+    with open(os.path.join(TOP, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"## Monitoring\n.*?```apache\n(.*?)```", text, re.S)
+    assert m and "SetHandler remoteuser-metrics" in m.group(1)
+    return m.group(1)
+
+
+def test_the_readme_location_admits_the_scraper_and_admins(scratch):
+    """As the README configures it: the scraper's address without any
+    authentication, an administrator by the session of a login, nobody
+    else."""
+    h = new_server(scratch, readme_metrics_block() + "\n" + login_location())
+    h.start()
+    assert h.get("/remoteuser-metrics").status == 200  # 127.0.0.1
+    outside = "127.0.0.2"
+    assert h.get("/remoteuser-metrics", source=outside).status == 401
+    admin = token_of(h.get("/login", basic("alice")))
+    other = token_of(h.get("/login", basic("bob")))
+    for args in (("group", "add", "admins"),
+                 ("group", "add-member", "admins", "alice")):
+        assert run_admin(h, "--db", h.db_path, *args).returncode == 0
+    r = h.get("/remoteuser-metrics", cookie(admin), source=outside)
+    assert r.status == 200 and b"remoteuser_logins_total" in r.body
+    assert h.get("/remoteuser-metrics", cookie(other),
+                 source=outside).status == 403
