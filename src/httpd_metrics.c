@@ -114,6 +114,8 @@ static rus_metrics_vhost_t *set_of(const request_rec *r)
     return rus_httpd_server_conf(r->server)->metrics;
 }
 
+/* Add @a n to counter @a c of the virtual host of @a r: one atomic add,
+ * none for 0. */
 void rus_httpd_count(request_rec *r, rus_metric_e c, apr_uint64_t n)
 {
     if (n > 0) {
@@ -135,6 +137,8 @@ void rus_httpd_count_once(request_rec *r, rus_metric_e c)
     }
 }
 
+/* One store call of @a r, from @a since until now, into the latency
+ * histogram. */
 void rus_httpd_observe(request_rec *r, apr_time_t since)
 {
     rus_metrics_observe(set_of(r), apr_time_now() - since);
