@@ -298,9 +298,12 @@ def wait_gauges(h, users, active, timeout=12):
         time.sleep(0.5)
 
 
-def test_counters_equal_the_traffic(scratch):
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_counters_equal_the_traffic(scratch, mpm):
+    """Under prefork the traffic is spread over several processes: one set
+    of counters for all of them."""
     need_parser()
-    h = new_server(scratch, busy_timeout=200)
+    h = new_server(scratch, busy_timeout=200, mpm=mpm)
     h.start()
     e = drive(h)
     text = scrape(h).body.decode()
