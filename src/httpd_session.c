@@ -675,7 +675,7 @@ static int logout_handler(request_rec *r)
 
 leave:
     rus_store_release(rus_httpd_store.pool, conn);
-    if (t0 != 0) {
+    if (t0 != 0 && rus_httpd_store.pool != NULL) {
         rus_httpd_observe(r, t0); /* the store was asked */
     }
     rus_httpd_count(r, RUS_M_SESS_REVOKED_LOGOUT, (apr_uint64_t)done.count);
