@@ -130,24 +130,32 @@ typedef struct rus_metric_info_t {
 const rus_metric_info_t *rus_metric_info(rus_metric_e c);
 
 typedef struct rus_metrics_t rus_metrics_t;
-/** One virtual host's set (an index into the shared memory). */
+/** One virtual host's set (a place in the shared memory, the same in
+ *  every process that inherited it). */
 typedef struct rus_metrics_vhost_t rus_metrics_vhost_t;
 
 /** Bytes of memory the counters need. */
 apr_size_t rus_metrics_size(void);
 
 /**
- * Use @a mem (@a size bytes, at least rus_metrics_size()) for the
- * counters: laid out and zeroed when it holds none yet (or another
- * layout), kept as it is when it holds ours (a graceful restart).
- * @return the handle (from @a p), or NULL when @a mem is too small
+ * Use @a mem (@a size bytes, at least rus_metrics_size(), 8-byte aligned
+ * as shared memory is) for the counters: laid out and zeroed when it
+ * holds none yet (or another layout: another magic, layout version,
+ * number of counters, gauges, buckets or sets), kept as it is when it
+ * holds ours (a graceful restart). Not for two processes at once: the
+ * owner calls it at startup.
+ * @return the handle (from @a p), or NULL when @a mem is too small or
+ *         not aligned
  */
 rus_metrics_t *rus_metrics_init(void *mem, apr_size_t size, apr_pool_t *p);
 
 /**
  * The set of the virtual host @a server_name (cut to
  * RUS_METRICS_NAME_MAX bytes), taken in the shared memory at its first
- * use; the overflow set when every set is taken. Not for the request
+ * use; the overflow set when every set is taken, and for a NULL or empty
+ * @a server_name or RUS_METRICS_OVERFLOW itself (never two series with
+ * one label). Sets are never given back: a name gone from the
+ * configuration keeps its set and its counts. Not for the request
  * path: call it once per virtual host at startup (it takes a spin lock of
  * the shared memory).
  * @return never NULL when @a m is not NULL
@@ -187,16 +195,38 @@ apr_uint64_t rus_metrics_total(rus_metrics_t *m, rus_metric_e c);
 
 /** The Prometheus text exposition of everything (# HELP, # TYPE, one
  *  sample per virtual host and label value, the histogram's _bucket,
- *  _sum and _count), from @a p. Label values are escaped as the format
- *  says. */
+ *  _sum and _count), from @a p; a gauge never read has no sample (its
+ *  family no lines). Label values are escaped as the format says
+ *  (backslash, double quote, newline), and every other byte outside
+ *  printable ASCII is shown as the text \xHH: the output is ASCII. */
 const char *rus_metrics_prometheus(rus_metrics_t *m, apr_pool_t *p);
 
-/** The same data as one JSON object (strings escaped), from @a p. */
+/** The same data as one JSON object, from @a p:
+ *  {"server_names": {NAME: {"requests": {"frontend": N, "header": N,
+ *  "session": N}, "users_created": N, "logins": N, "profile_syncs": N,
+ *  "refusals": {CAUSE: N...}, "sessions_minted": N, "sessions_validated":
+ *  N, "sessions_expired": {KIND: N...}, "sessions_revoked": {REASON:
+ *  N...}, "cache_requests": {"hit": N, "miss": N}, "cache_invalidations":
+ *  N, "store_errors": {KIND: N...}, "store_call_duration_seconds":
+ *  {"buckets": {"0.0001": N... "+Inf": N} (cumulative), "sum": SECONDS,
+ *  "count": N}}...}, "gauges": {"users": N, "sessions_active": N,
+ *  "store_sessions_revoked": {"admin": N, "deactivation": N}}}: the keys
+ *  are the family names without "remoteuser_" and "_total", the label
+ *  values as in Prometheus; a gauge never read is null. Names are
+ *  escaped, every byte outside printable ASCII as \u00HH. */
 const char *rus_metrics_json(rus_metrics_t *m, apr_pool_t *p);
 
-/** mod_status's ?auto lines, "RemoteUserLogins: N\n" and so on (totals
- *  over the virtual hosts, RemoteUserCacheHitRatio as a decimal), from
- *  @a p. */
+/** mod_status's ?auto lines, totals over the virtual hosts, from @a p:
+ *  "RemoteUser" and rus_metric_info()'s status key for each counter
+ *  ("RemoteUserLogins: N\n", "RemoteUserRefusalsInactive: N\n"), the
+ *  sums RemoteUserRefusals, RemoteUserSessionsExpired,
+ *  RemoteUserSessionsRevoked and RemoteUserStoreErrors before their
+ *  parts, RemoteUserCacheHitRatio (hits / (hits + misses), a decimal with
+ *  a dot, "0" when there was no lookup) after RemoteUserCacheMisses,
+ *  RemoteUserStoreCalls and RemoteUserStoreCallSeconds (the histogram's
+ *  count and sum), then the gauges read so far: RemoteUserUsers,
+ *  RemoteUserSessionsActive, RemoteUserStoreSessionsRevokedAdmin,
+ *  RemoteUserStoreSessionsRevokedDeactivation. */
 const char *rus_metrics_status_auto(rus_metrics_t *m, apr_pool_t *p);
 
 /** For mod_status's HTML page: a table of every counter (a row each,

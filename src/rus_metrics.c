@@ -186,7 +186,8 @@ static const rus_metric_info_t infos[RUS_M_COUNTERS] = {
     [RUS_M_CACHE_INVALIDATIONS] = { "remoteuser_cache_invalidations_total",
                                     NULL, NULL,
                                     "Cached answers dropped because the store "
-                                    "changed.",
+                                    "changed (found by coherence, or written "
+                                    "by this host).",
                                     "cache_invalidations",
                                     "CacheInvalidations" },
     [RUS_M_STORE_ERR_BUSY] = { "remoteuser_store_errors_total", "kind", "busy",
@@ -530,7 +531,7 @@ static const char *escape(apr_pool_t *p, const char *s, const char *special,
                           const char *other)
 {
     apr_size_t len = strlen(s), w = 0;
-    /* the longest escape: "\\u00HH" or "&#x5c;x" style, 8 at most */
+    /* the longest escape: "\\u00HH", 6 bytes (8 for snprintf's room) */
     char *buf = apr_palloc(p, len * 8 + 1);
     const char *sp;
 
@@ -572,6 +573,14 @@ static const char *json_escape(apr_pool_t *p, const char *s)
     return escape(p, s, "\\\\\"\"", "\\u%04x");
 }
 
+/* A counter's or gauge's own label, @a label and @a value put in @a fmt
+ * (two %s), or "" when it has none. Both are static, not escaped. */
+static const char *label_of(apr_pool_t *p, const char *label, const char *value,
+                            const char *fmt)
+{
+    return label ? apr_psprintf(p, fmt, label, value) : "";
+}
+
 /* The families of counters, each once: HELP, TYPE, then a sample per set
  * and label value. */
 static void prom_counters(out_t *out, const snap_t *snaps, int n,
@@ -589,18 +598,13 @@ static void prom_counters(out_t *out, const snap_t *snaps, int n,
                               infos[first].name));
         for (i = 0; i < n; i++) {
             for (k = first; k < c; k++) {
-                put(out,
-                    apr_psprintf(
-                        out->p,
-                        "%s{server_name=\"%s\"%s%s%s%s} %" APR_UINT64_T_FMT
-                        "\n",
-                        infos[k].name, names[i], infos[k].label ? "," : "",
-                        infos[k].label ? infos[k].label : "",
-                        infos[k].label ? "=\"" : "",
-                        infos[k].label
-                            ? apr_pstrcat(out->p, infos[k].value, "\"", NULL)
-                            : "",
-                        snaps[i].counter[k]));
+                put(out, apr_psprintf(out->p,
+                                      "%s{server_name=\"%s\"%s} "
+                                      "%" APR_UINT64_T_FMT "\n",
+                                      infos[k].name, names[i],
+                                      label_of(out->p, infos[k].label,
+                                               infos[k].value, ",%s=\"%s\""),
+                                      snaps[i].counter[k]));
             }
         }
     }
@@ -655,16 +659,11 @@ static void prom_gauges(out_t *out, rus_metrics_t *m)
                                       gauge_infos[first].help,
                                       gauge_infos[first].name));
             }
-            if (gauge_infos[k].label) {
-                put(out,
-                    apr_psprintf(out->p, "%s{%s=\"%s\"} %" APR_INT64_T_FMT "\n",
-                                 gauge_infos[k].name, gauge_infos[k].label,
-                                 gauge_infos[k].value, value));
-            }
-            else {
-                put(out, apr_psprintf(out->p, "%s %" APR_INT64_T_FMT "\n",
-                                      gauge_infos[k].name, value));
-            }
+            put(out, apr_psprintf(out->p, "%s%s %" APR_INT64_T_FMT "\n",
+                                  gauge_infos[k].name,
+                                  label_of(out->p, gauge_infos[k].label,
+                                           gauge_infos[k].value, "{%s=\"%s\"}"),
+                                  value));
         }
     }
 }
@@ -932,14 +931,10 @@ const char *rus_metrics_status_html(rus_metrics_t *m, apr_pool_t *p)
     }
     put(&out, "</tr>\n");
     for (c = 0; c < RUS_M_COUNTERS; c++) {
-        put(&out,
-            apr_psprintf(out.p, "<tr><td>%s%s%s%s%s</td>", infos[c].name,
-                         infos[c].label ? "{" : "",
-                         infos[c].label ? infos[c].label : "",
-                         infos[c].label ? "=" : "",
-                         infos[c].label
-                             ? apr_pstrcat(out.p, infos[c].value, "}", NULL)
-                             : ""));
+        put(&out, apr_pstrcat(out.p, "<tr><td>", infos[c].name,
+                              label_of(out.p, infos[c].label, infos[c].value,
+                                       "{%s=%s}"),
+                              "</td>", NULL));
         for (i = 0; i < n; i++) {
             put(&out, apr_psprintf(out.p, "<td>%" APR_UINT64_T_FMT "</td>",
                                    snaps[i].counter[c]));
@@ -959,17 +954,11 @@ const char *rus_metrics_status_html(rus_metrics_t *m, apr_pool_t *p)
     put(&out, "</tr>\n</table>\n");
     for (c = 0; c < RUS_G_GAUGES; c++) {
         if (rus_metrics_gauge_get(m, (rus_gauge_e)c, &value, NULL)) {
-            put(&out,
-                apr_psprintf(out.p, "%s%s%s%s%s: %" APR_INT64_T_FMT "<br>\n",
-                             gauge_infos[c].name,
-                             gauge_infos[c].label ? "{" : "",
-                             gauge_infos[c].label ? gauge_infos[c].label : "",
-                             gauge_infos[c].label ? "=" : "",
-                             gauge_infos[c].label
-                                 ? apr_pstrcat(out.p, gauge_infos[c].value, "}",
-                                               NULL)
-                                 : "",
-                             value));
+            put(&out, apr_psprintf(out.p, "%s%s: %" APR_INT64_T_FMT "<br>\n",
+                                   gauge_infos[c].name,
+                                   label_of(out.p, gauge_infos[c].label,
+                                            gauge_infos[c].value, "{%s=%s}"),
+                                   value));
         }
     }
     return out_close(&out, p);

@@ -66,9 +66,9 @@ static int count_of(const char *text, const char *needle)
     return n;
 }
 
-#define ck_assert_line(text, line)                                            \
-    ck_assert_msg(has_line((text), (line)), "no line \"%s\" in:\n%s", (line), \
-                  (text))
+/* (the text is not in the message: Check cuts long messages off) */
+#define ck_assert_line(text, line) \
+    ck_assert_msg(has_line((text), (line)), "no line \"%s\"", (line))
 
 /* ---- a checker of the exposition format --------------------------------- */
 
