@@ -275,12 +275,12 @@ static const char *const migrations[] = {
  * reports. */
 #define COUNTED(del, name)                                     \
     "WITH d AS (" del " RETURNING 1),"                         \
-    " n AS (SELECT count(*) AS n FROM d),"                     \
+    " t AS (SELECT count(*) AS n FROM d),"                     \
     " c AS (INSERT INTO counters (name, value)"                \
-    " SELECT '" name "', n FROM n WHERE n > 0"                 \
+    " SELECT '" name "', t.n FROM t WHERE t.n > 0"             \
     " ON CONFLICT (name) DO UPDATE SET value = counters.value" \
     " + excluded.value)"                                       \
-    " SELECT n FROM n"
+    " SELECT t.n FROM t"
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

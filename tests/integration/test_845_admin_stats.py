@@ -9,6 +9,7 @@ through --store URI (pyrus.pg, the `pg` fixture)."""
 import json
 import subprocess
 
+from pyrus.pg import PASSWORD
 from pyrus import (ADMIN, cookie, login, login_location,
                    logout_location, remoteuser_location, run_admin,
                    sanitizer_env, token_of)
@@ -121,11 +122,13 @@ def test_db_stats_on_postgresql(pg, tmp_path):
                            capture_output=True, text=True, timeout=60,
                            env=env)
         assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+        assert PASSWORD not in r.stdout + r.stderr
         return r.stdout
 
     def stats():
         got = json.loads(adm("--json", "db", "stats"))
-        got.pop("store")
+        assert got.pop("store") == uri.replace(":" + PASSWORD + "@",
+                                               ":***@")
         assert got.pop("backend") == "postgresql"
         assert table_of(adm("db", "stats")) == got
         return got

@@ -1084,6 +1084,52 @@ START_TEST(test_pg_migrate_from_2)
 }
 END_TEST
 
+/* An administrator's revocation and its count are one transaction: when
+ * the count cannot be written (a trigger refusing it here), no session
+ * is revoked, nor a user disabled or deleted. */
+START_TEST(test_pg_admin_count_is_atomic)
+{
+    const char *schema = NULL;
+    rus_store_options_t opts;
+    rus_user_change_t ch;
+    rus_conn_t *conn;
+    rus_user_t ann;
+    int count = -1;
+
+    NEED_SERVER();
+    rus_store_options_default(&opts);
+    opts.admin = 1;
+    conn = connected(pg_store(&schema, &opts, NULL));
+    ann = added(conn, "ann");
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_test_pg_exec(schema, "CREATE FUNCTION refuse() RETURNS trigger"
+                             " LANGUAGE plpgsql AS $$ BEGIN"
+                             " RAISE EXCEPTION 'refused here'; END $$;"
+                             " CREATE TRIGGER refuse BEFORE INSERT ON counters"
+                             " FOR EACH ROW EXECUTE FUNCTION refuse()");
+    ck_assert_int_ne(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "refused here"));
+    ck_assert_int_ne(rus_session_revoke_user(conn, ann.id), APR_SUCCESS);
+    ck_assert_int_ne(rus_session_revoke_all(conn, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, -1);
+    ck_assert_int_ne(rus_user_set_active(conn, ann.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_ne(rus_user_delete(conn, ann.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM sessions"),
+                     1);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM users"
+                                             " WHERE is_active"),
+                     1);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     0);
+    rus_test_pg_exec(schema, "DROP TRIGGER refuse ON counters");
+    ck_assert_int_eq(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT value FROM counters"), 1);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* A user created with a profile has it in the one transaction (the new
  * columns and table hold it), the groups created; a sync writes only
  * what differs, keeps an administrator's membership through Replace, and
@@ -1650,6 +1696,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_dump_load);
     tcase_add_test(tc, test_pg_migrate_from_1);
     tcase_add_test(tc, test_pg_migrate_from_2);
+    tcase_add_test(tc, test_pg_admin_count_is_atomic);
     tcase_add_test(tc, test_pg_profile_rows);
     tcase_add_test(tc, test_pg_attrs_client_encoding);
     tcase_add_test(tc, test_pg_hot_path_round_trips);

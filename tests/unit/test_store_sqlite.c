@@ -1780,6 +1780,53 @@ START_TEST(test_migrate_to_counters)
 }
 END_TEST
 
+/* An administrator's revocation and its count are one transaction: when
+ * the count cannot be written (a trigger refusing it here), no session
+ * is revoked, and the connection is usable again. */
+START_TEST(test_admin_count_is_atomic)
+{
+    rus_store_options_t opts;
+    rus_user_change_t ch;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    const char *msg = NULL;
+    rus_user_t u;
+    int created = 0, count = -1;
+
+    prepared(db);
+    rus_store_options_default(&opts);
+    opts.admin = 1;
+    ck_assert_int_eq(rus_store_create(&store, pool,
+                                      apr_pstrcat(pool, "sqlite:", db, NULL),
+                                      NULL, &opts, &msg),
+                     APR_SUCCESS);
+    conn = connected(store);
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_test_sql(db, "CREATE TRIGGER refuse BEFORE INSERT ON counters"
+                     " BEGIN SELECT RAISE(ABORT, 'refused here'); END");
+    ck_assert_int_ne(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(rus_store_error(conn), "refused here"));
+    ck_assert_int_ne(rus_session_revoke_user(conn, u.id), APR_SUCCESS);
+    ck_assert_int_ne(rus_session_revoke_all(conn, &count), APR_SUCCESS);
+    ck_assert_int_eq(count, -1);
+    ck_assert_int_ne(rus_user_set_active(conn, u.id, 0, &ch), APR_SUCCESS);
+    ck_assert_int_ne(rus_user_delete(conn, u.id), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 1);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT is_active FROM users"), 1);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM changes"), 0);
+    /* nothing to count: nothing refused */
+    ck_assert_int_eq(rus_session_revoke(conn, "nosuch"), APR_SUCCESS);
+    rus_test_sql(db, "DROP TRIGGER refuse");
+    ck_assert_int_eq(rus_session_revoke(conn, "h1"), APR_SUCCESS);
+    ck_assert_int_eq(rus_test_sql_int(db, "SELECT value FROM counters"), 1);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* A profile's write is one transaction: a failure half-way (here a
  * trigger refusing the membership, after the columns and the attributes
  * were written) leaves nothing of it, and no user either when it came
@@ -2022,6 +2069,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_backup_copy);
     tcase_add_loop_test(tc, test_migrate_to_profiles, 0, 2);
     tcase_add_test(tc, test_migrate_to_counters);
+    tcase_add_test(tc, test_admin_count_is_atomic);
     tcase_add_test(tc, test_profile_write_is_atomic);
     tcase_add_test(tc, test_sync_unchanged_writes_nothing);
     tcase_add_test(tc, test_attrs_undecodable_is_corrupt);
