@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "http_main.h"
+#include "mod_status.h"
 #include "unixd.h"
 #include "util_cfgtree.h"
 
@@ -404,6 +405,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK; /* the first of the two startup passes: nothing yet */
     }
     rus_httpd_check_warnings(s, ptemp);
+    rus_httpd_metrics_init(pconf, s);
     if (conf->store == NULL || rus_httpd_store.refused) {
         return OK; /* a refused store is left as it is (RUS00052) */
     }
@@ -476,6 +478,7 @@ static int rus_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 /* After fork: this child's own connections, closed with pchild. */
 static void rus_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    rus_httpd_metrics_child_init();
     rus_httpd_store_child_init(pchild, s);
 }
 
@@ -543,6 +546,12 @@ static void rus_register_hooks(apr_pool_t *p)
      * (CVE-2019-3878 class). */
     ap_hook_handler(rus_httpd_handler, NULL, handler_succ,
                     APR_HOOK_REALLY_FIRST);
+    /* remoteuser-metrics, for the same reason before mod_proxy. */
+    ap_hook_handler(rus_httpd_metrics_handler, NULL, handler_succ,
+                    APR_HOOK_REALLY_FIRST);
+    /* A section of server-status, when mod_status is loaded. */
+    APR_OPTIONAL_HOOK(ap, status_hook, rus_httpd_metrics_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 module AP_MODULE_DECLARE_DATA remoteuser_session_module = {

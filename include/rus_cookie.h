@@ -70,6 +70,15 @@ typedef struct rus_cookie_lookup_t {
     apr_status_t touch_rv;     /**< ONE: the last_seen write's result, when
                                     one was due (bookkeeping only) */
     const char *touch_msg;     /**< and its explanation */
+    /* What the lookup did, for the counters (rus_metrics.h): */
+    int cache_hits;       /**< tokens the cache answered */
+    int cache_misses;     /**< tokens the cache was asked about and did
+                               not answer (0 and 0 without a cache) */
+    int store_asked;      /**< 1: the store was asked (a connection
+                               taken, or trying to failed) */
+    int expired_absolute; /**< tokens past expires_at or the MaxAge in
+                               force */
+    int expired_idle;     /**< tokens unused beyond the idle timeout */
 } rus_cookie_lookup_t;
 
 /**

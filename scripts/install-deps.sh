@@ -18,6 +18,7 @@ PACKAGES="
     krb5-kdc krb5-admin-server krb5-user libapache2-mod-auth-gssapi
     slapd ldap-utils
     wrk
+    prometheus python3-prometheus-client
     build-essential debhelper dpkg-dev lintian man-db
 "
 export DEBIAN_FRONTEND=noninteractive
@@ -46,8 +47,11 @@ fi
 # /etc/ldap/slapd.d, no database under /var/lib/ldap, no admin password
 # asked for.
 echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
+# Prometheus: the tests only run promtool (check metrics) and parse with
+# python3-prometheus-client; the package's prometheus (and
+# prometheus-node-exporter, were recommends on) service is refused below.
 # Services are started through invoke-rc.d, which asks policy-rc.d: refuse
-# PostgreSQL's and slapd's for the length of this script (an existing
+# PostgreSQL's, slapd's and Prometheus's for the length of this script (an existing
 # policy-rc.d, a container's "exit 101" say, is left alone and decides
 # instead).
 POLICY=/usr/sbin/policy-rc.d
@@ -55,7 +59,7 @@ if [ ! -e "$POLICY" ]; then
     # shellcheck disable=SC2016
     printf '%s\n' '#!/bin/sh' \
         '# scripts/install-deps.sh of mod_remoteuser_session, removed when it ends' \
-        'for a in "$@"; do case "$a" in postgresql* | slapd*) exit 101 ;; esac; done' \
+        'for a in "$@"; do case "$a" in postgresql* | slapd* | prometheus*) exit 101 ;; esac; done' \
         'exit 0' >"$POLICY"
     chmod 0755 "$POLICY"
     trap 'rm -f "$POLICY"' EXIT
@@ -68,6 +72,9 @@ apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 # tests run their own and do not need it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q apache2 2>/dev/null; then
     echo "note: the system apache2 service is running; the demo and tests use their own httpd" >&2
+fi
+if pgrep -x prometheus >/dev/null 2>&1; then
+    echo "note: a prometheus runs on this machine; the tests only use promtool" >&2
 fi
 if pgrep -x slapd >/dev/null 2>&1; then
     echo "note: a slapd runs on this machine; the LDAP tests run their own" >&2

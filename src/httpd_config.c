@@ -285,6 +285,7 @@ void *rus_httpd_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->store = NULL;
     conf->trust_htaccess = UNSET;
     conf->session_scope = NULL;
+    conf->metrics = NULL; /* rus_httpd_metrics_init(), at post_config */
     return conf;
 }
 
@@ -306,6 +307,7 @@ void *rus_httpd_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->purge_interval = merge_int(base->purge_interval, add->purge_interval);
     conf->trust_htaccess = merge_int(base->trust_htaccess, add->trust_htaccess);
     conf->session_scope = merge_str(base->session_scope, add->session_scope);
+    conf->metrics = NULL; /* each server its own, by name, at post_config */
     return conf;
 }
 

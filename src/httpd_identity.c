@@ -120,6 +120,7 @@ unsigned int rus_httpd_clean_flags(const rus_dir_conf *conf)
 /* Django's user_can_authenticate(): an inactive user gets 403. */
 int rus_httpd_refuse_inactive(request_rec *r, const char *name)
 {
+    rus_httpd_count_once(r, RUS_M_REFUSED_INACTIVE);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   RUSLOGNO(00008) "user '%s' is inactive",
                   rus_httpd_log_name(r, name));
@@ -139,6 +140,27 @@ const char *rus_httpd_identity_source(request_rec *r, const char *sent)
     }
     return apr_psprintf(r->pool, "r->user, AuthType %s",
                         r->ap_auth_type ? r->ap_auth_type : "(none)");
+}
+
+/* A request whose identity was accepted, counted once per chain by where
+ * the identity came from (st->source). */
+static void count_accepted(request_rec *r, const rus_req_state *st)
+{
+    const apr_uint64_t any = ((apr_uint64_t)1 << RUS_M_REQ_FRONTEND)
+                             | ((apr_uint64_t)1 << RUS_M_REQ_HEADER)
+                             | ((apr_uint64_t)1 << RUS_M_REQ_SESSION);
+    rus_metric_e c = RUS_M_REQ_FRONTEND;
+
+    if (st->counted & any) {
+        return;
+    }
+    if (st->source != NULL && strcmp(st->source, "session") == 0) {
+        c = RUS_M_REQ_SESSION;
+    }
+    else if (st->source != NULL && strcmp(st->source, "header") == 0) {
+        c = RUS_M_REQ_HEADER;
+    }
+    rus_httpd_count_once(r, c);
 }
 
 /* Resolve r->user, as set by the front end, into a local user: clean it,
@@ -164,6 +186,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         }
         r->user = (char *)st->clean;
         st->resolved_for = r->per_dir_config;
+        count_accepted(r, st);
         return DECLINED;
     }
 
@@ -172,6 +195,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00006) "refusing user name '%s': %s",
                       rus_httpd_log_name(r, r->user), rus_name_error_str(nerr));
+        rus_httpd_count_once(r, RUS_M_REFUSED_NAME);
         return HTTP_FORBIDDEN;
     }
     status = rus_httpd_store_resolve(r, conf, clean, &res);
@@ -187,12 +211,15 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
                       rus_httpd_log_name(r, clean),
                       rus_httpd_log_name(r, r->user),
                       rus_httpd_identity_source(r, r->user));
+        rus_httpd_count_once(r, RUS_M_REFUSED_UNKNOWN);
         return HTTP_FORBIDDEN;
     case RUS_VERDICT_INACTIVE:
         return rus_httpd_refuse_inactive(r, clean);
     case RUS_VERDICT_ACCEPT:
         break;
     }
+    rus_httpd_count(r, RUS_M_USERS_CREATED, res.created ? 1 : 0);
+    rus_httpd_count(r, RUS_M_PROFILE_SYNCS, res.synced ? 1 : 0);
     if (res.created) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       RUSLOGNO(00011) "created user '%s' (id %" APR_INT64_T_FMT
@@ -217,6 +244,8 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
             : "frontend";
     r->user = (char *)st->clean;
     st->resolved_for = r->per_dir_config;
+    rus_httpd_count_once(r, RUS_M_LOGINS);
+    count_accepted(r, st);
     return DECLINED;
 }
 
@@ -288,6 +317,7 @@ static int refuse_htaccess(request_rec *r, const char *dir)
                                   "may set authentication here, and "
                                   "RemoteUserTrustHtaccess is Off",
                   dir);
+    rus_httpd_count_once(r, RUS_M_REFUSED_HTACCESS);
     return HTTP_FORBIDDEN;
 }
 
@@ -377,6 +407,7 @@ int rus_httpd_post_read_request(request_rec *r)
                                               "'%s', an identity or export "
                                               "header",
                               rus_httpd_log_name(r, tok));
+                rus_httpd_count_once(r, RUS_M_REFUSED_SPOOFED);
                 return HTTP_BAD_REQUEST;
             }
         }
@@ -497,12 +528,14 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
                                       "a look-alike of RemoteUserHeader %s "
                                       "(underscore/dash spoof)",
                       rus_httpd_log_name(r, offender), conf->header);
+        rus_httpd_count_once(r, RUS_M_REFUSED_SPOOFED);
         return HTTP_BAD_REQUEST;
     case RUS_HEADER_REPEATED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00017) "refusing request with header %s "
                                       "sent more than once",
                       conf->header);
+        rus_httpd_count_once(r, RUS_M_REFUSED_SPOOFED);
         return HTTP_BAD_REQUEST;
     default:
         break;
@@ -519,6 +552,7 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
                       RUSLOGNO(00019) "refusing header %s from %s, which is "
                                       "not a RemoteUserTrustedProxy",
                       conf->header, r->connection->client_ip);
+        rus_httpd_count_once(r, RUS_M_REFUSED_UNTRUSTED);
         return HTTP_FORBIDDEN;
     }
     if (rus_header_value(&value, &nerr, r->pool, raw) != APR_SUCCESS) {
@@ -526,6 +560,7 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
                       RUSLOGNO(00020) "refusing header %s value '%s': %s",
                       conf->header, rus_httpd_log_name(r, raw),
                       rus_name_error_str(nerr));
+        rus_httpd_count_once(r, RUS_M_REFUSED_NAME);
         return HTTP_BAD_REQUEST;
     }
     if (value[0] == '\0') {

@@ -26,6 +26,7 @@
 #include "rus_cache.h"
 #include "rus_gate.h"
 #include "rus_header.h"
+#include "rus_metrics.h"
 #include "rus_profile.h"
 #include "rus_session.h"
 #include "rus_store.h"
@@ -123,6 +124,7 @@ typedef struct rus_dir_conf {
 #define COOKIE_NAME_DEFAULT "remoteuser_session"
 #define LOGIN_HANDLER       "remoteuser-login"
 #define LOGOUT_HANDLER      "remoteuser-logout"
+#define METRICS_HANDLER     "remoteuser-metrics"
 /* RemoteUserSessionMaxPerUser's default. */
 #define MAX_PER_USER_DEFAULT 20
 
@@ -142,6 +144,9 @@ typedef struct rus_server_conf {
     /* Per virtual host (merged): */
     int trust_htaccess;        /* RemoteUserTrustHtaccess, UNSET: Off */
     const char *session_scope; /* RemoteUserSessionScope, NULL: the vhost */
+    /* This server's set of counters, found by its name at post_config
+     * (rus_httpd_metrics_init); NULL: nothing is counted. */
+    rus_metrics_vhost_t *metrics;
 } rus_server_conf;
 
 /* Seconds store answers are reused (RemoteUserCacheTTL). */
@@ -189,7 +194,9 @@ typedef struct rus_req_state {
     const void *exported_for;
     const apr_array_header_t *exported_attr_headers; /* and these
                                          (rus_httpd_attr_header_t) */
-    const char *source; /* "frontend", "header" or "session" */
+    const char *source;   /* "frontend", "header" or "session" */
+    apr_uint64_t counted; /* bit 1 << c: counter c (rus_metric_e) was
+                             counted for this chain (rus_httpd_count_once) */
 } rus_req_state;
 
 /* What every section of the configuration said, for what
@@ -298,6 +305,34 @@ void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
 rus_cache_t *rus_httpd_store_cache(request_rec *r);
 int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
                             const char *clean, rus_resolution_t *res);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_metrics.c                                                  */
+
+/* post_config: the counters' shared memory (made once in the process
+ * pool, found again at graceful restarts), each server's set. */
+void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s);
+/* child_init. */
+void rus_httpd_metrics_child_init(void);
+/* Add @a n to counter @a c of the virtual host of @a r. */
+void rus_httpd_count(request_rec *r, rus_metric_e c, apr_uint64_t n);
+/* Count @a c once per request chain. */
+void rus_httpd_count_once(request_rec *r, rus_metric_e c);
+/* One store call of @a r that began at @a since. */
+void rus_httpd_observe(request_rec *r, apr_time_t since);
+/* A store failure of @a r, by the kind of @a rv. */
+void rus_httpd_count_store_error(request_rec *r, apr_status_t rv);
+/* The cache hits and misses of a lookup of @a r, and this child's
+ * coherence drops not counted yet. */
+void rus_httpd_count_cache(request_rec *r, int hits, int misses);
+/* The maintenance thread's turn at the gauges (at most every
+ * RUS_METRICS_GAUGE_INTERVAL s for the host). */
+void rus_httpd_metrics_gauges(server_rec *s, rus_store_pool_t *spool,
+                              apr_pool_t *ptemp);
+/* SetHandler remoteuser-metrics. */
+int rus_httpd_metrics_handler(request_rec *r);
+/* mod_status's status_hook. */
+int rus_httpd_metrics_status(request_rec *r, int flags);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_profile.c                                                  */

@@ -154,6 +154,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     rus_session_limits_t lim;
     rus_cookie_lookup_t lk;
     rus_cookie_env_t env;
+    apr_time_t t0;
     int i;
 
     if (st->cookie_checked) {
@@ -169,8 +170,16 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     }
     session_limits(r, conf, &lim);
     cookie_env(r, &env);
+    t0 = apr_time_now();
     rus_cookie_lookup(&lk, apr_table_get(r->headers_in, "Cookie"), attrs.name,
                       &lim, rus_httpd_now_sec(r), &env, r->pool);
+    if (lk.store_asked) {
+        rus_httpd_observe(r, t0);
+    }
+    rus_httpd_count_cache(r, lk.cache_hits, lk.cache_misses);
+    rus_httpd_count(r, RUS_M_SESS_EXPIRED_ABSOLUTE,
+                    (apr_uint64_t)lk.expired_absolute);
+    rus_httpd_count(r, RUS_M_SESS_EXPIRED_IDLE, (apr_uint64_t)lk.expired_idle);
     for (i = 0; i < lk.valid->nelts; i++) {
         APR_ARRAY_PUSH(st->valid, const char *) =
             apr_pstrdup(keep, APR_ARRAY_IDX(lk.valid, i, const char *));
@@ -236,6 +245,7 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf)
     rus_req_state *st = rus_httpd_req_state(r, 1);
 
     rus_httpd_session_note(r, rus_session_public_id(st->cookie_hash, r->pool));
+    rus_httpd_count_once(r, RUS_M_SESS_VALIDATED);
 
     st->raw = st->user.username;
     st->clean = st->user.username;
@@ -292,6 +302,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     rus_conn_t *conn = NULL;
     apr_status_t rv = APR_SUCCESS;
     int gated = 0, status = OK;
+    apr_time_t t0 = 0;
 
     if (rus_cookie_name_prefixed(attrs.name) && !is_tls(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -316,6 +327,7 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
         goto leave;
     }
     gated = 1;
+    t0 = apr_time_now();
     rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
         conn = NULL;
@@ -328,6 +340,11 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
                                       rus_store_error(conn));
         goto leave;
     }
+    rus_httpd_count(r, RUS_M_SESS_MINTED, 1);
+    rus_httpd_count(r, RUS_M_SESS_REVOKED_USER_SWITCH,
+                    st->valid ? (apr_uint64_t)st->valid->nelts : 0);
+    rus_httpd_count(r, RUS_M_SESS_REVOKED_EVICTED,
+                    trimmed ? (apr_uint64_t)trimmed->nelts : 0);
     if (trimmed != NULL && trimmed->nelts > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       RUSLOGNO(00039) "revoked the %d oldest session(s) of "
@@ -351,6 +368,9 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
 
 leave:
     rus_store_release(rus_httpd_store.pool, conn);
+    if (t0 != 0) {
+        rus_httpd_observe(r, t0);
+    }
     if (gated) {
         rus_gate_leave(&rus_httpd_store.write_gate);
     }
@@ -593,6 +613,7 @@ static int logout_handler(request_rec *r)
     int i, status;
     rus_site_e site;
     apr_status_t rv;
+    apr_time_t t0 = 0;
 
     if (r->method_number != M_POST
         && !(allow_get && r->method_number == M_GET)) {
@@ -620,6 +641,7 @@ static int logout_handler(request_rec *r)
      * not leave the user's session alive. */
     hashes = cookie_hashes(r, &attrs);
     if (hashes->nelts > 0) {
+        t0 = apr_time_now();
         status = logout_connect(r, &conn);
         if (status != OK) {
             goto leave;
@@ -653,6 +675,10 @@ static int logout_handler(request_rec *r)
 
 leave:
     rus_store_release(rus_httpd_store.pool, conn);
+    if (t0 != 0 && rus_httpd_store.pool != NULL) {
+        rus_httpd_observe(r, t0); /* the store was asked */
+    }
+    rus_httpd_count(r, RUS_M_SESS_REVOKED_LOGOUT, (apr_uint64_t)done.count);
     return status;
 }
 

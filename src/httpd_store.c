@@ -361,6 +361,8 @@ static void *APR_THREAD_FUNC checkpoint_main(apr_thread_t *thd, void *data)
         }
         apr_thread_mutex_unlock(cp->lock);
         store_errors_flush(cp->s, 0);
+        rus_httpd_metrics_gauges(cp->s, spool, ptemp);
+        apr_pool_clear(ptemp);
         if (checkpoint_claim(cp)) {
             checkpoint_once(cp, spool, ptemp);
             apr_pool_clear(ptemp);
@@ -480,6 +482,7 @@ void rus_httpd_store_log(request_rec *r, int level, apr_status_t rv,
     if (store_errors != NULL) {
         verdict = rus_ratelimit_hit(store_errors, now, msg, &sum);
     }
+    rus_httpd_count_store_error(r, rv);
     if (verdict == RUS_RL_LOG) {
         ap_log_rerror(APLOG_MARK, level, rus_store_error_os(rv), r,
                       "%s (store failures in the next %d s are counted in "
@@ -679,6 +682,7 @@ static int login_profile(request_rec *r, const rus_dir_conf *conf,
                                       "FileInfo), and "
                                       "RemoteUserTrustHtaccess is Off",
                       rus_httpd_log_name(r, clean), dir);
+        rus_httpd_count_once(r, RUS_M_REFUSED_HTACCESS);
         return HTTP_FORBIDDEN;
     }
     from_header = st != NULL && st->header_value != NULL
@@ -695,6 +699,8 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
 {
     rus_user_policy_t policy;
     rus_user_lookup_t lk;
+    rus_cache_t *cache;
+    apr_time_t t0;
     apr_status_t rv;
 
     if (rus_httpd_store.pool == NULL && rus_httpd_store.refused) {
@@ -720,8 +726,16 @@ int rus_httpd_store_resolve(request_rec *r, const rus_dir_conf *conf,
         return HTTP_FORBIDDEN;
     }
     policy.sync_login = rus_conf_attr_sync(conf) == 1;
-    rv = rus_user_lookup(&lk, rus_httpd_store.pool, rus_httpd_store_cache(r),
-                         clean, &policy, rus_httpd_now_sec(r), r->pool);
+    cache = rus_httpd_store_cache(r);
+    t0 = apr_time_now();
+    rv = rus_user_lookup(&lk, rus_httpd_store.pool, cache, clean, &policy,
+                         rus_httpd_now_sec(r), r->pool);
+    if (!lk.cached) {
+        rus_httpd_observe(r, t0); /* the store was asked */
+    }
+    if (cache != NULL) {
+        rus_httpd_count_cache(r, lk.cached, !lk.cached);
+    }
     if (rv == RUS_GATE_EFULL) {
         return rus_httpd_store_writes_full(
             r,

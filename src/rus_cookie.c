@@ -137,6 +137,10 @@ static int candidate_judge(cookie_walk_t *w, candidate_t *c)
     c->ticket = rus_cache_ticket(env->cache, c->hash);
     c->cached =
         rus_cache_get(env->cache, c->hash, w->now, &c->user, &c->sess, w->p);
+    if (env->cache != NULL) {
+        w->out->cache_hits += c->cached;
+        w->out->cache_misses += !c->cached;
+    }
     c->verdict = c->cached ? rus_session_verdict(&c->sess, c->user.is_active,
                                                  w->lim, w->now, &state)
                            : RUS_SV_VALID;
@@ -183,6 +187,12 @@ static int candidate_act(cookie_walk_t *w, candidate_t *c,
     const rus_cookie_env_t *env = w->env;
     apr_status_t rv;
 
+    if (c->verdict == RUS_SV_INVALID || c->verdict == RUS_SV_REVOKE_EXPIRED
+        || c->verdict == RUS_SV_REVOKE_IDLE) {
+        w->out->expired_absolute +=
+            state == RUS_SESSION_EXPIRED || state == RUS_SESSION_TOO_OLD;
+        w->out->expired_idle += state == RUS_SESSION_IDLE;
+    }
     switch (c->verdict) {
     case RUS_SV_VALID:
     case RUS_SV_VALID_TOUCH:
@@ -319,5 +329,7 @@ void rus_cookie_lookup(rus_cookie_lookup_t *out, const char *header,
     }
 
 leave:
+    out->store_asked =
+        w.conn != NULL || out->outcome == RUS_COOKIE_STORE_FAILED;
     rus_store_release(env->spool, w.conn);
 }

@@ -314,6 +314,7 @@ NEEDS = [
      ["proxy", "proxy_http", "proxy_balancer", "lbmethod_byrequests",
       "slotmem_shm"]),
     (re.compile(r"^\s*RequestHeader\b", re.M), ["headers"]),
+    (re.compile(r"^\s*Require\s+(ip|host)\b", re.M), ["authz_host"]),
     (re.compile(r"^\s*(Mellon|AuthType\s+Mellon)", re.M | re.I),
      ["auth_mellon"]),
     (re.compile(r"^\s*OIDC", re.M), ["auth_openidc"]),

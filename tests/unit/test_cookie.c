@@ -262,6 +262,45 @@ START_TEST(test_dead_session_deleted)
 }
 END_TEST
 
+/* What a lookup tells the counters: cache hits and misses per token, the
+ * store asked or not, expired tokens by kind. */
+START_TEST(test_lookup_counts)
+{
+    const char *token = session_for("alice", NOW - 10, NULL);
+    const char *idle = session_for("bob", NOW - 7200, NULL);
+    const char *old =
+        session_for("carol", NOW - RUS_SESSION_MAX_AGE_DEFAULT, NULL);
+    rus_cookie_lookup_t lk;
+
+    rus_cookie_lookup(&lk, cookie(token), NAME, &lim, NOW, &env, pool);
+    ck_assert_int_eq(lk.outcome, RUS_COOKIE_ONE);
+    ck_assert_int_eq(lk.cache_hits, 0);
+    ck_assert_int_eq(lk.cache_misses, 1);
+    ck_assert_int_eq(lk.store_asked, 1);
+    rus_cookie_lookup(&lk, cookie(token), NAME, &lim, NOW, &env, pool);
+    ck_assert_int_eq(lk.outcome, RUS_COOKIE_ONE);
+    ck_assert_int_eq(lk.cache_hits, 1);
+    ck_assert_int_eq(lk.cache_misses, 0);
+    ck_assert_int_eq(lk.store_asked, 0);
+    ck_assert_int_eq(lk.expired_absolute + lk.expired_idle, 0);
+    /* one idle, one past its MaxAge, in one request */
+    lim.idle_timeout = 3600;
+    rus_cookie_lookup(&lk,
+                      apr_pstrcat(pool, cookie(idle), "; ", cookie(old), NULL),
+                      NAME, &lim, NOW, &env, pool);
+    ck_assert_int_eq(lk.outcome, RUS_COOKIE_NONE);
+    ck_assert_int_eq(lk.expired_idle, 1);
+    ck_assert_int_eq(lk.expired_absolute, 1);
+    ck_assert_int_eq(lk.cache_misses, 2);
+    /* no cache: neither hit nor miss */
+    env.cache = NULL;
+    rus_cookie_lookup(&lk, cookie(token), NAME, &lim, NOW, &env, pool);
+    ck_assert_int_eq(lk.outcome, RUS_COOKIE_ONE);
+    ck_assert_int_eq(lk.cache_hits + lk.cache_misses, 0);
+    ck_assert_int_eq(lk.store_asked, 1);
+}
+END_TEST
+
 START_TEST(test_foreign_vhost)
 {
     const char *a = session_for("alice", NOW - 10, NULL);
@@ -316,6 +355,7 @@ TCase *rus_cookie_test_case(void)
     tcase_add_test(tc, test_inactive_with_writers_queueing);
     tcase_add_test(tc, test_dead_session_deleted);
     tcase_add_test(tc, test_foreign_vhost);
+    tcase_add_test(tc, test_lookup_counts);
     tcase_add_test(tc, test_trim_drops);
     return tc;
 }
