@@ -137,6 +137,12 @@ typedef struct rus_metrics_vhost_t rus_metrics_vhost_t;
 /** Bytes of memory the counters need. */
 apr_size_t rus_metrics_size(void);
 
+/** The layout of this build's counters, as one number: memory laid out
+ *  by a build with another number must not be written by this one (nor
+ *  this one's by the other), so a new segment is made instead of laying
+ *  it out again under the old generation's children. */
+apr_uint64_t rus_metrics_layout(void);
+
 /**
  * Use @a mem (@a size bytes, at least rus_metrics_size(), 8-byte aligned
  * as shared memory is) for the counters: laid out and zeroed when it

@@ -27,15 +27,20 @@
 
 /* ap_retained_data's key: the segment outlives the generations of the
  * configuration (graceful restarts), not the parent process. */
-#define RETAINED_KEY "mod_remoteuser_session-metrics"
+/* The name of what is retained; a new name when metrics_retained_t
+ * changes, since a graceful restart may load a build whose struct differs
+ * from the one the retained block was made for. */
+#define RETAINED_KEY "mod_remoteuser_session-metrics-2"
 
 /* What the parent keeps from one generation to the next (ap_retained_data,
  * in its process pool). */
 typedef struct metrics_retained_t {
-    apr_shm_t *shm;  /* anonymous, from the process pool */
-    apr_size_t size; /* its size: rus_metrics_size() of the build of the
+    apr_shm_t *shm;      /* anonymous, from the process pool */
+    apr_size_t size;     /* its size: rus_metrics_size() of the build of the
                           module that made it; another size after a
                           restart (another version) gets a new segment */
+    apr_uint64_t layout; /* and rus_metrics_layout(): likewise, since old
+                            children still write into the old segment */
 } metrics_retained_t;
 
 /* This generation's handle on the counters (from pconf), NULL when no
@@ -62,7 +67,8 @@ void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s)
         ret = ap_retained_data_create(RETAINED_KEY, sizeof(*ret));
         memset(ret, 0, sizeof(*ret));
     }
-    if (ret->shm != NULL && ret->size != size) {
+    if (ret->shm != NULL
+        && (ret->size != size || ret->layout != rus_metrics_layout())) {
         /* another build's layout: children of the old generation keep
          * their mapping; the parent lets go of it */
         apr_shm_destroy(ret->shm);
@@ -82,6 +88,7 @@ void rus_httpd_metrics_init(apr_pool_t *pconf, server_rec *s)
             return;
         }
         ret->size = size;
+        ret->layout = rus_metrics_layout();
     }
     metrics =
         rus_metrics_init(apr_shm_baseaddr_get(ret->shm), ret->size, pconf);
@@ -274,11 +281,23 @@ static const char *query_arg(apr_pool_t *p, const char *args, const char *key)
  * (Require): nothing here checks. */
 int rus_httpd_metrics_handler(request_rec *r)
 {
-    const char *format, *body;
+    const char *format, *body, *htdir;
     int json;
 
     if (r->handler == NULL || strcmp(r->handler, METRICS_HANDLER) != 0) {
         return DECLINED;
+    }
+    /* The counters are the whole server's: a .htaccess author who may set
+     * the handler (AllowOverride FileInfo) must not publish them. */
+    htdir = rus_httpd_htaccess_dir(r, OR_FILEINFO);
+    if (htdir != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00136) "%s refused: a .htaccess file in %s "
+                                      "may set handlers here (AllowOverride "
+                                      "FileInfo), and RemoteUserTrustHtaccess "
+                                      "is Off",
+                      METRICS_HANDLER, htdir);
+        return HTTP_FORBIDDEN;
     }
     if (r->method_number != M_GET) {
         /* set by hand: httpd's own Allow would add OPTIONS and TRACE */

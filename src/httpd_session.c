@@ -341,8 +341,15 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
         goto leave;
     }
     rus_httpd_count(r, RUS_M_SESS_MINTED, 1);
+    /* A login over the user's own session replaces it: not a switch.
+     * With several valid cookies (RUS00037) whose users are not known
+     * one by one, none is counted. */
     rus_httpd_count(r, RUS_M_SESS_REVOKED_USER_SWITCH,
-                    st->valid ? (apr_uint64_t)st->valid->nelts : 0);
+                    st->valid != NULL && st->valid->nelts == 1
+                            && st->cookie_user != 0
+                            && st->cookie_user != st->user.id
+                        ? 1
+                        : 0);
     rus_httpd_count(r, RUS_M_SESS_REVOKED_EVICTED,
                     trimmed ? (apr_uint64_t)trimmed->nelts : 0);
     if (trimmed != NULL && trimmed->nelts > 0) {

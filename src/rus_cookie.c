@@ -243,7 +243,7 @@ static void candidate_use(cookie_walk_t *w, candidate_t *c)
     const rus_cookie_env_t *env = w->env;
     rus_cookie_lookup_t *out = w->out;
     const char *msg = NULL;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
     out->outcome = RUS_COOKIE_ONE;
     out->hash = c->hash;
@@ -258,8 +258,10 @@ static void candidate_use(cookie_walk_t *w, candidate_t *c)
             rv = rus_store_acquire(&w->conn, env->spool, w->p, &msg);
             w->conn = rv == APR_SUCCESS ? w->conn : NULL;
         }
-        rv = w->conn ? rus_session_touch(w->conn, c->hash, w->now)
-                     : APR_EGENERAL;
+        /* without a connection, the acquire's failure is the cause */
+        if (w->conn != NULL) {
+            rv = rus_session_touch(w->conn, c->hash, w->now);
+        }
         rus_gate_leave(env->gate);
         if (rv == APR_SUCCESS) {
             rus_session_touched(&c->sess, w->now);

@@ -114,10 +114,12 @@ static const char *const bound_le[RUS_METRICS_BUCKETS + 1] = {
 #define HELP_REQUESTS \
     "Requests whose identity the module accepted, by where it came from."
 #define HELP_REFUSALS "Logins refused, by cause."
-#define HELP_EXPIRED  "Session cookies refused because the session expired."
-#define HELP_REVOKED  "Sessions this host ended, by reason."
-#define HELP_CACHE    "Lookups of the answer cache, by result."
-#define HELP_ERRORS   "Store calls that failed, by kind of error."
+#define HELP_EXPIRED                                                 \
+    "Requests whose session cookie was refused because the session " \
+    "expired (a cookie sent again is counted again)."
+#define HELP_REVOKED "Sessions this host ended, by reason."
+#define HELP_CACHE   "Lookups of the answer cache, by result."
+#define HELP_ERRORS  "Store calls that failed, by kind of error."
 
 static const rus_metric_info_t infos[RUS_M_COUNTERS] = {
     [RUS_M_REQ_FRONTEND] = { "remoteuser_requests_total", "source", "frontend",
@@ -270,6 +272,11 @@ apr_size_t rus_metrics_size(void)
 static rus_metrics_vhost_t *set_at(const rus_metrics_t *m, int i)
 {
     return (rus_metrics_vhost_t *)(m->sets + SET_BYTES * (apr_size_t)i);
+}
+
+apr_uint64_t rus_metrics_layout(void)
+{
+    return ((apr_uint64_t)LAYOUT << 32) ^ (apr_uint64_t)SHAPE;
 }
 
 rus_metrics_t *rus_metrics_init(void *mem, apr_size_t size, apr_pool_t *p)

@@ -542,3 +542,44 @@ def test_the_readme_location_admits_the_scraper_and_admins(scratch):
     assert r.status == 200 and b"remoteuser_logins_total" in r.body
     assert h.get("/remoteuser-metrics", cookie(other),
                  source=outside).status == 403
+
+
+def test_a_login_over_the_own_session_is_no_user_switch(scratch):
+    """The login handler replaces the user's own session: not counted as
+    a user switch; a login as someone else over it is (review of #20)."""
+    h = new_server(scratch, CONF + "\n" + login_location())
+    h.start()
+    tok = token_of(h.get("/basic/env", basic("alice")))
+    r = h.get("/login", dict(basic("alice"), **cookie(tok)))
+    assert r.status == 302
+    t = scrape(h).body.decode()
+    assert value(t, "remoteuser_sessions_revoked_total",
+                 reason="user_switch") == 0
+    tok = token_of(r)
+    r = h.get("/login", dict(basic("bob"), **cookie(tok)))
+    assert r.status == 302
+    t = scrape(h).body.decode()
+    assert value(t, "remoteuser_sessions_revoked_total",
+                 reason="user_switch") == 1
+
+
+def test_a_fileinfo_htaccess_cannot_publish_the_counters(scratch):
+    """SetHandler remoteuser-metrics from a .htaccess (AllowOverride
+    FileInfo) would show every virtual host's counts: 403, RUS00136."""
+    h = new_server(scratch, CONF + """
+Alias /tenant/ "@ROOT@/tenant/"
+<Directory "@ROOT@/tenant">
+    AllowOverride FileInfo
+    Require all granted
+</Directory>
+""")
+    d = os.path.join(h.root, "tenant")
+    os.mkdir(d, 0o755)
+    with open(os.path.join(d, ".htaccess"), "w") as f:
+        f.write("SetHandler remoteuser-metrics\n")
+    h.start()
+    r = h.get("/tenant/x")
+    assert r.status == 403
+    assert b"remoteuser_" not in r.body
+    assert "RUS00136" in h.new_log()
+    assert h.get("/metrics").status == 200
