@@ -44,7 +44,8 @@ session-metrics is the session case with the metrics handler configured
 (`<Location /metrics> SetHandler remoteuser-metrics`), reported next to
 session in the same run, as a ratio to bare like every case, and against
 session (target 0.97: within the noise of a run). Its server is scraped
-once after the warm-up and once after the last run: the requests the
+once a second during each measured run, once after the warm-up and once
+after the last run: the requests the
 counters gained by source "session" must be at least those wrk had
 answered (and at most a few connections' more: requests in flight when
 a run ended), else counting is broken and the case is marked so.
@@ -517,11 +518,18 @@ class Case:
             churn = Churn(self.h.db_path, self.churn_names, VHOST,
                           cpu=PIN[1] if PIN else None).start()
             time.sleep(0.2)  # the writer is under way
+        scraper = None
+        if self.name == "session-metrics":
+            # the handler scraped once a second while the load runs, as a
+            # Prometheus server would (more often than one does)
+            scraper = Scraper(self).start()
         try:
             r = wrk(self.h, self.args, duration, connections, self.script)
         finally:
             if churn is not None:
                 r_churn = churn.stop()
+            if scraper is not None:
+                r["metrics_scrapes"] = scraper.stop()
         if churn is not None:
             r["churn_changes"], r["churn_per_s"] = r_churn
         if self.pg_db:
@@ -548,12 +556,49 @@ class Case:
         if self.pg_db:
             self.pg_top = pg_top_statements(PG, self.pg_db)
         if self.name == "session-metrics":
-            self.scraped.append(self.scrape())
+            try:
+                self.scraped.append(self.scrape())
+            except SystemExit as e:  # the other servers are stopped all the same
+                self.scrape_failed = str(e)
+                self.scraped.append(None)
         self.rss_end = children_rss(self.h)
         self.h.stop()  # the children exit: their RUS00196 lines
         self.cache = cache_stats(self.h.error_log())
         self.h.cleanup()
 
+
+
+class Scraper:
+    """session-metrics: GETs of the metrics handler once a second on a
+    thread of its own while wrk runs; a failed one fails the case."""
+
+    def __init__(self, server):
+        self.server = server
+        self.done = threading.Event()
+        self.count = 0
+        self.error = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        while not self.done.wait(1.0):
+            try:
+                self.server.scrape()
+                self.count += 1
+            except SystemExit as e:
+                self.error = str(e)
+                return
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        if self.error is not None:
+            sys.exit("session-metrics: a scrape during the run failed: %s"
+                     % self.error)
+        return self.count
 
 def main():
     global PIN
@@ -738,11 +783,18 @@ def main():
         runs = results["session-metrics"]
         r = by["session-metrics"]
         scraped = servers["session-metrics"].scraped
-        r["metrics_counted"] = int(scraped[1] - scraped[0])
         r["metrics_answered"] = sum(x["requests"] for x in runs)
-        slack = opts.connections * len(runs) + WARMUP_CONNECTIONS
-        r["metrics_ok"] = (r["metrics_answered"] <= r["metrics_counted"]
-                           <= r["metrics_answered"] + slack)
+        r["metrics_scrapes"] = sum(x.get("metrics_scrapes", 0) for x in runs)
+        if None in scraped:
+            r["metrics_counted"] = -1
+            r["metrics_ok"] = False
+            print("session-metrics: the last scrape failed: %s"
+                  % servers["session-metrics"].scrape_failed)
+        else:
+            r["metrics_counted"] = int(scraped[1] - scraped[0])
+            slack = opts.connections * len(runs) + WARMUP_CONNECTIONS
+            r["metrics_ok"] = (r["metrics_answered"] <= r["metrics_counted"]
+                               <= r["metrics_answered"] + slack)
     if "cookie-under-flood" in by:
         runs = results["cookie-under-flood"]
         r = by["cookie-under-flood"]
@@ -775,10 +827,12 @@ def main():
         if "metrics_counted" in by[name]:
             by[name]["target"] += (
                 " (%s: %d session requests counted between the scrapes, "
-                "%d answered to wrk; %.3f x bare, session %.3f)" % (
+                "%d answered to wrk, %d scrapes during the runs; %.3f x "
+                "bare, session %.3f)" % (
                     "counting ok" if by[name]["metrics_ok"]
                     else "COUNTING WRONG", by[name]["metrics_counted"],
-                    by[name]["metrics_answered"], by[name]["ratio"],
+                    by[name]["metrics_answered"],
+                    by[name].get("metrics_scrapes", 0), by[name]["ratio"],
                     by[ref]["ratio"]))
 
     print()

@@ -96,7 +96,7 @@ typedef enum {
     RUS_G_USERS = 0,       /**< remoteuser_users */
     RUS_G_SESSIONS_ACTIVE, /**< remoteuser_sessions_active */
     /* store-wide counts kept by the store (remoteuser-admin's own
-     * revocations are not this host's): remoteuser_store_sessions_revoked
+     * revocations are not this host's): remoteuser_store_sessions_revoked_total
      * {reason="admin"|"deactivation"} */
     RUS_G_REVOKED_ADMIN,
     RUS_G_REVOKED_DEACTIVATION,
@@ -156,8 +156,10 @@ apr_uint64_t rus_metrics_layout(void);
 rus_metrics_t *rus_metrics_init(void *mem, apr_size_t size, apr_pool_t *p);
 
 /**
- * The set of the virtual host @a server_name (cut to
- * RUS_METRICS_NAME_MAX bytes), taken in the shared memory at its first
+ * The set of the virtual host @a server_name (cleaned: a control
+ * character or a byte that is not UTF-8 becomes '?'; cut to
+ * RUS_METRICS_NAME_MAX bytes at a character boundary), taken in the
+ * shared memory at its first
  * use; the overflow set when every set is taken, and for a NULL or empty
  * @a server_name or RUS_METRICS_OVERFLOW itself (never two series with
  * one label). Sets are never given back: a name gone from the
@@ -203,8 +205,8 @@ apr_uint64_t rus_metrics_total(rus_metrics_t *m, rus_metric_e c);
  *  sample per virtual host and label value, the histogram's _bucket,
  *  _sum and _count), from @a p; a gauge never read has no sample (its
  *  family no lines). Label values are escaped as the format says
- *  (backslash, double quote, newline), and every other byte outside
- *  printable ASCII is shown as the text \xHH: the output is ASCII. */
+ *  (backslash, double quote, newline); names are valid UTF-8 without
+ *  control characters (rus_metrics_vhost() made them so). */
 const char *rus_metrics_prometheus(rus_metrics_t *m, apr_pool_t *p);
 
 /** The same data as one JSON object, from @a p:
@@ -219,7 +221,7 @@ const char *rus_metrics_prometheus(rus_metrics_t *m, apr_pool_t *p);
  *  "store_sessions_revoked": {"admin": N, "deactivation": N}}}: the keys
  *  are the family names without "remoteuser_" and "_total", the label
  *  values as in Prometheus; a gauge never read is null. Names are
- *  escaped, every byte outside printable ASCII as \u00HH. */
+ *  escaped as JSON asks, UTF-8 as it is. */
 const char *rus_metrics_json(rus_metrics_t *m, apr_pool_t *p);
 
 /** mod_status's ?auto lines, totals over the virtual hosts, from @a p:

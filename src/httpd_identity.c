@@ -219,7 +219,7 @@ static int resolve_request_user(request_rec *r, const rus_dir_conf *conf)
         break;
     }
     rus_httpd_count(r, RUS_M_USERS_CREATED, res.created ? 1 : 0);
-    rus_httpd_count(r, RUS_M_PROFILE_SYNCS, res.synced ? 1 : 0);
+    rus_httpd_count(r, RUS_M_PROFILE_SYNCS, res.synced && !res.created ? 1 : 0);
     if (res.created) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       RUSLOGNO(00011) "created user '%s' (id %" APR_INT64_T_FMT

@@ -23,9 +23,10 @@
  * rus_metrics_init() on memory that does not hold this layout.
  *
  * Rendered names and label values are hostile (a server_name is the
- * administrator's, but is still escaped): every byte outside printable
- * ASCII is shown as the four characters \xHH, so that the output is
- * ASCII whatever the name holds. */
+ * administrator's, but is still cleaned and escaped): a set's name is
+ * kept as valid UTF-8 without control characters (others become '?'
+ * when the set is taken), so two names never render as one label, and
+ * each render escapes what its format asks. */
 
 #include <string.h>
 
@@ -34,6 +35,7 @@
 #include <apr_time.h>
 
 #include "rus_metrics.h"
+#include "rus_username.h"
 
 /* "RUSMETRC": memory laid out by this file. */
 #define MAGIC APR_UINT64_C(0x5255534d45545243)
@@ -136,8 +138,8 @@ static const rus_metric_info_t infos[RUS_M_COUNTERS] = {
                        "trusted header), once per request chain.",
                        "logins", "Logins" },
     [RUS_M_PROFILE_SYNCS] = { "remoteuser_profile_syncs_total", NULL, NULL,
-                              "Logins that wrote a changed profile "
-                              "(attributes, groups) to the store.",
+                              "Logins of known users that wrote a changed "
+                              "profile (attributes, groups) to the store.",
                               "profile_syncs", "ProfileSyncs" },
     [RUS_M_REFUSED_INACTIVE] = { "remoteuser_refusals_total", "cause",
                                  "inactive", HELP_REFUSALS, "refusals",
@@ -244,11 +246,11 @@ static const gauge_info_t gauge_infos[RUS_G_GAUGES] = {
                                 "Sessions in the store that have not expired "
                                 "(read every 10 s at most).",
                                 "sessions_active", "SessionsActive" },
-    [RUS_G_REVOKED_ADMIN] = { "remoteuser_store_sessions_revoked", "reason",
-                              "admin", HELP_STORE_REVOKED,
+    [RUS_G_REVOKED_ADMIN] = { "remoteuser_store_sessions_revoked_total",
+                              "reason", "admin", HELP_STORE_REVOKED,
                               "store_sessions_revoked",
                               "StoreSessionsRevokedAdmin" },
-    [RUS_G_REVOKED_DEACTIVATION] = { "remoteuser_store_sessions_revoked",
+    [RUS_G_REVOKED_DEACTIVATION] = { "remoteuser_store_sessions_revoked_total",
                                      "reason", "deactivation",
                                      HELP_STORE_REVOKED,
                                      "store_sessions_revoked",
@@ -338,18 +340,55 @@ static int set_is(rus_metrics_vhost_t *v, const char *name, apr_size_t len)
            && strncmp(v->name, name, len) == 0 && v->name[len] == '\0';
 }
 
+/* @a raw as a label may show it, into @a out (RUS_METRICS_NAME_MAX + 1
+ * bytes): valid UTF-8 kept, a control character or a byte that is not
+ * UTF-8 as '?', cut at a character boundary. Its length. */
+static apr_size_t clean_name(char *out, const char *raw)
+{
+    apr_size_t len = strlen(raw), i = 0, w = 0, n;
+
+    while (i < len) {
+        unsigned char c = (unsigned char)raw[i];
+
+        n = c < 0x80                 ? 1
+            : c >= 0xC2 && c <= 0xDF ? 2
+            : c >= 0xE0 && c <= 0xEF ? 3
+            : c >= 0xF0 && c <= 0xF4 ? 4
+                                     : 0;
+        if (n == 0 || i + n > len
+            || rus_text_check(raw + i, n) != RUS_NAME_OK) {
+            n = 1;
+            c = '?';
+            if (w + 1 > RUS_METRICS_NAME_MAX) {
+                break;
+            }
+            out[w++] = (char)c;
+        }
+        else {
+            if (w + n > RUS_METRICS_NAME_MAX) {
+                break;
+            }
+            memcpy(out + w, raw + i, n);
+            w += n;
+        }
+        i += n;
+    }
+    out[w] = '\0';
+    return w;
+}
+
 rus_metrics_vhost_t *rus_metrics_vhost(rus_metrics_t *m,
                                        const char *server_name)
 {
     rus_metrics_vhost_t *v = NULL, *free_set = NULL;
-    const char *name = server_name ? server_name : "";
+    char name[RUS_METRICS_NAME_MAX + 1];
     apr_size_t len;
     int i;
 
     if (m == NULL) {
         return NULL;
     }
-    len = strnlen(name, RUS_METRICS_NAME_MAX);
+    len = clean_name(name, server_name ? server_name : "");
     sets_lock(m->hdr);
     /* no name, or the overflow's own: the overflow set (never two sets
      * with one label) */
@@ -532,8 +571,8 @@ static void put(out_t *out, const char *s)
 }
 
 /* @a s with the bytes of @a special as two-character escapes (the byte
- * and its escape in turn: "\"\"\\\\"), every other byte outside
- * printable ASCII as @a other (a format of one unsigned int), from @a p. */
+ * and its escape in turn: "\"\"\\\\"), a control byte (C0, DEL) as
+ * @a other (a format of one unsigned int), from @a p. */
 static const char *escape(apr_pool_t *p, const char *s, const char *special,
                           const char *other)
 {
@@ -554,7 +593,7 @@ static const char *escape(apr_pool_t *p, const char *s, const char *special,
             buf[w++] = '\\';
             buf[w++] = sp[1];
         }
-        else if (c < 0x20 || c > 0x7e) {
+        else if (c < 0x20 || c == 0x7f) {
             w += (apr_size_t)apr_snprintf(buf + w, 9, other, (unsigned int)c);
         }
         else {
@@ -565,16 +604,25 @@ static const char *escape(apr_pool_t *p, const char *s, const char *special,
     return buf;
 }
 
+/* Does @a s end with @a tail? */
+static int ends_with(const char *s, const char *tail)
+{
+    apr_size_t n = strlen(s), t = strlen(tail);
+
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
 /* A label value in the exposition format: backslash, double quote and
- * newline escaped as it says, other bytes outside printable ASCII as the
- * text \xHH (its backslash escaped). */
+ * newline escaped as it says; UTF-8 as it is (the names were made valid
+ * UTF-8 without control characters when their sets were taken), a
+ * control byte that got in anyway as the text \xHH. */
 static const char *prom_escape(apr_pool_t *p, const char *s)
 {
     return escape(p, s, "\\\\\"\"\nn", "\\\\x%02x");
 }
 
-/* A JSON string's content: every byte outside printable ASCII as
- * \u00HH. */
+/* A JSON string's content: quote and backslash escaped, UTF-8 as it is,
+ * a control byte as \u00HH. */
 static const char *json_escape(apr_pool_t *p, const char *s)
 {
     return escape(p, s, "\\\\\"\"", "\\u%04x");
@@ -661,10 +709,16 @@ static void prom_gauges(out_t *out, rus_metrics_t *m)
                 continue;
             }
             if (!any++) {
-                put(out, apr_psprintf(out->p, "# HELP %s %s\n# TYPE %s gauge\n",
-                                      gauge_infos[first].name,
-                                      gauge_infos[first].help,
-                                      gauge_infos[first].name));
+                /* a count another process keeps (the store's) is a
+                 * counter all the same: its name says so */
+                put(out,
+                    apr_psprintf(out->p, "# HELP %s %s\n# TYPE %s %s\n",
+                                 gauge_infos[first].name,
+                                 gauge_infos[first].help,
+                                 gauge_infos[first].name,
+                                 ends_with(gauge_infos[first].name, "_total")
+                                     ? "counter"
+                                     : "gauge"));
             }
             put(out, apr_psprintf(out->p, "%s%s %" APR_INT64_T_FMT "\n",
                                   gauge_infos[k].name,
@@ -887,8 +941,8 @@ const char *rus_metrics_status_auto(rus_metrics_t *m, apr_pool_t *p)
     return out_close(&out, p);
 }
 
-/* Text for an HTML page: &, <, >, " and ' as entities, other bytes
- * outside printable ASCII as the text \xHH. */
+/* Text for an HTML page: &, <, >, " and ' as entities, UTF-8 as it is,
+ * a control byte as the text \xHH. */
 static const char *html_escape(apr_pool_t *p, const char *s)
 {
     apr_size_t len = strlen(s), w = 0;
@@ -907,7 +961,7 @@ static const char *html_escape(apr_pool_t *p, const char *s)
             memcpy(buf + w, ent, strlen(ent));
             w += strlen(ent);
         }
-        else if (c < 0x20 || c > 0x7e) {
+        else if (c < 0x20 || c == 0x7f) {
             w += (apr_size_t)apr_snprintf(buf + w, 5, "\\x%02x",
                                           (unsigned int)c);
         }

@@ -488,7 +488,7 @@ def test_an_error_document_chain_counts_once(scratch):
 
 def test_store_counts_the_admin_tools_revocations(scratch):
     """remoteuser-admin's revocations are another process's: the store
-    counts them (remoteuser_store_sessions_revoked), this host does not."""
+    counts them (remoteuser_store_sessions_revoked_total), this host does not."""
     need_parser()
     h = new_server(scratch)
     h.start()
@@ -501,9 +501,9 @@ def test_store_counts_the_admin_tools_revocations(scratch):
     deadline = time.time() + 12
     while True:
         text = scrape(h).body.decode()
-        got = (value(text, "remoteuser_store_sessions_revoked",
+        got = (value(text, "remoteuser_store_sessions_revoked_total",
                      reason="admin"),
-               value(text, "remoteuser_store_sessions_revoked",
+               value(text, "remoteuser_store_sessions_revoked_total",
                      reason="deactivation"),
                value(text, "remoteuser_sessions_active"))
         if got == (2, 1, 1) or time.time() > deadline:
@@ -583,3 +583,46 @@ Alias /tenant/ "@ROOT@/tenant/"
     assert b"remoteuser_" not in r.body
     assert "RUS00136" in h.new_log()
     assert h.get("/metrics").status == 200
+
+
+def test_htaccess_refusals_and_profile_syncs_are_counted(scratch):
+    """The two counters the traffic test does not drive: a refusal under a
+    .htaccess that may set authentication (RUS00035), and a login that
+    writes a changed profile (#19's attributes), counted once each."""
+    h = new_server(scratch, METRICS + """
+Alias /ht/ "@ROOT@/ht/"
+<Directory "@ROOT@/ht">
+    AllowOverride AuthConfig
+    AuthType Basic
+    AuthName rus-test
+    AuthBasicProvider file
+    AuthUserFile @HTPASSWD@
+    Require valid-user
+    RemoteUserEngine On
+</Directory>
+""" + location("/prof/", "RemoteUserEngine On",
+               "RemoteUserHeader X-Auth-User", "RemoteUserTrustedProxy 127.0.0.1",
+               "RemoteUserAttribute email header:X-Email", auth=False).replace(
+        "<Location /prof/>", "<Location /prof/>\n  AuthType RemoteUser\n"
+        "  AuthName Intranet\n  Require valid-user"))
+    d = os.path.join(h.root, "ht")
+    os.mkdir(d, 0o755)
+    with open(os.path.join(d, ".htaccess"), "w") as f:
+        f.write("# may set authentication\n")
+    with open(os.path.join(d, "x"), "w") as f:
+        f.write("x\n")
+    h.start()
+    assert h.get("/ht/x", basic("alice")).status == 403
+    assert "RUS00035" in h.new_log()
+    # the creation writes the profile with the row: not a sync
+    assert h.get("/prof/env", {"X-Auth-User": "bob",
+                               "X-Email": "b@example.com"}).status == 200
+    # the same value again: nothing written
+    assert h.get("/prof/env", {"X-Auth-User": "bob",
+                               "X-Email": "b@example.com"}).status == 200
+    # a changed one: one sync
+    r = h.get("/prof/env", {"X-Auth-User": "bob", "X-Email": "bob@example.com"})
+    assert r.status == 200 and r.env["REMOTE_USER_EMAIL"] == "bob@example.com"
+    t = scrape(h).body.decode()
+    assert value(t, "remoteuser_refusals_total", cause="htaccess") == 1
+    assert value(t, "remoteuser_profile_syncs_total") == 1
