@@ -127,10 +127,12 @@ typedef apr_status_t rus_backend_user_touch_cb(rus_conn_t *conn,
                                                apr_int64_t now,
                                                apr_int64_t interval);
 
-/** See rus_session_insert(). */
+/** See rus_session_insert_with(); @a ip and @a user_agent are never NULL
+ *  ("" when unknown). */
 typedef apr_status_t
 rus_backend_session_insert_cb(rus_conn_t *conn, const char *token_hash,
                               apr_int64_t user_id, const char *vhost,
+                              const char *ip, const char *user_agent,
                               apr_int64_t now, apr_int64_t expires_at);
 
 /** See rus_session_find(). */

@@ -50,6 +50,12 @@ typedef struct rus_session_t {
     apr_int64_t created_at; /**< UNIX seconds */
     apr_int64_t last_seen;  /**< UNIX seconds, written every touch interval */
     apr_int64_t expires_at; /**< UNIX seconds; invalid from then on */
+    const char *ip;         /**< the client address at login (useragent_ip),
+                                 "" when unknown; rus_session_list() gives
+                                 it, rus_session_find() need not */
+    const char *user_agent; /**< the User-Agent at login as
+                                 rus_ua_clean() kept it, "" when none; as
+                                 ip */
 } rus_session_t;
 
 /** What a stored session is worth for one request. */

@@ -683,6 +683,16 @@ apr_status_t rus_session_insert(rus_conn_t *conn, const char *token_hash,
                                 apr_int64_t now, apr_int64_t expires_at);
 
 /**
+ * rus_session_insert() with what the login's request says of the client:
+ * its address and User-Agent (rus_ua_clean()'d), kept in the session row
+ * for the user's own list of sessions (NULL: "").
+ */
+apr_status_t rus_session_insert_with(rus_conn_t *conn, const char *token_hash,
+                                     apr_int64_t user_id, const char *vhost,
+                                     const char *ip, const char *user_agent,
+                                     apr_int64_t now, apr_int64_t expires_at);
+
+/**
  * Look a session up by the hash of its token, with its user.
  * @return APR_SUCCESS, APR_ENOENT when there is no such session, or an
  *         error

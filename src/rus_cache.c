@@ -342,6 +342,8 @@ static int lookup(rus_cache_t *cache, const char *key, apr_int64_t now,
         if (session != NULL) {
             *session = copy.session;
             session->vhost = apr_pstrdup(p, copy.vhost);
+            session->ip = "";
+            session->user_agent = "";
         }
         return 1;
     }
@@ -472,6 +474,8 @@ void rus_cache_put(rus_cache_t *cache, const char *key, apr_int64_t now,
         s->session = *session;
         apr_cpystrn(s->vhost, session->vhost, sizeof(s->vhost));
         s->session.vhost = NULL;
+        s->session.ip = NULL; /* not needed to authenticate: not kept */
+        s->session.user_agent = NULL;
     }
     __atomic_store_n(&s->stored_at, now, __ATOMIC_RELAXED);
     __atomic_store_n(&s->fp, fp, __ATOMIC_SEQ_CST);

@@ -683,8 +683,19 @@ apr_status_t rus_session_insert(rus_conn_t *conn, const char *token_hash,
                                 apr_int64_t user_id, const char *vhost,
                                 apr_int64_t now, apr_int64_t expires_at)
 {
+    return rus_session_insert_with(conn, token_hash, user_id, vhost, NULL, NULL,
+                                   now, expires_at);
+}
+
+apr_status_t rus_session_insert_with(rus_conn_t *conn, const char *token_hash,
+                                     apr_int64_t user_id, const char *vhost,
+                                     const char *ip, const char *user_agent,
+                                     apr_int64_t now, apr_int64_t expires_at)
+{
     conn->error[0] = '\0';
-    return conn->backend->session_insert(conn, token_hash, user_id, vhost, now,
+    return conn->backend->session_insert(conn, token_hash, user_id, vhost,
+                                         ip ? ip : "",
+                                         user_agent ? user_agent : "", now,
                                          expires_at);
 }
 
@@ -693,12 +704,19 @@ apr_status_t rus_session_find(rus_conn_t *conn, const char *token_hash,
                               apr_pool_t *p)
 {
     rus_user_t row; /* the backend's answer, from a clean start */
+    rus_session_t srow;
     apr_status_t rv;
 
     conn->error[0] = '\0';
     memset(&row, 0, sizeof(row));
-    rv = conn->backend->session_find(conn, token_hash, session,
+    memset(&srow, 0, sizeof(srow));
+    rv = conn->backend->session_find(conn, token_hash, &srow,
                                      user ? &row : NULL, p);
+    if (rv == APR_SUCCESS) {
+        srow.ip = srow.ip ? srow.ip : "";
+        srow.user_agent = srow.user_agent ? srow.user_agent : "";
+        *session = srow;
+    }
     if (rv == APR_SUCCESS && user != NULL) {
         sort_groups(&row, p);
         *user = row;

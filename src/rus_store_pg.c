@@ -1674,8 +1674,11 @@ static apr_status_t pg_user_sync(rus_conn_t *conn, apr_int64_t user_id,
 
 static apr_status_t pg_session_insert(rus_conn_t *conn, const char *token_hash,
                                       apr_int64_t user_id, const char *vhost,
+                                      const char *ip, const char *user_agent,
                                       apr_int64_t now, apr_int64_t expires_at)
 {
+    (void)ip; /* IFACE21: S1 stores them */
+    (void)user_agent;
     char a[21], b[21], d[21];
     const char *params[5] = { token_hash, i64(a, user_id), vhost, i64(b, now),
                               i64(d, expires_at) };

@@ -1367,12 +1367,14 @@ static apr_status_t run_write(sqlite_conn_t *c, sqlite3_stmt *st, int rc,
     return rv;
 }
 
-static apr_status_t sqlite_session_insert(rus_conn_t *conn,
-                                          const char *token_hash,
-                                          apr_int64_t user_id,
-                                          const char *vhost, apr_int64_t now,
-                                          apr_int64_t expires_at)
+static apr_status_t
+sqlite_session_insert(rus_conn_t *conn, const char *token_hash,
+                      apr_int64_t user_id, const char *vhost, const char *ip,
+                      const char *user_agent, apr_int64_t now,
+                      apr_int64_t expires_at)
 {
+    (void)ip; /* IFACE21: S1 stores them */
+    (void)user_agent;
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_insert;
     int rc;

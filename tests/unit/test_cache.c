@@ -60,7 +60,7 @@ START_TEST(test_cache_ttl_and_drop)
 {
     rus_cache_t *c = rus_cache_create(pool, 16, 2);
     rus_user_t u = user_named("ann", "admins,staff"), out;
-    rus_session_t s = { 7, "a:80", 1, 2, 3 }, so;
+    rus_session_t s = { 7, "a:80", 1, 2, 3, "", "" }, so;
 
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(rus_cache_get(c, "u:ann", 100, &out, NULL, pool), 0);
@@ -91,7 +91,7 @@ START_TEST(test_cache_put_after_drop_is_refused)
 {
     rus_cache_t *c = rus_cache_create(pool, 16, 10);
     rus_user_t u = user_named("ann", ""), out;
-    rus_session_t s = { 7, "a:80", 1, 2, 3 }, so;
+    rus_session_t s = { 7, "a:80", 1, 2, 3, "", "" }, so;
     rus_cache_ticket_t ticket;
 
     ticket = rus_cache_ticket(c, "tok");
@@ -204,7 +204,7 @@ START_TEST(test_cache_shared_across_fork)
 {
     rus_cache_t *c = shared_cache(64, 10);
     rus_user_t a = user_named("alice", "staff"), out;
-    rus_session_t sess = { 7, "www.example.com:443", 1, 1, 99 };
+    rus_session_t sess = { 7, "www.example.com:443", 1, 1, 99, "", "" };
     int status = -1;
     pid_t pid;
 

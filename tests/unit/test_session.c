@@ -200,7 +200,7 @@ END_TEST
 
 START_TEST(test_session_check)
 {
-    rus_session_t s = { 1, "a.test:80", 1000, 1000, 2000 };
+    rus_session_t s = { 1, "a.test:80", 1000, 1000, 2000, "", "" };
 
     ck_assert_int_eq(rus_session_check(&s, "a.test:80", 0, 0, 1000),
                      RUS_SESSION_VALID);
@@ -233,7 +233,7 @@ END_TEST
 
 START_TEST(test_session_touch_due)
 {
-    rus_session_t s = { 1, "v", 1000, 1000, 999999 };
+    rus_session_t s = { 1, "v", 1000, 1000, 999999, "", "" };
 
     ck_assert(!rus_session_touch_due(&s, 0, 1000));
     ck_assert(!rus_session_touch_due(&s, 0, 1059));
@@ -251,8 +251,8 @@ END_TEST
  * of 4000 s; now the clock is back at 1000. */
 START_TEST(test_session_clamp)
 {
-    rus_session_t s = { 1, "v", 4600, 4600, 8600 };
-    rus_session_t past = { 1, "v", 900, 950, 4900 };
+    rus_session_t s = { 1, "v", 4600, 4600, 8600, "", "" };
+    rus_session_t past = { 1, "v", 900, 950, 4900, "", "" };
 
     rus_session_clamp(&s, 1000);
     ck_assert_int_eq(s.created_at, 1000);
@@ -287,7 +287,7 @@ END_TEST
  * from that use, not from an hour ahead. */
 START_TEST(test_session_check_future)
 {
-    rus_session_t s = { 1, "v", 4600, 4600, 4600 + 600 };
+    rus_session_t s = { 1, "v", 4600, 4600, 4600 + 600, "", "" };
 
     /* while created_at and last_seen are ahead: neither old nor idle */
     ck_assert_int_eq(rus_session_check(&s, "v", 600, 60, 1000),
@@ -322,7 +322,7 @@ END_TEST
 
 START_TEST(test_session_touch_due_future)
 {
-    rus_session_t s = { 1, "v", 1000, 1000, 999999 };
+    rus_session_t s = { 1, "v", 1000, 1000, 999999, "", "" };
 
     /* last_seen one second ahead: due, so the row is clamped */
     ck_assert(rus_session_touch_due(&s, 0, 999));
@@ -338,7 +338,7 @@ END_TEST
  * be deleted on sight. */
 START_TEST(test_session_dead)
 {
-    rus_session_t s = { 1, "v", 1000, 1000, 2000 };
+    rus_session_t s = { 1, "v", 1000, 1000, 2000, "", "" };
 
     /* expiry */
     ck_assert_int_eq(rus_session_check(&s, "v", 0, 0, 2000),
