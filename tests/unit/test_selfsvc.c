@@ -520,8 +520,8 @@ START_TEST(test_html_page)
     ck_assert_int_eq(count(html, "<title>Your sessions</title>"), 1);
     ck_assert_int_eq(count(html, "<style>"), 1);
     ck_assert_int_eq(count(html, "<h1>Your sessions "), 1);
-    ck_assert_ptr_nonnull(
-        strstr(html, "<span class=\"user\">alice</span></h1>"));
+    ck_assert_ptr_nonnull(strstr(html, "<span class=\"user\">Signed in as "
+                                       "<strong>alice</strong></span></h1>"));
     ck_assert_int_eq(count(html,
                            "<p class=\"notice\" role=\"status\">Signed out 1 "
                            "session.</p>"),
@@ -542,16 +542,22 @@ START_TEST(test_html_page)
     ck_assert_int_eq(count(html, "This session"), 1);
     ck_assert_int_eq(count(html, "<button type=\"submit\">Sign out</button>"),
                      2);
-    ck_assert_int_eq(count(html, "<td class=\"address\">127.0.0.1</td>"), 1);
-    ck_assert_ptr_nonnull(
-        strstr(html, "<td class=\"browser\">Mozilla/5.0 (X11; Linux x86_64) "
-                     "Chrome/120.0</td>"));
+    ck_assert_int_eq(
+        count(html,
+              "<td class=\"address\" data-label=\"Address\">127.0.0.1</td>"),
+        1);
+    ck_assert_ptr_nonnull(strstr(
+        html,
+        "<td class=\"browser\" data-label=\"Browser\">Mozilla/5.0 (X11; Linux x86_64) "
+        "Chrome/120.0</td>"));
     /* the second session: unknown address and browser */
-    ck_assert_int_eq(count(html, "<td class=\"address\"><span "
-                                 "class=\"unknown\">unknown</span></td>"),
+    ck_assert_int_eq(count(html,
+                           "<td class=\"address\" data-label=\"Address\"><span "
+                           "class=\"unknown\">unknown</span></td>"),
                      1);
-    ck_assert_int_eq(count(html, "<td class=\"browser\"><span "
-                                 "class=\"unknown\">unknown</span></td>"),
+    ck_assert_int_eq(count(html,
+                           "<td class=\"browser\" data-label=\"Browser\"><span "
+                           "class=\"unknown\">unknown</span></td>"),
                      1);
 
     /* times: UTC minutes and how long ago */
