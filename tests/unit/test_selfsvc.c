@@ -652,6 +652,13 @@ START_TEST(test_html_alone)
     ck_assert_int_eq(count(html, "<form "), 2);
     ck_assert_ptr_null(strchr(html, '\x01'));
 
+    /* not UTF-8, or C1 controls: never raw on the page */
+    r->user_agent = "a\xff"
+                    "b\xc2\x85"
+                    "c\xc3";
+    html = rus_selfsvc_html(p, "bob", rows, "/s", "c", NULL, NOW);
+    ck_assert_ptr_nonnull(strstr(html, ">a?bc?</td>"));
+
     /* no rows at all */
     rows->nelts = 0;
     html = rus_selfsvc_html(p, "bob", rows, "/s", "c", NULL, NOW);
