@@ -448,6 +448,7 @@ void rus_httpd_error_body(request_rec *r, int status, const char *type,
                           const char *body);
 #define ERRTYPE_FILTER "REMOTEUSER_ERRTYPE"
 apr_status_t rus_httpd_errtype_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+void rus_httpd_insert_error_filter(request_rec *r);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_check.c                                                    */

@@ -141,6 +141,10 @@ void rus_httpd_challenge(request_rec *r, const char *fallback)
                                ap_escape_quotes(r->pool, realm), "\"", NULL));
 }
 
+/* The request note that carries the Content-Type of an error body of
+ * ours (rus_httpd_error_body) to rus_httpd_insert_error_filter. */
+#define ERRTYPE_NOTE "remoteuser-error-type"
+
 /* ERRTYPE_FILTER: the Content-Type of an error answer set by
  * rus_httpd_error_body() (its context), put in place of the text/html
  * that ap_send_error_response() set just before sending it. */
@@ -153,6 +157,18 @@ apr_status_t rus_httpd_errtype_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* insert_error_filter: ap_die() sends an error answer through a fresh
+ * set of filters; ERRTYPE_FILTER joins them when the answer's body is
+ * one of ours. */
+void rus_httpd_insert_error_filter(request_rec *r)
+{
+    const char *type = apr_table_get(r->notes, ERRTYPE_NOTE);
+
+    if (type != NULL) {
+        ap_add_output_filter(ERRTYPE_FILTER, (void *)type, r, r->connection);
+    }
+}
+
 void rus_httpd_error_body(request_rec *r, int status, const char *type,
                           const char *body)
 {
@@ -162,7 +178,7 @@ void rus_httpd_error_body(request_rec *r, int status, const char *type,
         return; /* the administrator's ErrorDocument */
     }
     ap_custom_response(r, status, body);
-    ap_add_output_filter(ERRTYPE_FILTER, (void *)type, r, r->connection);
+    apr_table_setn(r->notes, ERRTYPE_NOTE, type);
 }
 
 /* The identity of @a r as this module resolved it (st->clean is
