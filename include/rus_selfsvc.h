@@ -139,8 +139,9 @@ const char *rus_unauth_json(apr_pool_t *p, const char *login_url);
  * has X-Requested-With: XMLHttpRequest (any case), or a Sec-Fetch-Mode
  * that is not "navigate", or an Accept header that lists neither
  * text/html nor * / * (media ranges compared without parameters, any
- * case; an Accept with q=0 for them does not list them). No Accept at all,
- * or "* / *" (curl), is a navigation.
+ * case; an Accept with q=0 for them does not list them; "text / *" takes
+ * text/html too, "application / *" does not; an empty Accept lists
+ * nothing). No Accept at all, or "* / *" (curl), is a navigation.
  * @param xrw     X-Requested-With, or NULL
  * @param mode    Sec-Fetch-Mode, or NULL
  * @param accept  Accept, or NULL

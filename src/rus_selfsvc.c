@@ -353,6 +353,7 @@ static const char page_style[] =
     "main{max-width:64rem;margin:0 auto}"
     "h1{font-size:1.6rem;margin:0 0 .25rem}"
     "h1 .user{display:block;font-size:1rem;font-weight:normal;color:#57606a}"
+    "h1 .user strong{color:#1f2328}"
     "p{margin:.5rem 0 1rem}"
     ".intro{color:#57606a}"
     ".notice{padding:.6rem .9rem;border:1px solid #9fd3a9;"
@@ -363,9 +364,10 @@ static const char page_style[] =
     "border-bottom:1px solid #d0d7de}"
     "th{font-size:.85rem;font-weight:600;color:#57606a;background:#f0f2f5}"
     "tr.current td{background:#eef5ff}"
+    "time{white-space:nowrap}"
     ".ago,.unknown{color:#57606a}"
     ".ago{display:block;font-size:.85rem}"
-    ".browser{font-size:.9rem;overflow-wrap:anywhere}"
+    ".browser{font-size:.9rem;overflow-wrap:break-word}"
     ".badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;"
     "background:#0969da;color:#fff;font-size:.85rem;white-space:nowrap}"
     "form{margin:0}"
@@ -375,7 +377,17 @@ static const char page_style[] =
     "button:hover,button:focus{background:#cf222e;color:#fff}"
     "#signout-others{margin-top:1rem}"
     ".hidden{position:absolute;width:1px;height:1px;overflow:hidden;"
-    "clip:rect(0 0 0 0)}";
+    "clip:rect(0 0 0 0)}"
+    /* narrow screens: one card per session, each value under its label */
+    "@media (max-width:40rem){"
+    "table,tbody,tr,td{display:block}"
+    "thead{position:absolute;width:1px;height:1px;overflow:hidden;"
+    "clip:rect(0 0 0 0)}"
+    "tr.session{border-bottom:2px solid #d0d7de}"
+    "td{border:0;padding:.35rem .75rem}"
+    "td[data-label]::before{content:attr(data-label);display:block;"
+    "font-size:.8rem;font-weight:600;color:#57606a}"
+    "td.action{padding-bottom:.75rem}}";
 
 /* "N unit(s) ago" for @a n units. */
 static const char *ago_n(apr_pool_t *p, apr_int64_t n, const char *unit)
@@ -453,9 +465,9 @@ const char *rus_selfsvc_html(apr_pool_t *p, const char *user,
               "<title>Your sessions</title>\n<style>");
     put(&out, page_style);
     put(&out, "</style>\n</head>\n<body>\n<main>\n<h1>Your sessions "
-              "<span class=\"user\">");
+              "<span class=\"user\">Signed in as <strong>");
     put(&out, html_esc(p, user));
-    put(&out, "</span></h1>\n");
+    put(&out, "</strong></span></h1>\n");
     if (notice != NULL && notice[0] != '\0') {
         put(&out, "<p class=\"notice\" role=\"status\">");
         put(&out, html_esc(p, notice));
@@ -477,13 +489,13 @@ const char *rus_selfsvc_html(apr_pool_t *p, const char *user,
 
         put(&out, row->current ? "<tr class=\"session current\">"
                                : "<tr class=\"session\">");
-        put(&out, "<td>");
+        put(&out, "<td data-label=\"Signed in\">");
         put(&out, time_cell(p, row->created_at, now));
-        put(&out, "</td><td>");
+        put(&out, "</td><td data-label=\"Last seen\">");
         put(&out, time_cell(p, row->last_seen, now));
-        put(&out, "</td><td class=\"address\">");
+        put(&out, "</td><td class=\"address\" data-label=\"Address\">");
         put(&out, text_cell(p, row->ip));
-        put(&out, "</td><td class=\"browser\">");
+        put(&out, "</td><td class=\"browser\" data-label=\"Browser\">");
         put(&out, text_cell(p, row->user_agent));
         put(&out, "</td><td class=\"action\">");
         if (row->current) {

@@ -520,8 +520,8 @@ START_TEST(test_html_page)
     ck_assert_int_eq(count(html, "<title>Your sessions</title>"), 1);
     ck_assert_int_eq(count(html, "<style>"), 1);
     ck_assert_int_eq(count(html, "<h1>Your sessions "), 1);
-    ck_assert_ptr_nonnull(
-        strstr(html, "<span class=\"user\">alice</span></h1>"));
+    ck_assert_ptr_nonnull(strstr(html, "<span class=\"user\">Signed in as "
+                                       "<strong>alice</strong></span></h1>"));
     ck_assert_int_eq(count(html,
                            "<p class=\"notice\" role=\"status\">Signed out 1 "
                            "session.</p>"),
@@ -542,16 +542,22 @@ START_TEST(test_html_page)
     ck_assert_int_eq(count(html, "This session"), 1);
     ck_assert_int_eq(count(html, "<button type=\"submit\">Sign out</button>"),
                      2);
-    ck_assert_int_eq(count(html, "<td class=\"address\">127.0.0.1</td>"), 1);
-    ck_assert_ptr_nonnull(
-        strstr(html, "<td class=\"browser\">Mozilla/5.0 (X11; Linux x86_64) "
-                     "Chrome/120.0</td>"));
+    ck_assert_int_eq(
+        count(html,
+              "<td class=\"address\" data-label=\"Address\">127.0.0.1</td>"),
+        1);
+    ck_assert_ptr_nonnull(strstr(
+        html,
+        "<td class=\"browser\" data-label=\"Browser\">Mozilla/5.0 (X11; Linux x86_64) "
+        "Chrome/120.0</td>"));
     /* the second session: unknown address and browser */
-    ck_assert_int_eq(count(html, "<td class=\"address\"><span "
-                                 "class=\"unknown\">unknown</span></td>"),
+    ck_assert_int_eq(count(html,
+                           "<td class=\"address\" data-label=\"Address\"><span "
+                           "class=\"unknown\">unknown</span></td>"),
                      1);
-    ck_assert_int_eq(count(html, "<td class=\"browser\"><span "
-                                 "class=\"unknown\">unknown</span></td>"),
+    ck_assert_int_eq(count(html,
+                           "<td class=\"browser\" data-label=\"Browser\"><span "
+                           "class=\"unknown\">unknown</span></td>"),
                      1);
 
     /* times: UTC minutes and how long ago */
@@ -645,6 +651,13 @@ START_TEST(test_html_alone)
                      "em&gt;</p>"));
     ck_assert_int_eq(count(html, "<form "), 2);
     ck_assert_ptr_null(strchr(html, '\x01'));
+
+    /* not UTF-8, or C1 controls: never raw on the page */
+    r->user_agent = "a\xff"
+                    "b\xc2\x85"
+                    "c\xc3";
+    html = rus_selfsvc_html(p, "bob", rows, "/s", "c", NULL, NOW);
+    ck_assert_ptr_nonnull(strstr(html, ">a?bc?</td>"));
 
     /* no rows at all */
     rows->nelts = 0;
