@@ -257,6 +257,13 @@ static const char *const migrations[] = {
     " name text COLLATE \"C\" PRIMARY KEY,"
     " value bigint NOT NULL"
     ");",
+    /* 3 -> 4 (#21, the SQLite store's version 7): what the login's
+     * request said of the client, for the user's own list of sessions: its
+     * address and User-Agent (as rus_ua_clean() kept it), written once by
+     * the session's insert; sessions made before get ''. No cached answer
+     * depends on them: the triggers stay as they are. */
+    "ALTER TABLE sessions ADD COLUMN ip text NOT NULL DEFAULT '',"
+    " ADD COLUMN user_agent text NOT NULL DEFAULT '';",
 };
 
 /* The counters table's rows: sessions ended by an administrator's tool
@@ -348,10 +355,12 @@ static const struct {
                         3 },
     [ST_SESSION_INSERT] = { "rus_session_insert",
                             "INSERT INTO sessions (token_hash, user_id,"
-                            " vhost, created_at, last_seen, expires_at)"
+                            " vhost, created_at, last_seen, expires_at, ip,"
+                            " user_agent)"
                             " VALUES ($1::text, $2::bigint, $3::text,"
-                            " $4::bigint, $4::bigint, $5::bigint)",
-                            5 },
+                            " $4::bigint, $4::bigint, $5::bigint, $6::text,"
+                            " $7::text)",
+                            7 },
     [ST_SESSION_FIND] = { "rus_session_find",
                           "SELECT s.user_id, s.vhost, s.created_at,"
                           " s.last_seen, s.expires_at, " USER_COLUMNS
@@ -1677,11 +1686,10 @@ static apr_status_t pg_session_insert(rus_conn_t *conn, const char *token_hash,
                                       const char *ip, const char *user_agent,
                                       apr_int64_t now, apr_int64_t expires_at)
 {
-    (void)ip; /* IFACE21: S1 stores them */
-    (void)user_agent;
     char a[21], b[21], d[21];
-    const char *params[5] = { token_hash, i64(a, user_id), vhost, i64(b, now),
-                              i64(d, expires_at) };
+    const char *params[7] = { token_hash,  i64(a, user_id),    vhost,
+                              i64(b, now), i64(d, expires_at), ip,
+                              user_agent };
 
     return write_stmt((pg_conn_t *)conn, ST_SESSION_INSERT, params, NULL,
                       "create session");
@@ -2181,9 +2189,10 @@ static apr_status_t pg_user_memberships(rus_conn_t *conn, apr_int64_t user_id,
 /* The columns of a session listing. */
 #define SESSION_ROW_COLUMNS                                         \
     "s.token_hash, u.username, s.vhost, s.created_at, s.last_seen," \
-    " s.expires_at, s.user_id"
+    " s.expires_at, s.user_id, s.ip, s.user_agent"
 
-/* The first seven columns of a session listing into @a row. */
+/* The first nine columns of a session listing (SESSION_ROW_COLUMNS) into
+ * @a row. */
 static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
                              apr_pool_t *p);
 
@@ -2206,6 +2215,8 @@ static void session_row_read(const PGresult *res, int i, rus_session_row_t *row,
     row->session.last_seen = col_i64(res, i, 4);
     row->session.expires_at = col_i64(res, i, 5);
     row->session.user_id = col_i64(res, i, 6);
+    row->session.ip = col_str(res, i, 7, p, "");
+    row->session.user_agent = col_str(res, i, 8, p, "");
 }
 
 static apr_status_t pg_session_list(rus_conn_t *conn, apr_int64_t user_id,
@@ -2266,7 +2277,7 @@ static apr_status_t pg_session_find_prefix(rus_conn_t *conn, const char *prefix,
         return rv;
     }
     if (PQntuples(res) > 0) {
-        *pcount = (int)col_i64(res, 0, 7);
+        *pcount = (int)col_i64(res, 0, 9);
         session_row_read(res, 0, row, p);
     }
     else {
@@ -2708,6 +2719,8 @@ static apr_status_t dump_session(pg_conn_t *c, const PGresult *res,
     row->session.session.created_at = col_i64(res, 0, 3);
     row->session.session.last_seen = col_i64(res, 0, 4);
     row->session.session.expires_at = col_i64(res, 0, 5);
+    row->session.session.ip = col_str(res, 0, 6, p, "");
+    row->session.session.user_agent = col_str(res, 0, 7, p, "");
     return APR_SUCCESS;
 }
 
@@ -2743,8 +2756,8 @@ static apr_status_t pg_dump(rus_conn_t *conn, rus_row_fn *fn, void *baton,
     if (rv == APR_SUCCESS) {
         rv = dump_query(c,
                         "SELECT token_hash, user_id, vhost, created_at,"
-                        " last_seen, expires_at FROM sessions"
-                        " ORDER BY token_hash",
+                        " last_seen, expires_at, ip, user_agent"
+                        " FROM sessions ORDER BY token_hash",
                         dump_session, fn, baton, p);
     }
     if (rv == APR_SUCCESS) {
@@ -2827,7 +2840,7 @@ static const char *copy_sql(int kind)
         return "COPY user_attributes (user_id, name, value) FROM STDIN";
     default:
         return "COPY sessions (token_hash, user_id, vhost, created_at,"
-               " last_seen, expires_at) FROM STDIN";
+               " last_seen, expires_at, ip, user_agent) FROM STDIN";
     }
 }
 
@@ -2974,15 +2987,20 @@ static apr_status_t pg_load_row(rus_conn_t *conn, const rus_store_row_t *row)
                             copy_text(p, row->attr.value));
         break;
     default:
-        line = apr_psprintf(p,
-                            "%s\t%" APR_INT64_T_FMT "\t%s\t%" APR_INT64_T_FMT
-                            "\t%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT "\n",
-                            copy_text(p, row->session.token_hash),
-                            row->session.session.user_id,
-                            copy_text(p, row->session.session.vhost),
-                            row->session.session.created_at,
-                            row->session.session.last_seen,
-                            row->session.session.expires_at);
+        line =
+            apr_psprintf(p,
+                         "%s\t%" APR_INT64_T_FMT "\t%s\t%" APR_INT64_T_FMT
+                         "\t%" APR_INT64_T_FMT "\t%" APR_INT64_T_FMT
+                         "\t%s\t%s\n",
+                         copy_text(p, row->session.token_hash),
+                         row->session.session.user_id,
+                         copy_text(p, row->session.session.vhost),
+                         row->session.session.created_at,
+                         row->session.session.last_seen,
+                         row->session.session.expires_at,
+                         copy_text(p, or_empty(row->session.session.ip)),
+                         copy_text(p,
+                                   or_empty(row->session.session.user_agent)));
         break;
     }
     if (PQputCopyData(c->pg, line, (int)strlen(line)) != 1) {

@@ -169,6 +169,13 @@ static const char *const migrations[] = {
     " name TEXT PRIMARY KEY,"
     " value INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* 6 -> 7 (#21): what the login's request said of the client, for the
+     * user's own list of sessions: its address and User-Agent (as
+     * rus_ua_clean() kept it), written once by the session's insert;
+     * sessions made before get ''. No cached answer depends on them: the
+     * change log's triggers stay as they are. */
+    "ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -256,7 +263,8 @@ static const char *const profile_sql[PST_COUNT] = {
 
 #define SQL_SESSION_INSERT                                          \
     "INSERT INTO sessions (token_hash, user_id, vhost, created_at," \
-    " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
+    " last_seen, expires_at, ip, user_agent)"                       \
+    " VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)"
 #define SQL_SESSION_FIND                                                                \
     "SELECT s.user_id, s.vhost, s.created_at, s.last_seen, s.expires_at, " USER_COLUMNS \
     " FROM sessions s JOIN users u ON u.id = s.user_id"                                 \
@@ -1373,8 +1381,6 @@ sqlite_session_insert(rus_conn_t *conn, const char *token_hash,
                       const char *user_agent, apr_int64_t now,
                       apr_int64_t expires_at)
 {
-    (void)ip; /* IFACE21: S1 stores them */
-    (void)user_agent;
     sqlite_conn_t *c = (sqlite_conn_t *)conn;
     sqlite3_stmt *st = c->session_insert;
     int rc;
@@ -1391,6 +1397,12 @@ sqlite_session_insert(rus_conn_t *conn, const char *token_hash,
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_bind_int64(st, 5, expires_at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 6, ip, -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(st, 7, user_agent, -1, SQLITE_STATIC);
     }
     return run_write(c, st, rc, "create session");
 }
@@ -2307,8 +2319,9 @@ static apr_status_t sqlite_group_remove_member(rus_conn_t *conn,
                     "ii", user_id, group_id);
 }
 
-/* The first seven columns of a session listing into @a row: token_hash,
- * username, vhost, created_at, last_seen, expires_at, user_id. */
+/* The first nine columns of a session listing into @a row: token_hash,
+ * username, vhost, created_at, last_seen, expires_at, user_id, ip,
+ * user_agent. */
 static void session_row_read(sqlite3_stmt *st, rus_session_row_t *row,
                              apr_pool_t *p)
 {
@@ -2320,6 +2333,9 @@ static void session_row_read(sqlite3_stmt *st, rus_session_row_t *row,
     row->session.last_seen = sqlite3_column_int64(st, 4);
     row->session.expires_at = sqlite3_column_int64(st, 5);
     row->session.user_id = sqlite3_column_int64(st, 6);
+    row->session.ip = apr_pstrdup(p, (const char *)sqlite3_column_text(st, 7));
+    row->session.user_agent =
+        apr_pstrdup(p, (const char *)sqlite3_column_text(st, 8));
 }
 
 static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
@@ -2334,8 +2350,8 @@ static apr_status_t sqlite_session_list(rus_conn_t *conn, apr_int64_t user_id,
 
     rv = query(c, &st, "list sessions",
                "SELECT s.token_hash, u.username, s.vhost, s.created_at,"
-               " s.last_seen, s.expires_at, s.user_id FROM sessions s"
-               " JOIN users u ON u.id = s.user_id"
+               " s.last_seen, s.expires_at, s.user_id, s.ip, s.user_agent"
+               " FROM sessions s JOIN users u ON u.id = s.user_id"
                " WHERE ?1 <= 0 OR s.user_id = ?1",
                "i", user_id);
     if (rv != APR_SUCCESS) {
@@ -2432,7 +2448,8 @@ static apr_status_t sqlite_session_find_prefix(rus_conn_t *conn,
     upper[strlen(upper) - 1]++;
     rv = query(c, &st, "find sessions by id",
                "SELECT s.token_hash, u.username, s.vhost, s.created_at,"
-               " s.last_seen, s.expires_at, s.user_id, COUNT(*) OVER ()"
+               " s.last_seen, s.expires_at, s.user_id, s.ip, s.user_agent,"
+               " COUNT(*) OVER ()"
                " FROM sessions s JOIN users u ON u.id = s.user_id"
                " WHERE s.token_hash >= ?1 AND s.token_hash < ?2"
                " ORDER BY s.token_hash LIMIT 1",
@@ -2442,7 +2459,7 @@ static apr_status_t sqlite_session_find_prefix(rus_conn_t *conn,
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *pcount = sqlite3_column_int(st, 7);
+        *pcount = sqlite3_column_int(st, 9);
         session_row_read(st, row, p);
         sqlite3_finalize(st);
         return APR_SUCCESS;
@@ -3062,8 +3079,8 @@ static const char *const dump_sql[] = {
     "SELECT id, name FROM groups ORDER BY id",
     "SELECT user_id, group_id, origin FROM user_groups"
     " ORDER BY user_id, group_id",
-    "SELECT token_hash, user_id, vhost, created_at, last_seen, expires_at"
-    " FROM sessions ORDER BY token_hash",
+    "SELECT token_hash, user_id, vhost, created_at, last_seen, expires_at,"
+    " ip, user_agent FROM sessions ORDER BY token_hash",
     "SELECT user_id, name, value FROM user_attributes ORDER BY user_id, name",
 };
 
@@ -3074,7 +3091,8 @@ static const char *const load_sql[] = {
     "INSERT INTO groups (id, name) VALUES (?1, ?2)",
     "INSERT INTO user_groups (user_id, group_id, origin) VALUES (?1, ?2, ?3)",
     "INSERT INTO sessions (token_hash, user_id, vhost, created_at,"
-    " last_seen, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    " last_seen, expires_at, ip, user_agent)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "INSERT INTO user_attributes (user_id, name, value) VALUES (?1, ?2, ?3)",
 };
 
@@ -3125,7 +3143,11 @@ static int dump_read(sqlite3_stmt *st, rus_row_kind_e kind,
         row->session.session.created_at = sqlite3_column_int64(st, 3);
         row->session.session.last_seen = sqlite3_column_int64(st, 4);
         row->session.session.expires_at = sqlite3_column_int64(st, 5);
+        row->session.session.ip = column_text(st, 6);
+        row->session.session.user_agent = column_text(st, 7);
         return row->session.token_hash && row->session.session.vhost
+                       && row->session.session.ip
+                       && row->session.session.user_agent
                    ? SQLITE_OK
                    : SQLITE_NOMEM;
     case RUS_ROW_ATTR:
@@ -3337,6 +3359,15 @@ static apr_status_t sqlite_load_row(rus_conn_t *conn,
         }
         if (rc == SQLITE_OK) {
             rc = sqlite3_bind_int64(st, 6, s->expires_at);
+        }
+        /* NULL: a source without the columns, "" as the schema's default */
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 7, s->ip ? s->ip : "", -1,
+                                   SQLITE_TRANSIENT);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_bind_text(st, 8, s->user_agent ? s->user_agent : "",
+                                   -1, SQLITE_TRANSIENT);
         }
         break;
     case RUS_ROW_ATTR:

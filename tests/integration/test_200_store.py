@@ -87,7 +87,7 @@ def test_store_created_at_startup_relative_to_server_root(scratch):
     con = sqlite3.connect(h.db_path)
     try:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 7
         cols = [r[1] for r in con.execute("PRAGMA table_info(users)")]
     finally:
         con.close()

@@ -302,11 +302,11 @@ def test_admin_sessions(app):
 
 def test_admin_db_and_config(app):
     info = ajson(app, "db", "info")
-    assert info["schema_version"] == 6
+    assert info["schema_version"] == 7
     assert info["users"] == len(app.rows("SELECT id FROM users"))
     assert admin(app, "db", "check").strip() == "ok"
     assert ajson(app, "db", "check")["ok"] is True
-    assert ajson(app, "db", "migrate")["schema_version"] == 6
+    assert ajson(app, "db", "migrate")["schema_version"] == 7
     # the store found through httpd's own configuration
     via_conf = json.loads(admin(app, "--json", "db", "info", config=True))
     assert via_conf["store"] == app.db_path

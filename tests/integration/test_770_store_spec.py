@@ -66,7 +66,7 @@ def test_store_spec_relative_to_cwd(scratch):
     got = ok(run(srv, "--store", "sqlite:users.db", "db", "migrate",
                  cwd=where))
     path = os.path.join(where, "users.db")
-    assert got.strip() == "%s: schema version 6" % path
+    assert got.strip() == "%s: schema version 7" % path
     assert json.loads(ok(run(srv, "--json", "--store", "sqlite:" + path,
                              "db", "check"))) == {"ok": True,
                                                   "result": "ok"}

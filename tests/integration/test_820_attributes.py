@@ -549,7 +549,7 @@ def test_schema_migrates_from_version_3_in_place(scratch):
         pw = pwd.getpwnam(RUN_USER)
         os.chown(h.db_path, pw.pw_uid, pw.pw_gid)
     h.start()
-    assert h.rows("PRAGMA user_version")[0]["user_version"] == 6
+    assert h.rows("PRAGMA user_version")[0]["user_version"] == 7
     cols = [r["name"] for r in h.rows("PRAGMA table_info(users)")]
     assert cols[-3:] == ["email", "first_name", "last_name"]
     assert [r["name"] for r in h.rows("PRAGMA table_info(user_attributes)")] \

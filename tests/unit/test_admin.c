@@ -175,7 +175,7 @@ START_TEST(test_sessions_info_integrity)
     ck_assert_int_eq(rows->nelts, 0);
 
     ck_assert_int_eq(rus_store_info(conn, 25, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 6);
+    ck_assert_int_eq(info.schema_version, 7);
     ck_assert_int_eq(info.users, 1);
     ck_assert_int_eq(info.groups, 0);
     ck_assert_int_eq(info.sessions, 2);

@@ -289,11 +289,11 @@ START_TEST(test_prepare_creates_schema)
 
     ck_assert_int_eq(stat(db, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0640);
-    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 6);
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 7);
     ck_assert_int_eq(rus_test_sql_int(db,
                                       "SELECT group_concat(name, ',') = "
                                       "'token_hash,user_id,vhost,created_at,"
-                                      "last_seen,expires_at'"
+                                      "last_seen,expires_at,ip,user_agent'"
                                       " FROM pragma_table_info('sessions')"),
                      1);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT journal_mode = 'wal' FROM "
@@ -325,7 +325,7 @@ START_TEST(test_prepare_migrates_version_1)
                      "INSERT INTO users VALUES (7, 'old', 0, 5, NULL);"
                      "PRAGMA user_version = 1;");
     prepared(db, -1);
-    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 6);
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"), 7);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT COUNT(*) FROM sessions"), 0);
     ck_assert_int_eq(rus_test_sql_int(db, "SELECT id FROM users WHERE "
                                           "username = 'old' AND is_active = 0"),

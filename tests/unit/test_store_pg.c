@@ -700,7 +700,7 @@ START_TEST(test_pg_schema_versions)
                      APR_SUCCESS);
     conn = connected(store); /* no prepare */
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 3);
+    ck_assert_int_eq(info.schema_version, 4);
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema, "UPDATE rus_schema SET version = 99");
     ck_assert_int_eq(rus_store_connect(&conn, store, pool, &msg),
@@ -921,8 +921,8 @@ static rus_profile_t *profile_of(const char *email, const char *const *attrs,
  * membership and a session, migrated in place on the next connection:
  * the rows kept, the membership an administrator's, the new columns
  * empty, and the triggers logging the new kinds of change. The version 1
- * schema is this build's, with what migrations 1 -> 2 and 2 -> 3 add
- * taken away (the old trigger put back as step 0 made it). */
+ * schema is this build's, with what migrations 1 -> 2, 2 -> 3 and 3 -> 4
+ * add taken away (the old trigger put back as step 0 made it). */
 START_TEST(test_pg_migrate_from_1)
 {
     const char *schema = NULL, *msg = NULL;
@@ -948,6 +948,8 @@ START_TEST(test_pg_migrate_from_1)
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema,
                      "DROP TABLE counters; DROP TABLE user_attributes;"
+                     " ALTER TABLE sessions DROP COLUMN ip,"
+                     " DROP COLUMN user_agent;"
                      " DROP TRIGGER changes_user_update ON users;"
                      " ALTER TABLE users DROP COLUMN email,"
                      " DROP COLUMN first_name, DROP COLUMN last_name;"
@@ -967,7 +969,7 @@ START_TEST(test_pg_migrate_from_1)
     ck_assert_msg(rus_store_connect(&conn, store, pool, &msg) == APR_SUCCESS,
                   "connect: %s", msg);
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 3);
+    ck_assert_int_eq(info.schema_version, 4);
     ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
     ck_assert_int_eq(u.id, ann.id);
     ck_assert_str_eq(u.groups, "staff");
@@ -1010,7 +1012,8 @@ START_TEST(test_pg_migrate_from_1)
 END_TEST
 
 /* A database at schema version 2 (before #20: this build's without the
- * counters table, all that migration 2 -> 3 adds), migrated in place on
+ * counters table, all that migration 2 -> 3 adds, nor the sessions'
+ * columns of 3 -> 4), migrated in place on
  * the next connection: its rows and change log kept, the counters empty,
  * and an administrator's revocations counted at once, by the one
  * statement that revokes (no extra round trip, no row in the log). */
@@ -1039,6 +1042,8 @@ START_TEST(test_pg_migrate_from_2)
     ck_assert_int_eq(rus_session_revoke(conn, "h2"), APR_SUCCESS);
     rus_store_disconnect(conn);
     rus_test_pg_exec(schema, "DROP TABLE counters;"
+                             " ALTER TABLE sessions DROP COLUMN ip,"
+                             " DROP COLUMN user_agent;"
                              " UPDATE rus_schema SET version = 2");
 
     rus_store_options_default(&opts);
@@ -1051,7 +1056,7 @@ START_TEST(test_pg_migrate_from_2)
     ck_assert_msg(rus_store_connect(&adm, adm_store, pool, &msg) == APR_SUCCESS,
                   "connect: %s", msg);
     ck_assert_int_eq(rus_store_info(adm, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 3);
+    ck_assert_int_eq(info.schema_version, 4);
     ck_assert_int_eq(info.users, 1);
     ck_assert_int_eq(info.sessions, 1);
     ck_assert_int_eq(info.changes, 1);

@@ -30,8 +30,9 @@
 /* PRAGMA user_version of a store this build prepares: users (1), sessions
  * (2), groups and memberships (3), the change log (4), profiles:
  * email, names, attributes and the origins of memberships (5), the
- * store's own counters (6). */
-#define SCHEMA_VERSION 6
+ * store's own counters (6), the address and User-Agent of a session's
+ * login (7). */
+#define SCHEMA_VERSION 7
 
 /* Who the permission tests become when run as root. */
 #define NOBODY 65534
@@ -1714,7 +1715,8 @@ START_TEST(test_migrate_to_profiles)
 END_TEST
 
 /* A version 5 store (this build's without the counters table, which is
- * all that migration 5 -> 6 adds) is migrated in place: its rows and its
+ * all that migration 5 -> 6 adds, nor the sessions' columns of 6 -> 7) is
+ * migrated in place: its rows and its
  * change log kept, the counters empty (info says 0), and an
  * administrator's revocation counted at once. */
 START_TEST(test_migrate_to_counters)
@@ -1739,7 +1741,10 @@ START_TEST(test_migrate_to_counters)
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_revoke(conn, "h2"), APR_SUCCESS);
     rus_store_disconnect(conn);
-    rus_test_sql(db, "DROP TABLE counters; PRAGMA user_version = 5;");
+    rus_test_sql(db, "DROP TABLE counters;"
+                     "ALTER TABLE sessions DROP COLUMN ip;"
+                     "ALTER TABLE sessions DROP COLUMN user_agent;"
+                     "PRAGMA user_version = 5;");
 
     rus_store_options_default(&opts);
     opts.admin = 1;
@@ -1757,7 +1762,7 @@ START_TEST(test_migrate_to_counters)
     ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"),
                      SCHEMA_VERSION);
     ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
-    ck_assert_int_eq(info.schema_version, 6);
+    ck_assert_int_eq(info.schema_version, SCHEMA_VERSION);
     ck_assert_int_eq(info.users, 1);
     ck_assert_int_eq(info.sessions, 1);
     ck_assert_int_eq(info.changes, 1); /* h2's revocation, logged before */
