@@ -539,7 +539,13 @@ static void rus_register_hooks(apr_pool_t *p)
     ap_hook_fixups(rus_httpd_fixups_final, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_register_output_filter(PRIVATE_FILTER, rus_httpd_private_filter, NULL,
                               AP_FTYPE_CONTENT_SET + 5);
-    /* remoteuser-login and remoteuser-logout, by handler name, and before
+    /* The Content-Type of the module's 401 bodies (rus_httpd_error_body). */
+    ap_register_output_filter(ERRTYPE_FILTER, rus_httpd_errtype_filter, NULL,
+                              AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_error_filter(rus_httpd_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    /* remoteuser-login, remoteuser-logout, remoteuser-sessions and
+     * remoteuser-info, by handler name, and before
      * mod_proxy: its handler serves any request ProxyPass mapped, whatever
      * SetHandler said, so a ProxyPass covering the login or logout URL
      * would send them to the back end: no login, no revocation

@@ -309,7 +309,9 @@ class Churn:
                 con.execute("UPDATE users SET is_active = 1 "
                             "WHERE username = ?", (name,))
             else:
-                con.execute("INSERT INTO sessions SELECT ?, id, ?, ?, ?, ? "
+                con.execute("INSERT INTO sessions (token_hash, user_id, "
+                            "vhost, created_at, last_seen, expires_at) "
+                            "SELECT ?, id, ?, ?, ?, ? "
                             "FROM users WHERE username = ?",
                             (os.urandom(32).hex(), self.vhost, now, now,
                              now + 86400, name))

@@ -46,9 +46,18 @@
 const char *rus_ua_clean(apr_pool_t *p, const char *ua);
 
 /**
+ * HMAC-SHA-256 (RFC 2104, on rus_sha256()) of @a mlen bytes at @a msg
+ * under the key of @a klen bytes at @a key, into @a out. Scratch from
+ * @a ptemp, wiped before returning.
+ */
+void rus_hmac_sha256(unsigned char out[32], const void *key, apr_size_t klen,
+                     const void *msg, apr_size_t mlen, apr_pool_t *ptemp);
+
+/**
  * The CSRF token of the session page's forms for the session whose
  * cookie carries @a token (the raw token, never stored): lowercase hex of
- * HMAC-SHA-256(@a token, "remoteuser-sessions csrf"), from @a p.
+ * HMAC-SHA-256(@a token, "remoteuser-sessions csrf"), from @a p; NULL
+ * for a NULL or empty @a token (equal to nothing).
  */
 const char *rus_selfsvc_csrf(apr_pool_t *p, const char *token);
 
@@ -56,7 +65,8 @@ const char *rus_selfsvc_csrf(apr_pool_t *p, const char *token);
  * How the page of the session with raw token @a token names the session
  * whose stored hash is @a hash: the first RUS_SELFSVC_REF_LEN lowercase
  * hex characters of HMAC-SHA-256(@a token, "remoteuser-sessions ref " +
- * @a hash), from @a p.
+ * @a hash), from @a p; NULL for a NULL or empty @a token or a NULL
+ * @a hash (equal to nothing).
  */
 const char *rus_selfsvc_ref(apr_pool_t *p, const char *token, const char *hash);
 
@@ -129,8 +139,9 @@ const char *rus_unauth_json(apr_pool_t *p, const char *login_url);
  * has X-Requested-With: XMLHttpRequest (any case), or a Sec-Fetch-Mode
  * that is not "navigate", or an Accept header that lists neither
  * text/html nor * / * (media ranges compared without parameters, any
- * case; an Accept with q=0 for them does not list them). No Accept at all,
- * or "* / *" (curl), is a navigation.
+ * case; an Accept with q=0 for them does not list them; "text / *" takes
+ * text/html too, "application / *" does not; an empty Accept lists
+ * nothing). No Accept at all, or "* / *" (curl), is a navigation.
  * @param xrw     X-Requested-With, or NULL
  * @param mode    Sec-Fetch-Mode, or NULL
  * @param accept  Accept, or NULL

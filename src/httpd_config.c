@@ -42,6 +42,7 @@ static const rus_dir_conf dir_defaults = {
     .login_redirect = "/",
     .logout_redirect = "/",
     .logout_allow_get = 0,
+    .unauth_action = RUS_UNAUTH_AUTO,
     .attr_sync = 1,   /* RemoteUserAttributeSync Login */
     .groups_sync = 1, /* RemoteUserGroupsSync Replace */
 };
@@ -141,6 +142,11 @@ int rus_conf_logout_allow_get(const rus_dir_conf *conf)
     return DIR_GET(conf, logout_allow_get);
 }
 
+int rus_conf_unauth_action(const rus_dir_conf *conf)
+{
+    return DIR_GET(conf, unauth_action);
+}
+
 int rus_conf_attr_sync(const rus_dir_conf *conf)
 {
     return DIR_GET(conf, attr_sync);
@@ -194,6 +200,7 @@ void *rus_httpd_create_dir_conf(apr_pool_t *p, char *dir)
     conf->login_redirect = NULL;
     conf->logout_redirect = NULL;
     conf->logout_allow_get = UNSET;
+    conf->unauth_action = UNSET;
     conf->user_header = NULL;
     conf->groups_header = NULL;
     conf->attributes = NULL;
@@ -257,6 +264,7 @@ void *rus_httpd_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         merge_str(base->logout_redirect, add->logout_redirect);
     conf->logout_allow_get =
         merge_int(base->logout_allow_get, add->logout_allow_get);
+    conf->unauth_action = merge_int(base->unauth_action, add->unauth_action);
     conf->user_header = merge_str(base->user_header, add->user_header);
     conf->groups_header = merge_str(base->groups_header, add->groups_header);
     /* Lists as the trusted peers: the inner section's replaces the outer
@@ -558,6 +566,28 @@ static const char *set_cookie_secure(cmd_parms *cmd, void *dconf,
     }
     else {
         return apr_psprintf(cmd->pool, "%s takes Auto, On or Off",
+                            cmd->directive->directive);
+    }
+    return NULL;
+}
+
+/* RemoteUserUnauthenticatedAction Redirect|401|Auto. */
+static const char *set_unauth_action(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    rus_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "auto") == 0) {
+        conf->unauth_action = RUS_UNAUTH_AUTO;
+    }
+    else if (strcasecmp(arg, "redirect") == 0) {
+        conf->unauth_action = RUS_UNAUTH_REDIRECT;
+    }
+    else if (strcmp(arg, "401") == 0) {
+        conf->unauth_action = RUS_UNAUTH_401;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s takes Redirect, 401 or Auto",
                             cmd->directive->directive);
     }
     return NULL;
@@ -980,6 +1010,12 @@ const command_rec rus_httpd_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Under AuthType RemoteUser, where GET/HEAD without a "
                   "session are sent (with ?next=)"),
+    AP_INIT_TAKE1("RemoteUserUnauthenticatedAction", set_unauth_action, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Under AuthType RemoteUser with RemoteUserLoginURL, what "
+                  "a request without identity gets: Redirect (302 to the "
+                  "login URL), 401, or Auto (401 when it looks like a "
+                  "script's fetch or XHR, else 302; default Auto)"),
     AP_INIT_TAKE1("RemoteUserLoginRedirect", set_local_url,
                   (void *)APR_OFFSETOF(rus_dir_conf, login_redirect),
                   RSRC_CONF | ACCESS_CONF,

@@ -18,6 +18,7 @@
 #include "rus_profile.h"
 #include "rus_username.h"
 #include "rus_redirect.h"
+#include "rus_selfsvc.h"
 
 #include "httpd_private.h"
 
@@ -575,29 +576,66 @@ static int identity_from_header(request_rec *r, const rus_dir_conf *conf)
     return OK;
 }
 
+/* RemoteUserUnauthenticatedAction as written, for log lines. */
+static const char *unauth_action_name(int action)
+{
+    switch (action) {
+    case RUS_UNAUTH_REDIRECT:
+        return "Redirect";
+    case RUS_UNAUTH_401:
+        return "401";
+    default:
+        return "Auto";
+    }
+}
+
 /* Under AuthType RemoteUser without identity: send GET/HEAD to the login
- * URL with this request as next=, answer 401 otherwise. */
+ * URL with this request as next=, unless RemoteUserUnauthenticatedAction
+ * says 401 (401, or Auto for a request that looks like a script's:
+ * rus_unauth_programmatic()); answer 401 otherwise. A 401 carries a
+ * RemoteUser challenge, and a JSON body (rus_unauth_json()) when the
+ * request accepts JSON, else a line of text. */
 static int no_identity(request_rec *r, const rus_dir_conf *conf)
 {
-    const char *realm, *here, *sep;
+    int action = rus_conf_unauth_action(conf);
+    const char *here, *sep;
 
     if (conf->login_url != NULL
         && (r->method_number == M_GET || r->header_only)) {
-        here = (r->unparsed_uri && r->unparsed_uri[0] == '/')
-                   ? r->unparsed_uri
-                   : apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
-                                 r->args ? "?" : "", r->args, NULL);
-        sep = strchr(conf->login_url, '?') ? "&" : "?";
-        apr_table_setn(r->headers_out, "Location",
-                       apr_pstrcat(r->pool, conf->login_url, sep, "next=",
-                                   rus_url_encode(r->pool, here), NULL));
-        apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
-        return HTTP_MOVED_TEMPORARILY;
+        if (action == RUS_UNAUTH_REDIRECT
+            || (action == RUS_UNAUTH_AUTO
+                && !rus_unauth_programmatic(
+                    apr_table_get(r->headers_in, "X-Requested-With"),
+                    apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
+                    apr_table_get(r->headers_in, "Accept")))) {
+            here = (r->unparsed_uri && r->unparsed_uri[0] == '/')
+                       ? r->unparsed_uri
+                       : apr_pstrcat(r->pool, ap_escape_uri(r->pool, r->uri),
+                                     r->args ? "?" : "", r->args, NULL);
+            sep = strchr(conf->login_url, '?') ? "&" : "?";
+            apr_table_setn(r->headers_out, "Location",
+                           apr_pstrcat(r->pool, conf->login_url, sep, "next=",
+                                       rus_url_encode(r->pool, here), NULL));
+            apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
+            return HTTP_MOVED_TEMPORARILY;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      RUSLOGNO(00155) "no identity for AuthType %s: 401 "
+                                      "rather than a redirect to "
+                                      "RemoteUserLoginURL "
+                                      "(RemoteUserUnauthenticatedAction %s)",
+                      RUS_AUTH_TYPE, unauth_action_name(action));
     }
-    realm = ap_auth_name(r) ? ap_auth_name(r) : RUS_AUTH_TYPE;
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   apr_pstrcat(r->pool, RUS_AUTH_TYPE " realm=\"",
-                               ap_escape_quotes(r->pool, realm), "\"", NULL));
+    rus_httpd_challenge(r, RUS_AUTH_TYPE);
+    apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
+    if (rus_httpd_accepts_json(r)) {
+        rus_httpd_error_body(r, HTTP_UNAUTHORIZED, "application/json",
+                             rus_unauth_json(r->pool, conf->login_url));
+    }
+    else {
+        rus_httpd_error_body(r, HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
+                             "Authentication required.\n");
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   RUSLOGNO(00021) "no identity for AuthType %s: 401",
                   RUS_AUTH_TYPE);
@@ -846,6 +884,13 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
     if (st->created) {
         apr_table_setn(r->subprocess_env, "REMOTE_USER_CREATED", "1");
     }
+    if (st->source != NULL && strcmp(st->source, "session") == 0
+        && st->cookie_hash != NULL) {
+        apr_table_setn(r->subprocess_env, "REMOTE_USER_SESSION_EXPIRES",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    rus_httpd_session_expires(conf,
+                                                              &st->sess)));
+    }
     if (conf->user_header != NULL) {
         apr_table_setn(r->headers_in, conf->user_header, st->clean);
     }
@@ -876,9 +921,10 @@ static void export_identity(request_rec *r, const rus_dir_conf *conf,
 static void unexport_identity(request_rec *r, rus_req_state *st)
 {
     static const char *const vars[] = {
-        "REMOTE_USER_ID",        "REMOTE_USER_GROUPS", "REMOTE_USER_SOURCE",
-        "REMOTE_USER_CREATED",   "REMOTE_USER_EMAIL",  "REMOTE_USER_FIRST_NAME",
-        "REMOTE_USER_LAST_NAME",
+        "REMOTE_USER_ID",        "REMOTE_USER_GROUPS",
+        "REMOTE_USER_SOURCE",    "REMOTE_USER_CREATED",
+        "REMOTE_USER_EMAIL",     "REMOTE_USER_FIRST_NAME",
+        "REMOTE_USER_LAST_NAME", "REMOTE_USER_SESSION_EXPIRES",
     };
     const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
     const apr_table_entry_t *e;

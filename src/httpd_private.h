@@ -27,6 +27,7 @@
 #include "rus_gate.h"
 #include "rus_header.h"
 #include "rus_metrics.h"
+#include "rus_origin.h"
 #include "rus_profile.h"
 #include "rus_session.h"
 #include "rus_store.h"
@@ -103,6 +104,8 @@ typedef struct rus_dir_conf {
     const char *login_redirect;  /* RemoteUserLoginRedirect */
     const char *logout_redirect; /* RemoteUserLogoutRedirect */
     int logout_allow_get;        /* RemoteUserLogoutAllowGet */
+    int unauth_action;           /* RemoteUserUnauthenticatedAction:
+                                    rus_unauth_action_e */
     const char *user_header;     /* RemoteUserRequestHeader */
     const char *groups_header;   /* RemoteUserGroupsHeader */
     /* The lists below: an inner section that sets one replaces the
@@ -125,8 +128,19 @@ typedef struct rus_dir_conf {
 #define LOGIN_HANDLER       "remoteuser-login"
 #define LOGOUT_HANDLER      "remoteuser-logout"
 #define METRICS_HANDLER     "remoteuser-metrics"
+#define SESSIONS_HANDLER    "remoteuser-sessions"
+#define INFO_HANDLER        "remoteuser-info"
 /* RemoteUserSessionMaxPerUser's default. */
 #define MAX_PER_USER_DEFAULT 20
+
+/* RemoteUserUnauthenticatedAction: what AuthType RemoteUser with a
+ * RemoteUserLoginURL answers a request without identity. */
+typedef enum {
+    RUS_UNAUTH_AUTO = 0,     /* 401 for a program, 302 for a navigation
+                                (rus_unauth_programmatic()) */
+    RUS_UNAUTH_REDIRECT = 1, /* 302 to the login URL (GET and HEAD) */
+    RUS_UNAUTH_401 = 2       /* always 401 */
+} rus_unauth_action_e;
 
 /* The AuthType this module implements by itself. */
 #define RUS_AUTH_TYPE "RemoteUser"
@@ -172,6 +186,9 @@ typedef struct rus_req_state {
     int from_session;         /* the identity came from the session cookie */
     int cookie_checked;       /* the Cookie header was looked at */
     const char *cookie_hash;  /* stored form of the valid session cookie */
+    const char *cookie_token; /* and its raw token, once a handler asked
+                                 for it (rus_httpd_session_token); never
+                                 logged */
     apr_int64_t cookie_user;  /* that session's user id, 0: none */
     rus_session_t sess;       /* that session, last_seen as it was before
                                  this request touched it */
@@ -287,6 +304,7 @@ apr_int64_t rus_conf_max_per_user(const rus_dir_conf *conf);
 const char *rus_conf_login_redirect(const rus_dir_conf *conf);
 const char *rus_conf_logout_redirect(const rus_dir_conf *conf);
 int rus_conf_logout_allow_get(const rus_dir_conf *conf);
+int rus_conf_unauth_action(const rus_dir_conf *conf);
 int rus_conf_attr_sync(const rus_dir_conf *conf);
 int rus_conf_groups_sync(const rus_dir_conf *conf);
 int rus_conf_cache_ttl(const rus_server_conf *conf);
@@ -399,6 +417,38 @@ void rus_httpd_use_session(request_rec *r, const rus_dir_conf *conf);
 int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf);
 void rus_httpd_session_note(request_rec *r, const char *ids);
 int rus_httpd_handler(request_rec *r);
+int rus_httpd_session_store_failed(request_rec *r, apr_status_t rv,
+                                   const char *what, const char *msg);
+int rus_httpd_session_connect(request_rec *r, const char *handler,
+                              rus_conn_t **pconn);
+apr_int64_t rus_httpd_session_expires(const rus_dir_conf *conf,
+                                      const rus_session_t *sess);
+const char *rus_httpd_session_token(request_rec *r, const rus_dir_conf *conf);
+/* Where @a r comes from (Sec-Fetch-Site, Origin against its own origin),
+ * and those two headers, bounded, for a log line. */
+rus_site_e rus_httpd_request_site(request_rec *r);
+const char *rus_httpd_site_headers(request_rec *r);
+
+/* -------------------------------------------------------------------- */
+/* src/httpd_selfsvc.c                                                  */
+
+/* SetHandler remoteuser-sessions: the user's own sessions (HTML or
+ * JSON), and the POST forms that end them. */
+int rus_httpd_sessions_handler(request_rec *r);
+/* SetHandler remoteuser-info: the request's identity as JSON. */
+int rus_httpd_info_handler(request_rec *r);
+/* The realm of a 401's WWW-Authenticate: AuthName, else @a fallback. */
+void rus_httpd_challenge(request_rec *r, const char *fallback);
+/* Does the request's Accept header list application/json (or
+ * application/ *) with a q above 0? */
+int rus_httpd_accepts_json(request_rec *r);
+/* Answer a 401 or 403 that ap_die() sends with @a body of type @a type
+ * instead of httpd's HTML page, unless an ErrorDocument is set for it. */
+void rus_httpd_error_body(request_rec *r, int status, const char *type,
+                          const char *body);
+#define ERRTYPE_FILTER "REMOTEUSER_ERRTYPE"
+apr_status_t rus_httpd_errtype_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+void rus_httpd_insert_error_filter(request_rec *r);
 
 /* -------------------------------------------------------------------- */
 /* src/httpd_check.c                                                    */

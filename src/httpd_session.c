@@ -16,6 +16,7 @@
 #include "rus_gate.h"
 #include "rus_origin.h"
 #include "rus_redirect.h"
+#include "rus_selfsvc.h"
 #include "rus_session.h"
 #include "rus_store.h"
 #include "rus_token.h"
@@ -74,8 +75,8 @@ static void add_cookie_header(request_rec *r, const char *set_cookie)
 }
 
 /* Answer for a store failure on the session path: logged here. */
-static int session_store_failed(request_rec *r, apr_status_t rv,
-                                const char *what, const char *msg)
+int rus_httpd_session_store_failed(request_rec *r, apr_status_t rv,
+                                   const char *what, const char *msg)
 {
     rus_httpd_store_log(r, APLOG_ERR, rv,
                         apr_psprintf(r->pool,
@@ -128,6 +129,53 @@ rus_session_state_e rus_httpd_session_state(request_rec *r,
 {
     return rus_session_check(sess, vhost_key(r), rus_conf_max_age(conf),
                              rus_conf_idle_timeout(conf), rus_httpd_now_sec(r));
+}
+
+/* When the session @a sess ends at the latest under this location's
+ * settings: its stored expires_at, or created_at + the MaxAge in force
+ * (RemoteUserSessionMaxAge), whichever is first. */
+apr_int64_t rus_httpd_session_expires(const rus_dir_conf *conf,
+                                      const rus_session_t *sess)
+{
+    apr_int64_t max_age = rus_conf_max_age(conf);
+
+    if (max_age > 0 && sess->created_at + max_age < sess->expires_at) {
+        return sess->created_at + max_age;
+    }
+    return sess->expires_at;
+}
+
+/* The raw token of the request's valid session (st->cookie_hash): the
+ * value of a cookie of our name whose stored form is that hash, found
+ * once and kept in the request state for the handlers that derive
+ * tokens from it (rus_selfsvc_csrf(), rus_selfsvc_ref()). Never logged.
+ * NULL when the request has no valid session from its cookie, or the
+ * session was minted by this request. */
+const char *rus_httpd_session_token(request_rec *r, const rus_dir_conf *conf)
+{
+    rus_cookie_attrs_t attrs = cookie_attrs(r, conf);
+    rus_req_state *st = rus_httpd_req_state(r, 0);
+    const char *values[RUS_COOKIE_CANDIDATES_MAX];
+    const char *hash;
+    int i, n;
+
+    if (st == NULL || st->cookie_hash == NULL || st->minted) {
+        return NULL;
+    }
+    if (st->cookie_token != NULL) {
+        return st->cookie_token;
+    }
+    n = rus_cookie_values(apr_table_get(r->headers_in, "Cookie"), attrs.name,
+                          values, RUS_COOKIE_CANDIDATES_MAX, r->pool);
+    for (i = 0; i < n; i++) {
+        if (rus_token_hash(&hash, values[i], r->pool) == APR_SUCCESS
+            && rus_secret_equal(hash, st->cookie_hash)) {
+            st->cookie_token =
+                apr_pstrdup(rus_httpd_chain_root(r)->pool, values[i]);
+            return st->cookie_token;
+        }
+    }
+    return NULL;
 }
 
 /* This location's settings for a session verdict. */
@@ -205,7 +253,7 @@ int rus_httpd_check_session_cookie(request_rec *r, const rus_dir_conf *conf)
     case RUS_COOKIE_INACTIVE:
         return rus_httpd_refuse_inactive(r, lk.user.username);
     case RUS_COOKIE_STORE_FAILED:
-        return session_store_failed(r, lk.rv, lk.what, lk.msg);
+        return rus_httpd_session_store_failed(r, lk.rv, lk.what, lk.msg);
     case RUS_COOKIE_ONE:
         if (lk.touch_rv != APR_SUCCESS) {
             rus_httpd_store_log(
@@ -277,8 +325,12 @@ static apr_status_t replace_sessions(request_rec *r, rus_conn_t *conn,
             return rv;
         }
     }
-    rv = rus_session_insert(conn, hash, st->user.id, vhost_key(r), now,
-                            now + max_age);
+    rv = rus_session_insert_with(conn, hash, st->user.id, vhost_key(r),
+                                 r->useragent_ip,
+                                 rus_ua_clean(r->pool,
+                                              apr_table_get(r->headers_in,
+                                                            "User-Agent")),
+                                 now, now + max_age);
     if (rv == APR_SUCCESS && max_per_user > 0) {
         rv = rus_cookie_trim(conn, rus_httpd_store.cache, st->user.id,
                              (int)max_per_user, hash, ptrimmed, r->pool);
@@ -331,13 +383,14 @@ int rus_httpd_mint_session(request_rec *r, const rus_dir_conf *conf)
     rv = rus_store_acquire(&conn, rus_httpd_store.pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
         conn = NULL;
-        status = session_store_failed(r, rv, "creating a session", msg);
+        status =
+            rus_httpd_session_store_failed(r, rv, "creating a session", msg);
         goto leave;
     }
     rv = replace_sessions(r, conn, st, hash, max_age, max_per_user, &trimmed);
     if (rv != APR_SUCCESS) {
-        status = session_store_failed(r, rv, "creating a session",
-                                      rus_store_error(conn));
+        status = rus_httpd_session_store_failed(r, rv, "creating a session",
+                                                rus_store_error(conn));
         goto leave;
     }
     rus_httpd_count(r, RUS_M_SESS_MINTED, 1);
@@ -404,7 +457,7 @@ static int redirect_next(request_rec *r, const char *fallback)
  * client wrote (parsed_uri holds the Host header's port). Not
  * ap_get_server_port(): under UseCanonicalName On it is ServerName's port,
  * not the one in the browser's Origin. */
-static rus_site_e request_site(request_rec *r)
+rus_site_e rus_httpd_request_site(request_rec *r)
 {
     unsigned int port = r->parsed_uri.port_str ? r->parsed_uri.port : 0;
 
@@ -414,7 +467,7 @@ static rus_site_e request_site(request_rec *r)
 }
 
 /* The two headers for a log line, bounded. */
-static const char *site_headers(request_rec *r)
+const char *rus_httpd_site_headers(request_rec *r)
 {
     const char *sfs = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     const char *origin = apr_table_get(r->headers_in, "Origin");
@@ -447,7 +500,8 @@ static int refuse_cross_site_login(request_rec *r, const char *user)
                   RUSLOGNO(00080) "%s refused for user '%s': another site "
                                   "sent this request (%s); no session "
                                   "issued",
-                  LOGIN_HANDLER, rus_httpd_log_name(r, user), site_headers(r));
+                  LOGIN_HANDLER, rus_httpd_log_name(r, user),
+                  rus_httpd_site_headers(r));
     apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
     apr_table_setn(r->headers_out, "Content-Security-Policy",
                    "frame-ancestors 'none'");
@@ -511,7 +565,7 @@ static int login_handler(request_rec *r)
     ap_discard_request_body(r);
     rus_httpd_mark_private(r);
     if (!st->from_session) {
-        if (request_site(r) == RUS_SITE_CROSS) {
+        if (rus_httpd_request_site(r) == RUS_SITE_CROSS) {
             return refuse_cross_site_login(r, st->clean);
         }
         status = rus_httpd_mint_session(r, conf);
@@ -522,9 +576,11 @@ static int login_handler(request_rec *r)
     return redirect_next(r, rus_conf_login_redirect(conf));
 }
 
-/* A store connection for the logout to revoke in, into *pconn: OK, or the
- * HTTP status to answer (logged here). */
-static int logout_connect(request_rec *r, rus_conn_t **pconn)
+/* A store connection for the handler @a handler (remoteuser-logout,
+ * remoteuser-sessions) to read and revoke sessions in, into *pconn: OK,
+ * or the HTTP status to answer (logged here). */
+int rus_httpd_session_connect(request_rec *r, const char *handler,
+                              rus_conn_t **pconn)
 {
     const char *msg = NULL;
     apr_status_t rv;
@@ -538,20 +594,20 @@ static int logout_connect(request_rec *r, rus_conn_t **pconn)
                                                          "store was refused "
                                                          "at the last "
                                                          "restart",
-                                         LOGOUT_HANDLER));
+                                         handler));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (rus_httpd_store.pool == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       RUSLOGNO(00033) "%s needs a RemoteUserStore to "
                                       "revoke sessions in",
-                      LOGOUT_HANDLER);
+                      handler);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rv = rus_store_acquire(pconn, rus_httpd_store.pool, r->pool, &msg);
     if (rv != APR_SUCCESS) {
         *pconn = NULL;
-        return session_store_failed(r, rv, "revoking a session", msg);
+        return rus_httpd_session_store_failed(r, rv, "revoking a session", msg);
     }
     return OK;
 }
@@ -624,14 +680,14 @@ static int logout_handler(request_rec *r)
         status = HTTP_METHOD_NOT_ALLOWED;
         goto leave;
     }
-    site = request_site(r);
+    site = rus_httpd_request_site(r);
     if (site == RUS_SITE_CROSS
         || (r->method_number == M_POST && site != RUS_SITE_SAME_ORIGIN
             && site != RUS_SITE_UNKNOWN)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       RUSLOGNO(00081) "%s refused: this %s is not "
                                       "same-origin (%s); nothing revoked",
-                      LOGOUT_HANDLER, r->method, site_headers(r));
+                      LOGOUT_HANDLER, r->method, rus_httpd_site_headers(r));
         status = HTTP_FORBIDDEN;
         goto leave;
     }
@@ -642,7 +698,7 @@ static int logout_handler(request_rec *r)
     hashes = cookie_hashes(r, &attrs);
     if (hashes->nelts > 0) {
         t0 = apr_time_now();
-        status = logout_connect(r, &conn);
+        status = rus_httpd_session_connect(r, LOGOUT_HANDLER, &conn);
         if (status != OK) {
             goto leave;
         }
@@ -652,8 +708,8 @@ static int logout_handler(request_rec *r)
 
         rv = logout_one(r, conn, hash, &done);
         if (rv != APR_SUCCESS) {
-            status = session_store_failed(r, rv, "revoking a session",
-                                          rus_store_error(conn));
+            status = rus_httpd_session_store_failed(r, rv, "revoking a session",
+                                                    rus_store_error(conn));
             goto leave;
         }
     }
@@ -682,10 +738,10 @@ leave:
     return status;
 }
 
-/* The login and logout handlers answer main requests only: in a
- * subrequest (an SSI include, mod_rewrite's lookahead) a session minted
- * would never reach the browser and a revoked one would end the page's
- * own session. */
+/* The module's handlers by name. The login, logout and sessions
+ * handlers answer main requests only: in a subrequest (an SSI include,
+ * mod_rewrite's lookahead) a session minted would never reach the
+ * browser and a revoked one would end the page's own session. */
 int rus_httpd_handler(request_rec *r)
 {
     if (r->handler == NULL) {
@@ -693,7 +749,8 @@ int rus_httpd_handler(request_rec *r)
     }
     if (r->main != NULL
         && (strcmp(r->handler, LOGIN_HANDLER) == 0
-            || strcmp(r->handler, LOGOUT_HANDLER) == 0)) {
+            || strcmp(r->handler, LOGOUT_HANDLER) == 0
+            || strcmp(r->handler, SESSIONS_HANDLER) == 0)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       RUSLOGNO(00082) "%s declined in a subrequest (%s)",
                       r->handler, rus_httpd_log_name(r, r->unparsed_uri));
@@ -704,6 +761,12 @@ int rus_httpd_handler(request_rec *r)
     }
     if (strcmp(r->handler, LOGOUT_HANDLER) == 0) {
         return logout_handler(r);
+    }
+    if (strcmp(r->handler, SESSIONS_HANDLER) == 0) {
+        return rus_httpd_sessions_handler(r);
+    }
+    if (strcmp(r->handler, INFO_HANDLER) == 0) {
+        return rus_httpd_info_handler(r);
     }
     return DECLINED;
 }

@@ -975,7 +975,8 @@ static int user_list(cmd_ctx_t *ctx)
     return 0;
 }
 
-/* A column of a user for the table form: shown(), "-" when empty. */
+/* A stored text (a column of a user or a session) for the table form:
+ * shown(), "-" when empty. */
 static const char *cell(const char *v)
 {
     return v != NULL && v[0] ? shown(v) : "-";
@@ -1290,23 +1291,28 @@ static int group_remove_member(cmd_ctx_t *ctx)
 
 /* ---- session -------------------------------------------------------- */
 
+/* A session as JSON: with the address and User-Agent of its login ("" when
+ * unknown). */
 static void print_session_json(const rus_session_row_t *x, const char *end)
 {
     printf("{\"id\": %s, \"token_hash\": %s, \"username\": %s,"
            " \"vhost\": %s,"
            " \"created_at\": %" APR_INT64_T_FMT
            ", \"last_seen\": %" APR_INT64_T_FMT
-           ", \"expires_at\": %" APR_INT64_T_FMT "}%s",
+           ", \"expires_at\": %" APR_INT64_T_FMT
+           ", \"ip\": %s, \"user_agent\": %s}%s",
            js(rus_session_public_id(x->token_hash, P)), js(x->token_hash),
            js(x->username), js(x->session.vhost), x->session.created_at,
-           x->session.last_seen, x->session.expires_at, end);
+           x->session.last_seen, x->session.expires_at,
+           js(x->session.ip ? x->session.ip : ""),
+           js(x->session.user_agent ? x->session.user_agent : ""), end);
 }
 
 static int session_list(cmd_ctx_t *ctx)
 {
     apr_array_header_t *rows = NULL;
-    table_t *t = table_new(6, "SESSION", "USER", "VHOST", "CREATED",
-                           "LAST_SEEN", "EXPIRES");
+    table_t *t = table_new(8, "SESSION", "USER", "VHOST", "CREATED",
+                           "LAST_SEEN", "EXPIRES", "ADDRESS", "BROWSER");
     apr_status_t rv;
     rus_user_t u;
     int rc, i;
@@ -1331,10 +1337,14 @@ static int session_list(cmd_ctx_t *ctx)
         if (json) {
             print_session_json(x, i + 1 < rows->nelts ? ", " : "");
         }
-        /* The public id names a row; the token is never known. */
-        table_add(t, rus_session_public_id(x->token_hash, P), x->username,
-                  x->session.vhost, when(x->session.created_at),
-                  when(x->session.last_seen), when(x->session.expires_at));
+        /* The public id names a row; the token is never known. What the
+         * store holds is shown as any stored text is (cell()): the
+         * User-Agent, last since it is the longest and has spaces. */
+        table_add(t, rus_session_public_id(x->token_hash, P),
+                  shown(x->username), shown(x->session.vhost),
+                  when(x->session.created_at), when(x->session.last_seen),
+                  when(x->session.expires_at), cell(x->session.ip),
+                  cell(x->session.user_agent));
     }
     if (json) {
         printf("]\n");

@@ -11,7 +11,7 @@
 
 FUZZ_CLANG   ?= clang
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS ?= cookie token header username redirect cidr
+FUZZ_TARGETS ?= cookie token header username redirect cidr selfsvc
 FUZZ_DIR     = $(BUILD)/fuzz
 FUZZ_OBJ     = $(FUZZ_DIR)/obj
 # The core is compiled once with the fuzzer's instrumentation into

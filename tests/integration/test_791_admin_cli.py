@@ -288,8 +288,9 @@ def test_session_revoke_by_id(app):
     # two sessions share a prefix: refused, with the count
     uid = app.user("carol")["id"]
     for tail in ("0" * 52, "1" * 52):
-        app.execute("INSERT INTO sessions VALUES (?, ?, 'x:1', 1, 1, "
-                    "9999999999)", ("abcdef012345" + tail, uid))
+        app.execute("INSERT INTO sessions (token_hash, user_id, vhost, "
+                    "created_at, last_seen, expires_at) VALUES (?, ?, 'x:1', "
+                    "1, 1, 9999999999)", ("abcdef012345" + tail, uid))
     try:
         one_error(cli(app, "session", "revoke", "abcdef01"), 2,
                   "session id 'abcdef01' is ambiguous: it matches 2 sessions")
@@ -310,6 +311,45 @@ def test_session_revoke_by_id(app):
     token_of(login(app, "carol", nxt="/app/env"))
     assert json.loads(ok(cli(app, "--json", "session", "revoke", "--user",
                              "carol")))["revoked"] == 1
+
+
+def test_session_list_address_and_browser(app):
+    """`session list` shows the address and the User-Agent of each
+    session's login (#21): ADDRESS and BROWSER columns, "-" when unknown,
+    escaped as every stored text is (a User-Agent written by hand with an
+    escape sequence and a byte that is not UTF-8 cannot reach the
+    terminal), and "ip" / "user_agent" in --json, "" when unknown.
+    Before: neither column nor field."""
+    t1 = token_of(login(app, "bob", nxt="/app/env"))
+    t2 = token_of(login(app, "bob", nxt="/app/env"))
+    h1, h2 = stored_hash(t1), stored_hash(t2)
+    app.execute("UPDATE sessions SET ip = '192.0.2.9', user_agent = "
+                "'Mozilla/5.0 ' || char(27) || '[2J\\x' || "
+                "CAST(X'ff' AS TEXT) || ' end' WHERE token_hash = ?", (h1,))
+    app.execute("UPDATE sessions SET ip = '', user_agent = '' "
+                "WHERE token_hash = ?", (h2,))
+    try:
+        text = ok(cli(app, "session", "list", "--user", "bob"))
+        lines = text.splitlines()
+        assert lines[0].split() == ["SESSION", "USER", "VHOST", "CREATED",
+                                    "LAST_SEEN", "EXPIRES", "ADDRESS",
+                                    "BROWSER"], text
+        assert "\x1b" not in text
+        one = [ln for ln in lines if ln.startswith(h1[:12])]
+        two = [ln for ln in lines if ln.startswith(h2[:12])]
+        assert len(one) == 1 and len(two) == 1, text
+        assert one[0].endswith(
+            "  192.0.2.9  Mozilla/5.0 \\x1b[2J\\\\x\\xff end"), one
+        assert two[0].split()[-2:] == ["-", "-"], two
+
+        rows = {r["token_hash"]: r for r in json.loads(ok(cli(
+            app, "--json", "session", "list", "--user", "bob")))}
+        assert rows[h1]["ip"] == "192.0.2.9"
+        assert rows[h1]["user_agent"] == \
+            "Mozilla/5.0 \x1b[2J\\x\ufffd end"
+        assert rows[h2]["ip"] == "" and rows[h2]["user_agent"] == ""
+    finally:
+        ok(cli(app, "session", "revoke", "--user", "bob"))
 
 
 # ---- db backup -------------------------------------------------------------

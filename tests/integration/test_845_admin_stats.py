@@ -134,7 +134,7 @@ def test_db_stats_on_postgresql(pg, tmp_path):
         return got
 
     adm("db", "migrate")
-    assert pg.value("SELECT version FROM rus_schema") == "3"
+    assert pg.value("SELECT version FROM rus_schema") == "4"
     assert stats() == dict.fromkeys(FIGURES, 0)
     for name in ("ann", "ben", "cy"):
         adm("user", "add", name)

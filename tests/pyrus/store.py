@@ -50,8 +50,9 @@ def preload(db_path, n, vhost, seed, name="pre%04d", last_seen=None,
                 "last_login) VALUES (?, 1, ?, ?)",
                 ((name % i, now, now) for i in range(1, n + 1)))
             con.executemany(
-                "INSERT INTO sessions SELECT ?, id, ?, ?, ?, ? FROM users "
-                "WHERE username = ?",
+                "INSERT INTO sessions (token_hash, user_id, vhost, "
+                "created_at, last_seen, expires_at) SELECT ?, id, ?, ?, ?, ? "
+                "FROM users WHERE username = ?",
                 ((token(i, seed)[1], vhost, now, last_seen, expires,
                   name % i) for i in range(1, n + 1)))
     finally:

@@ -142,6 +142,7 @@ int main(void)
     suite_add_tcase(suite, rus_shared_test_case());
     suite_add_tcase(suite, rus_profile_test_case());
     suite_add_tcase(suite, rus_metrics_test_case());
+    suite_add_tcase(suite, rus_selfsvc_test_case());
 
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

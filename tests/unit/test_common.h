@@ -37,6 +37,7 @@ TCase *rus_board_test_case(void);
 TCase *rus_shared_test_case(void);
 TCase *rus_profile_test_case(void);
 TCase *rus_metrics_test_case(void);
+TCase *rus_selfsvc_test_case(void);
 
 /* ---- the store fixture (test_store_fixture.c) ------------------------- */
 

@@ -81,7 +81,9 @@ static rus_profile_t *profile(apr_pool_t *p, const char *email,
  * administrator and one from the front end, two sessions), bob deleted,
  * cy (disabled, never logged in, in a group), dee (an email, an
  * attribute, a membership that came from the front end and was then made
- * an administrator's, a session on another virtual host). */
+ * an administrator's, a session on another virtual host). Two sessions
+ * have the address and User-Agent of their login (one with what COPY's
+ * text format escapes and SQL quotes), one has neither. */
 static void populate(rus_conn_t *c, apr_pool_t *p)
 {
     rus_group_t g;
@@ -119,21 +121,26 @@ static void populate(rus_conn_t *c, apr_pool_t *p)
     ck_assert_int_eq(rus_group_find(c, "ops", &g, p), APR_SUCCESS);
     ck_assert_int_eq(rus_group_add_member(c, g.id, ann.id), APR_SUCCESS);
 
-    ck_assert_int_eq(rus_session_insert(c, HASH_A, ann.id, "a.example", 1100,
-                                        4000000000LL),
+    ck_assert_int_eq(rus_session_insert_with(c, HASH_A, ann.id, "a.example",
+                                             "192.0.2.7",
+                                             "Mozilla/5.0 (X11; Linux)", 1100,
+                                             4000000000LL),
                      APR_SUCCESS);
     ck_assert_int_eq(rus_session_touch(c, HASH_A, 1200), APR_SUCCESS);
     ck_assert_int_eq(rus_session_insert(c, HASH_B, ann.id, "a.example", 1300,
                                         4000000001LL),
                      APR_SUCCESS);
-    ck_assert_int_eq(rus_session_insert(c, HASH_C, dee.id, "b.example:8443",
-                                        1400, 4000000002LL),
+    ck_assert_int_eq(rus_session_insert_with(c, HASH_C, dee.id,
+                                             "b.example:8443", "2001:db8::1",
+                                             "a\\b\tc\\N 'd' \xc3\xa9", 1400,
+                                             4000000002LL),
                      APR_SUCCESS);
 }
 
 /* Everything rus_store.h shows of a store, as one text: users with ids,
  * state, times, profile and memberships with their origins; groups with
- * ids and members; sessions with their hash, owner and times. Equal
+ * ids and members; sessions with their hash, owner, times, address and
+ * User-Agent. Equal
  * texts, equal stores. */
 static const char *picture(rus_conn_t *c, apr_pool_t *p)
 {
@@ -188,10 +195,11 @@ static const char *picture(rus_conn_t *c, apr_pool_t *p)
                            "%ssession %s user=%" APR_INT64_T_FMT
                            " %s vhost=%s created=%" APR_INT64_T_FMT
                            " seen=%" APR_INT64_T_FMT
-                           " expires=%" APR_INT64_T_FMT "\n",
+                           " expires=%" APR_INT64_T_FMT " ip=%s ua=[%s]\n",
                            out, r->token_hash, r->session.user_id, r->username,
                            r->session.vhost, r->session.created_at,
-                           r->session.last_seen, r->session.expires_at);
+                           r->session.last_seen, r->session.expires_at,
+                           r->session.ip, r->session.user_agent);
     }
     return out;
 }
@@ -232,6 +240,11 @@ START_TEST(test_copy_preserves_everything)
                                          "  member staff admin\n"));
     ck_assert_ptr_nonnull(strstr(before, "cy active=0 joined=1002 login=0"
                                          " groups=staff frontend= email="));
+    ck_assert_ptr_nonnull(strstr(before, " expires=4000000000 ip=192.0.2.7"
+                                         " ua=[Mozilla/5.0 (X11; Linux)]\n"));
+    ck_assert_ptr_nonnull(strstr(before, " expires=4000000001 ip= ua=[]\n"));
+    ck_assert_ptr_nonnull(strstr(before, " expires=4000000002 ip=2001:db8::1"
+                                         " ua=[a\\b\tc\\N 'd' \xc3\xa9]\n"));
     /* the source is as it was */
     ck_assert_str_eq(picture(src.conn, src.pool), before);
 

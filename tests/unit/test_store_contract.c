@@ -947,6 +947,94 @@ START_TEST(test_contract_sessions)
 }
 END_TEST
 
+/* What a login's request said of the client (#21): the address and the
+ * User-Agent given to rus_session_insert_with() come back from the
+ * listings as given, "" included (the cleaning is the caller's), whatever
+ * their length and quotes; a session made without them has ""; the hot
+ * path's find is unaffected, and a touch keeps them. */
+START_TEST(test_contract_session_client)
+{
+    rus_conn_t *conn = open_backend(_i);
+    apr_array_header_t *rows = NULL;
+    const rus_session_row_t *r;
+    rus_session_row_t row;
+    rus_session_t s;
+    rus_user_t ann, u;
+    char *long_ua;
+    int i, n = -1;
+
+    long_ua = apr_palloc(ts.pool, 1001);
+    for (i = 0; i < 1000; i++) {
+        long_ua[i] = "ab'\\\"%_ "[i % 8];
+    }
+    long_ua[1000] = '\0';
+    ann = added(conn, "ann", 1);
+    ck_assert_int_eq(rus_session_insert_with(conn, "a1", ann.id, "a:80",
+                                             "192.0.2.1",
+                                             "Mozilla/5.0 (X11; Linux x86_64)"
+                                             " Firefox/120.0",
+                                             10, 1000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert_with(conn, "b2", ann.id, "a:80",
+                                             "2001:db8::1", long_ua, 20, 2000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert_with(conn, "c3", ann.id, "a:80", "", "",
+                                             30, 3000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert_with(conn, "d4", ann.id, "a:80", NULL,
+                                             NULL, 40, 4000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "e5", ann.id, "a:80", 50, 5000),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_touch(conn, "a1", 60), APR_SUCCESS);
+
+    /* newest first: e5, d4, c3, b2, a1 */
+    ck_assert_int_eq(rus_session_list(conn, ann.id, &rows, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 5);
+    r = &APR_ARRAY_IDX(rows, 4, rus_session_row_t);
+    ck_assert_str_eq(r->token_hash, "a1");
+    ck_assert_str_eq(r->session.ip, "192.0.2.1");
+    ck_assert_str_eq(r->session.user_agent,
+                     "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0");
+    ck_assert_int_eq(r->session.last_seen, 60);
+    r = &APR_ARRAY_IDX(rows, 3, rus_session_row_t);
+    ck_assert_str_eq(r->token_hash, "b2");
+    ck_assert_str_eq(r->session.ip, "2001:db8::1");
+    ck_assert_str_eq(r->session.user_agent, long_ua);
+    for (i = 0; i < 3; i++) {
+        r = &APR_ARRAY_IDX(rows, i, rus_session_row_t);
+        ck_assert_str_eq(r->session.ip, "");
+        ck_assert_str_eq(r->session.user_agent, "");
+    }
+
+    /* as the administrator's listing of every user finds them */
+    ck_assert_int_eq(rus_session_find_prefix(conn, "b2", &n, &row, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(row.session.ip, "2001:db8::1");
+    ck_assert_str_eq(row.session.user_agent, long_ua);
+    ck_assert_int_eq(rus_session_find_prefix(conn, "e5", &n, &row, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(row.session.ip, "");
+    ck_assert_str_eq(row.session.user_agent, "");
+
+    /* the hot path reads what it read before; the two are never NULL */
+    ck_assert_int_eq(rus_session_find(conn, "a1", &s, &u, ts.pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(s.user_id, ann.id);
+    ck_assert_str_eq(s.vhost, "a:80");
+    ck_assert_int_eq(s.created_at, 10);
+    ck_assert_int_eq(s.last_seen, 60);
+    ck_assert_int_eq(s.expires_at, 1000);
+    ck_assert_ptr_nonnull(s.ip);
+    ck_assert_ptr_nonnull(s.user_agent);
+    ck_assert_str_eq(u.username, "ann");
+    ck_assert_int_eq(rus_session_revoke(conn, "b2"), APR_SUCCESS);
+    ck_assert_int_eq(rus_session_find(conn, "b2", &s, &u, ts.pool), APR_ENOENT);
+}
+END_TEST
+
 /* The one just issued stays, with the keep - 1 newest others; the hashes
  * of the rest come back for the cache. */
 START_TEST(test_contract_trim_user)
@@ -1355,6 +1443,7 @@ TCase *rus_store_contract_test_case(void)
     tcase_add_loop_test(tc, test_contract_groups, 0, n);
     tcase_add_loop_test(tc, test_contract_changes_since, 0, n);
     tcase_add_loop_test(tc, test_contract_sessions, 0, n);
+    tcase_add_loop_test(tc, test_contract_session_client, 0, n);
     tcase_add_loop_test(tc, test_contract_trim_user, 0, n);
     tcase_add_loop_test(tc, test_contract_purge_and_revoke_all, 0, n);
     tcase_add_loop_test(tc, test_contract_info_integrity_checkpoint, 0, n);

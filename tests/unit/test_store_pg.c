@@ -1089,6 +1089,93 @@ START_TEST(test_pg_migrate_from_2)
 }
 END_TEST
 
+/* A database at schema version 3 (before #21: this build's without the
+ * sessions' ip and user_agent, all that migration 3 -> 4 adds), migrated
+ * in place on the next connection: its sessions kept with '' for both
+ * (NOT NULL DEFAULT ''), still authenticating; the migration logs
+ * nothing, the triggers are as they were (a session deleted is logged,
+ * the new columns written by hand are not), and a login stores both at
+ * once. */
+START_TEST(test_pg_migrate_from_3)
+{
+    const char *schema = NULL, *msg = NULL;
+    apr_array_header_t *rows = NULL;
+    const rus_session_row_t *r;
+    rus_store_t *store;
+    rus_conn_t *conn;
+    rus_store_info_t info;
+    rus_session_t s;
+    rus_user_t ann, u;
+    long long before;
+
+    NEED_SERVER();
+    store = pg_store(&schema, NULL, NULL);
+    conn = connected(store);
+    ann = added(conn, "ann");
+    ck_assert_int_eq(rus_session_insert(conn, "h1", ann.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", ann.id, "v", 20,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_pg_exec(schema, "ALTER TABLE sessions DROP COLUMN ip,"
+                             " DROP COLUMN user_agent;"
+                             " UPDATE rus_schema SET version = 3");
+    before = rus_test_pg_int(schema, "SELECT count(*) FROM changes");
+
+    ck_assert_msg(rus_store_connect(&conn, store, pool, &msg) == APR_SUCCESS,
+                  "connect: %s", msg);
+    ck_assert_int_eq(rus_store_info(conn, 0, &info), APR_SUCCESS);
+    ck_assert_int_eq(info.schema_version, 4);
+    ck_assert_int_eq(info.sessions, 2);
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before);
+    ck_assert_int_eq(rus_test_pg_int(schema,
+                                     "SELECT count(*) FROM"
+                                     " information_schema.columns WHERE"
+                                     " table_schema = current_schema() AND"
+                                     " table_name = 'sessions' AND"
+                                     " column_name IN ('ip', 'user_agent')"
+                                     " AND data_type = 'text' AND"
+                                     " is_nullable = 'NO' AND"
+                                     " column_default LIKE '''''%'"),
+                     2);
+    ck_assert_int_eq(rus_session_list(conn, ann.id, &rows, pool), APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 2);
+    r = &APR_ARRAY_IDX(rows, 1, rus_session_row_t);
+    ck_assert_str_eq(r->token_hash, "h1");
+    ck_assert_str_eq(r->session.ip, "");
+    ck_assert_str_eq(r->session.user_agent, "");
+    ck_assert_int_eq(r->session.created_at, 10);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_int_eq(u.id, ann.id);
+
+    /* the triggers */
+    rus_test_pg_exec(schema, "UPDATE sessions SET ip = '192.0.2.1',"
+                             " user_agent = 'x' WHERE token_hash = 'h1'");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"),
+                     before);
+    rus_test_pg_exec(schema, "DELETE FROM sessions WHERE token_hash = 'h2'");
+    ck_assert_int_eq(rus_test_pg_int(schema, "SELECT count(*) FROM changes"
+                                             " WHERE session_hash = 'h2'"),
+                     1);
+
+    /* a login after it */
+    ck_assert_int_eq(rus_session_insert_with(conn, "h3", ann.id, "v",
+                                             "2001:db8::2", "curl/8.5.0", 30,
+                                             4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_test_pg_int(schema,
+                                     "SELECT count(*) FROM sessions WHERE"
+                                     " (token_hash, ip, user_agent) IN"
+                                     " (('h1', '192.0.2.1', 'x'),"
+                                     " ('h3', '2001:db8::2', 'curl/8.5.0'))"),
+                     2);
+    rus_store_disconnect(conn);
+}
+END_TEST
+
 /* An administrator's revocation and its count are one transaction: when
  * the count cannot be written (a trigger refusing it here), no session
  * is revoked, nor a user disabled or deleted. */
@@ -1701,6 +1788,7 @@ TCase *rus_store_pg_test_case(void)
     tcase_add_test(tc, test_pg_dump_load);
     tcase_add_test(tc, test_pg_migrate_from_1);
     tcase_add_test(tc, test_pg_migrate_from_2);
+    tcase_add_test(tc, test_pg_migrate_from_3);
     tcase_add_test(tc, test_pg_admin_count_is_atomic);
     tcase_add_test(tc, test_pg_profile_rows);
     tcase_add_test(tc, test_pg_attrs_client_encoding);

@@ -1654,6 +1654,10 @@ START_TEST(test_migrate_to_profiles)
     ck_assert_ptr_null(u.attrs);
     ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
     ck_assert_int_eq(u.id, 7);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT '[' || ip || '][' || user_agent"
+                                      " || ']' FROM sessions"),
+                     "[][]");
     ck_assert_int_eq(rus_user_find(conn, "bob", &u, pool), APR_SUCCESS);
     ck_assert_int_eq(u.is_active, 0);
     ck_assert_int_eq(u.last_login, 0);
@@ -1779,6 +1783,83 @@ START_TEST(test_migrate_to_counters)
                                       "SELECT group_concat(name || '=' ||"
                                       " value) FROM counters"),
                      "revoked_deactivation=1");
+    ck_assert_str_eq(rus_test_sql_str(pool, db, "PRAGMA integrity_check"),
+                     "ok");
+    rus_store_disconnect(conn);
+}
+END_TEST
+
+/* A version 6 store (this build's without the sessions' ip and
+ * user_agent, all that migration 6 -> 7 adds) is migrated in place: its
+ * sessions kept, with '' for both, still authenticating; the migration
+ * logs nothing, the change log's triggers are as they were (a session
+ * deleted is logged, the new columns written by hand are not: no cached
+ * answer depends on them), and a login stores both at once. */
+START_TEST(test_migrate_to_session_client)
+{
+    apr_array_header_t *rows = NULL;
+    const rus_session_row_t *r;
+    rus_conn_t *conn;
+    rus_session_t s;
+    rus_user_t u;
+    apr_int64_t mark;
+    int created = 0;
+
+    conn = connected(prepared(db));
+    ck_assert_int_eq(rus_user_create(conn, "ann", 100, &u, &created, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h1", u.id, "v", 10,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rus_session_insert(conn, "h2", u.id, "v", 20,
+                                        4000000000LL),
+                     APR_SUCCESS);
+    rus_store_disconnect(conn);
+    rus_test_sql(db, "ALTER TABLE sessions DROP COLUMN ip;"
+                     "ALTER TABLE sessions DROP COLUMN user_agent;"
+                     "PRAGMA user_version = 6;");
+    mark = last_change();
+
+    conn = connected(prepared(db));
+    ck_assert_int_eq(rus_test_sql_int(db, "PRAGMA user_version"),
+                     SCHEMA_VERSION);
+    ck_assert_int_eq(last_change(), mark);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT group_concat(name || ' ' || type"
+                                      " || ' ' || \"notnull\" || ' ' ||"
+                                      " dflt_value, ',') FROM"
+                                      " pragma_table_info('sessions')"
+                                      " WHERE cid >= 6"),
+                     "ip TEXT 1 '',user_agent TEXT 1 ''");
+    ck_assert_int_eq(rus_session_list(conn, u.id, &rows, pool), APR_SUCCESS);
+    ck_assert_int_eq(rows->nelts, 2);
+    r = &APR_ARRAY_IDX(rows, 1, rus_session_row_t);
+    ck_assert_str_eq(r->token_hash, "h1");
+    ck_assert_str_eq(r->session.ip, "");
+    ck_assert_str_eq(r->session.user_agent, "");
+    ck_assert_int_eq(r->session.created_at, 10);
+    ck_assert_int_eq(rus_session_find(conn, "h1", &s, &u, pool), APR_SUCCESS);
+    ck_assert_str_eq(u.username, "ann");
+
+    /* the triggers */
+    rus_test_sql(db, "UPDATE sessions SET ip = '192.0.2.1',"
+                     " user_agent = 'x' WHERE token_hash = 'h1'");
+    ck_assert_str_eq(changes_in_file(mark), "");
+    rus_test_sql(db, "DELETE FROM sessions WHERE token_hash = 'h2'");
+    ck_assert_str_eq(changes_in_file(mark),
+                     apr_psprintf(pool, "%" APR_INT64_T_FMT, u.id));
+
+    /* a login after it */
+    ck_assert_int_eq(rus_session_insert_with(conn, "h3", u.id, "v",
+                                             "2001:db8::2", "curl/8.5.0", 30,
+                                             4000000000LL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(rus_test_sql_str(pool, db,
+                                      "SELECT group_concat(token_hash || '='"
+                                      " || ip || '/' || user_agent, ',') FROM"
+                                      " (SELECT * FROM sessions"
+                                      " ORDER BY token_hash)"),
+                     "h1=192.0.2.1/x,h3=2001:db8::2/curl/8.5.0");
     ck_assert_str_eq(rus_test_sql_str(pool, db, "PRAGMA integrity_check"),
                      "ok");
     rus_store_disconnect(conn);
@@ -2074,6 +2155,7 @@ TCase *rus_store_sqlite_test_case(void)
     tcase_add_test(tc, test_backup_copy);
     tcase_add_loop_test(tc, test_migrate_to_profiles, 0, 2);
     tcase_add_test(tc, test_migrate_to_counters);
+    tcase_add_test(tc, test_migrate_to_session_client);
     tcase_add_test(tc, test_admin_count_is_atomic);
     tcase_add_test(tc, test_profile_write_is_atomic);
     tcase_add_test(tc, test_sync_unchanged_writes_nothing);
