@@ -589,6 +589,19 @@ static const char *unauth_action_name(int action)
     }
 }
 
+/* Is the handler of @a r remoteuser-info? Before the fixups r->handler
+ * does not say yet: SetHandler's expression is evaluated as core will. */
+static int is_info_location(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = r->handler, *err = NULL;
+
+    if (h == NULL && d != NULL && d->expr_handler != NULL) {
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+    }
+    return err == NULL && h != NULL && strcasecmp(h, INFO_HANDLER) == 0;
+}
+
 /* Under AuthType RemoteUser without identity: send GET/HEAD to the login
  * URL with this request as next=, unless RemoteUserUnauthenticatedAction
  * says 401 (401, or Auto for a request that looks like a script's:
@@ -598,9 +611,12 @@ static const char *unauth_action_name(int action)
 static int no_identity(request_rec *r, const rus_dir_conf *conf)
 {
     int action = rus_conf_unauth_action(conf);
+    int info = is_info_location(r);
     const char *here, *sep;
 
-    if (conf->login_url != NULL
+    /* remoteuser-info is for scripts: it answers 401 with its JSON body,
+     * never a redirect to a login page */
+    if (conf->login_url != NULL && !info
         && (r->method_number == M_GET || r->header_only)) {
         if (action == RUS_UNAUTH_REDIRECT
             || (action == RUS_UNAUTH_AUTO
@@ -628,7 +644,9 @@ static int no_identity(request_rec *r, const rus_dir_conf *conf)
     }
     rus_httpd_challenge(r, RUS_AUTH_TYPE);
     apr_table_mergen(r->err_headers_out, "Cache-Control", "no-store");
-    if (rus_httpd_accepts_json(r)) {
+    /* remoteuser-info answers JSON, also when authentication refused the
+     * request before the handler could */
+    if (info || rus_httpd_accepts_json(r)) {
         rus_httpd_error_body(r, HTTP_UNAUTHORIZED, "application/json",
                              rus_unauth_json(r->pool, conf->login_url));
     }

@@ -40,7 +40,9 @@ static void page_headers(request_rec *r)
     apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
     apr_table_setn(r->err_headers_out, "Content-Security-Policy",
                    "default-src 'none'; style-src 'unsafe-inline'; "
-                   "form-action 'self'; frame-ancestors 'none'");
+                   "form-action 'self'; frame-ancestors 'none'; "
+                   "base-uri 'none'");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     apr_table_mergen(r->err_headers_out, "Vary", "Accept");
 }
 
@@ -228,24 +230,69 @@ static const char *done_notice(request_rec *r)
                   : apr_psprintf(r->pool, "Signed out %d sessions.", n);
 }
 
-/* The user's sessions (rus_session_row_t, newest first) from the store,
- * into *prows: OK or the HTTP status to answer (logged). */
+/* Is @a row, of the request's user, one the page shows and its forms may
+ * end: the viewing session, or one still valid under this location's
+ * MaxAge and idle timeout, whatever virtual host it was issued for? */
+static int row_live(request_rec *r, const rus_req_state *st,
+                    const rus_session_row_t *row)
+{
+    const rus_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &remoteuser_session_module);
+
+    return strcmp(row->token_hash, st->cookie_hash) == 0
+           || rus_session_check(&row->session, row->session.vhost,
+                                rus_conf_max_age(conf),
+                                rus_conf_idle_timeout(conf),
+                                rus_httpd_now_sec(r))
+                  == RUS_SESSION_VALID;
+}
+
+/* The user's live sessions (rus_session_row_t, newest first; row_live())
+ * from the store, into *prows: OK or the HTTP status to answer (logged).
+ * A user id of 0
+ * or below (a row imported or made by hand) is refused: to the store's
+ * list it means every user's sessions. Rows of another user, whatever a
+ * backend gave, are left out, so neither the page nor a form ever sees
+ * them. */
 static int list_rows(request_rec *r, rus_conn_t *conn, const rus_req_state *st,
                      apr_array_header_t **prows)
 {
-    apr_status_t rv = rus_session_list(conn, st->user.id, prows, r->pool);
+    apr_array_header_t *mine;
+    apr_status_t rv;
+    int i;
 
+    if (st->user.id <= 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RUSLOGNO(00156) "%s refused for user '%s': its id in "
+                                      "the store is %" APR_INT64_T_FMT
+                                      " (ids start at 1; a row made by "
+                                      "hand?)",
+                      SESSIONS_HANDLER, rus_httpd_log_name(r, st->clean),
+                      st->user.id);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = rus_session_list(conn, st->user.id, prows, r->pool);
     if (rv != APR_SUCCESS) {
         return rus_httpd_session_store_failed(r, rv, "listing sessions",
                                               rus_store_error(conn));
     }
+    mine = apr_array_make(r->pool, (*prows)->nelts > 0 ? (*prows)->nelts : 1,
+                          sizeof(rus_session_row_t));
+    for (i = 0; i < (*prows)->nelts; i++) {
+        const rus_session_row_t *row =
+            &APR_ARRAY_IDX(*prows, i, rus_session_row_t);
+
+        if (row->session.user_id == st->user.id && row_live(r, st, row)) {
+            *(rus_session_row_t *)apr_array_push(mine) = *row;
+        }
+    }
+    *prows = mine;
     return OK;
 }
 
-/* The rows the page shows (rus_selfsvc_row_t): the sessions of @a rows
- * that are still valid under this location's MaxAge and idle timeout,
- * whatever virtual host they were issued for, each named by its
- * reference from @a token, the current one marked. */
+/* The rows the page shows (rus_selfsvc_row_t): the live sessions of
+ * @a rows (list_rows()), each named by its reference from @a token, the
+ * current one marked. */
 static apr_array_header_t *page_rows(request_rec *r, const rus_dir_conf *conf,
                                      const rus_req_state *st, const char *token,
                                      const apr_array_header_t *rows)
@@ -261,13 +308,6 @@ static apr_array_header_t *page_rows(request_rec *r, const rus_dir_conf *conf,
         rus_selfsvc_row_t *x;
         int current = strcmp(row->token_hash, st->cookie_hash) == 0;
 
-        if (!current
-            && rus_session_check(&row->session, row->session.vhost,
-                                 rus_conf_max_age(conf),
-                                 rus_conf_idle_timeout(conf), now)
-                   != RUS_SESSION_VALID) {
-            continue;
-        }
         x = apr_array_push(out);
         x->ref = rus_selfsvc_ref(r->pool, token, row->token_hash);
         x->current = current;
@@ -401,8 +441,19 @@ static apr_status_t revoke_one(request_rec *r, rus_conn_t *conn,
                                const char *hash, revoked_t *done)
 {
     const char *id = rus_session_public_id(hash, r->pool);
-    apr_status_t rv = rus_cookie_revoke(conn, rus_httpd_store.cache, hash, 0);
+    rus_session_t sess;
+    rus_user_t user;
+    apr_status_t rv;
 
+    /* gone since the list was read (another tab's form, a logout): not
+     * ended by this form, not counted */
+    rv = rus_session_find(conn, hash, &sess, &user, r->pool);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rus_cookie_revoke(conn, rus_httpd_store.cache, hash, 0);
+    }
     if (rv == APR_SUCCESS) {
         done->count++;
         done->ids =
@@ -467,6 +518,17 @@ static int sessions_revoke(request_rec *r, rus_conn_t *conn,
         }
         rv = revoke_one(r, conn, row->token_hash, done);
         if (rv != APR_SUCCESS) {
+            if (done->count > 0) {
+                /* the ones before stay ended: say so, the answer is an
+                 * error all the same */
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              RUSLOGNO(00157) "%s for user '%s': signed out "
+                                              "%d other session(s) before "
+                                              "the store failed; the rest "
+                                              "are still signed in",
+                              SESSIONS_HANDLER,
+                              rus_httpd_log_name(r, st->clean), done->count);
+            }
             return rus_httpd_session_store_failed(r, rv, "revoking a session",
                                                   rus_store_error(conn));
         }

@@ -55,7 +55,7 @@ CONF = "\n".join([
 ])
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
-         "ivan", "judy", "kim"]
+         "ivan", "judy", "kim", "oscar", "peggy"]
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -161,7 +161,8 @@ def test_list_json_html_and_no_secrets(app):
     assert html.headers["X-Frame-Options"] == "DENY"
     assert html.headers["Content-Security-Policy"] == (
         "default-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'")
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    assert html.headers["X-Content-Type-Options"] == "nosniff"
     text = html.body.decode()
     assert text.count('<tr class="session') == 3
     assert text.count('<tr class="session current">') == 1
@@ -227,6 +228,20 @@ def test_signout_others(app):
     assert hashes_of(app, "dave") == {stored_hash(tokens[1])}
     assert [s["current"] for s in page_json(app, tokens[1])["sessions"]] \
         == [True]
+
+
+def test_signout_others_ends_only_what_the_page_shows(app):
+    """A session past its expiry (not yet purged) is neither listed nor
+    counted as signed out by signout-others (review of #21)."""
+    tokens = [log_in(app, "peggy", "p-%d" % i) for i in (1, 2, 3)]
+    app.execute("UPDATE sessions SET expires_at = 1 WHERE token_hash = ?",
+                (stored_hash(tokens[0]),))
+    page = page_json(app, tokens[2])
+    assert len(page["sessions"]) == 2
+    r = post(app, tokens[2], {"csrf": page["csrf"],
+                              "action": "signout-others"})
+    assert r.status == 303, r.body
+    assert r.headers["Location"].endswith("?done=1")
 
 
 def test_forged_posts(app):
@@ -369,11 +384,15 @@ def test_info_401(app):
     assert r.headers["WWW-Authenticate"] == 'RemoteUser realm="127.0.0.1"'
     assert r.headers["Cache-Control"] == "no-store"
     assert not [k for k in r.headers if k.lower().startswith("access-")]
-    r = app.get("/me/info", {"Accept": "application/json"})
-    assert r.status == 401
-    assert json.loads(r.body)["error"] == "unauthenticated"
-    assert r.headers["Content-Type"].startswith("application/json")
-    assert r.headers["WWW-Authenticate"] == 'RemoteUser realm="Intranet"'
+    # refused by AuthType RemoteUser before the handler runs: JSON all
+    # the same, whatever the request accepts (a plain fetch() sends */*)
+    for accept in ({"Accept": "application/json"}, {}, {"Accept": "*/*"},
+                   {"Accept": "*/*", "Sec-Fetch-Mode": "cors"}):
+        r = app.get("/me/info", accept)
+        assert r.status == 401
+        assert json.loads(r.body)["error"] == "unauthenticated"
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert r.headers["WWW-Authenticate"] == 'RemoteUser realm="Intranet"'
 
 
 @pytest.mark.parametrize("headers", [
@@ -465,7 +484,22 @@ def test_row_keeps_address_and_clean_agent(app):
     assert row["ip"] == "127.0.0.1"
     stored = row["user_agent"]
     assert stored.startswith("Mozilla/5.0XYZaaa")
-    assert len(stored.encode()) <= 256
+    assert len(stored.encode()) == 256
     assert not [c for c in stored if ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0]
     assert [s["user_agent"] for s in page_json(app, t)["sessions"]
             if s["current"]] == [stored]
+
+
+def test_a_user_with_id_0_sees_no_other_users_sessions(app):
+    """To the store's session list an id of 0 means everyone's: a user
+    whose row has id 0 (made by hand) gets 500 (RUS00156) from the page,
+    never the others' sessions (review of #21)."""
+    app.allow("RUS00156")
+    log_in(app, "bob", ua="bob-agent")
+    app.execute("INSERT INTO users (id, username, is_active, date_joined,"
+                " last_login) VALUES (0, 'oscar', 1, 1, 1)")
+    tok = log_in(app, "oscar")
+    r = app.get("/me/sessions", dict(cookie(tok), Accept="application/json"))
+    assert r.status == 500
+    assert b"bob-agent" not in r.body
+    assert "RUS00156" in app.new_log()
