@@ -262,8 +262,8 @@ static const char *const migrations[] = {
      * address and User-Agent (as rus_ua_clean() kept it), written once by
      * the session's insert; sessions made before get ''. No cached answer
      * depends on them: the triggers stay as they are. */
-    "ALTER TABLE sessions ADD COLUMN ip text NOT NULL DEFAULT '',"
-    " ADD COLUMN user_agent text NOT NULL DEFAULT '';",
+    ("ALTER TABLE sessions ADD COLUMN ip text NOT NULL DEFAULT '',"
+     " ADD COLUMN user_agent text NOT NULL DEFAULT '';"),
 };
 
 /* The counters table's rows: sessions ended by an administrator's tool

@@ -174,8 +174,8 @@ static const char *const migrations[] = {
      * rus_ua_clean() kept it), written once by the session's insert;
      * sessions made before get ''. No cached answer depends on them: the
      * change log's triggers stay as they are. */
-    "ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';",
+    ("ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
